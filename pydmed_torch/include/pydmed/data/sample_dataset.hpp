@@ -1,0 +1,17 @@
+#pragma once
+// A folder of generated sample slides plus its manifest: what the demo, the benchmarks and a
+// fresh clone use, so nothing outside the project is needed.
+#include <cstdint>
+#include <string>
+
+#include "pydmed/data/dataset.hpp"
+
+namespace pydmed {
+
+// Writes `count` slides `slide_000.tiff`, ... of `size` x `size` pixels into `dir` (created if
+// needed) and `dir/manifest.csv`, with record "wsi" and label "class" (0 or 1, half each, in a
+// seeded order). Returns the dataset.
+Dataset make_sample_dataset(const std::string& dir, int count, std::int64_t size,
+                            std::uint64_t seed);
+
+}  // namespace pydmed

@@ -1,0 +1,38 @@
+#pragma once
+// Errors thrown by pydmed_torch. Every message names the file (or option) and the reason,
+// so that a user staring at a log line knows what to fix without a debugger.
+#include <stdexcept>
+#include <string>
+
+namespace pydmed {
+
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// A slide or image that cannot be opened or read, or a request outside what it holds.
+class SlideError : public Error {
+ public:
+  SlideError(const std::string& path, const std::string& reason);
+  const std::string& path() const { return path_; }
+  const std::string& reason() const { return reason_; }
+
+ private:
+  std::string path_, reason_;
+};
+
+// A manifest, split or dataset request that is malformed; `line` is 0 when not about a line.
+class DatasetError : public Error {
+ public:
+  DatasetError(const std::string& file, int line, const std::string& reason);
+  explicit DatasetError(const std::string& reason) : DatasetError("", 0, reason) {}
+  const std::string& file() const { return file_; }
+  int line() const { return line_; }
+
+ private:
+  std::string file_;
+  int line_;
+};
+
+}  // namespace pydmed

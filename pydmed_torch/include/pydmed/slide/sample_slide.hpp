@@ -1,0 +1,27 @@
+#pragma once
+// Synthetic, tissue-like, tiled JPEG pyramidal TIFFs that OpenSlide opens as "generic-tiff".
+// Written tile by tile from a procedural image, so memory stays small at any size.
+#include <cstdint>
+#include <string>
+
+#include "pydmed/arg.hpp"
+
+namespace pydmed {
+
+struct SampleSlideOptions {
+  SampleSlideOptions() {}
+  PYDMED_ARG(std::int64_t, width) = 8192;
+  PYDMED_ARG(std::int64_t, height) = 8192;
+  PYDMED_ARG(std::uint64_t, seed) = 0;
+  // 0: sparse small nuclei; 1: dense large nuclei ("tumour"). What the demo learns to tell apart.
+  PYDMED_ARG(int, label) = 0;
+  PYDMED_ARG(int, tile_size) = 256;     // a multiple of 16, as TIFF requires
+  PYDMED_ARG(int, jpeg_quality) = 90;
+  PYDMED_ARG(double, mpp) = 0.5;        // microns per level-0 pixel, written as resolution tags
+};
+
+// Writes the slide to `path`; levels halve until the whole level fits in one tile.
+// Returns the number of levels written. Throws Error naming the path on failure.
+int write_sample_slide(const std::string& path, const SampleSlideOptions& options);
+
+}  // namespace pydmed

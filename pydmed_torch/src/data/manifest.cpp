@@ -1,0 +1,184 @@
+#include "pydmed/data/manifest.hpp"
+
+#include <charconv>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "data/csv.hpp"
+#include "pydmed/error.hpp"
+
+namespace fs = std::filesystem;
+
+namespace pydmed {
+namespace {
+
+enum class Kind { Id, Record, RecordInfo, Label, Info };
+struct Column {
+  Kind kind;
+  std::string name;
+};
+
+bool starts_with(const std::string& s, const std::string& p) { return s.rfind(p, 0) == 0; }
+
+std::string trim(std::string s) {
+  const auto a = s.find_first_not_of(" \t\r");
+  const auto b = s.find_last_not_of(" \t\r");
+  return a == std::string::npos ? "" : s.substr(a, b - a + 1);
+}
+
+// Labels keep their type: 3 stays an integer, 0.5 a number, "tumour" text.
+nlohmann::json label_value(const std::string& s) {
+  std::int64_t i = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), i);
+  if (ec == std::errc() && p == s.data() + s.size()) return i;
+  try {
+    std::size_t used = 0;
+    double d = std::stod(s, &used);
+    if (used == s.size()) return d;
+  } catch (const std::exception&) {
+  }
+  return s;
+}
+
+std::string label_text(const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+
+}  // namespace
+
+Dataset read_manifest(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw DatasetError(path, 0, fs::exists(path) ? "cannot read the manifest" : "no such file");
+  const std::string dir = fs::absolute(path).parent_path().string();
+  std::string name = fs::path(path).stem().string();
+  std::vector<Column> cols;
+  std::vector<Patient> patients;
+  std::set<std::int64_t> ids;
+  std::string line;
+  for (int lineno = 1; std::getline(in, line); ++lineno) {
+    const std::string t = trim(line);
+    if (t.empty()) continue;
+    if (t[0] == '#') {
+      if (starts_with(t, "# dataset:")) name = trim(t.substr(10));
+      continue;
+    }
+    std::vector<std::string> f;
+    try {
+      f = csv::split(t);
+    } catch (const std::invalid_argument& e) {
+      throw DatasetError(path, lineno, e.what());
+    }
+    for (auto& x : f) x = trim(x);
+    if (cols.empty()) {  // the header
+      bool id = false, record = false;
+      for (const auto& h : f) {
+        if (h == "patient_id") cols.push_back({Kind::Id, ""}), id = true;
+        else if (h == "info") cols.push_back({Kind::Info, ""});
+        else if (starts_with(h, "record:") && h.size() > 7) cols.push_back({Kind::Record, h.substr(7)}), record = true;
+        else if (starts_with(h, "recordinfo:") && h.size() > 11) cols.push_back({Kind::RecordInfo, h.substr(11)});
+        else if (starts_with(h, "label:") && h.size() > 6) cols.push_back({Kind::Label, h.substr(6)});
+        else throw DatasetError(path, lineno, "unknown column '" + h + "' (expected patient_id, record:NAME, label:NAME, recordinfo:NAME or info)");
+      }
+      if (!id) throw DatasetError(path, lineno, "missing column 'patient_id'");
+      if (!record) throw DatasetError(path, lineno, "missing column 'record:NAME' (at least one record per patient)");
+      continue;
+    }
+    if (f.size() != cols.size()) {
+      throw DatasetError(path, lineno, "expected " + std::to_string(cols.size()) + " fields, found " + std::to_string(f.size()));
+    }
+    Patient p;
+    std::map<std::string, nlohmann::json> record_infos;
+    for (std::size_t i = 0; i < cols.size(); ++i) {
+      const std::string& v = f[i];
+      switch (cols[i].kind) {
+        case Kind::Id: {
+          auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), p.int_uniqueid);
+          if (ec != std::errc() || ptr != v.data() + v.size() || v.empty()) {
+            throw DatasetError(path, lineno, "patient_id '" + v + "' is not an integer");
+          }
+          if (!ids.insert(p.int_uniqueid).second) {
+            throw DatasetError(path, lineno, "duplicate patient id " + v);
+          }
+          break;
+        }
+        case Kind::Record:
+          if (!v.empty()) {
+            const bool abs = fs::path(v).is_absolute();
+            p.dict_records[cols[i].name] = Record{abs ? "" : dir, v, nlohmann::json::object()};
+          }
+          break;
+        case Kind::Label:
+          if (!v.empty()) p.labels[cols[i].name] = label_value(v);
+          break;
+        case Kind::RecordInfo:
+        case Kind::Info: {
+          if (v.empty()) break;
+          auto j = nlohmann::json::parse(v, nullptr, false);
+          if (j.is_discarded() || !j.is_object()) {
+            throw DatasetError(path, lineno, "column '" + std::string(cols[i].kind == Kind::Info ? "info" : "recordinfo:" + cols[i].name) + "' is not a JSON object");
+          }
+          if (cols[i].kind == Kind::Info) p.infos = std::move(j);
+          else record_infos[cols[i].name] = std::move(j);
+          break;
+        }
+      }
+    }
+    if (p.dict_records.empty()) throw DatasetError(path, lineno, "the patient has no record (all record columns are empty)");
+    for (auto& [rec, info] : record_infos) {
+      auto it = p.dict_records.find(rec);
+      if (it == p.dict_records.end()) throw DatasetError(path, lineno, "recordinfo:" + rec + " given for an empty record");
+      it->second.dict_infos = std::move(info);
+    }
+    patients.push_back(std::move(p));
+  }
+  if (in.bad()) throw DatasetError(path, 0, "read error");
+  if (cols.empty()) throw DatasetError(path, 0, "empty manifest: no header line");
+  return Dataset(name, std::move(patients));
+}
+
+void write_manifest(const Dataset& ds, const std::string& path) {
+  const fs::path dir = fs::absolute(path).parent_path();
+  std::set<std::string> records, labels, with_info;
+  bool any_info = false;
+  for (const Patient& p : ds.list_patients) {
+    for (auto& [n, r] : p.dict_records) {
+      records.insert(n);
+      if (!r.dict_infos.empty()) with_info.insert(n);
+    }
+    for (auto& [n, v] : p.labels.items()) labels.insert(n);
+    any_info |= !p.infos.empty();
+  }
+  std::ofstream out(path);
+  if (!out) throw DatasetError(path, 0, "cannot write the manifest");
+  out << "# dataset: " << ds.str_dsname << "\npatient_id";
+  for (auto& n : records) out << ',' << csv::quote("record:" + n);
+  for (auto& n : labels) out << ',' << csv::quote("label:" + n);
+  for (auto& n : with_info) out << ',' << csv::quote("recordinfo:" + n);
+  if (any_info) out << ",info";
+  out << '\n';
+  for (const Patient& p : ds.list_patients) {
+    out << p.int_uniqueid;
+    for (auto& n : records) {
+      auto it = p.dict_records.find(n);
+      std::string cell;
+      if (it != p.dict_records.end()) {
+        const Record& r = it->second;
+        // Relative paths stay relative when the record lives beside the manifest.
+        std::error_code ec;
+        const bool beside = !r.rootdir.empty() && !fs::path(r.relativedir).is_absolute() &&
+                            fs::equivalent(fs::absolute(r.rootdir), dir, ec);
+        cell = beside ? r.relativedir : fs::absolute(r.path()).string();
+      }
+      out << ',' << csv::quote(cell);
+    }
+    for (auto& n : labels) out << ',' << csv::quote(p.labels.contains(n) ? label_text(p.labels[n]) : "");
+    for (auto& n : with_info) {
+      auto it = p.dict_records.find(n);
+      out << ',' << csv::quote(it != p.dict_records.end() && !it->second.dict_infos.empty() ? it->second.dict_infos.dump() : "");
+    }
+    if (any_info) out << ',' << csv::quote(p.infos.empty() ? "" : p.infos.dump());
+    out << '\n';
+  }
+  if (!out.flush()) throw DatasetError(path, 0, "write error");
+}
+
+}  // namespace pydmed

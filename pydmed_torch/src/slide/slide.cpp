@@ -1,0 +1,165 @@
+#include "pydmed/slide/slide.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <opencv2/imgproc.hpp>
+
+#include "pydmed/error.hpp"
+#include "slide/backend.hpp"
+
+namespace pydmed {
+
+namespace {
+// Reject what cannot be a slide before a decoder sees it, with the reason a user can act on.
+void check_file(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    throw SlideError(path, errno == ENOENT ? "no such file" : std::strerror(errno));
+  }
+  if (S_ISDIR(st.st_mode)) throw SlideError(path, "is a directory, not a slide");
+  if (!S_ISREG(st.st_mode)) throw SlideError(path, "not a regular file");
+  if (st.st_size == 0) throw SlideError(path, "empty file (0 bytes)");
+  if (::access(path.c_str(), R_OK) != 0) throw SlideError(path, std::strerror(errno));
+}
+}  // namespace
+
+Slide::Slide(const std::string& path) : path_(path) {
+  check_file(path);
+  backend_ = open_with_openslide(path);
+  if (!backend_) backend_ = open_with_opencv(path);
+  if (backend_->levels.empty()) throw SlideError(path, "the slide has no levels");
+}
+
+Slide::~Slide() = default;
+Slide::Slide(Slide&&) noexcept = default;
+Slide& Slide::operator=(Slide&&) noexcept = default;
+
+const std::string& Slide::vendor() const { return backend_->vendor; }
+const std::vector<LevelInfo>& Slide::levels() const { return backend_->levels; }
+const std::map<std::string, std::string>& Slide::properties() const {
+  return backend_->properties;
+}
+
+const LevelInfo& Slide::level(int level) const {
+  if (level < 0 || level >= level_count()) {
+    throw SlideError(path_, "level " + std::to_string(level) + " out of range (the slide has " +
+                                std::to_string(level_count()) + " levels)");
+  }
+  return levels()[static_cast<std::size_t>(level)];
+}
+
+int Slide::best_level_for_downsample(double downsample) const {
+  const auto& lv = levels();
+  if (!(downsample >= lv[0].downsample)) return 0;
+  for (std::size_t i = 1; i < lv.size(); ++i) {
+    if (downsample < lv[i].downsample) return static_cast<int>(i) - 1;
+  }
+  return level_count() - 1;
+}
+
+namespace {
+std::optional<double> number_property(const std::map<std::string, std::string>& props,
+                                      const std::string& key) {
+  auto it = props.find(key);
+  if (it == props.end()) return std::nullopt;
+  try {
+    double v = std::stod(it->second);
+    if (std::isfinite(v) && v > 0) return v;
+  } catch (const std::exception&) {
+  }
+  return std::nullopt;
+}
+
+// OpenSlide's own value, else the TIFF resolution tags (OpenSlide 3.4 gives generic TIFFs none).
+std::optional<double> mpp(const std::map<std::string, std::string>& props, const char* axis) {
+  if (auto v = number_property(props, std::string("openslide.mpp-") + axis)) return v;
+  const auto unit = props.find("tiff.ResolutionUnit");
+  const auto res = number_property(props, std::string("tiff.") + (axis[0] == 'x' ? "XResolution" : "YResolution"));
+  if (!res || unit == props.end()) return std::nullopt;
+  if (unit->second == "centimeter") return 1e4 / *res;
+  if (unit->second == "inch") return 25400.0 / *res;
+  return std::nullopt;
+}
+}  // namespace
+
+std::optional<double> Slide::mpp_x() const { return mpp(properties(), "x"); }
+std::optional<double> Slide::mpp_y() const { return mpp(properties(), "y"); }
+
+std::vector<std::string> Slide::associated_image_names() const {
+  return backend_->associated_image_names();
+}
+
+cv::Mat Slide::read_associated_image(const std::string& name) const {
+  auto names = associated_image_names();
+  if (std::find(names.begin(), names.end(), name) == names.end()) {
+    throw SlideError(path_, "no associated image named '" + name + "'");
+  }
+  return backend_->read_associated_image(name, background_);
+}
+
+void Slide::check_region(std::int64_t x, std::int64_t y, int lvl, std::int64_t width,
+                         std::int64_t height) const {
+  level(lvl);
+  // Far beyond any scanner, and small enough that x + width * downsample cannot overflow.
+  constexpr std::int64_t kMaxCoordinate = std::int64_t{1} << 40;
+  if (x < -kMaxCoordinate || x > kMaxCoordinate || y < -kMaxCoordinate || y > kMaxCoordinate) {
+    throw SlideError(path_, "region coordinates (" + std::to_string(x) + ", " + std::to_string(y) +
+                                ") are out of range");
+  }
+  if (width <= 0 || height <= 0) {
+    throw SlideError(path_, "region size " + std::to_string(width) + " x " +
+                                std::to_string(height) + " must be positive");
+  }
+  if (width > kMaxRegionPixels / height) {
+    throw SlideError(path_, "region size " + std::to_string(width) + " x " +
+                                std::to_string(height) + " exceeds the limit of " +
+                                std::to_string(kMaxRegionPixels) + " pixels per read");
+  }
+}
+
+cv::Mat Slide::read_region(std::int64_t x, std::int64_t y, int lvl, std::int64_t width,
+                           std::int64_t height) const {
+  check_region(x, y, lvl, width, height);
+  cv::Mat out(static_cast<int>(height), static_cast<int>(width), CV_8UC3);
+  backend_->read_region(out.data, x, y, lvl, width, height, background_);
+  return out;
+}
+
+void Slide::read_region_into(std::uint8_t* rgb, std::int64_t x, std::int64_t y, int lvl,
+                             std::int64_t width, std::int64_t height) const {
+  check_region(x, y, lvl, width, height);
+  backend_->read_region(rgb, x, y, lvl, width, height, background_);
+}
+
+cv::Mat Slide::thumbnail(int max_size) const {
+  if (max_size <= 0) throw SlideError(path_, "thumbnail size must be positive");
+  const LevelInfo& l0 = levels()[0];
+  const double scale = static_cast<double>(std::max(l0.width, l0.height)) / max_size;
+  const int tw = std::max<int>(1, static_cast<int>(std::lround(l0.width / std::max(scale, 1e-9))));
+  const int th = std::max<int>(1, static_cast<int>(std::lround(l0.height / std::max(scale, 1e-9))));
+  const int lvl = best_level_for_downsample(std::max(scale, 1.0));
+  const LevelInfo& L = levels()[static_cast<std::size_t>(lvl)];
+  // Read the level in horizontal bands so that a huge one-level image never lands in RAM whole.
+  cv::Mat thumb(th, tw, CV_8UC3);
+  const double src_rows_per_row = double(L.height) / th;
+  const int band = static_cast<int>(std::clamp<double>(
+      (1 << 24) / (double(L.width) * std::max(src_rows_per_row, 1.0)), 1.0, 256.0));
+  for (int r0 = 0; r0 < th; r0 += band) {
+    const int r1 = std::min(th, r0 + band);
+    const std::int64_t sy0 = static_cast<std::int64_t>(std::floor(double(r0) * L.height / th));
+    const std::int64_t sy1 = std::max<std::int64_t>(
+        sy0 + 1, static_cast<std::int64_t>(std::ceil(double(r1) * L.height / th)));
+    cv::Mat src = read_region(0, static_cast<std::int64_t>(std::llround(sy0 * L.downsample)), lvl,
+                              L.width, std::min(sy1, L.height) - sy0);
+    cv::Mat dst = thumb.rowRange(r0, r1);
+    cv::resize(src, dst, dst.size(), 0, 0, cv::INTER_AREA);
+  }
+  return thumb;
+}
+
+}  // namespace pydmed

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs every build, test and runtime dependency of pydmed_torch from Debian's packages.
+# Idempotent; runs as root or through sudo.
+set -euo pipefail
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+PKGS=(
+  build-essential cmake pkg-config git ca-certificates
+  libtorch-dev                       # LibTorch 1.13 (CPU build)
+  libopenslide-dev                   # OpenSlide 3.4.1: every vendor format
+  libopencv-dev                      # images, transforms, tissue masks
+  libtiff-dev zlib1g-dev             # sample pyramid writer, CRC-32
+  nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libssl-dev                         # SHA-256 for the exact-region tests
+  procps                             # ps/pgrep, used by process-tree tests
+)
+export DEBIAN_FRONTEND=noninteractive
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

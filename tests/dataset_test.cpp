@@ -1,0 +1,141 @@
+// Patient, Record, Dataset and the split helpers.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <set>
+
+#include "pydmed/data/dataset.hpp"
+#include "pydmed/error.hpp"
+#include "support.hpp"
+
+using namespace pydmed;
+
+namespace {
+
+Dataset make(int n, int ones_every = 0) {
+  std::vector<Patient> ps;
+  for (int i = 0; i < n; ++i) {
+    Patient p;
+    p.int_uniqueid = 100 + i;
+    p.dict_records["wsi"] = Record{"/data", "s" + std::to_string(i) + ".svs", {}};
+    p.labels["class"] = ones_every > 0 && i % ones_every == 0 ? 1 : 0;
+    ps.push_back(p);
+  }
+  return Dataset("ds", ps);
+}
+
+std::set<std::int64_t> ids(const Dataset& d) {
+  std::set<std::int64_t> s;
+  for (auto& p : d.list_patients) s.insert(p.int_uniqueid);
+  return s;
+}
+
+const LabelFn kClass = [](const Patient& p) { return p.labels.at("class"); };
+
+TEST(Dataset, RecordPathAndLookups) {
+  const Dataset d = make(3);
+  EXPECT_EQ(d.patient(101).record("wsi").path(), "/data/s1.svs");
+  EXPECT_EQ((Record{"/data", "/abs/x.svs", {}}.path()), "/abs/x.svs");
+  EXPECT_THROW(d.patient(5), DatasetError);
+  EXPECT_THROW(d.patient(100).record("ihc"), DatasetError);
+}
+
+TEST(Dataset, DuplicateIdsAreRefused) {
+  std::vector<Patient> ps(2);
+  ps[0].int_uniqueid = ps[1].int_uniqueid = 7;
+  try {
+    Dataset d("dup", ps);
+    FAIL();
+  } catch (const DatasetError& e) {
+    EXPECT_NE(std::string(e.what()).find("duplicate patient id 7"), std::string::npos);
+  }
+}
+
+TEST(Dataset, SplitsPutEveryPatientInExactlyOnePart) {
+  for (int n : {0, 1, 7, 10, 33, 101}) {
+    const Dataset d = make(n);
+    const auto parts = d.splits_from({70, 15, 15}, 42);
+    ASSERT_EQ(parts.size(), 3u);
+    std::set<std::int64_t> all;
+    std::size_t total = 0;
+    for (auto& p : parts) {
+      total += p.size();
+      for (auto id : ids(p)) EXPECT_TRUE(all.insert(id).second) << "patient in two parts";
+    }
+    EXPECT_EQ(total, std::size_t(n));
+    EXPECT_EQ(all, ids(d));
+    // Largest-remainder sizes: each within one of the exact share.
+    EXPECT_NEAR(double(parts[0].size()), 0.70 * n, 1.0);
+    EXPECT_NEAR(double(parts[1].size()), 0.15 * n, 1.0);
+  }
+}
+
+TEST(Dataset, SplitsAreSeeded) {
+  const Dataset d = make(50);
+  EXPECT_EQ(ids(d.splits_from({50, 50}, 1)[0]), ids(d.splits_from({50, 50}, 1)[0]));
+  EXPECT_NE(ids(d.splits_from({50, 50}, 1)[0]), ids(d.splits_from({50, 50}, 2)[0]));
+  // Input order does not matter, only the seed.
+  Dataset shuffled = d;
+  std::reverse(shuffled.list_patients.begin(), shuffled.list_patients.end());
+  EXPECT_EQ(ids(d.splits_from({50, 50}, 1)[0]), ids(shuffled.splits_from({50, 50}, 1)[0]));
+}
+
+TEST(Dataset, PercentagesMustSumTo100) {
+  const Dataset d = make(5);
+  try {
+    d.splits_from({60, 30}, 0);
+    FAIL();
+  } catch (const DatasetError& e) {
+    EXPECT_NE(std::string(e.what()).find("sum to 90"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(d.splits_from({110, -10}, 0), DatasetError);
+  EXPECT_THROW(d.labelbalanced_splits_from({50, 40}, kClass, 0), DatasetError);
+  EXPECT_THROW(d.splits_from({}, 0), DatasetError);
+}
+
+TEST(Dataset, LabelBalancedSplitsKeepProportions) {
+  const Dataset d = make(40, 4);  // 10 ones, 30 zeros
+  const auto parts = d.labelbalanced_splits_from({50, 50}, kClass, 3);
+  std::set<std::int64_t> all;
+  for (auto& p : parts) {
+    int ones = 0;
+    for (auto& q : p.list_patients) ones += q.labels["class"].get<int>();
+    EXPECT_EQ(ones, 5);
+    EXPECT_EQ(p.size(), 20u);
+    for (auto id : ids(p)) EXPECT_TRUE(all.insert(id).second);
+  }
+  EXPECT_EQ(all, ids(d));
+}
+
+TEST(Dataset, BalanceByRepeat) {
+  const Dataset d = make(8, 4);  // ids 100..107; label 1 for 100 and 104: 2 ones, 6 zeros
+  const Dataset b = d.balance_by_repeat(kClass);  // lcm(2, 6) = 6 per class
+  int ones = 0, zeros = 0;
+  for (auto& p : b.list_patients) (p.labels["class"] == 1 ? ones : zeros)++;
+  EXPECT_EQ(ones, 6);
+  EXPECT_EQ(zeros, 6);
+  EXPECT_EQ(ids(b).size(), 12u);  // all ids unique
+  EXPECT_EQ(b.patient(1100).infos["original_id"], 100);  // copy 1 of 100: 1 * 1000 + 100
+  EXPECT_EQ(b.patient(2104).record("wsi").path(), "/data/s4.svs");
+  const Dataset c = d.balance_by_repeat(kClass, 12);
+  EXPECT_EQ(c.size(), 24u);
+}
+
+TEST(Dataset, CreateOneToOneScansSortedAndRecursively) {
+  pydmed::test::TempDir t;
+  std::filesystem::create_directories(t.file("b"));
+  for (const char* f : {"z.svs", "a.svs", "b/m.svs", "note.txt", "c.ndpi"}) pydmed::test::write_file(t.file(f), "x");
+  const Dataset d = Dataset::create_onetoone("scan", t.path(), ".svs",
+      [](const std::string& rel) { return nlohmann::json{{"class", rel[0] == 'a' ? 1 : 0}}; },
+      [](const std::string&) { return nlohmann::json{{"zoom", "40x"}}; });
+  ASSERT_EQ(d.size(), 3u);
+  EXPECT_EQ(d.list_patients[0].record("wsi").relativedir, "a.svs");
+  EXPECT_EQ(d.list_patients[1].record("wsi").relativedir, "b/m.svs");
+  EXPECT_EQ(d.list_patients[2].record("wsi").path(), t.file("z.svs"));
+  EXPECT_EQ(d.list_patients[2].int_uniqueid, 2);
+  EXPECT_EQ(d.list_patients[0].labels["class"], 1);
+  EXPECT_EQ(d.list_patients[1].record("wsi").dict_infos["zoom"], "40x");
+  EXPECT_THROW(Dataset::create_onetoone("x", t.file("missing"), ".svs"), DatasetError);
+}
+
+}  // namespace

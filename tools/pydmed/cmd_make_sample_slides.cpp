@@ -1,0 +1,32 @@
+#include <iostream>
+
+#include "commands.hpp"
+#include "pydmed/data/sample_dataset.hpp"
+
+namespace pydmed::cli {
+
+Runner add_make_sample_slides(CLI::App& app) {
+  struct Args {
+    std::string dir;
+    int count = 4;
+    std::int64_t size = 8192;
+    std::uint64_t seed = 0;
+  };
+  auto a = std::make_shared<Args>();
+  auto* sub = app.add_subcommand("make-sample-slides",
+                                 "Write tissue-like pyramidal TIFF slides and a manifest.csv");
+  sub->add_option("DIR", a->dir, "output folder")->required();
+  sub->add_option("--count", a->count, "number of slides")->default_val(4)->check(CLI::PositiveNumber);
+  sub->add_option("--size", a->size, "width and height in pixels")->default_val(8192)->check(CLI::Range(std::int64_t{1}, std::int64_t{1000000}));
+  sub->add_option("--seed", a->seed, "random seed")->default_val(0);
+  return [a] {
+    const Dataset ds = make_sample_dataset(a->dir, a->count, a->size, a->seed);
+    for (const Patient& p : ds.list_patients) {
+      std::cout << p.record("wsi").path() << "\tlabel=" << p.labels["class"] << '\n';
+    }
+    std::cout << a->dir << "/manifest.csv\n";
+    return 0;
+  };
+}
+
+}  // namespace pydmed::cli

@@ -1,0 +1,49 @@
+#include <fstream>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "commands.hpp"
+#include "pydmed/error.hpp"
+#include "pydmed/slide/slide.hpp"
+
+namespace pydmed::cli {
+
+Runner add_read(CLI::App& app) {
+  struct Args {
+    std::string path, out;
+    std::int64_t x = 0, y = 0, w = 0, h = 0;
+    int level = 0;
+  };
+  auto a = std::make_shared<Args>();
+  auto* sub = app.add_subcommand("read", "Write a region as PNG (or raw RGB bytes for .rgb)");
+  sub->add_option("SLIDE", a->path, "slide or image file")->required();
+  sub->add_option("--x", a->x, "left, in level-0 pixels")->required();
+  sub->add_option("--y", a->y, "top, in level-0 pixels")->required();
+  sub->add_option("--level", a->level, "pyramid level")->default_val(0);
+  sub->add_option("--width", a->w, "width, in pixels of the level")->required();
+  sub->add_option("--height", a->h, "height, in pixels of the level")->required();
+  sub->add_option("--out", a->out, "output file: .png, or .rgb for raw RGB rows")->required();
+  return [a] {
+    const Slide slide(a->path);
+    const cv::Mat rgb = slide.read_region(a->x, a->y, a->level, a->w, a->h);
+    const bool raw = a->out.size() >= 4 && a->out.compare(a->out.size() - 4, 4, ".rgb") == 0;
+    if (raw) {
+      std::ofstream f(a->out, std::ios::binary);
+      f.write(reinterpret_cast<const char*>(rgb.data), std::streamsize(rgb.total() * rgb.elemSize()));
+      if (!f.flush()) throw Error(a->out + ": cannot write the output file");
+      return 0;
+    }
+    cv::Mat bgr;
+    cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
+    bool ok = false;
+    try {
+      ok = cv::imwrite(a->out, bgr);
+    } catch (const cv::Exception& e) {
+      throw Error(a->out + ": cannot write the image: " + e.what());
+    }
+    if (!ok) throw Error(a->out + ": cannot write the image (unknown extension or unwritable path)");
+    return 0;
+  };
+}
+
+}  // namespace pydmed::cli

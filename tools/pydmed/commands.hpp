@@ -1,0 +1,13 @@
+#pragma once
+// Each subcommand of `pydmed` registers itself on the app and returns its runner.
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace pydmed::cli {
+
+using Runner = std::function<int()>;
+Runner add_info(CLI::App& app);
+Runner add_read(CLI::App& app);
+Runner add_make_sample_slides(CLI::App& app);
+
+}  // namespace pydmed::cli
