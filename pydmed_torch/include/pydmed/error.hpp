@@ -36,3 +36,18 @@ class DatasetError : public Error {
 };
 
 }  // namespace pydmed
+
+namespace pydmed {
+
+// Options that cannot work; the message names the option.
+class OptionsError : public Error {
+ public:
+  OptionsError(const std::string& option, const std::string& reason)
+      : Error("option " + option + ": " + reason), option_(option) {}
+  const std::string& option() const { return option_; }
+
+ private:
+  std::string option_;
+};
+
+}  // namespace pydmed

@@ -1,0 +1,49 @@
+#pragma once
+// Ready-made user code: random BigChunks (inside tissue when asked) and random patches, so a
+// user can train without writing a subclass.
+#include <cstdint>
+#include <string>
+
+#include "pydmed/arg.hpp"
+#include "pydmed/engine/user_code.hpp"
+
+namespace pydmed {
+
+struct RandomBigChunkOptions {
+  RandomBigChunkOptions() {}
+  PYDMED_ARG(std::string, record) = "wsi";  // which of the patient's records to read
+  PYDMED_ARG(int, level) = 0;
+  PYDMED_ARG(int, width) = 2048;   // pixels of the level; clamped to the level's size, but
+  PYDMED_ARG(int, height) = 2048;  // never below the patch size
+  // > 0: pick among positions whose tissue fraction (TissueMask) is at least this.
+  PYDMED_ARG(double, min_tissue) = 0.0;
+};
+
+class RandomBigChunkLoader : public BigChunkLoader {
+ public:
+  explicit RandomBigChunkLoader(RandomBigChunkOptions o = {}) : o_(std::move(o)) {}
+  std::optional<BigChunk> extract_bigchunk(const nlohmann::json& last_message) override;
+
+ private:
+  RandomBigChunkOptions o_;
+};
+
+struct RandomSmallChunkOptions {
+  RandomSmallChunkOptions() {}
+  // After this many SmallChunks the collector moves on to a new BigChunk; 0: never.
+  PYDMED_ARG(std::uint64_t, max_per_bigchunk) = 0;
+};
+
+// Uniformly random patches of Options::patch_shape, positions drawn from
+// random_stream(call_count), so a seed fixes them whatever the timing.
+class RandomSmallChunkCollector : public SmallChunkCollector {
+ public:
+  explicit RandomSmallChunkCollector(RandomSmallChunkOptions o = {}) : o_(o) {}
+  Extraction extract_smallchunk(std::uint64_t call_count, const BigChunk& bigchunk,
+                                const nlohmann::json& last_message) override;
+
+ private:
+  RandomSmallChunkOptions o_;
+};
+
+}  // namespace pydmed

@@ -1,0 +1,49 @@
+#pragma once
+// Private: the shared memory of one collector slot (reused by each patient loaded there): its
+// SmallChunk ring, its BigChunk buffer, and the texts the collector hands to the root.
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "engine/futex.hpp"
+#include "engine/ring.hpp"
+#include "engine/shared_memory.hpp"
+#include "engine/shared_text.hpp"
+#include "pydmed/engine/options.hpp"
+
+namespace pydmed::detail {
+
+struct BigChunkMeta {
+  std::int64_t x, y;
+  std::int32_t level, height, width, channels;
+  double downsample;
+  std::uint32_t info_len;
+};
+
+struct SlotCounters {
+  std::atomic<std::int32_t> loader_pid;        // the BigChunkLoader now running, 0: none
+  std::atomic<std::uint64_t> bigchunks_loaded;
+  std::atomic<std::uint64_t> bigchunk_read_ns;  // time from loader start to BigChunk ready
+};
+
+class CollectorSlot {
+ public:
+  static std::size_t bytes_for(const Options& o) { return offsets(o).total; }
+  CollectorSlot(std::uint8_t* at, const Options& o, Doorbell* bell) : CollectorSlot(at, o, bell, offsets(o)) {}
+
+  Ring ring;
+  SharedText checkpoint, status, error;
+  SlotCounters* counters;
+  BigChunkMeta* bigchunk_meta;
+  std::uint8_t* bigchunk_info;   // max_bigchunk_info_bytes
+  std::uint8_t* bigchunk_pixels; // max_bigchunk_bytes
+
+ private:
+  struct Offsets {
+    std::size_t ring, checkpoint, status, error, counters, meta, info, pixels, total;
+  };
+  static Offsets offsets(const Options& o);
+  CollectorSlot(std::uint8_t* at, const Options& o, Doorbell* bell, const Offsets& off);
+};
+
+}  // namespace pydmed::detail

@@ -1,0 +1,589 @@
+#include "pydmed/engine/light_dl_core.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <set>
+
+#include "engine/collector_process.hpp"
+#include "engine/collector_slot.hpp"
+#include "engine/process.hpp"
+#include "engine/task_context.hpp"
+#include "pydmed/error.hpp"
+
+namespace pydmed {
+
+using detail::CollectorSlot;
+using detail::Ring;
+using detail::SlotHeader;
+
+namespace {
+constexpr std::size_t align64(std::size_t n) { return (n + 63) & ~std::size_t{63}; }
+constexpr int kStopGraceMs = 500;  // SIGTERM to SIGKILL: stop() must end within a second
+
+nlohmann::json parse_or_null(const std::string& s) {
+  if (s.empty()) return nullptr;
+  auto j = nlohmann::json::parse(s, nullptr, false);
+  return j.is_discarded() ? nlohmann::json() : j;
+}
+}  // namespace
+
+struct LightDLCore::PatientState {
+  const Patient* patient = nullptr;
+  std::uint32_t schedcount = 0, failures = 0;
+  bool finished = false, set_aside = false;
+  int slot = -1;
+  nlohmann::json checkpoint, message, status;
+  std::uint64_t produced = 0, delivered = 0, bigchunks = 0, read_ns = 0;
+};
+
+struct LightDLCore::SlotState {
+  pid_t pid = 0;
+  int pidfd = -1;
+  std::int64_t patient = -1;
+  std::uint32_t visit = 0;
+  std::uint32_t head_at_start = 0, checkpoint_at_start = 0, status_at_start = 0;
+  std::uint64_t bigchunks_at_start = 0, read_ns_at_start = 0;
+};
+
+// A SmallChunk moved out of a ring when its patient was swapped out: header, info, pixels.
+struct LightDLCore::Stored {
+  std::vector<std::uint8_t> bytes;
+};
+
+LightDLCore::LightDLCore(Dataset dataset, LoaderFactory make_loader, CollectorFactory make_collector, Options options,
+                         std::shared_ptr<Scheduler> scheduler)
+    : dataset_(std::move(dataset)),
+      make_loader_(std::move(make_loader)),
+      make_collector_(std::move(make_collector)),
+      options_(std::move(options)),
+      scheduler_(scheduler ? std::move(scheduler) : std::make_shared<Scheduler>()) {
+  plan_ = options_.memory_plan();  // validates, and refuses what does not fit the budget
+  if (!make_loader_ || !make_collector_) throw Error("LightDLCore needs a loader and a collector factory");
+  for (const Patient& p : dataset_.list_patients) {
+    auto ps = std::make_unique<PatientState>();
+    ps->patient = &p;
+    patients_[p.int_uniqueid] = std::move(ps);
+  }
+  const std::size_t n = std::size_t(options_.num_bigchunkloaders());
+  const std::size_t slot_bytes = align64(CollectorSlot::bytes_for(options_));
+  shm_ = std::make_unique<detail::SharedMemory>(64 + n * slot_bytes);
+  bell_ = new (shm_->data()) detail::Doorbell();
+  for (std::size_t k = 0; k < n; ++k) {
+    slots_.push_back(std::make_unique<CollectorSlot>(shm_->data() + 64 + k * slot_bytes, options_, bell_));
+    slot_state_.push_back(std::make_unique<SlotState>());
+  }
+  if (!options_.log_file().empty()) {
+    log_fd_ = ::open(options_.log_file().c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (log_fd_ < 0) throw OptionsError("log_file", options_.log_file() + ": " + std::strerror(errno));
+  }
+  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (wake_fd_ < 0) throw Error(std::string("eventfd failed: ") + std::strerror(errno));
+}
+
+LightDLCore::~LightDLCore() {
+  stop();
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+  if (log_fd_ >= 0) ::close(log_fd_);
+}
+
+double LightDLCore::now_s() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+}
+
+void LightDLCore::log(const std::string& line) const { detail::write_log_line(log_fd_, "lightdl", line); }
+
+void LightDLCore::start() {
+  std::lock_guard<std::mutex> g(start_mu_);
+  if (started_ || stopping_) return;
+  started_ = true;
+  thread_ = std::thread([this] { scheduler_main(); });
+}
+
+void LightDLCore::stop() {
+  {
+    std::lock_guard<std::mutex> g(start_mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  wake_scheduler();
+  if (thread_.joinable()) thread_.join();
+  finished_ = true;
+  bell_->ring();  // consumers waiting for a batch see the end
+}
+
+void LightDLCore::wake_scheduler() {
+  const std::uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof one);
+}
+
+Rng LightDLCore::decision_rng() {
+  std::lock_guard<std::mutex> g(mu_);
+  return Rng({options_.seed(), decisions_++, 0x5C4EDULL});
+}
+
+void LightDLCore::record_error(std::int64_t patient, std::uint32_t visit, const std::string& message) {
+  errors_.push_back({patient, visit, message, now_s()});
+  log("error: patient " + std::to_string(patient) + " visit " + std::to_string(visit) + ": " + message);
+}
+
+void LightDLCore::scheduler_main() {
+  if (!options_.core_assignment().lightdl.empty()) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int c : options_.core_assignment().lightdl) CPU_SET(c, &set);
+    pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+  }
+  {
+    Rng rng = decision_rng();
+    std::vector<std::int64_t> first = scheduler_->initial_schedule(*this, rng);
+    std::set<std::int64_t> seen;
+    std::size_t k = 0;
+    const auto waiting = waiting_patients();
+    for (std::int64_t id : first) {
+      if (k >= slots_.size()) break;
+      if (!seen.insert(id).second || std::find(waiting.begin(), waiting.end(), id) == waiting.end()) {
+        log("initial_schedule: ignoring patient " + std::to_string(id) + " (unknown, repeated or not loadable)");
+        continue;
+      }
+      start_visit(k++, id);
+    }
+  }
+  const auto interval = std::chrono::duration<double>(options_.interval_resched());
+  auto next_swap = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(interval);
+  while (!stopping_) {
+    std::vector<pollfd> fds{{wake_fd_, POLLIN, 0}};
+    bool all_pidfds = true;
+    for (auto& s : slot_state_) {
+      if (s->pid == 0) continue;
+      if (s->pidfd >= 0) fds.push_back({s->pidfd, POLLIN, 0});
+      else all_pidfds = false;
+    }
+    int timeout_ms = -1;
+    if (!halted_ && !finished_ && !swap_pending_) {
+      timeout_ms = int(std::max<long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                              next_swap - std::chrono::steady_clock::now()).count()));
+    }
+    if (!all_pidfds) timeout_ms = timeout_ms < 0 ? 100 : std::min(timeout_ms, 100);  // no pidfd: check often
+    poll(fds.data(), fds.size(), timeout_ms);
+    std::uint64_t drained;
+    while (::read(wake_fd_, &drained, sizeof drained) > 0) {
+    }
+    if (stopping_) break;
+
+    bool freed = false;
+    for (std::size_t k = 0; k < slot_state_.size(); ++k) {
+      SlotState& s = *slot_state_[k];
+      int status = 0;
+      if (s.pid != 0 && waitpid(s.pid, &status, WNOHANG) == s.pid) {
+        end_visit(k, status, false);
+        freed = true;
+      }
+    }
+    if (freed && !halted_) fill_free_slots();
+
+    if (!halted_ && std::chrono::steady_clock::now() >= next_swap) {
+      bool store_empty;
+      {
+        std::lock_guard<std::mutex> g(consume_mu_);
+        store_empty = stored_.empty();
+      }
+      // Wait until the consumer has taken what the last swap moved to the root: a paused
+      // consumer then stops the swapping (and its BigChunk reads) after one more swap.
+      if (store_empty) {
+        swap_pending_ = false;
+        do_swap();
+        next_swap = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(interval);
+      } else {
+        swap_pending_ = true;
+      }
+    }
+    bool any_running = false;
+    for (auto& s : slot_state_) any_running |= s->pid != 0;
+    if (!any_running && !finished_ && (halted_ || waiting_patients().empty())) {
+      finished_ = true;
+      log(halted_ ? "halted by schedule()" : "every patient is finished or set aside");
+      bell_->ring();
+    }
+  }
+  stop_slots();
+}
+
+void LightDLCore::start_visit(std::size_t k, std::int64_t id) {
+  detail::VisitSpec spec;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    PatientState& ps = *patients_.at(id);
+    spec.patient = *ps.patient;
+    spec.visit = ps.schedcount++;
+    spec.checkpoint = ps.checkpoint;
+    spec.message = ps.message;
+    ps.slot = int(k);
+  }
+  CollectorSlot& cs = *slots_[k];
+  SlotState& st = *slot_state_[k];
+  cs.error.clear();
+  std::string ignored;
+  st.head_at_start = cs.ring.published();
+  st.checkpoint_at_start = cs.checkpoint.read(&ignored);
+  st.status_at_start = cs.status.read(&ignored);
+  st.bigchunks_at_start = cs.counters->bigchunks_loaded.load();
+  st.read_ns_at_start = cs.counters->bigchunk_read_ns.load();
+  const detail::CollectorEnv env{&options_, &make_loader_, &make_collector_, &cs, log_fd_};
+  detail::ChildSetup setup;
+  setup.cores = options_.core_assignment().smallchunkcollectors;
+  setup.nice_increment = options_.collector_nice();
+  setup.own_process_group = true;
+  try {
+    st.pid = detail::spawn_child(setup, [&] { return detail::run_collector(spec, env); });
+  } catch (const std::exception& e) {
+    std::lock_guard<std::mutex> g(mu_);
+    patients_.at(id)->slot = -1;
+    record_error(id, spec.visit, e.what());
+    return;
+  }
+  st.pidfd = detail::open_pidfd(st.pid);
+  st.patient = id;
+  st.visit = spec.visit;
+  log("patient " + std::to_string(id) + " visit " + std::to_string(spec.visit) + " loaded on collector " +
+      std::to_string(k) + " (pid " + std::to_string(st.pid) + ")");
+}
+
+void LightDLCore::drain_ring(std::size_t k) {
+  Ring& ring = slots_[k]->ring;
+  std::lock_guard<std::mutex> g(consume_mu_);
+  while (ring.available() > 0) {
+    const std::uint8_t* s = ring.front();
+    const SlotHeader& h = Ring::header(s);
+    Stored item;
+    item.bytes.resize(sizeof(SlotHeader) + h.info_len + h.data_len);
+    std::memcpy(item.bytes.data(), s, sizeof(SlotHeader));
+    std::memcpy(item.bytes.data() + sizeof(SlotHeader), Ring::info(s), h.info_len);
+    std::memcpy(item.bytes.data() + sizeof(SlotHeader) + h.info_len, ring.data(s), h.data_len);
+    stored_.push_back(std::move(item));
+    ring.pop();
+  }
+}
+
+void LightDLCore::end_visit(std::size_t k, int status, bool requested) {
+  SlotState& st = *slot_state_[k];
+  CollectorSlot& cs = *slots_[k];
+  drain_ring(k);  // nothing the collector produced is lost
+  if (st.pidfd >= 0) ::close(st.pidfd);
+  std::string checkpoint, patient_status, error;
+  const std::uint32_t cv = cs.checkpoint.read(&checkpoint);
+  const std::uint32_t sv = cs.status.read(&patient_status);
+  cs.error.read(&error);
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    PatientState& ps = *patients_.at(st.patient);
+    ps.produced += std::uint32_t(cs.ring.published() - st.head_at_start);
+    ps.bigchunks += cs.counters->bigchunks_loaded.load() - st.bigchunks_at_start;
+    ps.read_ns += cs.counters->bigchunk_read_ns.load() - st.read_ns_at_start;
+    if (cv != st.checkpoint_at_start) ps.checkpoint = parse_or_null(checkpoint);
+    if (sv != st.status_at_start) ps.status = parse_or_null(patient_status);
+    ps.slot = -1;
+    std::string failure;
+    if (WIFEXITED(status)) {
+      const int code = WEXITSTATUS(status);
+      if (code == detail::kExitFinished) {
+        ps.finished = true;
+        log("patient " + std::to_string(st.patient) + " finished (no more BigChunks)");
+      } else if (code == detail::kExitFailed) {
+        failure = error.empty() ? "SmallChunkCollector failed" : error;
+      } else if (code != detail::kExitOk) {
+        failure = "SmallChunkCollector " + detail::describe_status(status);
+      }
+    } else if (!(requested && WIFSIGNALED(status) && (WTERMSIG(status) == SIGTERM || WTERMSIG(status) == SIGKILL))) {
+      failure = "SmallChunkCollector " + detail::describe_status(status);
+    }
+    if (!failure.empty()) {
+      record_error(st.patient, st.visit, failure);
+      if (++ps.failures >= std::uint32_t(options_.max_failures()) && !ps.set_aside) {
+        ps.set_aside = true;
+        record_error(st.patient, st.visit, "set aside after " + std::to_string(ps.failures) + " failures");
+      }
+    }
+  }
+  st = SlotState{};
+  bell_->ring();
+}
+
+void LightDLCore::fill_free_slots() {
+  for (std::size_t k = 0; k < slot_state_.size(); ++k) {
+    if (slot_state_[k]->pid != 0) continue;
+    Rng rng = decision_rng();
+    const auto id = scheduler_->replacement(*this, rng);
+    if (!id) return;
+    const auto waiting = waiting_patients();
+    if (std::find(waiting.begin(), waiting.end(), *id) == waiting.end()) {
+      log("replacement(): patient " + std::to_string(*id) + " cannot be loaded; slot left free");
+      return;
+    }
+    start_visit(k, *id);
+  }
+}
+
+void LightDLCore::do_swap() {
+  Rng rng = decision_rng();
+  const SchedDecision d = scheduler_->schedule(*this, rng);
+  if (d.kind == SchedDecision::Kind::Keep) return;
+  if (d.kind == SchedDecision::Kind::Halt) {
+    halted_ = true;
+    stop_slots();
+    return;
+  }
+  int k = -1;
+  bool loadable = false;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    auto out = patients_.find(d.remove);
+    auto in = patients_.find(d.load);
+    if (out != patients_.end()) k = out->second->slot;
+    loadable = in != patients_.end() && in->second->slot < 0 && !in->second->finished && !in->second->set_aside;
+  }
+  if (k < 0 || !loadable) {
+    log("schedule(): cannot swap patient " + std::to_string(d.remove) + " for " + std::to_string(d.load) + "; ignored");
+    return;
+  }
+  SlotState& st = *slot_state_[std::size_t(k)];
+  const int status = detail::stop_child(st.pid, st.pidfd, kStopGraceMs);
+  end_visit(std::size_t(k), status, true);
+  start_visit(std::size_t(k), d.load);
+  std::lock_guard<std::mutex> g(mu_);
+  ++swaps_;
+}
+
+void LightDLCore::stop_slots() {
+  // Signal every collector first, so their grace periods overlap.
+  for (auto& s : slot_state_)
+    if (s->pid != 0) kill(s->pid, SIGTERM);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kStopGraceMs);
+  for (std::size_t k = 0; k < slot_state_.size(); ++k) {
+    SlotState& s = *slot_state_[k];
+    if (s.pid == 0) continue;
+    int status = 0;
+    const int left = int(std::max<long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                               deadline - std::chrono::steady_clock::now()).count()));
+    if (!detail::wait_child(s.pid, s.pidfd, left, &status)) {
+      kill(s.pid, SIGKILL);
+      detail::wait_child(s.pid, s.pidfd, -1, &status);
+    }
+    end_visit(k, status, true);
+  }
+}
+
+std::size_t LightDLCore::take(std::uint8_t* out, std::size_t max, std::vector<ChunkRecord>* records) {
+  const std::size_t bytes = options_.patch_shape().bytes();
+  std::size_t n = 0;
+  auto emit = [&](const SlotHeader& h, const std::uint8_t* info, const std::uint8_t* data) {
+    std::memcpy(out + n * bytes, data, std::min<std::size_t>(bytes, h.data_len));
+    if (records) {
+      ChunkRecord r;
+      r.patient = h.patient;
+      r.visit = h.visit;
+      r.bigchunk_number = h.bigchunk_number;
+      r.call_count = h.call_count;
+      r.x = h.x, r.y = h.y, r.level = h.level;
+      r.height = h.height, r.width = h.width, r.channels = h.channels;
+      r.bigchunk = {h.bigchunk_x, h.bigchunk_y, h.bigchunk_level, h.bigchunk_width, h.bigchunk_height, 0.0};
+      r.info_json.assign(reinterpret_cast<const char*>(info), h.info_len);
+      records->push_back(std::move(r));
+    }
+    ++n;
+  };
+  std::map<std::int64_t, std::uint64_t> delivered;
+  {
+    std::lock_guard<std::mutex> g(consume_mu_);
+    while (n < max && !stored_.empty()) {
+      const std::uint8_t* b = stored_.front().bytes.data();
+      const SlotHeader& h = *reinterpret_cast<const SlotHeader*>(b);
+      ++delivered[h.patient];
+      emit(h, b + sizeof(SlotHeader), b + sizeof(SlotHeader) + h.info_len);
+      stored_.pop_front();
+      if (stored_.empty() && swap_pending_) wake_scheduler();
+    }
+    // One SmallChunk from each ring in turn, so that a batch mixes the loaded patients.
+    for (bool progress = true; n < max && progress;) {
+      progress = false;
+      for (std::size_t i = 0; i < slots_.size() && n < max; ++i) {
+        Ring& ring = slots_[(next_ring_ + i) % slots_.size()]->ring;
+        if (ring.available() == 0) continue;
+        const std::uint8_t* s = ring.front();
+        ++delivered[Ring::header(s).patient];
+        emit(Ring::header(s), Ring::info(s), ring.data(s));
+        ring.pop();
+        progress = true;
+      }
+      next_ring_ = (next_ring_ + 1) % slots_.size();
+    }
+  }
+  if (!delivered.empty()) {
+    std::lock_guard<std::mutex> g(mu_);
+    for (auto& [id, c] : delivered) patients_.at(id)->delivered += c;
+  }
+  return n;
+}
+
+std::size_t LightDLCore::next_batch(std::uint8_t* out, std::size_t max, std::vector<ChunkRecord>* records) {
+  return next_batch_for(out, max, records, -1);
+}
+
+std::size_t LightDLCore::next_batch_for(std::uint8_t* out, std::size_t max, std::vector<ChunkRecord>* records,
+                                        double timeout_s) {
+  start();
+  if (records) records->clear();
+  const std::size_t bytes = options_.patch_shape().bytes();
+  const auto begin = std::chrono::steady_clock::now();
+  double waited = 0;
+  std::size_t n = 0;
+  while (n < max) {
+    const std::uint32_t snap = bell_->snapshot();
+    const bool was_finished = finished_;
+    n += take(out + n * bytes, max - n, records);
+    if (n == max || was_finished) break;  // finished before the take: nothing more will come
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+    if (timeout_s >= 0 && elapsed >= timeout_s) break;
+    const int wait_ms = timeout_s < 0 ? 1000 : int(std::max(1.0, (timeout_s - elapsed) * 1000));
+    const auto w0 = std::chrono::steady_clock::now();
+    bell_->wait(snap, std::min(wait_ms, 1000));
+    waited += std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
+  }
+  std::lock_guard<std::mutex> g(mu_);
+  consumer_wait_s_ += waited;
+  return n;
+}
+
+bool LightDLCore::finished() const { return finished_; }
+
+void LightDLCore::send_message(std::int64_t patient, const nlohmann::json& message) {
+  std::lock_guard<std::mutex> g(mu_);
+  auto it = patients_.find(patient);
+  if (it == patients_.end()) throw Error("send_message: no patient " + std::to_string(patient));
+  it->second->message = message;
+}
+
+nlohmann::json LightDLCore::get_checkpoint(std::int64_t patient) const {
+  std::lock_guard<std::mutex> g(mu_);
+  auto it = patients_.find(patient);
+  if (it == patients_.end()) throw Error("get_checkpoint: no patient " + std::to_string(patient));
+  const PatientState& ps = *it->second;
+  if (ps.slot >= 0) {
+    std::string s;
+    if (slots_[std::size_t(ps.slot)]->checkpoint.read(&s) != slot_state_[std::size_t(ps.slot)]->checkpoint_at_start) {
+      return parse_or_null(s);
+    }
+  }
+  return ps.checkpoint;
+}
+
+nlohmann::json LightDLCore::get_status(std::int64_t patient) const {
+  std::lock_guard<std::mutex> g(mu_);
+  auto it = patients_.find(patient);
+  if (it == patients_.end()) throw Error("get_status: no patient " + std::to_string(patient));
+  const PatientState& ps = *it->second;
+  if (ps.slot >= 0) {
+    std::string s;
+    if (slots_[std::size_t(ps.slot)]->status.read(&s) != slot_state_[std::size_t(ps.slot)]->status_at_start) {
+      return parse_or_null(s);
+    }
+  }
+  return ps.status;
+}
+
+std::vector<PatientError> LightDLCore::errors() const {
+  std::lock_guard<std::mutex> g(mu_);
+  return errors_;
+}
+
+std::vector<std::int64_t> LightDLCore::loaded_patients() const {
+  std::lock_guard<std::mutex> g(mu_);
+  std::vector<std::int64_t> out;
+  for (auto& [id, ps] : patients_)
+    if (ps->slot >= 0) out.push_back(id);
+  return out;
+}
+
+std::vector<std::int64_t> LightDLCore::waiting_patients() const {
+  std::lock_guard<std::mutex> g(mu_);
+  std::vector<std::int64_t> out;
+  for (auto& [id, ps] : patients_)
+    if (ps->slot < 0 && !ps->finished && !ps->set_aside) out.push_back(id);
+  return out;
+}
+
+std::uint32_t LightDLCore::schedcount(std::int64_t patient) const {
+  std::lock_guard<std::mutex> g(mu_);
+  auto it = patients_.find(patient);
+  return it == patients_.end() ? 0 : it->second->schedcount;
+}
+
+LoaderStats LightDLCore::stats() const {
+  LoaderStats s;
+  std::lock_guard<std::mutex> g(mu_);
+  for (auto& [id, ps] : patients_) {
+    PatientStats p;
+    p.patient = id;
+    p.visits = ps->schedcount;
+    p.produced = ps->produced;
+    p.delivered = ps->delivered;
+    p.bigchunks = ps->bigchunks;
+    p.bigchunk_read_s = double(ps->read_ns) * 1e-9;
+    if (ps->slot >= 0) {  // the running visit so far
+      const CollectorSlot& cs = *slots_[std::size_t(ps->slot)];
+      const SlotState& st = *slot_state_[std::size_t(ps->slot)];
+      p.produced += std::uint32_t(cs.ring.published() - st.head_at_start);
+      p.bigchunks += cs.counters->bigchunks_loaded.load() - st.bigchunks_at_start;
+      p.bigchunk_read_s += double(cs.counters->bigchunk_read_ns.load() - st.read_ns_at_start) * 1e-9;
+    }
+    p.failures = ps->failures;
+    p.loaded = ps->slot >= 0;
+    p.finished = ps->finished;
+    p.set_aside = ps->set_aside;
+    s.produced += p.produced;
+    s.delivered += p.delivered;
+    s.bigchunks += p.bigchunks;
+    s.bigchunk_read_s += p.bigchunk_read_s;
+    s.patients.push_back(p);
+  }
+  s.swaps = swaps_;
+  s.errors = errors_.size();
+  s.consumer_wait_s = consumer_wait_s_;
+  for (auto& slot : slots_) {
+    s.ring_fill += slot->ring.available();
+    s.ring_capacity += slot->ring.capacity();
+  }
+  s.uptime_s = now_s();
+  return s;
+}
+
+std::vector<pid_t> LightDLCore::collector_pids() const {
+  std::vector<pid_t> out;
+  for (auto& s : slot_state_)
+    if (s->pid != 0) out.push_back(s->pid);
+  return out;
+}
+
+std::vector<pid_t> LightDLCore::loader_pids() const {
+  std::vector<pid_t> out;
+  for (auto& s : slots_)
+    if (pid_t p = s->counters->loader_pid.load()) out.push_back(p);
+  return out;
+}
+
+LoaderFactory random_bigchunk_loader(const RandomBigChunkOptions& o) {
+  return [o] { return std::make_unique<RandomBigChunkLoader>(o); };
+}
+CollectorFactory random_smallchunk_collector(const RandomSmallChunkOptions& o) {
+  return [o] { return std::make_unique<RandomSmallChunkCollector>(o); };
+}
+
+}  // namespace pydmed

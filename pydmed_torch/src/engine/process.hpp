@@ -1,0 +1,35 @@
+#pragma once
+// Child processes of the tree: started with fork (see the note in process.cpp), tied to their
+// parent's life, reaped by their parent.
+#include <sys/types.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace pydmed::detail {
+
+struct ChildSetup {
+  std::vector<int> cores;  // CPU affinity; empty: inherit
+  int nice_increment = 0;
+  bool own_process_group = false;  // keeps terminal signals (Ctrl-C) away from the tree
+};
+
+// Exit statuses shared by collectors and loaders.
+enum ChildExit : int { kExitOk = 0, kExitFinished = 10, kExitFailed = 11, kExitSetupFailed = 12 };
+
+// Forks; the child prepares itself per `setup`, runs `body` and _exits with its result
+// (kExitFailed if it throws). Returns the child's pid; throws Error when fork fails.
+pid_t spawn_child(const ChildSetup& setup, const std::function<int()>& body);
+
+// A descriptor that becomes readable when the child exits (-1 where the kernel lacks pidfd).
+int open_pidfd(pid_t pid);
+// Waits up to timeout_ms (< 0: forever) for the child to exit and reaps it; true when reaped.
+// Returns early (false) when interrupted by a signal and *interrupt is set.
+bool wait_child(pid_t pid, int pidfd, int timeout_ms, int* status, const volatile int* interrupt = nullptr);
+// SIGTERM, up to grace_ms for a clean exit, then SIGKILL; always reaps. Returns the status.
+int stop_child(pid_t pid, int pidfd, int grace_ms);
+// "exit status 11", "killed by signal 9 (Killed)".
+std::string describe_status(int status);
+
+}  // namespace pydmed::detail

@@ -1,0 +1,65 @@
+#include "pydmed/engine/random_chunks.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "pydmed/error.hpp"
+#include "pydmed/slide/slide.hpp"
+#include "pydmed/slide/tissue_mask.hpp"
+
+namespace pydmed {
+
+std::optional<BigChunk> RandomBigChunkLoader::extract_bigchunk(const nlohmann::json&) {
+  const Slide slide(patient().record(o_.record()).path());
+  const LevelInfo& L = slide.level(o_.level());
+  const PatchShape& p = options().patch_shape();
+  const int w = int(std::max<std::int64_t>(std::min<std::int64_t>(o_.width(), L.width), p.width));
+  const int h = int(std::max<std::int64_t>(std::min<std::int64_t>(o_.height(), L.height), p.height));
+  Rng rng = random_stream();
+  // Positions in pixels of the level, so level-0 positions are whole multiples of the downsample.
+  auto draw = [&] {
+    return std::pair<std::int64_t, std::int64_t>(rng.between(0, std::max<std::int64_t>(0, L.width - w)),
+                                                 rng.between(0, std::max<std::int64_t>(0, L.height - h)));
+  };
+  auto [lx, ly] = draw();
+  if (o_.min_tissue() > 0) {
+    const TissueMask mask(slide, TissueMaskOptions().thumbnail_size(512));
+    double best = -1;
+    for (int attempt = 0; attempt < 64; ++attempt) {
+      const auto [cx, cy] = attempt == 0 ? std::pair(lx, ly) : draw();
+      const double f = mask.fraction(std::llround(cx * L.downsample), std::llround(cy * L.downsample),
+                                     std::llround(w * L.downsample), std::llround(h * L.downsample));
+      if (f > best) best = f, lx = cx, ly = cy;
+      if (f >= o_.min_tissue()) break;
+    }
+  }
+  BigChunk bc;
+  bc.region = {std::llround(lx * L.downsample), std::llround(ly * L.downsample), o_.level(), w, h, L.downsample};
+  bc.data = allocate(h, w, 3);
+  slide.read_region_into(bc.data.data, bc.region.x, bc.region.y, o_.level(), w, h);
+  return bc;
+}
+
+Extraction RandomSmallChunkCollector::extract_smallchunk(std::uint64_t call_count, const BigChunk& bc,
+                                                         const nlohmann::json&) {
+  if (o_.max_per_bigchunk() > 0 && call_count >= o_.max_per_bigchunk()) return Extraction::done();
+  const PatchShape& p = options().patch_shape();
+  if (bc.data.cols < p.width || bc.data.rows < p.height || bc.data.channels() != p.channels) {
+    throw Error("BigChunk " + std::to_string(bc.data.cols) + " x " + std::to_string(bc.data.rows) +
+                " is smaller than the patch shape");
+  }
+  Rng rng = random_stream(call_count);
+  const int px = int(rng.between(0, bc.data.cols - p.width));
+  const int py = int(rng.between(0, bc.data.rows - p.height));
+  SmallChunk c;
+  c.data = bc.data(cv::Rect(px, py, p.width, p.height));
+  c.level = bc.region.level;
+  // Level-0 position: the BigChunk's corner plus the offset, scaled by the level's downsample.
+  const double lx = double(bc.region.x) / bc.region.downsample + px;
+  const double ly = double(bc.region.y) / bc.region.downsample + py;
+  c.x = std::llround(lx * bc.region.downsample);
+  c.y = std::llround(ly * bc.region.downsample);
+  return c;
+}
+
+}  // namespace pydmed

@@ -1,0 +1,79 @@
+#pragma once
+// A single-producer single-consumer ring of fixed-size slots in shared memory: a collector
+// process writes SmallChunks, the root reads them. Counters only grow (mod 2^32), so the
+// number a collector has published is simply `head`. Blocking, never spinning: a full ring
+// parks the producer on a futex; a published slot rings the consumer's doorbell.
+#include <atomic>
+#include <csignal>
+#include <cstddef>
+#include <cstdint>
+
+#include "engine/futex.hpp"
+
+namespace pydmed::detail {
+
+// The fixed part of a SmallChunk, so the root needs no parsing to build a batch.
+struct SlotHeader {
+  std::int64_t patient;
+  std::uint32_t visit;
+  std::uint32_t bigchunk_number;
+  std::uint64_t call_count;
+  std::int64_t x, y;  // level-0 pixels
+  std::int32_t level;
+  std::int32_t height, width, channels;
+  std::int64_t bigchunk_x, bigchunk_y;
+  std::int32_t bigchunk_level;
+  std::int32_t bigchunk_height, bigchunk_width;
+  std::uint32_t info_len;  // bytes of JSON after the header (0: no info)
+  std::uint64_t data_len;  // bytes of pixels after the info area
+};
+
+class Ring {
+ public:
+  static std::size_t slot_stride(std::size_t info_cap, std::size_t data_cap);
+  static std::size_t bytes_for(std::uint32_t capacity, std::size_t info_cap, std::size_t data_cap);
+
+  // A view over `bytes_for(...)` bytes of shared memory, which start zeroed.
+  Ring(void* at, std::uint32_t capacity, std::size_t info_cap, std::size_t data_cap, Doorbell* bell);
+
+  std::uint32_t capacity() const { return cap_; }
+  std::size_t info_capacity() const { return info_cap_; }
+  std::size_t data_capacity() const { return data_cap_; }
+
+  // Producer. Blocks while full; returns nullptr as soon as *stop is set (checked at least
+  // once a second, and at once on a signal).
+  std::uint8_t* wait_for_free_slot(const volatile std::sig_atomic_t* stop);
+  void publish();
+  std::uint32_t published() const { return h_->head.load(std::memory_order_acquire); }
+
+  // Consumer.
+  std::uint32_t available() const {
+    return h_->head.load(std::memory_order_acquire) - h_->tail.load(std::memory_order_relaxed);
+  }
+  const std::uint8_t* front() const;  // the oldest unconsumed slot; available() > 0
+  void pop();
+
+  static const SlotHeader& header(const std::uint8_t* slot) { return *reinterpret_cast<const SlotHeader*>(slot); }
+  static std::uint8_t* info(std::uint8_t* slot) { return slot + sizeof(SlotHeader); }
+  static const std::uint8_t* info(const std::uint8_t* slot) { return slot + sizeof(SlotHeader); }
+  std::uint8_t* data(std::uint8_t* slot) const { return slot + sizeof(SlotHeader) + info_cap_; }
+  const std::uint8_t* data(const std::uint8_t* slot) const { return slot + sizeof(SlotHeader) + info_cap_; }
+
+ private:
+  struct alignas(64) Header {
+    std::atomic<std::uint32_t> head;  // written by the producer only
+    char pad0[60];
+    std::atomic<std::uint32_t> tail;  // written by the consumer only
+    std::atomic<std::uint32_t> producer_sleeping;
+    char pad1[56];
+  };
+  std::uint8_t* slot(std::uint32_t index) const { return slots_ + std::size_t(index % cap_) * stride_; }
+
+  Header* h_;
+  std::uint8_t* slots_;
+  std::uint32_t cap_;
+  std::size_t info_cap_, data_cap_, stride_;
+  Doorbell* bell_;
+};
+
+}  // namespace pydmed::detail

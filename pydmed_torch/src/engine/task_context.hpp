@@ -1,0 +1,31 @@
+#pragma once
+// Private: what the engine hands to user code inside a child process.
+#include <cstdint>
+
+#include "engine/shared_text.hpp"
+#include "pydmed/engine/user_code.hpp"
+
+namespace pydmed::detail {
+
+struct TaskContext {
+  const Patient* patient = nullptr;
+  const Options* options = nullptr;
+  std::uint32_t visit = 0;
+  std::uint32_t bigchunk_number = 0;
+  std::uint64_t role = 0;  // loaders and collectors draw from different streams
+  nlohmann::json checkpoint;
+  SharedText* checkpoint_out = nullptr;  // collectors only
+  SharedText* status_out = nullptr;      // collectors only
+  int log_fd = -1;
+  std::uint8_t* bigchunk_memory = nullptr;  // loaders only
+  std::size_t bigchunk_capacity = 0;
+};
+
+struct TaskAccess {
+  static void attach(PatientTask& t, TaskContext* c) { t.ctx_ = c; }
+};
+
+// Appends one line to the log (one write(2) with O_APPEND: lines from many processes never mix).
+void write_log_line(int fd, const std::string& who, const std::string& line);
+
+}  // namespace pydmed::detail
