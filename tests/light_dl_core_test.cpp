@@ -1,0 +1,168 @@
+// LightDLCore end to end: pixels, exactly-once delivery, checkpoints, messages, statuses.
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "engine_helpers.hpp"
+#include "pydmed/error.hpp"
+#include "pydmed/slide/slide.hpp"
+
+using namespace pydmed;
+using namespace pydmed::test;
+
+namespace {
+
+TEST(LightDLCore, EveryPatchEqualsReadRegionOnRealSlides) {
+  PYDMED_REQUIRE_WSI();
+  const Dataset ds = real_dataset();
+  for (int level : {0, 1}) {
+    SCOPED_TRACE("level " + std::to_string(level));
+    // Level 1 exists on the ndpi only (downsample exactly 2); the others use level 0.
+    Dataset one_level = level == 0 ? ds : Dataset("ndpi", {ds.patient(1)});
+    LightDLCore dl(one_level, random_bigchunk_loader(test_bigchunks().level(level)),
+                   random_smallchunk_collector(RandomSmallChunkOptions().max_per_bigchunk(40)),
+                   test_options().interval_resched(0.1));
+    // Until every patient has served some patches (swaps every 0.1 s).
+    Delivered d;
+    std::set<std::int64_t> patients;
+    for (int round = 0; round < 400 && patients.size() < one_level.size(); ++round) {
+      Delivered more = consume(dl, 64);
+      for (auto& r : more.records) patients.insert(r.patient);
+      d.records.insert(d.records.end(), more.records.begin(), more.records.end());
+      d.pixels.insert(d.pixels.end(), more.pixels.begin(), more.pixels.end());
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    EXPECT_EQ(patients.size(), one_level.size()) << "every patient was visited";
+    std::map<std::int64_t, Slide> slides;
+    std::set<std::int64_t> checked;
+    for (std::size_t i = 0; i < d.records.size(); ++i) {
+      const ChunkRecord& r = d.records[i];
+      // About 300 checks, and at least one per patient.
+      if (i % (1 + d.records.size() / 300) != 0 && checked.count(r.patient)) continue;
+      checked.insert(r.patient);
+      EXPECT_EQ(r.level, level);
+      EXPECT_EQ(r.height, 32);
+      auto it = slides.find(r.patient);
+      if (it == slides.end()) it = slides.emplace(r.patient, Slide(one_level.patient(r.patient).record("wsi").path())).first;
+      const cv::Mat want = it->second.read_region(r.x, r.y, r.level, 32, 32);
+      ASSERT_EQ(std::memcmp(want.data, d.pixels[i].data(), d.pixels[i].size()), 0)
+          << "patient " << r.patient << " at " << r.x << "," << r.y;
+    }
+    EXPECT_TRUE(dl.errors().empty()) << dl.errors()[0].message;
+  }
+}
+
+TEST(LightDLCore, EverySmallChunkArrivesExactlyOnceAcrossManySwaps) {
+  auto sched = std::make_shared<HaltAfter>(25);
+  LightDLCore dl(sample_dataset(6), random_bigchunk_loader(test_bigchunks()),
+                 random_smallchunk_collector(RandomSmallChunkOptions().max_per_bigchunk(50)),
+                 test_options().interval_resched(0.05).maxlength_queue_smallchunk(16), sched);
+  const Delivered d = consume(dl, 0);  // until the halted loader ends
+  EXPECT_TRUE(dl.finished());
+  const LoaderStats st = dl.stats();
+  EXPECT_GE(st.swaps, 20u);
+  // Unique ids: (patient, visit, BigChunk, call).
+  std::set<std::tuple<std::int64_t, std::uint32_t, std::uint32_t, std::uint64_t>> ids;
+  std::map<std::pair<std::int64_t, std::uint32_t>, std::vector<std::pair<std::uint32_t, std::uint64_t>>> per_visit;
+  for (const auto& r : d.records) {
+    EXPECT_TRUE(ids.insert({r.patient, r.visit, r.bigchunk_number, r.call_count}).second) << "delivered twice";
+    per_visit[{r.patient, r.visit}].push_back({r.bigchunk_number, r.call_count});
+  }
+  // None lost: what the collectors published is what arrived...
+  EXPECT_EQ(st.produced, d.records.size());
+  EXPECT_EQ(st.delivered, d.records.size());
+  // ...and each visit's SmallChunks are an unbroken run: BigChunks 0, 1, ... of 50 calls each,
+  // the last one cut short where the patient was swapped out.
+  for (auto& [visit, calls] : per_visit) {
+    std::sort(calls.begin(), calls.end());
+    for (std::size_t i = 0; i < calls.size(); ++i) {
+      EXPECT_EQ(calls[i].first, i / 50) << "patient " << visit.first << " visit " << visit.second;
+      EXPECT_EQ(calls[i].second, i % 50);
+    }
+  }
+  EXPECT_GT(per_visit.size(), 20u);
+  // The end is an empty batch, and stays so.
+  std::vector<std::uint8_t> buf(32 * 32 * 3 * 4);
+  EXPECT_EQ(dl.next_batch(buf.data(), 4, nullptr), 0u);
+}
+
+// Counts its patches in the checkpoint, as in PyDmed's tutorial, and reports in each
+// SmallChunk's info the count, the message it got, and its visit.
+class CountingCollector : public SmallChunkCollector {
+ public:
+  Extraction extract_smallchunk(std::uint64_t call, const BigChunk& bc, const nlohmann::json& message) override {
+    if (call >= 20) return Extraction::done();
+    const nlohmann::json& old = get_checkpoint();
+    const std::int64_t count = (old.is_object() ? old.value("count", 0) : 0) + 1;
+    set_checkpoint({{"count", count}});
+    set_status({{"last_call", call}, {"visit", visit()}});
+    if (call == 0) log("serving BigChunk " + std::to_string(bc.number));
+    SmallChunk c;
+    c.data = bc.data(cv::Rect(0, 0, 32, 32));
+    c.x = bc.region.x, c.y = bc.region.y, c.level = bc.region.level;
+    c.info = {{"count", count}, {"message", message}};
+    return c;
+  }
+};
+
+TEST(LightDLCore, CheckpointsSurviveReschedulingAndMessagesAndStatusesArrive) {
+  TempDir t;
+  auto sched = std::make_shared<HaltAfter>(16);
+  LightDLCore dl(sample_dataset(3), random_bigchunk_loader(test_bigchunks()), [] { return std::make_unique<CountingCollector>(); },
+                 test_options().interval_resched(0.1).maxlength_queue_smallchunk(8).batch_size(16).log_file(t.file("log.txt")), sched);
+  for (int p = 0; p < 3; ++p) dl.send_message(p, {{"lr", 0.5}});
+  Delivered d = consume(dl, 200);
+  for (int p = 0; p < 3; ++p) dl.send_message(p, {{"phase", 2}});
+  const Delivered rest = consume(dl, 0);
+  d.records.insert(d.records.end(), rest.records.begin(), rest.records.end());
+  std::map<std::int64_t, std::vector<std::pair<std::uint32_t, std::int64_t>>> counts;
+  std::set<std::int64_t> saw_phase2;
+  bool saw_lr = false;
+  for (const auto& r : d.records) {
+    const auto info = nlohmann::json::parse(r.info_json);
+    counts[r.patient].push_back({r.visit, info["count"].get<std::int64_t>()});
+    if (info["message"].is_object() && info["message"].value("phase", 0) == 2) saw_phase2.insert(r.patient);
+    if (info["message"].is_object() && info["message"].contains("lr")) saw_lr = true;
+  }
+  EXPECT_TRUE(saw_lr) << "the first message reached the first visits";
+  EXPECT_FALSE(saw_phase2.empty()) << "the later message reached a later visit";
+  int multi_visit = 0;
+  for (auto& [p, v] : counts) {
+    std::sort(v.begin(), v.end());
+    // The count never restarts: a later visit continues from the checkpoint of the earlier one.
+    for (std::size_t i = 1; i < v.size(); ++i) EXPECT_GT(v[i].second, v[i - 1].second) << "patient " << p;
+    multi_visit += v.back().first > 0;
+    const nlohmann::json cp = dl.get_checkpoint(p);
+    ASSERT_TRUE(cp.is_object());
+    EXPECT_GE(cp["count"].get<std::int64_t>(), v.back().second);
+    const nlohmann::json status = dl.get_status(p);
+    ASSERT_TRUE(status.is_object()) << "status of patient " << p;
+    EXPECT_TRUE(status.contains("last_call"));
+  }
+  EXPECT_GT(multi_visit, 0) << "some patient was loaded more than once";
+  EXPECT_NE(read_file(t.file("log.txt")).find("serving BigChunk 0"), std::string::npos);
+}
+
+TEST(LightDLCore, FewerPatientsThanCollectors) {
+  LightDLCore dl(sample_dataset(2), random_bigchunk_loader(test_bigchunks()), random_smallchunk_collector(),
+                 test_options().num_bigchunkloaders(4));
+  const Delivered d = consume(dl, 300);
+  EXPECT_EQ(d.records.size(), 300u);
+  const auto loaded = dl.loaded_patients();
+  EXPECT_EQ(loaded.size(), 2u);
+  EXPECT_EQ(dl.collector_pids().size(), 2u) << "at most one collector per patient";
+  std::set<std::int64_t> seen;
+  for (auto& r : d.records) seen.insert(r.patient);
+  for (int i = 0; i < 500 && seen.size() < 2; ++i)  // one collector may start faster
+    for (auto& r : consume(dl, 32).records) seen.insert(r.patient);
+  EXPECT_EQ(seen.size(), 2u);
+}
+
+TEST(LightDLCore, EmptyDatasetEndsAtOnce) {
+  LightDLCore dl(Dataset("empty", {}), random_bigchunk_loader(), random_smallchunk_collector(), test_options());
+  std::vector<std::uint8_t> buf(32 * 32 * 3);
+  EXPECT_EQ(dl.next_batch(buf.data(), 1, nullptr), 0u);
+  EXPECT_TRUE(dl.finished());
+}
+
+}  // namespace

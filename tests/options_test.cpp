@@ -1,0 +1,69 @@
+// Options that cannot work are refused at construction, naming the option.
+#include <gtest/gtest.h>
+
+#include "engine_helpers.hpp"
+#include "pydmed/error.hpp"
+
+using namespace pydmed;
+using namespace pydmed::test;
+
+namespace {
+
+void expect_refused(const Options& o, const std::string& option, const std::string& reason = "") {
+  try {
+    LightDLCore dl(Dataset("x", {}), random_bigchunk_loader(), random_smallchunk_collector(), o);
+    ADD_FAILURE() << "accepted bad " << option;
+  } catch (const OptionsError& e) {
+    EXPECT_EQ(e.option(), option) << e.what();
+    EXPECT_NE(std::string(e.what()).find(option), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find(reason), std::string::npos) << e.what();
+  }
+}
+
+TEST(Options, DefaultsAreThoseOfPyDmed) {
+  const Options o;
+  EXPECT_EQ(o.num_bigchunkloaders(), 10);
+  EXPECT_EQ(o.maxlength_queue_smallchunk(), 100);
+  EXPECT_EQ(o.maxlength_queue_lightdl(), 10000);
+  EXPECT_EQ(o.interval_resched(), 10.0);
+  EXPECT_TRUE(o.core_assignment().lightdl.empty());
+  EXPECT_NO_THROW(o.validate());
+}
+
+TEST(Options, BadOptionsAreRefused) {
+  expect_refused(test_options().num_bigchunkloaders(0), "num_bigchunkloaders", "at least 1");
+  expect_refused(test_options().interval_resched(-1), "interval_resched", "positive");
+  expect_refused(test_options().interval_resched(0), "interval_resched");
+  expect_refused(test_options().maxlength_queue_smallchunk(0), "maxlength_queue_smallchunk");
+  expect_refused(test_options().batch_size(64).maxlength_queue_lightdl(10), "maxlength_queue_lightdl", "one batch of 64");
+  expect_refused(test_options().batch_size(200).maxlength_queue_smallchunk(50), "maxlength_queue_smallchunk", "one batch");
+  CoreAssignment cores;
+  cores.smallchunkcollectors = {0, 4096};
+  expect_refused(test_options().core_assignment(cores), "core_assignment.smallchunkcollectors", "core 4096 does not exist");
+  cores = {};
+  cores.lightdl = {-1};
+  expect_refused(test_options().core_assignment(cores), "core_assignment.lightdl");
+  expect_refused(test_options().patch_shape({0, 32, 3}), "patch_shape");
+  expect_refused(test_options().bigchunk_timeout(0), "bigchunk_timeout");
+  expect_refused(test_options().log_file("/no/such/dir/log.txt"), "log_file", "/no/such/dir/log.txt");
+}
+
+TEST(Options, MemoryIsAdmittedUpFront) {
+  const Options big = Options().num_bigchunkloaders(64).max_bigchunk_bytes(std::size_t(1) << 30);
+  try {
+    big.memory_plan();
+    FAIL() << "64 GiB of BigChunk buffers admitted";
+  } catch (const OptionsError& e) {
+    EXPECT_EQ(e.option(), "memory_budget_bytes");
+    EXPECT_NE(std::string(e.what()).find("BigChunk buffers 6553"), std::string::npos) << e.what();  // 64 x 1 GiB
+  }
+  expect_refused(test_options().memory_budget_bytes(1 << 20), "memory_budget_bytes", "but the budget is 1 MiB");
+  const MemoryPlan p = test_options().memory_plan();
+  // Two rings of 64 slots: a 128-byte header, then slots of 96 (header) + 1024 (info) + 3072
+  // (pixels) bytes, rounded up to 64.
+  EXPECT_EQ(p.rings, 2u * (128 + 64 * 4224));
+  EXPECT_GE(p.bigchunks, 2u * 512 * 512 * 3);
+  EXPECT_LE(p.total(), p.budget);
+}
+
+}  // namespace
