@@ -2,7 +2,10 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <zlib.h>
+
 #include <cstring>
+#include <sstream>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -70,6 +73,61 @@ TEST(Cli, MakeSampleSlides) {
   EXPECT_EQ(pydmed::Slide(t.file("slide_001.tiff")).levels()[0].width, 700);
   EXPECT_NE(pydmed::test::read_file(t.file("manifest.csv")).find("label:class"), std::string::npos);
   EXPECT_NE(run_command(kCli + " make-sample-slides " + t.path() + " --count 0", &out, &err), 0);
+}
+
+}  // namespace
+
+namespace {
+
+std::vector<std::vector<std::string>> tsv(const std::string& text) {
+  std::vector<std::vector<std::string>> rows;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::vector<std::string> f;
+    std::istringstream ls(line);
+    std::string cell;
+    while (std::getline(ls, cell, '\t')) f.push_back(cell);
+    rows.push_back(f);
+  }
+  return rows;
+}
+
+TEST(Cli, StreamListsEveryDeliveredPatchWithItsCrc) {
+  PYDMED_REQUIRE_WSI();
+  TempDir t;
+  std::string err;
+  ASSERT_EQ(run_command(kCli + " stream " + pydmed::test::wsi_dir() + " --count 700 --patch 48 --bigchunk 300" +
+                            " --collectors 2 --interval-resched 0.05 --max-per-bigchunk 30 --seed 5 --out " + t.file("s.tsv"),
+                        nullptr, &err), 0) << err;
+  const auto rows = tsv(pydmed::test::read_file(t.file("s.tsv")));
+  ASSERT_EQ(rows.size(), 701u);
+  EXPECT_EQ(rows[0], (std::vector<std::string>{"patient", "visit", "bigchunk_x", "bigchunk_y", "x", "y", "level", "width",
+                                               "height", "crc32"}));
+  EXPECT_NE(err.find("delivered 700 SmallChunks"), std::string::npos) << err;
+  EXPECT_NE(err.find("patient 3:"), std::string::npos) << err;
+  // Sorted folder order: the ids the command gave.
+  const std::vector<std::string> files = {"CMU-1-Small-Region-pyramid.tiff", "CMU-1-Small-Region.svs", "small.svs",
+                                          "test3-DAPI-2-387.ndpi"};
+  for (std::size_t i = 1; i < rows.size(); i += 37) {
+    const auto& r = rows[i];
+    ASSERT_EQ(r.size(), 10u);
+    const pydmed::Slide s(wsi(files.at(std::stoul(r[0]))));
+    const cv::Mat m = s.read_region(std::stoll(r[4]), std::stoll(r[5]), std::stoi(r[6]), 48, 48);
+    EXPECT_EQ(std::to_string(crc32(crc32(0L, Z_NULL, 0), m.data, uInt(m.total() * 3))), r[9]) << "row " << i;
+  }
+}
+
+TEST(Cli, StreamRefusesBadSources) {
+  TempDir t;
+  std::string err;
+  EXPECT_EQ(run_command(kCli + " stream " + t.file("none.csv") + " --count 5", nullptr, &err), 1);
+  EXPECT_NE(err.find("none.csv"), std::string::npos) << err;
+  pydmed::test::write_file(t.file("m.csv"), "patient_id,label:x\n1,2\n");
+  EXPECT_EQ(run_command(kCli + " stream " + t.file("m.csv") + " --count 5", nullptr, &err), 1);
+  EXPECT_NE(err.find("m.csv:1: missing column"), std::string::npos) << err;
+  EXPECT_EQ(run_command(kCli + " stream " + t.path() + " --count 5", nullptr, &err), 1);
+  EXPECT_NE(err.find("no slides"), std::string::npos) << err;
 }
 
 }  // namespace

@@ -9,5 +9,6 @@ using Runner = std::function<int()>;
 Runner add_info(CLI::App& app);
 Runner add_read(CLI::App& app);
 Runner add_make_sample_slides(CLI::App& app);
+Runner add_stream(CLI::App& app);
 
 }  // namespace pydmed::cli
