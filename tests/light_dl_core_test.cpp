@@ -166,3 +166,21 @@ TEST(LightDLCore, EmptyDatasetEndsAtOnce) {
 }
 
 }  // namespace
+
+namespace {
+
+// No busy-waiting: with the consumer asleep, the whole tree sleeps too.
+TEST(LightDLCore, TreeUsesAlmostNoCpuWhileTheConsumerSleeps) {
+  LightDLCore dl(sample_dataset(4), random_bigchunk_loader(test_bigchunks()), random_smallchunk_collector(),
+                 test_options().interval_resched(0.3));
+  consume(dl, 200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // rings fill, one swap happens
+  const double before = dl.stats().tree_cpu_s;
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  const LoaderStats after = dl.stats();
+  EXPECT_EQ(after.ring_fill, after.ring_capacity) << "the rings are full";
+  EXPECT_LT(after.tree_cpu_s - before, 0.1) << "CPU seconds used in 2 s of a sleeping consumer";
+  EXPECT_GT(after.tree_cpu_s, 0.0);
+}
+
+}  // namespace

@@ -178,13 +178,17 @@ void LightDLCore::scheduler_main() {
     while (::read(wake_fd_, &drained, sizeof drained) > 0) {
     }
     if (stopping_) break;
+    timespec cpu{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
+    scheduler_cpu_s_ = double(cpu.tv_sec) + 1e-9 * double(cpu.tv_nsec);
 
     bool freed = false;
     for (std::size_t k = 0; k < slot_state_.size(); ++k) {
       SlotState& s = *slot_state_[k];
       int status = 0;
-      if (s.pid != 0 && waitpid(s.pid, &status, WNOHANG) == s.pid) {
-        end_visit(k, status, false);
+      rusage usage{};
+      if (s.pid != 0 && wait4(s.pid, &status, WNOHANG, &usage) == s.pid) {
+        end_visit(k, status, false, usage);
         freed = true;
       }
     }
@@ -273,7 +277,7 @@ void LightDLCore::drain_ring(std::size_t k) {
   }
 }
 
-void LightDLCore::end_visit(std::size_t k, int status, bool requested) {
+void LightDLCore::end_visit(std::size_t k, int status, bool requested, const rusage& usage) {
   SlotState& st = *slot_state_[k];
   CollectorSlot& cs = *slots_[k];
   drain_ring(k);  // nothing the collector produced is lost
@@ -291,6 +295,7 @@ void LightDLCore::end_visit(std::size_t k, int status, bool requested) {
     if (cv != st.checkpoint_at_start) ps.checkpoint = parse_or_null(checkpoint);
     if (sv != st.status_at_start) ps.status = parse_or_null(patient_status);
     ps.slot = -1;
+    ended_cpu_s_ += detail::cpu_seconds(usage);
     std::string failure;
     if (WIFEXITED(status)) {
       const int code = WEXITSTATUS(status);
@@ -355,8 +360,9 @@ void LightDLCore::do_swap() {
     return;
   }
   SlotState& st = *slot_state_[std::size_t(k)];
-  const int status = detail::stop_child(st.pid, st.pidfd, kStopGraceMs);
-  end_visit(std::size_t(k), status, true);
+  rusage usage{};
+  const int status = detail::stop_child(st.pid, st.pidfd, kStopGraceMs, &usage);
+  end_visit(std::size_t(k), status, true, usage);
   start_visit(std::size_t(k), d.load);
   std::lock_guard<std::mutex> g(mu_);
   ++swaps_;
@@ -371,13 +377,14 @@ void LightDLCore::stop_slots() {
     SlotState& s = *slot_state_[k];
     if (s.pid == 0) continue;
     int status = 0;
+    rusage usage{};
     const int left = int(std::max<long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(
                                                deadline - std::chrono::steady_clock::now()).count()));
-    if (!detail::wait_child(s.pid, s.pidfd, left, &status)) {
+    if (!detail::wait_child(s.pid, s.pidfd, left, &status, nullptr, &usage)) {
       kill(s.pid, SIGKILL);
-      detail::wait_child(s.pid, s.pidfd, -1, &status);
+      detail::wait_child(s.pid, s.pidfd, -1, &status, nullptr, &usage);
     }
-    end_visit(k, status, true);
+    end_visit(k, status, true, usage);
   }
 }
 
@@ -562,6 +569,9 @@ LoaderStats LightDLCore::stats() const {
     s.ring_capacity += slot->ring.capacity();
   }
   s.uptime_s = now_s();
+  s.tree_cpu_s = ended_cpu_s_ + scheduler_cpu_s_.load();
+  for (auto& st : slot_state_)
+    if (st->pid != 0) s.tree_cpu_s += detail::process_cpu_seconds(st->pid);
   return s;
 }
 

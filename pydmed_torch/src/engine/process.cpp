@@ -25,6 +25,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <opencv2/core.hpp>
 #include <thread>
@@ -76,10 +77,11 @@ int open_pidfd(pid_t pid) {
 #endif
 }
 
-bool wait_child(pid_t pid, int pidfd, int timeout_ms, int* status, const volatile int* interrupt) {
+bool wait_child(pid_t pid, int pidfd, int timeout_ms, int* status, const volatile int* interrupt, rusage* usage) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  rusage ignored{};
   for (;;) {
-    const pid_t r = waitpid(pid, status, WNOHANG);
+    const pid_t r = wait4(pid, status, WNOHANG, usage ? usage : &ignored);
     if (r == pid) return true;
     if (r < 0 && errno != EINTR) {
       *status = 0;
@@ -101,13 +103,36 @@ bool wait_child(pid_t pid, int pidfd, int timeout_ms, int* status, const volatil
   }
 }
 
-int stop_child(pid_t pid, int pidfd, int grace_ms) {
+int stop_child(pid_t pid, int pidfd, int grace_ms, rusage* usage) {
   int status = 0;
   kill(pid, SIGTERM);
-  if (wait_child(pid, pidfd, grace_ms, &status)) return status;
+  if (wait_child(pid, pidfd, grace_ms, &status, nullptr, usage)) return status;
   kill(pid, SIGKILL);
-  wait_child(pid, pidfd, -1, &status);
+  wait_child(pid, pidfd, -1, &status, nullptr, usage);
   return status;
+}
+
+double cpu_seconds(const rusage& u) {
+  return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + 1e-6 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
+double process_cpu_seconds(pid_t pid) {
+  std::FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
+  if (!f) return 0;
+  char buf[1024];
+  const std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  buf[n] = 0;
+  // Fields after the command name (which may hold spaces): state is field 3, utime 14 ... cstime 17.
+  const char* p = std::strrchr(buf, ')');
+  if (!p) return 0;
+  unsigned long long v[15] = {};
+  char state;
+  if (std::sscanf(p + 2, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu", &state, &v[0], &v[1], &v[2],
+                  &v[3]) != 5) {
+    return 0;
+  }
+  return double(v[0] + v[1] + v[2] + v[3]) / double(sysconf(_SC_CLK_TCK));
 }
 
 std::string describe_status(int status) {

@@ -1,6 +1,7 @@
 #pragma once
 // Child processes of the tree: started with fork (see the note in process.cpp), tied to their
 // parent's life, reaped by their parent.
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include <functional>
@@ -25,10 +26,15 @@ pid_t spawn_child(const ChildSetup& setup, const std::function<int()>& body);
 // A descriptor that becomes readable when the child exits (-1 where the kernel lacks pidfd).
 int open_pidfd(pid_t pid);
 // Waits up to timeout_ms (< 0: forever) for the child to exit and reaps it; true when reaped.
-// Returns early (false) when interrupted by a signal and *interrupt is set.
-bool wait_child(pid_t pid, int pidfd, int timeout_ms, int* status, const volatile int* interrupt = nullptr);
+// Returns early (false) when interrupted by a signal and *interrupt is set. `usage` gets the
+// CPU the child and its reaped children used.
+bool wait_child(pid_t pid, int pidfd, int timeout_ms, int* status, const volatile int* interrupt = nullptr,
+                rusage* usage = nullptr);
 // SIGTERM, up to grace_ms for a clean exit, then SIGKILL; always reaps. Returns the status.
-int stop_child(pid_t pid, int pidfd, int grace_ms);
+int stop_child(pid_t pid, int pidfd, int grace_ms, rusage* usage = nullptr);
+// CPU seconds of a live process and of its reaped children (from /proc), 0 when gone.
+double process_cpu_seconds(pid_t pid);
+double cpu_seconds(const rusage& usage);
 // "exit status 11", "killed by signal 9 (Killed)".
 std::string describe_status(int status);
 

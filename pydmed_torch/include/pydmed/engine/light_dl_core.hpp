@@ -2,6 +2,7 @@
 // PyDmed's LightDL without LibTorch: the process tree, the rings, the scheduler thread, and
 // batches gathered straight from ring slots into the caller's memory. The LibTorch face
 // (pydmed/torch/) wraps it; tools and tests use it directly.
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include <atomic>
@@ -72,6 +73,8 @@ struct LoaderStats {
   double consumer_wait_s = 0;  // time callers of next_batch spent waiting: the GPU-starved time
   std::size_t ring_fill = 0, ring_capacity = 0, root_queue = 0;
   double uptime_s = 0;
+  // CPU seconds used by the tree: collectors and loaders (live and ended) and the scheduler thread.
+  double tree_cpu_s = 0;
 };
 
 class LightDLCore {
@@ -123,7 +126,7 @@ class LightDLCore {
 
   void scheduler_main();
   void start_visit(std::size_t slot, std::int64_t patient);
-  void end_visit(std::size_t slot, int status, bool requested);
+  void end_visit(std::size_t slot, int status, bool requested, const rusage& usage);
   void drain_ring(std::size_t slot);
   void fill_free_slots();
   void do_swap();
@@ -153,6 +156,7 @@ class LightDLCore {
   std::vector<PatientError> errors_;
   std::uint64_t swaps_ = 0, decisions_ = 0;
   double consumer_wait_s_ = 0;
+  double ended_cpu_s_ = 0;
 
   std::mutex consume_mu_;  // the consumer side of the rings, and stored_
   std::deque<Stored> stored_;
@@ -160,6 +164,7 @@ class LightDLCore {
 
   std::atomic<bool> started_{false}, stopping_{false}, finished_{false}, halted_{false};
   std::atomic<bool> swap_pending_{false};
+  std::atomic<double> scheduler_cpu_s_{0};  // the scheduler thread's CPU, as of its last wake
   std::thread thread_;
   std::mutex start_mu_;
   const std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
