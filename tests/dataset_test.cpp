@@ -139,3 +139,20 @@ TEST(Dataset, CreateOneToOneScansSortedAndRecursively) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Dataset, ShardsAreDisjointAndCoverTheDataset) {
+  const Dataset d = make(10);
+  std::set<std::int64_t> all;
+  for (int r = 0; r < 3; ++r) {
+    const Dataset s = d.shard(r, 3);
+    EXPECT_NEAR(double(s.size()), 10.0 / 3, 1.0);
+    for (auto id : ids(s)) EXPECT_TRUE(all.insert(id).second);
+  }
+  EXPECT_EQ(all, ids(d));
+  EXPECT_THROW(d.shard(3, 3), DatasetError);
+  EXPECT_THROW(d.shard(0, 0), DatasetError);
+}
+
+}  // namespace

@@ -85,6 +85,16 @@ std::vector<Dataset> Dataset::labelbalanced_splits_from(const std::vector<double
   return to_datasets(str_dsname, std::move(parts));
 }
 
+Dataset Dataset::shard(int rank, int world_size) const {
+  if (world_size < 1 || rank < 0 || rank >= world_size) {
+    throw DatasetError("shard: rank " + std::to_string(rank) + " is not in [0, " + std::to_string(world_size) + ")");
+  }
+  std::vector<Patient> sorted = list_patients, mine;
+  std::sort(sorted.begin(), sorted.end());
+  for (std::size_t i = std::size_t(rank); i < sorted.size(); i += std::size_t(world_size)) mine.push_back(sorted[i]);
+  return Dataset(str_dsname, std::move(mine));
+}
+
 Dataset Dataset::balance_by_repeat(const LabelFn& label, std::int64_t newlen) const {
   if (list_patients.empty()) return *this;
   const auto groups = by_label(list_patients, label);

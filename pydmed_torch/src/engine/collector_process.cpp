@@ -139,6 +139,10 @@ int run_collector(const VisitSpec& v, const CollectorEnv& env) {
         if (e.kind() == Extraction::Kind::Done) break;
         if (e.kind() == Extraction::Kind::Skip) continue;
         SmallChunk& c = e.chunk();
+        if (o.transform()) {
+          Rng rng({o.seed(), std::uint64_t(v.patient.int_uniqueid), v.visit, number, call, 3});
+          c.data = o.transform()(c.data, rng);
+        }
         if (c.data.rows != shape.height || c.data.cols != shape.width || c.data.channels() != shape.channels ||
             c.data.depth() != CV_8U) {
           throw Error("SmallChunk of " + std::to_string(c.data.rows) + " x " + std::to_string(c.data.cols) + " x " +

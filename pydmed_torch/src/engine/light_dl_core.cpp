@@ -67,6 +67,7 @@ LightDLCore::LightDLCore(Dataset dataset, LoaderFactory make_loader, CollectorFa
       options_(std::move(options)),
       scheduler_(scheduler ? std::move(scheduler) : std::make_shared<Scheduler>()) {
   plan_ = options_.memory_plan();  // validates, and refuses what does not fit the budget
+  if (options_.world_size() > 1) dataset_ = dataset_.shard(options_.rank(), options_.world_size());
   if (!make_loader_ || !make_collector_) throw Error("LightDLCore needs a loader and a collector factory");
   for (const Patient& p : dataset_.list_patients) {
     auto ps = std::make_unique<PatientState>();

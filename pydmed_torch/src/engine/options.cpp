@@ -49,6 +49,10 @@ void Options::validate() const {
   if (p.height < 1 || p.width < 1 || p.channels < 1) throw OptionsError("patch_shape", "every dimension must be positive");
   if (p.bytes() > max_bigchunk_bytes()) throw OptionsError("patch_shape", "a patch is larger than max_bigchunk_bytes");
   if (max_checkpoint_bytes() < 16) throw OptionsError("max_checkpoint_bytes", "must be at least 16");
+  if (world_size() < 1) throw OptionsError("world_size", "must be at least 1");
+  if (rank() < 0 || rank() >= world_size()) {
+    throw OptionsError("rank", std::to_string(rank()) + " is not in [0, world_size = " + std::to_string(world_size()) + ")");
+  }
   check_cores("lightdl", core_assignment().lightdl);
   check_cores("smallchunkcollectors", core_assignment().smallchunkcollectors);
   check_cores("bigchunkloaders", core_assignment().bigchunkloaders);

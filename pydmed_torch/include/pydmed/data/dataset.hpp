@@ -58,6 +58,10 @@ class Dataset {
   // infos["original_id"] = i.
   Dataset balance_by_repeat(const LabelFn& label, std::int64_t newlen_each_class = 0) const;
 
+  // This process's share for data-parallel training: the patients at positions rank,
+  // rank + world_size, ... of the dataset sorted by id. The shares are disjoint and cover it.
+  Dataset shard(int rank, int world_size) const;
+
   // One patient per file under `rootdir` (recursively) whose name ends in `suffix`, in sorted
   // path order, ids 0, 1, ...; each gets a record "wsi". Optional callbacks give each
   // patient's labels and the record's infos from the file's relative path.

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "pydmed/arg.hpp"
+#include "pydmed/engine/transforms.hpp"
 
 namespace pydmed {
 
@@ -63,6 +64,12 @@ struct Options {
   PYDMED_ARG(std::size_t, memory_budget_bytes) = 0;
   // Where log() lines, errors and swaps go; empty: nowhere.
   PYDMED_ARG(std::string, log_file) = "";
+  // Applied to every SmallChunk inside its collector; must give Options::patch_shape.
+  PYDMED_ARG(PatchTransform, transform) = nullptr;
+  // Data-parallel training: this process loads only its share of the patients (those at
+  // positions rank, rank + world_size, ... of the dataset sorted by id), like DistributedSampler.
+  PYDMED_ARG(int, rank) = 0;
+  PYDMED_ARG(int, world_size) = 1;
 
  public:
   // Throws OptionsError naming the first option that cannot work.

@@ -1,0 +1,74 @@
+#pragma once
+// PyDmed's LightDL as a LibTorch StreamDataset: plug it into torch::data::make_data_loader.
+//
+//   pydmed::LightDL dl(dataset, pydmed::random_bigchunk_loader(), pydmed::random_smallchunk_collector(),
+//                      pydmed::Options().num_bigchunkloaders(4), pydmed::TorchOptions().label("class"));
+//   auto loader = torch::data::make_data_loader(dl, torch::data::samplers::StreamSampler(100000),
+//                                               torch::data::DataLoaderOptions().batch_size(64));
+//   for (auto& batch : *loader) { ... batch.data, batch.labels ... }
+//
+// Copies share one loader (the DataLoader copies the dataset into each worker thread), and
+// get_batch is thread-safe, so DataLoaderOptions().workers(k) works for any k.
+#include <torch/data/datasets/base.h>
+#include <torch/data/samplers/base.h>
+#include <torch/data/samplers/stream.h>
+#include <torch/types.h>
+
+#include <memory>
+#include <string>
+
+#include "pydmed/torch/batch.hpp"
+#include "pydmed/torch/collate.hpp"
+
+namespace pydmed {
+
+struct TorchOptions {
+  TorchOptions() {}
+  // Name of the patient label (Patient::labels) to put in Batch::labels; "": none. Integer
+  // labels are used as they are; other values become their index in label_names().
+  PYDMED_ARG(std::string, label) = "";
+  // Where batches go. A CUDA device: assembled in pinned memory, copied with non_blocking,
+  // and (prefetch) the next batch already on its way while the current one trains.
+  PYDMED_ARG(torch::Device, device) = torch::kCPU;
+  PYDMED_ARG(bool, prefetch) = true;
+  PYDMED_ARG(CollateFn, collate) = nullptr;  // default: uint8 as gathered
+};
+
+// Ends the loop when the loader has finished (a finite run), or after max_examples.
+class FinishSampler : public torch::data::samplers::Sampler<torch::data::samplers::BatchSize> {
+ public:
+  FinishSampler(std::shared_ptr<LightDLCore> core, std::size_t max_examples);
+  void reset(torch::optional<std::size_t> new_size = torch::nullopt) override;
+  torch::optional<torch::data::samplers::BatchSize> next(std::size_t batch_size) override;
+  void save(torch::serialize::OutputArchive&) const override {}
+  void load(torch::serialize::InputArchive&) override {}
+
+ private:
+  std::shared_ptr<LightDLCore> core_;
+  std::size_t max_, given_ = 0;
+};
+
+class LightDL : public torch::data::datasets::StreamDataset<LightDL, Batch> {
+ public:
+  LightDL(Dataset dataset, LoaderFactory make_loader, CollectorFactory make_collector, Options options = {},
+          TorchOptions torch_options = {}, std::shared_ptr<Scheduler> scheduler = nullptr);
+
+  // Up to batch_size SmallChunks; fewer only at the end of a finite run; empty once finished.
+  Batch get_batch(std::size_t batch_size) override;
+  torch::optional<std::size_t> size() const override { return torch::nullopt; }
+
+  // A sampler that ends the DataLoader's loop when this loader finishes (and after max_examples).
+  FinishSampler sampler(std::size_t max_examples = SIZE_MAX) const;
+
+  LightDLCore& core() const;  // stats, messages, statuses, errors, checkpoints
+  LoaderStats stats() const { return core().stats(); }
+  const std::vector<std::string>& label_names() const;
+  void stop() { core().stop(); }
+
+ private:
+  struct Shared;
+  static Batch assemble(const Shared& s, std::size_t n);
+  std::shared_ptr<Shared> shared_;
+};
+
+}  // namespace pydmed
