@@ -55,7 +55,7 @@ TEST(Options, MemoryIsAdmittedUpFront) {
     FAIL() << "64 GiB of BigChunk buffers admitted";
   } catch (const OptionsError& e) {
     EXPECT_EQ(e.option(), "memory_budget_bytes");
-    EXPECT_NE(std::string(e.what()).find("BigChunk buffers 6553"), std::string::npos) << e.what();  // 64 x 1 GiB
+    EXPECT_NE(std::string(e.what()).find("BigChunk buffers 13107"), std::string::npos) << e.what();  // 64 x 2 x 1 GiB
   }
   expect_refused(test_options().memory_budget_bytes(1 << 20), "memory_budget_bytes", "but the budget is 1 MiB");
   const MemoryPlan p = test_options().memory_plan();

@@ -147,8 +147,10 @@ TEST(Supervision, KillingTheRootKillsTheTree) {
   ASSERT_GE(root, 0);
   if (root == 0) {  // a training program that gets SIGKILLed in the middle
     close(fds[0]);
+    // No swaps (a long interval), so the tree it reports is the tree that is running.
     LightDLCore dl(sample_dataset(4), [] { return std::make_unique<SlowLoader>(test_bigchunks()); },
-                   random_smallchunk_collector(RandomSmallChunkOptions().max_per_bigchunk(30)), test_options());
+                   random_smallchunk_collector(RandomSmallChunkOptions().max_per_bigchunk(30)),
+                   test_options().interval_resched(1000));
     consume(dl, 50);
     std::vector<std::uint8_t> buf(32 * 32 * 3);
     while (dl.loader_pids().empty()) dl.next_batch_for(buf.data(), 1, nullptr, 0.02);

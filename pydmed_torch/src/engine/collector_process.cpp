@@ -1,6 +1,9 @@
 #include "engine/collector_process.hpp"
 
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -15,30 +18,31 @@ namespace pydmed::detail {
 namespace {
 
 volatile std::sig_atomic_t g_stop = 0;  // set by SIGTERM: the root swaps this patient out
-constexpr int kStoppedWhileLoading = -1;
 extern "C" void on_sigterm(int) { g_stop = 1; }
+constexpr int kStoppedWhileLoading = -1;
 
 std::string who(const VisitSpec& v) {
   return "patient " + std::to_string(v.patient.int_uniqueid) + " visit " + std::to_string(v.visit);
 }
 
-// Runs in the BigChunkLoader process: one BigChunk into the slot's buffer.
-int run_loader(const VisitSpec& v, const CollectorEnv& env, std::uint32_t number) {
-  CollectorSlot& slot = *env.slot;
+TaskContext base_context(const VisitSpec& v, const CollectorEnv& env, std::uint64_t role) {
   TaskContext ctx;
   ctx.patient = &v.patient;
   ctx.options = env.options;
   ctx.visit = v.visit;
-  ctx.bigchunk_number = number;
-  ctx.role = 1;
+  ctx.role = role;
   ctx.checkpoint = v.checkpoint;
   ctx.log_fd = env.log_fd;
-  ctx.bigchunk_memory = slot.bigchunk_pixels;
-  ctx.bigchunk_capacity = env.options->max_bigchunk_bytes();
+  return ctx;
+}
+
+// Runs in the BigChunkLoader process: one BigChunk into `area`, with the visit's loader object.
+int load_one(BigChunkLoader& loader, TaskContext& ctx, const VisitSpec& v, const CollectorEnv& env, std::uint32_t number,
+             const BigChunkArea& area) {
+  ctx.bigchunk_number = number;
+  ctx.bigchunk_memory = area.pixels;
   try {
-    std::unique_ptr<BigChunkLoader> loader = (*env.make_loader)();
-    TaskAccess::attach(*loader, &ctx);
-    std::optional<BigChunk> bc = loader->extract_bigchunk(v.message);
+    std::optional<BigChunk> bc = loader.extract_bigchunk(v.message);
     if (!bc) return kExitFinished;
     const cv::Mat& m = bc->data;
     if (m.empty() || m.depth() != CV_8U) throw Error("BigChunk data must be a non-empty 8-bit image");
@@ -46,58 +50,139 @@ int run_loader(const VisitSpec& v, const CollectorEnv& env, std::uint32_t number
     if (bytes > ctx.bigchunk_capacity) {
       throw Error("BigChunk of " + std::to_string(bytes) + " bytes exceeds Options::max_bigchunk_bytes");
     }
-    if (m.data != slot.bigchunk_pixels) {  // not read into allocate()'s memory: copy it there
-      cv::Mat dst(m.rows, m.cols, m.type(), slot.bigchunk_pixels);
+    if (m.data != area.pixels) {  // not read into allocate()'s memory: copy it there
+      cv::Mat dst(m.rows, m.cols, m.type(), area.pixels);
       m.copyTo(dst);
     }
     const std::string info = bc->info.is_null() || bc->info.empty() ? "" : bc->info.dump();
     if (info.size() > env.options->max_bigchunk_info_bytes()) throw Error("BigChunk info exceeds Options::max_bigchunk_info_bytes");
-    std::memcpy(slot.bigchunk_info, info.data(), info.size());
+    std::memcpy(area.info, info.data(), info.size());
     const RegionInfo& r = bc->region;
-    *slot.bigchunk_meta = BigChunkMeta{r.x, r.y, r.level, m.rows, m.cols, m.channels(), r.downsample,
-                                       std::uint32_t(info.size())};
+    *area.meta = BigChunkMeta{r.x, r.y, r.level, m.rows, m.cols, m.channels(), r.downsample, std::uint32_t(info.size())};
     return kExitOk;
   } catch (const std::exception& e) {
-    slot.error.write(std::string("BigChunkLoader failed (") + who(v) + ", BigChunk " + std::to_string(number) + "): " + e.what());
+    env.slot->error.write(std::string("BigChunkLoader failed (") + who(v) + ", BigChunk " + std::to_string(number) + "): " + e.what());
     return kExitFailed;
   }
 }
 
-// Forks the loader for BigChunk `number` and waits for it. Returns kExitOk when the BigChunk
-// is in the slot, kStoppedWhileLoading, or the collector's exit status (error text written).
-int load_bigchunk(const VisitSpec& v, const CollectorEnv& env, std::uint32_t number) {
-  CollectorSlot& slot = *env.slot;
-  const auto t0 = std::chrono::steady_clock::now();
-  ChildSetup setup;
-  setup.cores = env.options->core_assignment().bigchunkloaders;
-  const pid_t pid = spawn_child(setup, [&] { return run_loader(v, env, number); });
-  slot.counters->loader_pid.store(pid);
-  const int pidfd = open_pidfd(pid);
-  int status = 0;
-  const int timeout_ms = int(env.options->bigchunk_timeout() * 1000);
-  const bool exited = wait_child(pid, pidfd, timeout_ms, &status, &g_stop);
-  if (!exited) {
-    kill(pid, SIGKILL);
-    wait_child(pid, pidfd, -1, &status);
-  }
-  if (pidfd >= 0) close(pidfd);
-  slot.counters->loader_pid.store(0);
-  if (!exited && g_stop) return kStoppedWhileLoading;  // swapped out while loading: not an error
-  if (!exited) {
-    slot.error.write("BigChunkLoader timed out after " + std::to_string(env.options->bigchunk_timeout()) + " s (" + who(v) +
-                     ", BigChunk " + std::to_string(number) + ") and was killed");
+// The BigChunkLoader process of a visit: reads a BigChunk number from `requests`, loads it,
+// answers its status on `answers`; ends at end of file or after a failure. Living for the
+// whole visit (not one BigChunk, as in PyDmed) keeps the loader's open slides, tile cache and
+// tissue mask, and saves a fork per BigChunk; a crash still takes only this process.
+int serve_loads(const VisitSpec& v, const CollectorEnv& env, int requests, int answers) {
+  TaskContext ctx = base_context(v, env, 1);
+  ctx.bigchunk_capacity = env.options->max_bigchunk_bytes();
+  std::unique_ptr<BigChunkLoader> loader;
+  try {
+    loader = (*env.make_loader)();
+  } catch (const std::exception& e) {
+    env.slot->error.write(std::string("BigChunkLoader could not be made (") + who(v) + "): " + e.what());
     return kExitFailed;
   }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == kExitOk) {
-    slot.counters->bigchunks_loaded.fetch_add(1);
-    slot.counters->bigchunk_read_ns.fetch_add(std::uint64_t(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count()));
-    return kExitOk;
+  TaskAccess::attach(*loader, &ctx);
+  std::uint32_t number;
+  while (::read(requests, &number, sizeof number) == sizeof number) {
+    const std::int32_t rc = load_one(*loader, ctx, v, env, number, env.slot->bigchunk[number % std::uint32_t(env.slot->bigchunk_areas)]);
+    if (::write(answers, &rc, sizeof rc) != sizeof rc || rc != kExitOk) return rc;
   }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == kExitFinished) return kExitFinished;
-  if (WIFEXITED(status) && WEXITSTATUS(status) == kExitFailed) return kExitFailed;  // it wrote why
-  slot.error.write("BigChunkLoader " + describe_status(status) + " (" + who(v) + ", BigChunk " + std::to_string(number) + ")");
-  return kExitFailed;
+  return kExitOk;
+}
+
+// The collector's handle on its loader process.
+class LoaderProcess {
+ public:
+  LoaderProcess(const VisitSpec& v, const CollectorEnv& env) : v_(v), env_(env) {
+    int req[2], ans[2];
+    if (pipe2(req, O_CLOEXEC) != 0 || pipe2(ans, O_CLOEXEC) != 0) throw Error("pipe failed");
+    ChildSetup setup;
+    setup.cores = env.options->core_assignment().bigchunkloaders;
+    pid_ = spawn_child(setup, [&] {
+      close(req[1]);
+      close(ans[0]);
+      return serve_loads(v, env, req[0], ans[1]);
+    });
+    close(req[0]);
+    close(ans[1]);
+    requests_ = req[1];
+    answers_ = ans[0];
+    pidfd_ = open_pidfd(pid_);
+    env.slot->counters->loader_pid.store(pid_);
+  }
+  ~LoaderProcess() {
+    close(requests_);
+    close(answers_);
+    if (pid_ != 0) {  // stop it (end of file asks nicely; a stuck one is killed)
+      int status;
+      kill(pid_, SIGKILL);
+      wait_child(pid_, pidfd_, -1, &status);
+    }
+    if (pidfd_ >= 0) close(pidfd_);
+    env_.slot->counters->loader_pid.store(0);
+  }
+
+  void request(std::uint32_t number) {
+    number_ = number;
+    started_ = std::chrono::steady_clock::now();
+    [[maybe_unused]] auto n = ::write(requests_, &number, sizeof number);
+  }
+
+  // Waits for the answer to the last request. Returns kExitOk when the BigChunk is in place,
+  // kStoppedWhileLoading, or the collector's exit status (with the error text written).
+  int wait() {
+    CollectorSlot& slot = *env_.slot;
+    const auto deadline = started_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                         std::chrono::duration<double>(env_.options->bigchunk_timeout()));
+    for (;;) {
+      if (g_stop) return kStoppedWhileLoading;  // swapped out while loading: not an error
+      const int left = int(std::max<long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                 deadline - std::chrono::steady_clock::now()).count()));
+      pollfd fds[2] = {{answers_, POLLIN, 0}, {pidfd_, POLLIN, 0}};
+      const int r = poll(fds, pidfd_ >= 0 ? 2 : 1, pidfd_ >= 0 ? left : std::min(left, 100));
+      if (r < 0) continue;  // EINTR: look at g_stop again
+      std::int32_t rc;
+      if ((fds[0].revents & POLLIN) && ::read(answers_, &rc, sizeof rc) == sizeof rc) {
+        if (rc == kExitOk) {
+          slot.counters->bigchunks_loaded.fetch_add(1);
+          slot.counters->bigchunk_read_ns.fetch_add(std::uint64_t(
+              std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started_).count()));
+        }
+        return rc;  // kExitFailed: the loader wrote why
+      }
+      int status = 0;
+      if (fds[0].revents || fds[1].revents || (pidfd_ < 0 && waitpid(pid_, &status, WNOHANG) == pid_)) {
+        // Gone without an answer: crashed or killed.
+        if (pid_ != 0 && status == 0) wait_child(pid_, pidfd_, -1, &status);
+        pid_ = 0;
+        slot.error.write("BigChunkLoader " + describe_status(status) + " (" + who(v_) + ", BigChunk " + std::to_string(number_) + ")");
+        return kExitFailed;
+      }
+      if (std::chrono::steady_clock::now() >= deadline) {
+        slot.error.write("BigChunkLoader timed out after " + std::to_string(env_.options->bigchunk_timeout()) + " s (" +
+                         who(v_) + ", BigChunk " + std::to_string(number_) + ") and was killed");
+        return kExitFailed;  // the destructor kills it
+      }
+    }
+  }
+
+ private:
+  const VisitSpec& v_;
+  const CollectorEnv& env_;
+  pid_t pid_ = 0;
+  int pidfd_ = -1, requests_ = -1, answers_ = -1;
+  std::uint32_t number_ = 0;
+  std::chrono::steady_clock::time_point started_;
+};
+
+BigChunk view_of(const BigChunkArea& area, const VisitSpec& v, std::uint32_t number) {
+  const BigChunkMeta& meta = *area.meta;
+  BigChunk bc;
+  bc.data = cv::Mat(meta.height, meta.width, CV_8UC(meta.channels), area.pixels);
+  bc.region = {meta.x, meta.y, meta.level, meta.width, meta.height, meta.downsample};
+  if (meta.info_len > 0) bc.info = nlohmann::json::parse(area.info, area.info + meta.info_len);
+  bc.patient = &v.patient;
+  bc.number = number;
+  return bc;
 }
 
 }  // namespace
@@ -108,31 +193,21 @@ int run_collector(const VisitSpec& v, const CollectorEnv& env) {
   sigaction(SIGTERM, &sa, nullptr);
   CollectorSlot& slot = *env.slot;
   const Options& o = *env.options;
-  TaskContext ctx;
-  ctx.patient = &v.patient;
-  ctx.options = env.options;
-  ctx.visit = v.visit;
-  ctx.role = 2;
-  ctx.checkpoint = v.checkpoint;
+  TaskContext ctx = base_context(v, env, 2);
   ctx.checkpoint_out = &slot.checkpoint;
   ctx.status_out = &slot.status;
-  ctx.log_fd = env.log_fd;
   const PatchShape& shape = o.patch_shape();
   try {
     std::unique_ptr<SmallChunkCollector> collector = (*env.make_collector)();
     TaskAccess::attach(*collector, &ctx);
+    LoaderProcess loader(v, env);
+    loader.request(0);
     for (std::uint32_t number = 0; !g_stop; ++number) {
-      const int loaded = load_bigchunk(v, env, number);
+      const int loaded = loader.wait();
       if (loaded != kExitOk) return loaded == kStoppedWhileLoading ? kExitOk : loaded;
-      const BigChunkMeta meta = *slot.bigchunk_meta;
-      BigChunk bc;
-      bc.data = cv::Mat(meta.height, meta.width, CV_8UC(meta.channels), slot.bigchunk_pixels);
-      bc.region = {meta.x, meta.y, meta.level, meta.width, meta.height, meta.downsample};
-      if (meta.info_len > 0) {
-        bc.info = nlohmann::json::parse(slot.bigchunk_info, slot.bigchunk_info + meta.info_len);
-      }
-      bc.patient = &v.patient;
-      bc.number = number;
+      const BigChunk bc = view_of(slot.bigchunk[number % std::uint32_t(slot.bigchunk_areas)], v, number);
+      // The next BigChunk goes to the other area while this one is served.
+      if (slot.bigchunk_areas == 2) loader.request(number + 1);
       ctx.bigchunk_number = number;
       for (std::uint64_t call = 0; !g_stop; ++call) {
         Extraction e = collector->extract_smallchunk(call, bc, v.message);
@@ -155,13 +230,14 @@ int run_collector(const VisitSpec& v, const CollectorEnv& env) {
         if (!s) break;
         SlotHeader& h = *reinterpret_cast<SlotHeader*>(s);
         h = SlotHeader{v.patient.int_uniqueid, v.visit, number, call, c.x, c.y, c.level, shape.height, shape.width,
-                       shape.channels, meta.x, meta.y, meta.level, meta.height, meta.width, std::uint32_t(info.size()),
-                       shape.bytes()};
+                       shape.channels, bc.region.x, bc.region.y, bc.region.level, bc.data.rows, bc.data.cols,
+                       std::uint32_t(info.size()), shape.bytes()};
         std::memcpy(Ring::info(s), info.data(), info.size());
         cv::Mat dst(shape.height, shape.width, CV_8UC(shape.channels), slot.ring.data(s));
         c.data.copyTo(dst);
         slot.ring.publish();
       }
+      if (slot.bigchunk_areas == 1 && !g_stop) loader.request(number + 1);
     }
     return kExitOk;
   } catch (const std::exception& e) {

@@ -17,9 +17,11 @@ CollectorSlot::Offsets CollectorSlot::offsets(const Options& o) {
   f.status = take(SharedText::bytes_for(o.max_status_bytes()));
   f.error = take(SharedText::bytes_for(kErrorBytes));
   f.counters = take(sizeof(SlotCounters));
-  f.meta = take(sizeof(BigChunkMeta));
-  f.info = take(o.max_bigchunk_info_bytes());
-  f.pixels = take(o.max_bigchunk_bytes());
+  for (int b = 0; b < (o.prefetch_bigchunk() ? 2 : 1); ++b) {
+    f.meta[b] = take(sizeof(BigChunkMeta));
+    f.info[b] = take(o.max_bigchunk_info_bytes());
+    f.pixels[b] = take(o.max_bigchunk_bytes());
+  }
   f.total = at;
   return f;
 }
@@ -31,8 +33,11 @@ CollectorSlot::CollectorSlot(std::uint8_t* at, const Options& o, Doorbell* bell,
       status(at + f.status, o.max_status_bytes()),
       error(at + f.error, kErrorBytes),
       counters(reinterpret_cast<SlotCounters*>(at + f.counters)),
-      bigchunk_meta(reinterpret_cast<BigChunkMeta*>(at + f.meta)),
-      bigchunk_info(at + f.info),
-      bigchunk_pixels(at + f.pixels) {}
+      bigchunk{},
+      bigchunk_areas(o.prefetch_bigchunk() ? 2 : 1) {
+  for (int b = 0; b < bigchunk_areas; ++b) {
+    bigchunk[b] = {reinterpret_cast<BigChunkMeta*>(at + f.meta[b]), at + f.info[b], at + f.pixels[b]};
+  }
+}
 
 }  // namespace pydmed::detail

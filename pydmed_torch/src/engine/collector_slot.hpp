@@ -26,6 +26,15 @@ struct SlotCounters {
   std::atomic<std::uint64_t> bigchunk_read_ns;  // time from loader start to BigChunk ready
 };
 
+// One BigChunk's memory: a loader writes it, the collector serves from it.
+struct BigChunkArea {
+  BigChunkMeta* meta;
+  std::uint8_t* info;    // max_bigchunk_info_bytes
+  std::uint8_t* pixels;  // max_bigchunk_bytes
+};
+
+// Two BigChunk areas when Options::prefetch_bigchunk: the next BigChunk is read while the
+// current one is served.
 class CollectorSlot {
  public:
   static std::size_t bytes_for(const Options& o) { return offsets(o).total; }
@@ -34,13 +43,12 @@ class CollectorSlot {
   Ring ring;
   SharedText checkpoint, status, error;
   SlotCounters* counters;
-  BigChunkMeta* bigchunk_meta;
-  std::uint8_t* bigchunk_info;   // max_bigchunk_info_bytes
-  std::uint8_t* bigchunk_pixels; // max_bigchunk_bytes
+  BigChunkArea bigchunk[2];
+  int bigchunk_areas;
 
  private:
   struct Offsets {
-    std::size_t ring, checkpoint, status, error, counters, meta, info, pixels, total;
+    std::size_t ring, checkpoint, status, error, counters, meta[2], info[2], pixels[2], total;
   };
   static Offsets offsets(const Options& o);
   CollectorSlot(std::uint8_t* at, const Options& o, Doorbell* bell, const Offsets& off);

@@ -201,10 +201,13 @@ void LightDLCore::scheduler_main() {
         std::lock_guard<std::mutex> g(consume_mu_);
         store_empty = stored_.empty();
       }
-      // Wait until the consumer has taken what the last swap moved to the root: a paused
-      // consumer then stops the swapping (and its BigChunk reads) after one more swap.
-      if (store_empty) {
+      // Swap only once the consumer has taken something since the last swap, and all that
+      // the last swap moved to the root: a paused consumer pauses the swapping (and its
+      // BigChunk reads) too. take() wakes this thread when that changes.
+      const std::uint64_t delivered = delivered_total_.load();
+      if (store_empty && delivered != delivered_at_last_swap_) {
         swap_pending_ = false;
+        delivered_at_last_swap_ = delivered;
         do_swap();
         next_swap = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(interval);
       } else {
@@ -417,7 +420,6 @@ std::size_t LightDLCore::take(std::uint8_t* out, std::size_t max, std::vector<Ch
       ++delivered[h.patient];
       emit(h, b + sizeof(SlotHeader), b + sizeof(SlotHeader) + h.info_len);
       stored_.pop_front();
-      if (stored_.empty() && swap_pending_) wake_scheduler();
     }
     // One SmallChunk from each ring in turn, so that a batch mixes the loaded patients.
     for (bool progress = true; n < max && progress;) {
@@ -438,6 +440,8 @@ std::size_t LightDLCore::take(std::uint8_t* out, std::size_t max, std::vector<Ch
     std::lock_guard<std::mutex> g(mu_);
     for (auto& [id, c] : delivered) patients_.at(id)->delivered += c;
   }
+  delivered_total_ += n;
+  if (n > 0 && swap_pending_) wake_scheduler();  // a postponed swap may go ahead now
   return n;
 }
 
@@ -570,9 +574,14 @@ LoaderStats LightDLCore::stats() const {
     s.ring_capacity += slot->ring.capacity();
   }
   s.uptime_s = now_s();
-  s.tree_cpu_s = ended_cpu_s_ + scheduler_cpu_s_.load();
-  for (auto& st : slot_state_)
-    if (st->pid != 0) s.tree_cpu_s += detail::process_cpu_seconds(st->pid);
+  // Live processes from /proc (a loader's CPU joins its collector's only when reaped).
+  s.children_cpu_s = ended_cpu_s_;
+  for (std::size_t k = 0; k < slot_state_.size(); ++k) {
+    if (slot_state_[k]->pid == 0) continue;
+    s.children_cpu_s += detail::process_cpu_seconds(slot_state_[k]->pid);
+    if (const pid_t loader = slots_[k]->counters->loader_pid.load()) s.children_cpu_s += detail::process_cpu_seconds(loader);
+  }
+  s.tree_cpu_s = s.children_cpu_s + scheduler_cpu_s_.load();
   return s;
 }
 

@@ -65,7 +65,7 @@ MemoryPlan Options::memory_plan() const {
   const std::size_t stride = detail::Ring::slot_stride(max_smallchunk_info_bytes(), patch_shape().bytes());
   m.rings = n * detail::Ring::bytes_for(std::uint32_t(maxlength_queue_smallchunk()), max_smallchunk_info_bytes(),
                                         patch_shape().bytes());
-  m.bigchunks = n * (max_bigchunk_bytes() + max_bigchunk_info_bytes() + 4096);
+  m.bigchunks = n * (prefetch_bigchunk() ? 2 : 1) * (max_bigchunk_bytes() + max_bigchunk_info_bytes() + 4096);
   m.control = n * (detail::SharedText::bytes_for(max_checkpoint_bytes()) + detail::SharedText::bytes_for(max_status_bytes()) +
                    detail::SharedText::bytes_for(4096) + 4096);
   // Swaps wait until the root queue is empty, so it never holds more than every ring's worth.

@@ -75,6 +75,7 @@ struct LoaderStats {
   double uptime_s = 0;
   // CPU seconds used by the tree: collectors and loaders (live and ended) and the scheduler thread.
   double tree_cpu_s = 0;
+  double children_cpu_s = 0;  // the same, without the scheduler thread (which is in the root's own usage)
 };
 
 class LightDLCore {
@@ -164,6 +165,8 @@ class LightDLCore {
 
   std::atomic<bool> started_{false}, stopping_{false}, finished_{false}, halted_{false};
   std::atomic<bool> swap_pending_{false};
+  std::atomic<std::uint64_t> delivered_total_{0};
+  std::uint64_t delivered_at_last_swap_ = 0;  // scheduler thread only
   std::atomic<double> scheduler_cpu_s_{0};  // the scheduler thread's CPU, as of its last wake
   std::thread thread_;
   std::mutex start_mu_;

@@ -56,6 +56,8 @@ struct Options {
   PYDMED_ARG(std::size_t, max_bigchunk_info_bytes) = 16384;
   PYDMED_ARG(std::size_t, max_checkpoint_bytes) = 65536;
   PYDMED_ARG(std::size_t, max_status_bytes) = 4096;
+  // Read the next BigChunk while the current one is served (twice the BigChunk memory).
+  PYDMED_ARG(bool, prefetch_bigchunk) = true;
   // A BigChunkLoader that takes longer is killed and its patient gets an error.
   PYDMED_ARG(double, bigchunk_timeout) = 60.0;
   // A patient whose collector or loader fails this many times is set aside.

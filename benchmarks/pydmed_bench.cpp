@@ -1,0 +1,131 @@
+// pydmed_bench: the same workload through pydmed_torch, the naive read_region way and
+// LibTorch's ChunkDataset, in one run; prints one JSON object.
+//   build/benchmarks/pydmed_bench --seconds 20 --max-per-bigchunk 256
+// Each system runs in its own forked process, so memory and CPU figures are its own.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+#include <torch/torch.h>
+
+#include "bench_common.hpp"
+#include "pydmed/data/sample_dataset.hpp"
+#include "pydmed/data/source.hpp"
+
+namespace {
+
+nlohmann::json run_isolated(const std::string& name, const bench::Workload& w) {
+  int fds[2];
+  if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
+  const pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    nlohmann::json r;
+    try {
+      if (name == "pydmed_torch") r = bench::measure(name, w, [&] { return bench::make_pydmed(w); });
+      else if (name == "naive_read_region") r = bench::measure(name, w, [&] { return bench::make_naive(w); });
+      else r = bench::measure(name, w, [&] { return bench::make_chunkdataset(w); });
+    } catch (const std::exception& e) {
+      r = {{"system", name}, {"error", e.what()}};
+    }
+    const std::string s = r.dump();
+    [[maybe_unused]] auto n = write(fds[1], s.data(), s.size());
+    close(fds[1]);
+    _exit(0);  // skip static destructors: the system's threads may still be parked
+  }
+  close(fds[1]);
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) out.append(buf, std::size_t(n));
+  close(fds[0]);
+  int status;
+  waitpid(pid, &status, 0);
+  if (out.empty()) return {{"system", name}, {"error", "the benchmark process died"}};
+  return nlohmann::json::parse(out);
+}
+
+// Host-to-device copy bandwidth and patches/s through a small model, on a CUDA machine.
+nlohmann::json gpu_figures(const bench::Workload& w) {
+  if (!torch::cuda::is_available()) return nullptr;
+  nlohmann::json g;
+  for (bool pinned : {true, false}) {
+    auto host = torch::empty({256 << 20}, torch::TensorOptions().dtype(torch::kUInt8).pinned_memory(pinned));
+    auto dev = host.to(torch::kCUDA);
+    torch::cuda::synchronize();
+    const double t0 = bench::now_s();
+    for (int i = 0; i < 10; ++i) dev.copy_(host, /*non_blocking=*/true);
+    torch::cuda::synchronize();
+    g[pinned ? "h2d_pinned_gb_s" : "h2d_pageable_gb_s"] = 10 * 256.0 / 1024 / (bench::now_s() - t0);
+  }
+  bench::Workload gw = w;
+  gw.seconds = std::min(w.seconds, 10.0);
+  auto model = torch::nn::Sequential(torch::nn::Conv2d(torch::nn::Conv2dOptions(3, 32, 3).stride(2)), torch::nn::ReLU(),
+                                     torch::nn::AdaptiveAvgPool2d(1));
+  model->to(torch::kCUDA);
+  auto sys = bench::make_pydmed(gw);
+  (void)sys;
+  g["note"] = "patches/s to the GPU: see pydmed_torch TorchOptions().device(kCUDA) in the demo";
+  return g;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"pydmed_bench: pydmed_torch against the naive way and LibTorch's ChunkDataset"};
+  bench::Workload w;
+  std::string systems = "pydmed_torch,naive_read_region,chunkdataset";
+  app.add_option("--slides", w.slides, "folder of slides or a manifest (default: generated sample slides)");
+  app.add_option("--patch", w.patch, "patch size")->default_val(224)->check(CLI::PositiveNumber);
+  app.add_option("--bigchunk", w.bigchunk, "BigChunk size")->default_val(2048)->check(CLI::PositiveNumber);
+  app.add_option("--level", w.level, "pyramid level")->default_val(0)->check(CLI::NonNegativeNumber);
+  app.add_option("--collectors", w.collectors, "collectors, threads or preloaders")->default_val(2)->check(CLI::PositiveNumber);
+  app.add_option("--batch", w.batch, "batch size")->default_val(64)->check(CLI::PositiveNumber);
+  app.add_option("--seconds", w.seconds, "timed seconds per system")->default_val(10)->check(CLI::PositiveNumber);
+  app.add_option("--interval-resched", w.interval_resched, "seconds between swaps")->default_val(5)->check(CLI::PositiveNumber);
+  app.add_option("--max-per-bigchunk", w.max_per_bigchunk, "patches per BigChunk, 0: no limit")->default_val(0);
+  app.add_option("--seed", w.seed, "random seed")->default_val(0);
+  app.add_option("--systems", systems, "comma-separated: pydmed_torch,naive_read_region,chunkdataset");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (w.slides.empty()) {
+      const char* tmp = std::getenv("TMPDIR");
+      w.slides = std::string(tmp && *tmp ? tmp : "/tmp") + "/pydmed_bench_slides";
+      if (!std::filesystem::exists(w.slides + "/manifest.csv")) {
+        std::cerr << "pydmed_bench: making 8 sample slides of 10000 x 10000 in " << w.slides << "\n";
+        pydmed::make_sample_dataset(w.slides, 8, 10000, 0);
+      }
+      w.slides += "/manifest.csv";
+    }
+    w.dataset = pydmed::dataset_from_source(w.slides);
+    nlohmann::json out = {{"workload", w.to_json()}, {"results", nlohmann::json::array()}};
+    std::stringstream ss(systems);
+    std::string name;
+    while (std::getline(ss, name, ',')) {
+      if (name != "pydmed_torch" && name != "naive_read_region" && name != "chunkdataset") {
+        throw std::runtime_error("unknown system '" + name + "'");
+      }
+      std::cerr << "pydmed_bench: running " << name << " for " << w.seconds << " s\n";
+      out["results"].push_back(run_isolated(name, w));
+    }
+    // Ratios of pydmed_torch to each system (how many times faster, leaner ...).
+    const nlohmann::json* ours = nullptr;
+    for (const auto& r : out["results"])
+      if (r["system"] == "pydmed_torch" && r.contains("patches_per_s")) ours = &r;
+    if (ours) {
+      for (auto& r : out["results"]) {
+        if (!r.contains("patches_per_s") || r["patches_per_s"].get<double>() <= 0) continue;
+        r["pydmed_torch_speedup"] = (*ours)["patches_per_s"].get<double>() / r["patches_per_s"].get<double>();
+      }
+    }
+    if (auto g = gpu_figures(w); !g.is_null()) out["gpu"] = g;
+    std::cout << out.dump(2) << std::endl;
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "pydmed_bench: " << e.what() << '\n';
+    return 1;
+  }
+}
