@@ -10,5 +10,6 @@ Runner add_info(CLI::App& app);
 Runner add_read(CLI::App& app);
 Runner add_make_sample_slides(CLI::App& app);
 Runner add_stream(CLI::App& app);
+Runner add_sliding_window(CLI::App& app);
 
 }  // namespace pydmed::cli

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   add(pydmed::cli::add_read);
   add(pydmed::cli::add_make_sample_slides);
   add(pydmed::cli::add_stream);
+  add(pydmed::cli::add_sliding_window);
   CLI11_PARSE(app, argc, argv);
   try {
     for (auto& [sub, run] : runners)

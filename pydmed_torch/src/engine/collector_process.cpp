@@ -211,8 +211,11 @@ int run_collector(const VisitSpec& v, const CollectorEnv& env) {
       ctx.bigchunk_number = number;
       for (std::uint64_t call = 0; !g_stop; ++call) {
         Extraction e = collector->extract_smallchunk(call, bc, v.message);
-        if (e.kind() == Extraction::Kind::Done) break;
-        if (e.kind() == Extraction::Kind::Skip) continue;
+        if (e.kind() != Extraction::Kind::Chunk) {
+          ctx.commit_checkpoint();
+          if (e.kind() == Extraction::Kind::Done) break;
+          continue;
+        }
         SmallChunk& c = e.chunk();
         if (o.transform()) {
           Rng rng({o.seed(), std::uint64_t(v.patient.int_uniqueid), v.visit, number, call, 3});
@@ -236,6 +239,7 @@ int run_collector(const VisitSpec& v, const CollectorEnv& env) {
         cv::Mat dst(shape.height, shape.width, CV_8UC(shape.channels), slot.ring.data(s));
         c.data.copyTo(dst);
         slot.ring.publish();
+        ctx.commit_checkpoint();
       }
       if (slot.bigchunk_areas == 1 && !g_stop) loader.request(number + 1);
     }

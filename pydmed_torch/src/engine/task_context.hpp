@@ -1,6 +1,8 @@
 #pragma once
 // Private: what the engine hands to user code inside a child process.
 #include <cstdint>
+#include <optional>
+#include <string>
 
 #include "engine/shared_text.hpp"
 #include "pydmed/engine/user_code.hpp"
@@ -15,6 +17,14 @@ struct TaskContext {
   std::uint64_t role = 0;  // loaders and collectors draw from different streams
   nlohmann::json checkpoint;
   SharedText* checkpoint_out = nullptr;  // collectors only
+  // set_checkpoint() stages here; the engine commits it once the SmallChunk of the same call is
+  // in the ring (or the call skipped or ended the BigChunk), so a checkpoint never claims a
+  // SmallChunk that a swap-out dropped.
+  std::optional<std::string> pending_checkpoint;
+  void commit_checkpoint() {
+    if (pending_checkpoint) checkpoint_out->write(*pending_checkpoint);
+    pending_checkpoint.reset();
+  }
   SharedText* status_out = nullptr;      // collectors only
   int log_fd = -1;
   std::uint8_t* bigchunk_memory = nullptr;  // loaders only

@@ -50,11 +50,12 @@ cv::Mat BigChunkLoader::allocate(int height, int width, int channels) {
 }
 
 void SmallChunkCollector::set_checkpoint(const nlohmann::json& checkpoint) {
-  const std::string s = checkpoint.dump();
-  if (!context().checkpoint_out->write(s)) {
+  std::string s = checkpoint.dump();
+  if (s.size() > context().checkpoint_out->capacity()) {
     throw Error("checkpoint of " + std::to_string(s.size()) + " bytes exceeds Options::max_checkpoint_bytes (" +
                 std::to_string(context().checkpoint_out->capacity()) + ")");
   }
+  context().pending_checkpoint = std::move(s);
   context().checkpoint = checkpoint;
 }
 

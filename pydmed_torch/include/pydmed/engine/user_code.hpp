@@ -66,8 +66,10 @@ class SmallChunkCollector : public PatientTask {
                                         const nlohmann::json& last_message) = 0;
 
  protected:
-  // Kept by the root across visits; survives a crash of this process. Throws Error when its
-  // JSON exceeds Options::max_checkpoint_bytes.
+  // Kept by the root across visits; survives a crash of this process. Takes effect when this
+  // call's SmallChunk is in the ring (at once for skip and done): a checkpoint describes what
+  // was delivered, never a SmallChunk lost to a swap. Throws Error when its JSON exceeds
+  // Options::max_checkpoint_bytes.
   void set_checkpoint(const nlohmann::json& checkpoint);
   // Read by the root (LightDLCore::get_status) while the patient is loaded and after.
   void set_status(const nlohmann::json& status);

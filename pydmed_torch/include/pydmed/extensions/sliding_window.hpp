@@ -1,0 +1,57 @@
+#pragma once
+// SlidingWindowDL's engine side: whole-slide inference. Each patient's slide is tiled at a
+// level with a kernel and a stride; every window is delivered exactly once, the last row and
+// column included where the stride does not divide the size (flagged, with their overlap).
+// BigChunks are blocks of whole window rows (bands, split across when a band is too wide);
+// the next block to serve lives in the patient's checkpoint, so swaps never repeat or skip a
+// window; the loader ends by itself when every patient is finished.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pydmed/engine/light_dl_core.hpp"
+#include "pydmed/slide/slide.hpp"
+
+namespace pydmed {
+
+// Window positions along one axis of `length` pixels.
+struct WindowAxis {
+  std::vector<std::int64_t> starts;  // in pixels of the level
+  bool extra_last = false;           // the last start was added because the stride does not divide
+  std::int64_t last_overlap = 0;     // pixels the extra last window shares with the one before
+  static WindowAxis of(std::int64_t length, int kernel, int stride);
+};
+
+struct SlidingWindowOptions {
+  SlidingWindowOptions() {}
+  PYDMED_ARG(std::string, record) = "wsi";
+  PYDMED_ARG(int, level) = 0;
+  // Per patient, overrides `level` (e.g. the level closest to 10x from the slide's mpp).
+  PYDMED_ARG(std::function<int(const Patient&, const Slide&)>, level_of) = nullptr;
+  PYDMED_ARG(int, kernel) = 224;
+  PYDMED_ARG(int, stride) = 224;
+};
+
+// A window's info (SmallChunk::info / ChunkRecord::info_json): {"row", "col", "last_row",
+// "last_col", "overlap_y", "overlap_x", "rows", "cols"}, overlaps in pixels of the level.
+struct WindowInfo {
+  std::int64_t row = 0, col = 0, rows = 0, cols = 0;
+  bool last_row = false, last_col = false;
+  std::int64_t overlap_y = 0, overlap_x = 0;
+  static WindowInfo from_json(const std::string& info_json);
+};
+
+// Options for a sliding-window run: patch shape kernel x kernel x 3, BigChunks sized from
+// `base.max_bigchunk_bytes()`, no timed swaps (patients run to the end).
+Options sliding_window_options(const SlidingWindowOptions& sw, Options base = {});
+LoaderFactory sliding_window_loader(const SlidingWindowOptions& sw);
+CollectorFactory sliding_window_collector(const SlidingWindowOptions& sw);
+// Loads patients in order and replaces each as it finishes; never swaps on the timer.
+std::shared_ptr<Scheduler> sliding_window_scheduler();
+
+// The whole thing, torch-free: what `pydmed sliding-window` runs.
+std::unique_ptr<LightDLCore> make_sliding_window(Dataset dataset, const SlidingWindowOptions& sw, Options base = {});
+
+}  // namespace pydmed
