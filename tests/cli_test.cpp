@@ -5,10 +5,13 @@
 #include <zlib.h>
 
 #include <cstring>
+#include <filesystem>
+#include <set>
 #include <sstream>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "pydmed/extensions/sliding_window.hpp"
 #include "pydmed/slide/slide.hpp"
 #include "support.hpp"
 
@@ -128,6 +131,60 @@ TEST(Cli, StreamRefusesBadSources) {
   EXPECT_NE(err.find("m.csv:1: missing column"), std::string::npos) << err;
   EXPECT_EQ(run_command(kCli + " stream " + t.path() + " --count 5", nullptr, &err), 1);
   EXPECT_NE(err.find("no slides"), std::string::npos) << err;
+}
+
+}  // namespace
+
+namespace {
+
+TEST(Cli, SlidingWindowListsExactlyTheExpectedWindows) {
+  PYDMED_REQUIRE_WSI();
+  TempDir t;
+  std::string err;
+  for (const std::string& args : {std::string("--kernel 256 --stride 256"), std::string("--kernel 300 --stride 170 --level 1")}) {
+    SCOPED_TRACE(args);
+    // Level 1 exists on the ndpi and the pyramid TIFF only: give those as a manifest.
+    std::string source = pydmed::test::wsi_dir();
+    if (args.find("--level 1") != std::string::npos) {
+      pydmed::test::write_file(t.file("m.csv"), "patient_id,record:wsi\n0," + wsi("test3-DAPI-2-387.ndpi") + "\n1," +
+                                                    wsi("CMU-1-Small-Region-pyramid.tiff") + "\n");
+      source = t.file("m.csv");
+    }
+    ASSERT_EQ(run_command(kCli + " sliding-window " + source + " " + args + " --out " + t.file("w.tsv") +
+                              " --heatmap " + t.file("hm"), nullptr, &err), 0) << err;
+    const auto rows = tsv(pydmed::test::read_file(t.file("w.tsv")));
+    ASSERT_GT(rows.size(), 1u);
+    EXPECT_EQ(rows[0][6], "last_row");
+    const int kernel = std::stoi(args.substr(9)), stride = std::stoi(args.substr(args.find("--stride") + 9));
+    const int level = args.find("--level 1") != std::string::npos ? 1 : 0;
+    const std::vector<std::string> files = level == 1 ? std::vector<std::string>{"test3-DAPI-2-387.ndpi", "CMU-1-Small-Region-pyramid.tiff"}
+                                                      : std::vector<std::string>{"CMU-1-Small-Region-pyramid.tiff", "CMU-1-Small-Region.svs", "small.svs", "test3-DAPI-2-387.ndpi"};
+    std::set<std::string> want, got;
+    for (std::size_t p = 0; p < files.size(); ++p) {
+      const pydmed::Slide s(wsi(files[p]));
+      const auto& L = s.level(level);
+      const auto xs = pydmed::WindowAxis::of(L.width, kernel, stride), ys = pydmed::WindowAxis::of(L.height, kernel, stride);
+      for (std::size_t r = 0; r < ys.starts.size(); ++r)
+        for (std::size_t c = 0; c < xs.starts.size(); ++c) {
+          const bool lr = ys.extra_last && r + 1 == ys.starts.size(), lc = xs.extra_last && c + 1 == xs.starts.size();
+          want.insert(std::to_string(p) + " " + std::to_string(std::llround(double(xs.starts[c]) * L.downsample)) + " " +
+                      std::to_string(std::llround(double(ys.starts[r]) * L.downsample)) + " " + std::to_string(int(lr)) + " " +
+                      std::to_string(int(lc)) + " " + std::to_string(lr ? ys.last_overlap : 0) + " " +
+                      std::to_string(lc ? xs.last_overlap : 0));
+        }
+      EXPECT_TRUE(std::filesystem::exists(t.file("hm/heatmap_" + std::to_string(p) + ".png")));
+    }
+    for (std::size_t i = 1; i < rows.size(); ++i) {
+      const auto& r = rows[i];
+      EXPECT_TRUE(got.insert(r[0] + " " + r[1] + " " + r[2] + " " + r[6] + " " + r[7] + " " + r[8] + " " + r[9]).second) << "twice";
+      if (level == 0 && i % 97 == 0) {
+        const pydmed::Slide s(wsi(files.at(std::stoul(r[0]))));
+        const cv::Mat m = s.read_region(std::stoll(r[1]), std::stoll(r[2]), 0, kernel, kernel);
+        EXPECT_EQ(std::to_string(crc32(crc32(0L, Z_NULL, 0), m.data, uInt(m.total() * 3))), r[10]);
+      }
+    }
+    EXPECT_EQ(got, want);
+  }
 }
 
 }  // namespace

@@ -8,9 +8,11 @@
 namespace pydmed {
 
 std::optional<std::int64_t> LabelBalancedScheduler::pick(const LightDLCore& dl, const std::vector<std::int64_t>& loaded,
-                                                         Rng& rng) const {
+                                                         Rng& rng, std::int64_t also) const {
   std::map<nlohmann::json, std::vector<std::int64_t>> waiting;
-  for (std::int64_t id : dl.waiting_patients()) {
+  std::vector<std::int64_t> pool = dl.waiting_patients();
+  if (also >= 0) pool.push_back(also);
+  for (std::int64_t id : pool) {
     if (std::find(loaded.begin(), loaded.end(), id) == loaded.end()) waiting[label_(dl.dataset().patient(id))].push_back(id);
   }
   if (waiting.empty()) return std::nullopt;
@@ -50,8 +52,9 @@ SchedDecision LabelBalancedScheduler::schedule(const LightDLCore& dl, Rng& rng) 
   const std::size_t out = rng.below(loaded.size());
   const std::int64_t remove = loaded[out];
   loaded.erase(loaded.begin() + std::ptrdiff_t(out));
-  const auto in = pick(dl, loaded, rng);
-  if (!in) return SchedDecision::keep();
+  // The one taken out may be the only one of its label: it competes for its own place.
+  const auto in = pick(dl, loaded, rng, remove);
+  if (!in || *in == remove) return SchedDecision::keep();
   return SchedDecision::swap(remove, *in);
 }
 

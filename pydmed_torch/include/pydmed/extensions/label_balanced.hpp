@@ -18,8 +18,9 @@ class LabelBalancedScheduler : public Scheduler {
   std::optional<std::int64_t> replacement(const LightDLCore& dl, Rng& rng) override;
 
  private:
-  // A waiting patient, not in `loaded`, of the label least represented among `loaded`.
-  std::optional<std::int64_t> pick(const LightDLCore& dl, const std::vector<std::int64_t>& loaded, Rng& rng) const;
+  // A waiting patient (or `also`), not in `loaded`, of the label least represented among `loaded`.
+  std::optional<std::int64_t> pick(const LightDLCore& dl, const std::vector<std::int64_t>& loaded, Rng& rng,
+                                   std::int64_t also = -1) const;
   LabelFn label_;
 };
 
