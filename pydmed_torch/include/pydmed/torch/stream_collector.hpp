@@ -1,0 +1,73 @@
+#pragma once
+// PyDmed's StreamCollector: runs a loader, applies the user's process_pieceofstream to each
+// batch, and keeps per-patient results in one of three modes: accumulate a statistic, save
+// every output (collated per patient), or stream every output to CSV.
+#include <cstdint>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pydmed/torch/light_dl.hpp"
+
+namespace pydmed {
+
+enum class CollectMode { Accumulate, SaveAll, StreamToFile };
+
+struct StreamCollectorOptions {
+  StreamCollectorOptions() {}
+  PYDMED_ARG(CollectMode, mode) = CollectMode::SaveAll;
+  // StreamToFile: one CSV for all patients, or (csv_folder) one CSV per patient,
+  // patient_<id>.csv, in a folder that must be empty. Rows: patient,x,y,level,width,height,v0,...
+  PYDMED_ARG(std::string, csv_file) = "";
+  PYDMED_ARG(std::string, csv_folder) = "";
+  PYDMED_ARG(std::size_t, batch_size) = 64;
+};
+
+class StreamCollector {
+ public:
+  // process_pieceofstream: one row of outputs per SmallChunk, [B, D] (or [B]).
+  using ProcessFn = std::function<torch::Tensor(Batch& batch)>;
+  // accum_statistics: a patient's new statistic from its previous one (undefined at first),
+  // and its rows of the batch's outputs with their records.
+  using AccumFn = std::function<torch::Tensor(const torch::Tensor& previous, const torch::Tensor& outputs,
+                                              const std::vector<ChunkRecord>& records)>;
+  // get_flag_finishcollecting: true stops the collection.
+  using FinishFn = std::function<bool(const StreamCollector&)>;
+
+  // Throws Error for a missing accum function in Accumulate mode, a missing CSV target in
+  // StreamToFile mode, or a non-empty CSV folder (naming it).
+  StreamCollector(LightDL dl, ProcessFn process, StreamCollectorOptions options = {}, AccumFn accum = nullptr,
+                  FinishFn finish = nullptr);
+
+  // Until the loader ends or finish() says so. Returns the number of SmallChunks processed.
+  std::uint64_t run();
+
+  struct Collected {
+    torch::Tensor outputs;  // [N, D], in delivery order
+    std::vector<ChunkRecord> records;
+  };
+  const std::map<std::int64_t, torch::Tensor>& statistics() const { return stats_; }  // Accumulate
+  const std::map<std::int64_t, Collected>& collected() const { return collected_; }  // SaveAll
+  std::uint64_t processed() const { return processed_; }
+  LightDL& loader() { return dl_; }
+
+ private:
+  void write_rows(const torch::Tensor& outputs, const std::vector<ChunkRecord>& records);
+  std::ofstream& csv_for(std::int64_t patient);
+
+  LightDL dl_;
+  ProcessFn process_;
+  StreamCollectorOptions options_;
+  AccumFn accum_;
+  FinishFn finish_;
+  std::map<std::int64_t, torch::Tensor> stats_;
+  std::map<std::int64_t, Collected> collected_;
+  std::map<std::int64_t, std::vector<torch::Tensor>> pieces_;
+  std::map<std::int64_t, std::unique_ptr<std::ofstream>> files_;
+  std::uint64_t processed_ = 0;
+};
+
+}  // namespace pydmed
