@@ -15,6 +15,7 @@
 
 #include "pydmed/data/manifest.hpp"
 #include "pydmed/data/sample_dataset.hpp"
+#include "pydmed/extensions/coverage.hpp"
 #include "pydmed/torch/light_dl.hpp"
 
 namespace {
@@ -139,7 +140,9 @@ int main(int argc, char** argv) {
     int step = 0;
     double avg_loss = 0;
     std::size_t patches = 0;
+    pydmed::CoverageRecorder coverage;  // where the training patches came from
     for (auto& b : *loader) {
+      coverage.add(b.records);
       opt.zero_grad();
       auto loss = torch::nn::functional::cross_entropy(net->forward(b.data), b.labels);
       loss.backward();
@@ -158,6 +161,7 @@ int main(int argc, char** argv) {
     const pydmed::LoaderStats st = train.stats();
     train.stop();
     std::printf("\n");
+    coverage.save_pngs(slides + "/coverage", parts[0]);
 
     net->eval();
     torch::NoGradGuard no_grad;
@@ -171,7 +175,8 @@ int main(int argc, char** argv) {
               << st.errors << " errors\n"
               << "  training patients: patch accuracy " << seen.patch_accuracy() << "%\n"
               << "  held-out patients: patch accuracy " << held_out.patch_accuracy() << "% on " << held_out.total
-              << " patches (chance 50%), patients right " << held_out.patients_right << "/" << held_out.patients << "\n";
+              << " patches (chance 50%), patients right " << held_out.patients_right << "/" << held_out.patients << "\n"
+              << "  coverage pictures: " << slides << "/coverage/coverage_<patient>.png\n";
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "train_demo: " << e.what() << '\n';
