@@ -483,33 +483,25 @@ void LightDLCore::send_message(std::int64_t patient, const nlohmann::json& messa
   it->second->message = message;
 }
 
-nlohmann::json LightDLCore::get_checkpoint(std::int64_t patient) const {
+// The live value while the patient is loaded (once its collector has set one), else the last
+// value kept from an earlier visit.
+nlohmann::json LightDLCore::live_or_kept(std::int64_t patient, const char* what, bool checkpoint) const {
   std::lock_guard<std::mutex> g(mu_);
   auto it = patients_.find(patient);
-  if (it == patients_.end()) throw Error("get_checkpoint: no patient " + std::to_string(patient));
+  if (it == patients_.end()) throw Error(std::string(what) + ": no patient " + std::to_string(patient));
   const PatientState& ps = *it->second;
   if (ps.slot >= 0) {
+    const CollectorSlot& cs = *slots_[std::size_t(ps.slot)];
+    const SlotState& st = *slot_state_[std::size_t(ps.slot)];
     std::string s;
-    if (slots_[std::size_t(ps.slot)]->checkpoint.read(&s) != slot_state_[std::size_t(ps.slot)]->checkpoint_at_start) {
-      return parse_or_null(s);
-    }
+    const std::uint32_t v = checkpoint ? cs.checkpoint.read(&s) : cs.status.read(&s);
+    if (v != (checkpoint ? st.checkpoint_at_start : st.status_at_start)) return parse_or_null(s);
   }
-  return ps.checkpoint;
+  return checkpoint ? ps.checkpoint : ps.status;
 }
 
-nlohmann::json LightDLCore::get_status(std::int64_t patient) const {
-  std::lock_guard<std::mutex> g(mu_);
-  auto it = patients_.find(patient);
-  if (it == patients_.end()) throw Error("get_status: no patient " + std::to_string(patient));
-  const PatientState& ps = *it->second;
-  if (ps.slot >= 0) {
-    std::string s;
-    if (slots_[std::size_t(ps.slot)]->status.read(&s) != slot_state_[std::size_t(ps.slot)]->status_at_start) {
-      return parse_or_null(s);
-    }
-  }
-  return ps.status;
-}
+nlohmann::json LightDLCore::get_checkpoint(std::int64_t patient) const { return live_or_kept(patient, "get_checkpoint", true); }
+nlohmann::json LightDLCore::get_status(std::int64_t patient) const { return live_or_kept(patient, "get_status", false); }
 
 std::vector<PatientError> LightDLCore::errors() const {
   std::lock_guard<std::mutex> g(mu_);

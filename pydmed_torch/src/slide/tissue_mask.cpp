@@ -80,20 +80,20 @@ double TissueMask::fraction(std::int64_t x, std::int64_t y, std::int64_t width,
   return std::min(1.0, s / full);
 }
 
-std::vector<Region> TissueMask::tissue_regions(const Slide& slide, int level, std::int64_t width,
+std::vector<RegionInfo> TissueMask::tissue_regions(const Slide& slide, int level, std::int64_t width,
                                                std::int64_t height, double min_fraction) const {
   const LevelInfo& L = slide.level(level);
   if (width <= 0 || height <= 0) {
     throw SlideError(slide.path(), "tissue region size must be positive");
   }
-  std::vector<Region> out;
+  std::vector<RegionInfo> out;
   for (std::int64_t ty = 0; ty + height <= L.height; ty += height) {
     for (std::int64_t tx = 0; tx + width <= L.width; tx += width) {
       const auto x0 = std::int64_t(std::llround(tx * L.downsample));
       const auto y0 = std::int64_t(std::llround(ty * L.downsample));
       const auto w0 = std::int64_t(std::llround(width * L.downsample));
       const auto h0 = std::int64_t(std::llround(height * L.downsample));
-      if (fraction(x0, y0, w0, h0) >= min_fraction) out.push_back({x0, y0, level, width, height});
+      if (fraction(x0, y0, w0, h0) >= min_fraction) out.push_back({x0, y0, level, width, height, L.downsample});
     }
   }
   return out;

@@ -7,16 +7,9 @@
 #include <opencv2/core.hpp>
 
 #include "pydmed/data/dataset.hpp"
+#include "pydmed/slide/region.hpp"
 
 namespace pydmed {
-
-// Where a region came from. x, y are level-0 pixels, as Slide::read_region takes them.
-struct RegionInfo {
-  std::int64_t x = 0, y = 0;
-  int level = 0;
-  std::int64_t width = 0, height = 0;
-  double downsample = 1.0;
-};
 
 struct BigChunk {
   cv::Mat data;  // H x W x C uint8 (RGB for slides)

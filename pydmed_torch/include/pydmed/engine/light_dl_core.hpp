@@ -137,6 +137,7 @@ class LightDLCore {
   Rng decision_rng();
   double now_s() const;
   std::size_t take(std::uint8_t* out, std::size_t max, std::vector<ChunkRecord>* records);
+  nlohmann::json live_or_kept(std::int64_t patient, const char* what, bool checkpoint) const;
 
   Dataset dataset_;
   LoaderFactory make_loader_;

@@ -6,16 +6,10 @@
 #include <opencv2/core.hpp>
 
 #include "pydmed/arg.hpp"
+#include "pydmed/slide/region.hpp"
 #include "pydmed/slide/slide.hpp"
 
 namespace pydmed {
-
-// A rectangle of a level, its corner in level-0 pixels (as Slide::read_region takes it).
-struct Region {
-  std::int64_t x = 0, y = 0;
-  int level = 0;
-  std::int64_t width = 0, height = 0;
-};
 
 struct TissueMaskOptions {
   TissueMaskOptions() {}
@@ -40,7 +34,7 @@ class TissueMask {
 
   // The tiles of a `width` x `height` grid over `level` that hold at least `min_fraction`
   // tissue, row by row. Edge tiles that stick out of the level are not included.
-  std::vector<Region> tissue_regions(const Slide& slide, int level, std::int64_t width,
+  std::vector<RegionInfo> tissue_regions(const Slide& slide, int level, std::int64_t width,
                                      std::int64_t height, double min_fraction) const;
 
  private:

@@ -1,0 +1,15 @@
+#pragma once
+#include <cstdint>
+
+namespace pydmed {
+
+// A rectangle of a level: corner in level-0 pixels (as Slide::read_region takes it), size in
+// pixels of the level, and the level's downsample.
+struct RegionInfo {
+  std::int64_t x = 0, y = 0;
+  int level = 0;
+  std::int64_t width = 0, height = 0;
+  double downsample = 1.0;
+};
+
+}  // namespace pydmed
