@@ -75,6 +75,10 @@ TEST(TorchLightDL, CollateToFloatAndNormalise) {
   EXPECT_LE(b.data.max().item<float>(), 2.0f + 1e-5f);
   EXPECT_GE(b.data.min().item<float>(), -2.0f - 1e-5f);
   EXPECT_THROW(default_collate(CollateOptions().mean({0.5})), Error);
+  // The dataset's only label ("class") is found without being named; ids 0/1 map to 0/1.
+  ASSERT_TRUE(b.labels.defined());
+  for (std::size_t i = 0; i < b.size(); ++i)
+    EXPECT_EQ(b.labels[std::int64_t(i)].item<std::int64_t>(), sample_dataset(2).patient(b.records[i].patient).labels["class"].get<std::int64_t>());
 }
 
 TEST(TorchLightDL, RanksSplitThePatients) {

@@ -48,6 +48,13 @@ LightDL::LightDL(Dataset dataset, LoaderFactory make_loader, CollectorFactory ma
     : shared_(std::make_shared<Shared>()) {
   shared_->options = std::move(torch_options);
   if (!shared_->options.collate()) shared_->options.collate(default_collate());
+  if (shared_->options.label().empty() && !dataset.list_patients.empty()) {
+    // The dataset's one label, if it has one.
+    const auto& first = dataset.list_patients.front().labels;
+    bool one = first.size() == 1;
+    for (const Patient& p : dataset.list_patients) one &= p.labels.size() == 1 && p.labels.begin().key() == first.begin().key();
+    if (one) shared_->options.label(first.begin().key());
+  }
   const std::string& key = shared_->options.label();
   if (!key.empty()) {
     // Integer labels stay as they are; anything else is numbered in sorted order.

@@ -24,8 +24,9 @@ namespace pydmed {
 
 struct TorchOptions {
   TorchOptions() {}
-  // Name of the patient label (Patient::labels) to put in Batch::labels; "": none. Integer
-  // labels are used as they are; other values become their index in label_names().
+  // Name of the patient label (Patient::labels) to put in Batch::labels. "": the dataset's
+  // label when every patient has exactly one and the same, else none. Integer labels are used
+  // as they are; other values become their index in label_names().
   PYDMED_ARG(std::string, label) = "";
   // Where batches go. A CUDA device: assembled in pinned memory, copied with non_blocking,
   // and (prefetch) the next batch already on its way while the current one trains.
