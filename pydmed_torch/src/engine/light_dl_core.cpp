@@ -234,35 +234,38 @@ void LightDLCore::start_visit(std::size_t k, std::int64_t id) {
     spec.visit = ps.schedcount++;
     spec.checkpoint = ps.checkpoint;
     spec.message = ps.message;
-    ps.slot = int(k);
   }
   CollectorSlot& cs = *slots_[k];
-  SlotState& st = *slot_state_[k];
   cs.error.clear();
+  SlotState fresh;  // published under mu_ below: stats() and the queries read it from other threads
   std::string ignored;
-  st.head_at_start = cs.ring.published();
-  st.checkpoint_at_start = cs.checkpoint.read(&ignored);
-  st.status_at_start = cs.status.read(&ignored);
-  st.bigchunks_at_start = cs.counters->bigchunks_loaded.load();
-  st.read_ns_at_start = cs.counters->bigchunk_read_ns.load();
+  fresh.head_at_start = cs.ring.published();
+  fresh.checkpoint_at_start = cs.checkpoint.read(&ignored);
+  fresh.status_at_start = cs.status.read(&ignored);
+  fresh.bigchunks_at_start = cs.counters->bigchunks_loaded.load();
+  fresh.read_ns_at_start = cs.counters->bigchunk_read_ns.load();
   const detail::CollectorEnv env{&options_, &make_loader_, &make_collector_, &cs, log_fd_};
   detail::ChildSetup setup;
   setup.cores = options_.core_assignment().smallchunkcollectors;
   setup.nice_increment = options_.collector_nice();
   setup.own_process_group = true;
   try {
-    st.pid = detail::spawn_child(setup, [&] { return detail::run_collector(spec, env); });
+    fresh.pid = detail::spawn_child(setup, [&] { return detail::run_collector(spec, env); });
   } catch (const std::exception& e) {
     std::lock_guard<std::mutex> g(mu_);
-    patients_.at(id)->slot = -1;
     record_error(id, spec.visit, e.what());
     return;
   }
-  st.pidfd = detail::open_pidfd(st.pid);
-  st.patient = id;
-  st.visit = spec.visit;
+  fresh.pidfd = detail::open_pidfd(fresh.pid);
+  fresh.patient = id;
+  fresh.visit = spec.visit;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    *slot_state_[k] = fresh;
+    patients_.at(id)->slot = int(k);
+  }
   log("patient " + std::to_string(id) + " visit " + std::to_string(spec.visit) + " loaded on collector " +
-      std::to_string(k) + " (pid " + std::to_string(st.pid) + ")");
+      std::to_string(k) + " (pid " + std::to_string(fresh.pid) + ")");
 }
 
 void LightDLCore::drain_ring(std::size_t k) {
@@ -321,8 +324,8 @@ void LightDLCore::end_visit(std::size_t k, int status, bool requested, const rus
         record_error(st.patient, st.visit, "set aside after " + std::to_string(ps.failures) + " failures");
       }
     }
+    st = SlotState{};
   }
-  st = SlotState{};
   bell_->ring();
 }
 
@@ -578,6 +581,7 @@ LoaderStats LightDLCore::stats() const {
 }
 
 std::vector<pid_t> LightDLCore::collector_pids() const {
+  std::lock_guard<std::mutex> g(mu_);
   std::vector<pid_t> out;
   for (auto& s : slot_state_)
     if (s->pid != 0) out.push_back(s->pid);
