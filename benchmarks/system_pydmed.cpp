@@ -2,26 +2,30 @@
 #include <torch/torch.h>
 
 #include "bench_common.hpp"
-#include "pydmed/torch/light_dl.hpp"
+#include "pydmed_dl.hpp"
 
 namespace bench {
+
+pydmed::LightDL make_pydmed_dl(const Workload& w, torch::Device device) {
+  return pydmed::LightDL(
+      w.dataset, pydmed::random_bigchunk_loader(pydmed::RandomBigChunkOptions().level(w.level).width(w.bigchunk).height(w.bigchunk)),
+      pydmed::random_smallchunk_collector(pydmed::RandomSmallChunkOptions().max_per_bigchunk(w.max_per_bigchunk)),
+      pydmed::Options()
+          .num_bigchunkloaders(w.collectors)
+          .batch_size(w.batch)
+          .maxlength_queue_smallchunk(std::max(100, w.batch))
+          .patch_shape({w.patch, w.patch, 3})
+          .max_bigchunk_bytes(std::size_t(w.bigchunk) * std::size_t(w.bigchunk) * 3)
+          .interval_resched(w.interval_resched)
+          .seed(w.seed),
+      pydmed::TorchOptions().device(device));
+}
+
 namespace {
 
 class PydmedSystem : public System {
  public:
-  explicit PydmedSystem(const Workload& w)
-      : w_(w),
-        dl_(w.dataset,
-            pydmed::random_bigchunk_loader(pydmed::RandomBigChunkOptions().level(w.level).width(w.bigchunk).height(w.bigchunk)),
-            pydmed::random_smallchunk_collector(pydmed::RandomSmallChunkOptions().max_per_bigchunk(w.max_per_bigchunk)),
-            pydmed::Options()
-                .num_bigchunkloaders(w.collectors)
-                .batch_size(w.batch)
-                .maxlength_queue_smallchunk(std::max(100, w.batch))
-                .patch_shape({w.patch, w.patch, 3})
-                .max_bigchunk_bytes(std::size_t(w.bigchunk) * std::size_t(w.bigchunk) * 3)
-                .interval_resched(w.interval_resched)
-                .seed(w.seed)) {}
+  explicit PydmedSystem(const Workload& w) : w_(w), dl_(make_pydmed_dl(w, torch::kCPU)) {}
   std::size_t next_batch() override { return dl_.get_batch(std::size_t(w_.batch)).size(); }
   std::uint64_t bigchunks() const override { return dl_.stats().bigchunks; }
   double child_cpu_seconds() const override { return dl_.stats().children_cpu_s; }
