@@ -1,0 +1,13 @@
+# The README's main job, smaller: the demo must beat chance on held-out patients.
+file(REMOVE_RECURSE "${WORK_DIR}")
+execute_process(COMMAND "${DEMO}" --slides "${WORK_DIR}" --steps 400 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "train_demo failed (${rc}):\n${out}\n${err}")
+endif()
+if(NOT out MATCHES "held-out patients: patch accuracy ([0-9.]+)%")
+  message(FATAL_ERROR "no held-out accuracy in the demo's output:\n${out}")
+endif()
+if(CMAKE_MATCH_1 LESS 70)
+  message(FATAL_ERROR "held-out accuracy ${CMAKE_MATCH_1}% is not better than chance (50%) by a margin:\n${out}")
+endif()
+message(STATUS "held-out patch accuracy ${CMAKE_MATCH_1}%")
