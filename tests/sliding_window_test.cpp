@@ -72,9 +72,8 @@ TEST(SlidingWindow, ExactTilingOnRealSlides) {
   }
 }
 
-// Swaps patients every 20 ms, mid-band: the checkpoint must resume at the exact window.
-class SwapOften : public Scheduler {};
-
+// The default scheduler swaps patients every 20 ms, mid-band: the checkpoint must resume at the
+// exact window.
 TEST(SlidingWindow, SwapsMidSlideNeitherRepeatNorSkip) {
   PYDMED_REQUIRE_WSI();
   const Dataset ds = real_dataset();
@@ -83,7 +82,7 @@ TEST(SlidingWindow, SwapsMidSlideNeitherRepeatNorSkip) {
                  sliding_window_options(sw, test_options().num_bigchunkloaders(1).maxlength_queue_smallchunk(8).batch_size(8)
                                                 .max_bigchunk_bytes(64 * 900 * 3))
                      .interval_resched(0.02),
-                 std::make_shared<SwapOften>());
+                 std::make_shared<Scheduler>());
   check_run(dl, ds, 0, 64, 48, false);
   EXPECT_GT(dl.stats().swaps, 5u);
   for (const auto& p : dl.stats().patients) EXPECT_TRUE(p.finished) << p.patient;

@@ -148,6 +148,7 @@ void LightDLCore::scheduler_main() {
     std::vector<std::int64_t> first = scheduler_->initial_schedule(*this, rng);
     std::set<std::int64_t> seen;
     std::size_t k = 0;
+    bool failed_start = false;
     const auto waiting = waiting_patients();
     for (std::int64_t id : first) {
       if (k >= slots_.size()) break;
@@ -155,8 +156,10 @@ void LightDLCore::scheduler_main() {
         log("initial_schedule: ignoring patient " + std::to_string(id) + " (unknown, repeated or not loadable)");
         continue;
       }
-      start_visit(k++, id);
+      if (start_visit(k, id)) ++k;
+      else failed_start = true;
     }
+    if (failed_start) fill_free_slots();  // others in place of those that could not start
   }
   const auto interval = std::chrono::duration<double>(options_.interval_resched());
   auto next_swap = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(interval);
@@ -225,7 +228,7 @@ void LightDLCore::scheduler_main() {
   stop_slots();
 }
 
-void LightDLCore::start_visit(std::size_t k, std::int64_t id) {
+bool LightDLCore::start_visit(std::size_t k, std::int64_t id) {
   detail::VisitSpec spec;
   {
     std::lock_guard<std::mutex> g(mu_);
@@ -252,9 +255,15 @@ void LightDLCore::start_visit(std::size_t k, std::int64_t id) {
   try {
     fresh.pid = detail::spawn_child(setup, [&] { return detail::run_collector(spec, env); });
   } catch (const std::exception& e) {
+    // No process (fork failed): a failure of the patient's, so that retrying ends.
     std::lock_guard<std::mutex> g(mu_);
+    PatientState& ps = *patients_.at(id);
     record_error(id, spec.visit, e.what());
-    return;
+    if (++ps.failures >= std::uint32_t(options_.max_failures()) && !ps.set_aside) {
+      ps.set_aside = true;
+      record_error(id, spec.visit, "set aside after " + std::to_string(ps.failures) + " failures");
+    }
+    return false;
   }
   fresh.pidfd = detail::open_pidfd(fresh.pid);
   fresh.patient = id;
@@ -266,6 +275,7 @@ void LightDLCore::start_visit(std::size_t k, std::int64_t id) {
   }
   log("patient " + std::to_string(id) + " visit " + std::to_string(spec.visit) + " loaded on collector " +
       std::to_string(k) + " (pid " + std::to_string(fresh.pid) + ")");
+  return true;
 }
 
 void LightDLCore::drain_ring(std::size_t k) {
@@ -331,16 +341,18 @@ void LightDLCore::end_visit(std::size_t k, int status, bool requested, const rus
 
 void LightDLCore::fill_free_slots() {
   for (std::size_t k = 0; k < slot_state_.size(); ++k) {
-    if (slot_state_[k]->pid != 0) continue;
-    Rng rng = decision_rng();
-    const auto id = scheduler_->replacement(*this, rng);
-    if (!id) return;
-    const auto waiting = waiting_patients();
-    if (std::find(waiting.begin(), waiting.end(), *id) == waiting.end()) {
-      log("replacement(): patient " + std::to_string(*id) + " cannot be loaded; slot left free");
-      return;
+    // A start that fails counts against its patient, so this ends (set aside, or none left).
+    while (slot_state_[k]->pid == 0) {
+      Rng rng = decision_rng();
+      const auto id = scheduler_->replacement(*this, rng);
+      if (!id) return;
+      const auto waiting = waiting_patients();
+      if (std::find(waiting.begin(), waiting.end(), *id) == waiting.end()) {
+        log("replacement(): patient " + std::to_string(*id) + " cannot be loaded; slot left free");
+        return;
+      }
+      start_visit(k, *id);
     }
-    start_visit(k, *id);
   }
 }
 
@@ -370,7 +382,7 @@ void LightDLCore::do_swap() {
   rusage usage{};
   const int status = detail::stop_child(st.pid, st.pidfd, kStopGraceMs, &usage);
   end_visit(std::size_t(k), status, true, usage);
-  start_visit(std::size_t(k), d.load);
+  if (!start_visit(std::size_t(k), d.load)) fill_free_slots();
   std::lock_guard<std::mutex> g(mu_);
   ++swaps_;
 }

@@ -126,7 +126,7 @@ class LightDLCore {
   struct Stored;
 
   void scheduler_main();
-  void start_visit(std::size_t slot, std::int64_t patient);
+  bool start_visit(std::size_t slot, std::int64_t patient);  // false: no process (recorded)
   void end_visit(std::size_t slot, int status, bool requested, const rusage& usage);
   void drain_ring(std::size_t slot);
   void fill_free_slots();
