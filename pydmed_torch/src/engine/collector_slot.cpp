@@ -3,7 +3,6 @@
 namespace pydmed::detail {
 
 namespace {
-constexpr std::size_t align64(std::size_t n) { return (n + 63) & ~std::size_t{63}; }
 constexpr std::size_t kErrorBytes = 4096;
 
 }  // namespace

@@ -26,7 +26,6 @@ using detail::Ring;
 using detail::SlotHeader;
 
 namespace {
-constexpr std::size_t align64(std::size_t n) { return (n + 63) & ~std::size_t{63}; }
 constexpr int kStopGraceMs = 500;  // SIGTERM to SIGKILL: stop() must end within a second
 
 nlohmann::json parse_or_null(const std::string& s) {
@@ -75,7 +74,7 @@ LightDLCore::LightDLCore(Dataset dataset, LoaderFactory make_loader, CollectorFa
     patients_[p.int_uniqueid] = std::move(ps);
   }
   const std::size_t n = std::size_t(options_.num_bigchunkloaders());
-  const std::size_t slot_bytes = align64(CollectorSlot::bytes_for(options_));
+  const std::size_t slot_bytes = detail::align64(CollectorSlot::bytes_for(options_));
   shm_ = std::make_unique<detail::SharedMemory>(64 + n * slot_bytes);
   bell_ = new (shm_->data()) detail::Doorbell();
   for (std::size_t k = 0; k < n; ++k) {
@@ -204,11 +203,13 @@ void LightDLCore::scheduler_main() {
         std::lock_guard<std::mutex> g(consume_mu_);
         store_empty = stored_.empty();
       }
-      // Swap only once the consumer has taken something since the last swap, and all that
-      // the last swap moved to the root: a paused consumer pauses the swapping (and its
-      // BigChunk reads) too. take() wakes this thread when that changes.
+      // Swap only while the consumer is taking (something since the last swap, and a request
+      // within the last second), and once it has taken all that the last swap moved to the
+      // root: a paused consumer pauses the swapping, and its BigChunk reads, at once.
+      // take() wakes this thread when that changes.
       const std::uint64_t delivered = delivered_total_.load();
-      if (store_empty && delivered != delivered_at_last_swap_) {
+      const bool consuming = now_s() - last_request_s_.load() < 1.0;
+      if (store_empty && consuming && delivered != delivered_at_last_swap_) {
         swap_pending_ = false;
         delivered_at_last_swap_ = delivered;
         do_swap();
@@ -467,6 +468,7 @@ std::size_t LightDLCore::next_batch(std::uint8_t* out, std::size_t max, std::vec
 std::size_t LightDLCore::next_batch_for(std::uint8_t* out, std::size_t max, std::vector<ChunkRecord>* records,
                                         double timeout_s) {
   start();
+  last_request_s_ = now_s();
   if (records) records->clear();
   const std::size_t bytes = options_.patch_shape().bytes();
   const auto begin = std::chrono::steady_clock::now();

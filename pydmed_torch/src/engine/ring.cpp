@@ -2,10 +2,6 @@
 
 namespace pydmed::detail {
 
-namespace {
-constexpr std::size_t align64(std::size_t n) { return (n + 63) & ~std::size_t{63}; }
-}  // namespace
-
 std::size_t Ring::slot_stride(std::size_t info_cap, std::size_t data_cap) {
   return align64(sizeof(SlotHeader) + info_cap + data_cap);
 }

@@ -12,6 +12,9 @@
 
 namespace pydmed::detail {
 
+// Shared-memory layouts keep every part on its own cache lines.
+constexpr std::size_t align64(std::size_t n) { return (n + 63) & ~std::size_t{63}; }
+
 // The fixed part of a SmallChunk, so the root needs no parsing to build a batch.
 struct SlotHeader {
   std::int64_t patient;

@@ -168,6 +168,7 @@ class LightDLCore {
   std::atomic<bool> swap_pending_{false};
   std::atomic<std::uint64_t> delivered_total_{0};
   std::uint64_t delivered_at_last_swap_ = 0;  // scheduler thread only
+  std::atomic<double> last_request_s_{0};      // when next_batch was last called
   std::atomic<double> scheduler_cpu_s_{0};  // the scheduler thread's CPU, as of its last wake
   std::thread thread_;
   std::mutex start_mu_;
