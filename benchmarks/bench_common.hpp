@@ -45,5 +45,6 @@ nlohmann::json measure(const std::string& name, const Workload& w, const std::fu
 std::unique_ptr<System> make_pydmed(const Workload& w);
 std::unique_ptr<System> make_naive(const Workload& w);
 std::unique_ptr<System> make_chunkdataset(const Workload& w);
+std::unique_ptr<System> make_decode_bound(const Workload& w);
 
 }  // namespace bench

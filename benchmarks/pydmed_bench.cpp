@@ -29,7 +29,12 @@ nlohmann::json run_isolated(const std::string& name, const bench::Workload& w) {
     try {
       if (name == "pydmed_torch") r = bench::measure(name, w, [&] { return bench::make_pydmed(w); });
       else if (name == "naive_read_region") r = bench::measure(name, w, [&] { return bench::make_naive(w); });
-      else r = bench::measure(name, w, [&] { return bench::make_chunkdataset(w); });
+      else if (name == "chunkdataset") r = bench::measure(name, w, [&] { return bench::make_chunkdataset(w); });
+      else {
+        r = bench::measure(name, w, [&] { return bench::make_decode_bound(w); });
+        // The ceiling for any loader serving max_per_bigchunk patches per BigChunk.
+        if (w.max_per_bigchunk > 0) r["patches_per_s_bound"] = r["bigchunks_per_s"].get<double>() * double(w.max_per_bigchunk);
+      }
     } catch (const std::exception& e) {
       r = {{"system", name}, {"error", e.what()}};
     }
@@ -100,7 +105,8 @@ int main(int argc, char** argv) {
   app.add_option("--interval-resched", w.interval_resched, "seconds between swaps")->default_val(5)->check(CLI::PositiveNumber);
   app.add_option("--max-per-bigchunk", w.max_per_bigchunk, "patches per BigChunk, 0: no limit")->default_val(0);
   app.add_option("--seed", w.seed, "random seed")->default_val(0);
-  app.add_option("--systems", systems, "comma-separated: pydmed_torch,naive_read_region,chunkdataset");
+  app.add_option("--systems", systems,
+                 "comma-separated: pydmed_torch,naive_read_region,chunkdataset (default), decode_bound (bare BigChunk reads)");
   CLI11_PARSE(app, argc, argv);
   try {
     if (w.slides.empty()) {
@@ -117,7 +123,7 @@ int main(int argc, char** argv) {
     std::stringstream ss(systems);
     std::string name;
     while (std::getline(ss, name, ',')) {
-      if (name != "pydmed_torch" && name != "naive_read_region" && name != "chunkdataset") {
+      if (name != "pydmed_torch" && name != "naive_read_region" && name != "chunkdataset" && name != "decode_bound") {
         throw std::runtime_error("unknown system '" + name + "'");
       }
       std::cerr << "pydmed_bench: running " << name << " for " << w.seconds << " s\n";

@@ -1,0 +1,54 @@
+// The decoder's ceiling: N threads reading random BigChunks with read_region and nothing else.
+// It serves no patches and never idles; its BigChunks/s times the patches per BigChunk bounds
+// every loader.
+#include <atomic>
+#include <thread>
+
+#include "bench_common.hpp"
+#include "pydmed/random.hpp"
+#include "pydmed/slide/slide.hpp"
+
+namespace bench {
+namespace {
+
+class DecodeBound : public System {
+ public:
+  explicit DecodeBound(const Workload& w) : w_(w) {
+    for (int t = 0; t < w.collectors; ++t) threads_.emplace_back([this, t] { work(t); });
+  }
+  ~DecodeBound() override {
+    stop_ = true;
+    for (auto& t : threads_) t.join();
+  }
+  std::size_t next_batch() override {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    return 0;
+  }
+  std::uint64_t bigchunks() const override { return count_; }
+
+ private:
+  void work(int t) {
+    std::vector<pydmed::Slide> slides;
+    for (const auto& p : w_.dataset.list_patients) slides.emplace_back(p.record("wsi").path());
+    pydmed::Rng rng({w_.seed, std::uint64_t(t), 0xDEC0DE});
+    std::vector<std::uint8_t> buf(std::size_t(w_.bigchunk) * std::size_t(w_.bigchunk) * 3);
+    while (!stop_) {
+      const pydmed::Slide& s = slides[rng.below(slides.size())];
+      const auto& L = s.level(w_.level);
+      const int bw = int(std::min<std::int64_t>(w_.bigchunk, L.width)), bh = int(std::min<std::int64_t>(w_.bigchunk, L.height));
+      const auto x = rng.between(0, L.width - bw), y = rng.between(0, L.height - bh);
+      s.read_region_into(buf.data(), std::int64_t(double(x) * L.downsample), std::int64_t(double(y) * L.downsample), w_.level, bw, bh);
+      ++count_;
+    }
+  }
+  Workload w_;
+  std::vector<std::thread> threads_;
+  std::atomic<bool> stop_{false};
+  std::atomic<std::uint64_t> count_{0};
+};
+
+}  // namespace
+
+std::unique_ptr<System> make_decode_bound(const Workload& w) { return std::make_unique<DecodeBound>(w); }
+
+}  // namespace bench
