@@ -35,11 +35,7 @@ Runner add_sliding_window(CLI::App& app) {
     const std::size_t band = std::max<std::size_t>(std::size_t(64) << 20, std::size_t(a->kernel) * std::size_t(a->kernel) * 3);
     auto dl = make_sliding_window(ds, sw, Options().num_bigchunkloaders(a->collectors).batch_size(32).maxlength_queue_smallchunk(64).max_bigchunk_bytes(band));
     std::ofstream file;
-    if (!a->out.empty()) {
-      file.open(a->out);
-      if (!file) throw Error(a->out + ": cannot write the output file");
-    }
-    std::ostream& out = a->out.empty() ? std::cout : file;
+    std::ostream& out = output_to(a->out, file);
     out << "patient\tx\ty\tlevel\twidth\theight\tlast_row\tlast_col\toverlap_y\toverlap_x\tcrc32\n";
     const std::size_t bytes = dl->options().patch_shape().bytes();
     std::vector<std::uint8_t> buf(32 * bytes);

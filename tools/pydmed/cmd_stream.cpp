@@ -49,11 +49,7 @@ Runner add_stream(CLI::App& app) {
     LightDLCore dl(ds, random_bigchunk_loader(RandomBigChunkOptions().level(a->level).width(a->bigchunk).height(a->bigchunk)),
                    random_smallchunk_collector(RandomSmallChunkOptions().max_per_bigchunk(a->max_per_bigchunk)), o);
     std::ofstream file;
-    if (!a->out.empty()) {
-      file.open(a->out);
-      if (!file) throw Error(a->out + ": cannot write the output file");
-    }
-    std::ostream& out = a->out.empty() ? std::cout : file;
+    std::ostream& out = output_to(a->out, file);
     out << "patient\tvisit\tbigchunk_x\tbigchunk_y\tx\ty\tlevel\twidth\theight\tcrc32\n";
     const std::size_t bytes = o.patch_shape().bytes();
     std::vector<std::uint8_t> buf(std::size_t(batch) * bytes);

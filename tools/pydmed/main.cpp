@@ -5,6 +5,15 @@
 #include "commands.hpp"
 #include "pydmed/error.hpp"
 
+namespace pydmed::cli {
+std::ostream& output_to(const std::string& path, std::ofstream& file) {
+  if (path.empty()) return std::cout;
+  file.open(path);
+  if (!file) throw Error(path + ": cannot write the output file");
+  return file;
+}
+}  // namespace pydmed::cli
+
 int main(int argc, char** argv) {
   CLI::App app{"pydmed: whole-slide images for LibTorch training loops"};
   app.require_subcommand(1);
