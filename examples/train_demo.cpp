@@ -16,7 +16,7 @@
 #include "pydmed/data/manifest.hpp"
 #include "pydmed/data/sample_dataset.hpp"
 #include "pydmed/extensions/coverage.hpp"
-#include "pydmed/torch/light_dl.hpp"
+#include "pydmed/torch/extension_dls.hpp"
 
 namespace {
 
@@ -68,6 +68,7 @@ pydmed::Options loader_options(int collectors, int batch, std::uint64_t seed) {
       .batch_size(batch)
       .patch_shape({64, 64, 3})
       .max_bigchunk_bytes(std::size_t(1024) * 1024 * 3)
+      .maxlength_queue_smallchunk(256)
       .interval_resched(0.5)
       .seed(seed)
       .transform(pydmed::transforms::compose({pydmed::transforms::random_flip(), pydmed::transforms::random_rot90()}));
@@ -130,12 +131,15 @@ int main(int argc, char** argv) {
     auto bigchunks = pydmed::random_bigchunk_loader(pydmed::RandomBigChunkOptions().width(1024).height(1024).min_tissue(0.5));
     auto collector = [] { return std::make_unique<TissuePatchCollector>(); };
     const auto collate = pydmed::default_collate(pydmed::CollateOptions().to_float(true));
-    pydmed::LightDL train(parts[0], bigchunks, collector, loader_options(collectors, batch, 1),
-                          pydmed::TorchOptions().label("class").collate(collate));
+    // LabelBalancedDL: the loaded patients' labels stay even, so no stretch of batches is all
+    // one label (a model would learn that stretch's label instead of the slides).
+    pydmed::LightDL train = pydmed::LabelBalancedDL(parts[0], bigchunks, collector, label,
+                                                    loader_options(collectors, batch, 1),
+                                                    pydmed::TorchOptions().label("class").collate(collate));
     auto loader = torch::data::make_data_loader(train, torch::data::samplers::StreamSampler(std::size_t(steps) * batch),
                                                 torch::data::DataLoaderOptions().batch_size(std::size_t(batch)));
     Net net;
-    torch::optim::Adam opt(net->parameters(), torch::optim::AdamOptions(2e-3));
+    torch::optim::Adam opt(net->parameters(), torch::optim::AdamOptions(1e-3));
     const auto t0 = std::chrono::steady_clock::now();
     int step = 0;
     double avg_loss = 0;

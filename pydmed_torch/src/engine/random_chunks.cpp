@@ -9,8 +9,12 @@
 
 namespace pydmed {
 
+RandomBigChunkLoader::RandomBigChunkLoader(RandomBigChunkOptions o) : o_(std::move(o)) {}
+RandomBigChunkLoader::~RandomBigChunkLoader() = default;
+
 std::optional<BigChunk> RandomBigChunkLoader::extract_bigchunk(const nlohmann::json&) {
-  const Slide slide(patient().record(o_.record()).path());
+  if (!slide_) slide_ = std::make_unique<Slide>(patient().record(o_.record()).path());
+  const Slide& slide = *slide_;
   const LevelInfo& L = slide.level(o_.level());
   const PatchShape& p = options().patch_shape();
   const int w = int(std::max<std::int64_t>(std::min<std::int64_t>(o_.width(), L.width), p.width));
@@ -23,7 +27,8 @@ std::optional<BigChunk> RandomBigChunkLoader::extract_bigchunk(const nlohmann::j
   };
   auto [lx, ly] = draw();
   if (o_.min_tissue() > 0) {
-    const TissueMask mask(slide, TissueMaskOptions().thumbnail_size(512));
+    if (!mask_) mask_ = std::make_unique<TissueMask>(slide, TissueMaskOptions().thumbnail_size(512));
+    const TissueMask& mask = *mask_;
     double best = -1;
     for (int attempt = 0; attempt < 64; ++attempt) {
       const auto [cx, cy] = attempt == 0 ? std::pair(lx, ly) : draw();

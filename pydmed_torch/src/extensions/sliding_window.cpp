@@ -95,27 +95,26 @@ class SlidingWindowCollector : public SmallChunkCollector {
  public:
   explicit SlidingWindowCollector(SlidingWindowOptions sw) : sw_(std::move(sw)) {}
   Extraction extract_smallchunk(std::uint64_t call, const BigChunk& bc, const nlohmann::json&) override {
-    const auto& in = bc.info;
-    const std::int64_t b = in["index"], c0 = in["c0"], c1 = in["c1"], r0 = in["r0"], r1 = in["r1"];
-    if (b != cached_b_) {  // a new BigChunk: its grid, and where this visit resumes in it
-      cached_b_ = b;
-      const int k = sw_.kernel();
-      xs_ = WindowAxis::of(in["level_width"], k, sw_.stride());
-      ys_ = WindowAxis::of(in["level_height"], k, sw_.stride());
-      first_ = bc.number == 0 && get_checkpoint().is_object() && start_bigchunk(get_checkpoint()) == b
+    if (call == 0) {  // a new BigChunk: its block of the grid, and where this visit resumes in it
+      const auto& in = bc.info;
+      b_ = in["index"], of_ = in["of"], c0_ = in["c0"], c1_ = in["c1"], r0_ = in["r0"], r1_ = in["r1"];
+      xs_ = WindowAxis::of(in["level_width"], sw_.kernel(), sw_.stride());
+      ys_ = WindowAxis::of(in["level_height"], sw_.kernel(), sw_.stride());
+      first_ = bc.number == 0 && get_checkpoint().is_object() && start_bigchunk(get_checkpoint()) == b_
                    ? get_checkpoint().value("window", std::int64_t(0))
                    : 0;
     }
-    const std::int64_t cols = c1 - c0, count = cols * (r1 - r0);
+    const std::int64_t b = b_, c0 = c0_, r0 = r0_;
+    const std::int64_t cols = c1_ - c0, count = cols * (r1_ - r0);
     const std::int64_t idx = first_ + std::int64_t(call);
     // The checkpoint takes effect once this window is in the ring: resume after it.
     if (idx >= count) {
       set_checkpoint({{"bigchunk", b + 1}, {"window", 0}});
-      set_status({{"state", b + 1 >= std::int64_t(in["of"]) ? "finished" : "busy"}, {"bigchunk", b + 1}, {"of", in["of"]}});
+      set_status({{"state", b + 1 >= of_ ? "finished" : "busy"}, {"bigchunk", b + 1}, {"of", of_}});
       return Extraction::done();
     }
     set_checkpoint({{"bigchunk", b}, {"window", idx + 1}});
-    if (call == 0) set_status({{"state", "busy"}, {"bigchunk", b}, {"of", in["of"]}});
+    if (call == 0) set_status({{"state", "busy"}, {"bigchunk", b}, {"of", of_}});
     const std::int64_t row = r0 + idx / cols, col = c0 + idx % cols;
     const std::int64_t lx = xs_.starts[std::size_t(col)], ly = ys_.starts[std::size_t(row)];
     const double ds = bc.region.downsample;
@@ -135,7 +134,7 @@ class SlidingWindowCollector : public SmallChunkCollector {
 
  private:
   SlidingWindowOptions sw_;
-  std::int64_t cached_b_ = -1, first_ = 0;
+  std::int64_t b_ = 0, of_ = 0, c0_ = 0, c1_ = 0, r0_ = 0, r1_ = 0, first_ = 0;
   WindowAxis xs_, ys_;
 };
 

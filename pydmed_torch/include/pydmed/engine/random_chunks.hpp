@@ -2,10 +2,13 @@
 // Ready-made user code: random BigChunks (inside tissue when asked) and random patches, so a
 // user can train without writing a subclass.
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "pydmed/arg.hpp"
 #include "pydmed/engine/user_code.hpp"
+#include "pydmed/slide/slide.hpp"
+#include "pydmed/slide/tissue_mask.hpp"
 
 namespace pydmed {
 
@@ -21,11 +24,15 @@ struct RandomBigChunkOptions {
 
 class RandomBigChunkLoader : public BigChunkLoader {
  public:
-  explicit RandomBigChunkLoader(RandomBigChunkOptions o = {}) : o_(std::move(o)) {}
+  explicit RandomBigChunkLoader(RandomBigChunkOptions o = {});
+  ~RandomBigChunkLoader() override;
   std::optional<BigChunk> extract_bigchunk(const nlohmann::json& last_message) override;
 
  private:
   RandomBigChunkOptions o_;
+  // Opened once a visit (a loader lives for one visit): the slide and, if asked, its tissue.
+  std::unique_ptr<Slide> slide_;
+  std::unique_ptr<TissueMask> mask_;
 };
 
 struct RandomSmallChunkOptions {
