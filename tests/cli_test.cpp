@@ -121,6 +121,22 @@ TEST(Cli, StreamListsEveryDeliveredPatchWithItsCrc) {
   }
 }
 
+TEST(Cli, StreamReportsABrokenSlideAndServesTheOthers) {
+  PYDMED_REQUIRE_WSI();
+  TempDir t;
+  const std::string good = pydmed::test::read_file(wsi("CMU-1-Small-Region-pyramid.tiff"));
+  pydmed::test::write_file(t.file("a_good.tiff"), good);
+  pydmed::test::write_file(t.file("b_cut.tiff"), good.substr(0, good.size() / 3));
+  std::string err;
+  // Two seconds: the broken slide's loader fails long before, whatever the machine's load.
+  EXPECT_EQ(run_command(kCli + " stream " + t.path() + " --seconds 2 --patch 32 --bigchunk 2000 --interval-resched 0.05" +
+                            " --out " + t.file("s.tsv"), nullptr, &err), 1);
+  EXPECT_NE(err.find("b_cut.tiff"), std::string::npos) << err;
+  const auto rows = tsv(pydmed::test::read_file(t.file("s.tsv")));
+  ASSERT_GT(rows.size(), 100u);
+  for (std::size_t i = 1; i < rows.size(); ++i) EXPECT_EQ(rows[i][0], "0") << "only the good slide serves";
+}
+
 TEST(Cli, StreamRefusesBadSources) {
   TempDir t;
   std::string err;

@@ -85,7 +85,7 @@ Runner add_stream(CLI::App& app) {
                 << p.bigchunks << " BigChunks" << (p.set_aside ? ", set aside" : "") << '\n';
     }
     for (const auto& e : dl.errors()) std::cerr << "error: patient " << e.patient << ": " << e.message << '\n';
-    return 0;
+    return dl.errors().empty() ? 0 : 1;  // what was delivered is written either way
   };
 }
 
