@@ -36,6 +36,13 @@ double peak_rss_mb(int pid) {
   return 0;
 }
 
+pydmed::RegionInfo random_region(pydmed::Rng& rng, const pydmed::Slide& slide, int level, int width, int height) {
+  const pydmed::LevelInfo& L = slide.level(level);
+  const auto x = rng.between(0, std::max<std::int64_t>(0, L.width - width));
+  const auto y = rng.between(0, std::max<std::int64_t>(0, L.height - height));
+  return {std::int64_t(double(x) * L.downsample), std::int64_t(double(y) * L.downsample), level, width, height, L.downsample};
+}
+
 nlohmann::json measure(const std::string& name, const Workload& w, const std::function<std::unique_ptr<System>()>& make) {
   const double t0 = now_s();
   std::unique_ptr<System> sys = make();

@@ -10,6 +10,9 @@
 #include <nlohmann/json.hpp>
 
 #include "pydmed/data/dataset.hpp"
+#include "pydmed/random.hpp"
+#include "pydmed/slide/region.hpp"
+#include "pydmed/slide/slide.hpp"
 
 namespace bench {
 
@@ -38,6 +41,8 @@ class System {
 double now_s();
 double self_cpu_seconds();
 double peak_rss_mb(int pid = 0);  // VmHWM of a process (0: this one), MB
+// A uniformly placed width x height region of `level` (corner in level-0 pixels, as read_region takes it).
+pydmed::RegionInfo random_region(pydmed::Rng& rng, const pydmed::Slide& slide, int level, int width, int height);
 
 // Runs `make` then the timed loop, in the calling process. Returns the result object.
 nlohmann::json measure(const std::string& name, const Workload& w, const std::function<std::unique_ptr<System>()>& make);

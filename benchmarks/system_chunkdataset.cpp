@@ -22,10 +22,8 @@ class SlideChunkReader : public torch::data::datasets::ChunkDataReader<torch::Te
     const pydmed::Slide& s = *slides_[rng.below(slides_.size())];
     const auto& L = s.level(w_.level);
     const int bw = int(std::min<std::int64_t>(w_.bigchunk, L.width)), bh = int(std::min<std::int64_t>(w_.bigchunk, L.height));
-    const auto bx = rng.between(0, std::max<std::int64_t>(0, L.width - bw));
-    const auto by = rng.between(0, std::max<std::int64_t>(0, L.height - bh));
-    const cv::Mat big = s.read_region(std::int64_t(double(bx) * L.downsample), std::int64_t(double(by) * L.downsample),
-                                      w_.level, std::max(bw, w_.patch), std::max(bh, w_.patch));
+    const auto r = random_region(rng, s, w_.level, bw, bh);
+    const cv::Mat big = s.read_region(r.x, r.y, r.level, std::max(bw, w_.patch), std::max(bh, w_.patch));
     ++*count_;
     const std::uint64_t k = w_.max_per_bigchunk ? w_.max_per_bigchunk : 1024;
     ChunkType out;

@@ -36,8 +36,8 @@ class DecodeBound : public System {
       const pydmed::Slide& s = slides[rng.below(slides.size())];
       const auto& L = s.level(w_.level);
       const int bw = int(std::min<std::int64_t>(w_.bigchunk, L.width)), bh = int(std::min<std::int64_t>(w_.bigchunk, L.height));
-      const auto x = rng.between(0, L.width - bw), y = rng.between(0, L.height - bh);
-      s.read_region_into(buf.data(), std::int64_t(double(x) * L.downsample), std::int64_t(double(y) * L.downsample), w_.level, bw, bh);
+      const auto r = random_region(rng, s, w_.level, bw, bh);
+      s.read_region_into(buf.data(), r.x, r.y, r.level, bw, bh);
       ++count_;
     }
   }

@@ -45,11 +45,8 @@ class NaiveSystem : public System {
       auto batch = torch::empty({w_.batch, w_.patch, w_.patch, 3}, torch::kUInt8);
       for (int i = 0; i < w_.batch; ++i) {
         const pydmed::Slide& s = slides[rng.below(slides.size())];
-        const auto& L = s.level(w_.level);
-        const auto x = rng.between(0, std::max<std::int64_t>(0, L.width - w_.patch));
-        const auto y = rng.between(0, std::max<std::int64_t>(0, L.height - w_.patch));
-        s.read_region_into(batch[i].data_ptr<std::uint8_t>(), std::int64_t(double(x) * L.downsample),
-                           std::int64_t(double(y) * L.downsample), w_.level, w_.patch, w_.patch);
+        const auto r = random_region(rng, s, w_.level, w_.patch, w_.patch);
+        s.read_region_into(batch[i].data_ptr<std::uint8_t>(), r.x, r.y, r.level, w_.patch, w_.patch);
       }
       std::unique_lock<std::mutex> g(mu_);
       cv_.wait(g, [&] { return stop_ || ready_.size() < 4; });  // bounded: a sleeping consumer stops the threads

@@ -135,8 +135,7 @@ class LoaderProcess {
                                          std::chrono::duration<double>(env_.options->bigchunk_timeout()));
     for (;;) {
       if (g_stop) return kStoppedWhileLoading;  // swapped out while loading: not an error
-      const int left = int(std::max<long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                 deadline - std::chrono::steady_clock::now()).count()));
+      const int left = ms_until(deadline);
       pollfd fds[2] = {{answers_, POLLIN, 0}, {pidfd_, POLLIN, 0}};
       const int r = poll(fds, pidfd_ >= 0 ? 2 : 1, pidfd_ >= 0 ? left : std::min(left, 100));
       if (r < 0) continue;  // EINTR: look at g_stop again

@@ -135,6 +135,14 @@ void LightDLCore::record_error(std::int64_t patient, std::uint32_t visit, const 
   log("error: patient " + std::to_string(patient) + " visit " + std::to_string(visit) + ": " + message);
 }
 
+void LightDLCore::record_failure(PatientState& ps, std::int64_t patient, std::uint32_t visit, const std::string& message) {
+  record_error(patient, visit, message);
+  if (++ps.failures >= std::uint32_t(options_.max_failures()) && !ps.set_aside) {
+    ps.set_aside = true;
+    record_error(patient, visit, "set aside after " + std::to_string(ps.failures) + " failures");
+  }
+}
+
 void LightDLCore::scheduler_main() {
   if (!options_.core_assignment().lightdl.empty()) {
     cpu_set_t set;
@@ -172,8 +180,7 @@ void LightDLCore::scheduler_main() {
     }
     int timeout_ms = -1;
     if (!halted_ && !finished_ && !swap_pending_) {
-      timeout_ms = int(std::max<long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(
-                                              next_swap - std::chrono::steady_clock::now()).count()));
+      timeout_ms = detail::ms_until(next_swap);
     }
     if (!all_pidfds) timeout_ms = timeout_ms < 0 ? 100 : std::min(timeout_ms, 100);  // no pidfd: check often
     poll(fds.data(), fds.size(), timeout_ms);
@@ -258,12 +265,7 @@ bool LightDLCore::start_visit(std::size_t k, std::int64_t id) {
   } catch (const std::exception& e) {
     // No process (fork failed): a failure of the patient's, so that retrying ends.
     std::lock_guard<std::mutex> g(mu_);
-    PatientState& ps = *patients_.at(id);
-    record_error(id, spec.visit, e.what());
-    if (++ps.failures >= std::uint32_t(options_.max_failures()) && !ps.set_aside) {
-      ps.set_aside = true;
-      record_error(id, spec.visit, "set aside after " + std::to_string(ps.failures) + " failures");
-    }
+    record_failure(*patients_.at(id), id, spec.visit, e.what());
     return false;
   }
   fresh.pidfd = detail::open_pidfd(fresh.pid);
@@ -328,13 +330,7 @@ void LightDLCore::end_visit(std::size_t k, int status, bool requested, const rus
     } else if (!(requested && WIFSIGNALED(status) && (WTERMSIG(status) == SIGTERM || WTERMSIG(status) == SIGKILL))) {
       failure = "SmallChunkCollector " + detail::describe_status(status);
     }
-    if (!failure.empty()) {
-      record_error(st.patient, st.visit, failure);
-      if (++ps.failures >= std::uint32_t(options_.max_failures()) && !ps.set_aside) {
-        ps.set_aside = true;
-        record_error(st.patient, st.visit, "set aside after " + std::to_string(ps.failures) + " failures");
-      }
-    }
+    if (!failure.empty()) record_failure(ps, st.patient, st.visit, failure);
     st = SlotState{};
   }
   bell_->ring();
@@ -398,8 +394,7 @@ void LightDLCore::stop_slots() {
     if (s.pid == 0) continue;
     int status = 0;
     rusage usage{};
-    const int left = int(std::max<long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(
-                                               deadline - std::chrono::steady_clock::now()).count()));
+    const int left = detail::ms_until(deadline);
     if (!detail::wait_child(s.pid, s.pidfd, left, &status, nullptr, &usage)) {
       kill(s.pid, SIGKILL);
       detail::wait_child(s.pid, s.pidfd, -1, &status, nullptr, &usage);

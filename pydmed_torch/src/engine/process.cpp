@@ -90,7 +90,7 @@ bool wait_child(pid_t pid, int pidfd, int timeout_ms, int* status, const volatil
     if (interrupt && *interrupt) return false;
     int left = -1;
     if (timeout_ms >= 0) {
-      left = int(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count());
+      left = ms_until(deadline);
       if (left <= 0) return false;
     }
     if (pidfd >= 0) {

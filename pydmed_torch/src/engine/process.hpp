@@ -4,6 +4,8 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
+#include <algorithm>
+#include <chrono>
 #include <functional>
 #include <string>
 #include <vector>
@@ -15,6 +17,12 @@ struct ChildSetup {
   int nice_increment = 0;
   bool own_process_group = false;  // keeps terminal signals (Ctrl-C) away from the tree
 };
+
+// Milliseconds from now to `deadline`, 0 once it has passed (a poll() timeout).
+inline int ms_until(std::chrono::steady_clock::time_point deadline) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+  return int(std::max<long long>(0, left.count()));
+}
 
 // Exit statuses shared by collectors and loaders.
 enum ChildExit : int { kExitOk = 0, kExitFinished = 10, kExitFailed = 11, kExitSetupFailed = 12 };

@@ -134,6 +134,8 @@ class LightDLCore {
   void stop_slots();
   void wake_scheduler();
   void record_error(std::int64_t patient, std::uint32_t visit, const std::string& message);
+  // An error that counts against the patient; sets it aside after Options::max_failures (mu_ held).
+  void record_failure(PatientState& ps, std::int64_t patient, std::uint32_t visit, const std::string& message);
   Rng decision_rng();
   double now_s() const;
   std::size_t take(std::uint8_t* out, std::size_t max, std::vector<ChunkRecord>* records);
