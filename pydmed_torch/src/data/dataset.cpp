@@ -46,14 +46,21 @@ const Patient& Dataset::patient(std::int64_t id) const {
 Dataset Dataset::create_onetoone(const std::string& name, const std::string& rootdir,
                                  const std::string& suffix, const FileInfoFn& labels,
                                  const FileInfoFn& wsi_infos) {
+  auto ends_with_suffix = [&suffix](const std::string& f) {
+    return f.size() >= suffix.size() && f.compare(f.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  return create_onetoone(name, rootdir, ends_with_suffix, labels, wsi_infos);
+}
+
+Dataset Dataset::create_onetoone(const std::string& name, const std::string& rootdir,
+                                 const std::function<bool(const std::string& filename)>& accept,
+                                 const FileInfoFn& labels, const FileInfoFn& wsi_infos) {
   std::error_code ec;
   if (!fs::is_directory(rootdir, ec)) throw DatasetError(rootdir, 0, "not a directory");
   std::vector<std::string> files;
   for (auto it = fs::recursive_directory_iterator(rootdir, ec); !ec && it != fs::end(it);
        it.increment(ec)) {
-    const std::string f = it->path().filename().string();
-    if (it->is_regular_file() && f.size() >= suffix.size() &&
-        f.compare(f.size() - suffix.size(), suffix.size(), suffix) == 0) {
+    if (it->is_regular_file() && accept(it->path().filename().string())) {
       files.push_back(fs::relative(it->path(), rootdir).string());
     }
   }

@@ -20,25 +20,15 @@ Dataset dataset_from_source(const std::string& source) {
   std::error_code ec;
   if (!fs::exists(source, ec)) throw DatasetError(source, 0, "no such file or folder");
   if (!fs::is_directory(source, ec)) return read_manifest(source);
-  std::vector<std::string> files;
-  for (auto it = fs::recursive_directory_iterator(source, ec); !ec && it != fs::end(it); it.increment(ec)) {
-    if (!it->is_regular_file()) continue;
-    std::string ext = it->path().extension().string();
+  auto is_slide = [](const std::string& filename) {
+    std::string ext = fs::path(filename).extension().string();
     std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
     const auto& sx = slide_suffixes();
-    if (std::find(sx.begin(), sx.end(), ext) != sx.end()) files.push_back(fs::relative(it->path(), source).string());
-  }
-  if (ec) throw DatasetError(source, 0, "cannot scan: " + ec.message());
-  if (files.empty()) throw DatasetError(source, 0, "no slides in the folder");
-  std::sort(files.begin(), files.end());
-  std::vector<Patient> patients;
-  for (std::size_t i = 0; i < files.size(); ++i) {
-    Patient p;
-    p.int_uniqueid = std::int64_t(i);
-    p.dict_records["wsi"] = Record{fs::absolute(source).string(), files[i], nlohmann::json::object()};
-    patients.push_back(std::move(p));
-  }
-  return Dataset(fs::path(source).filename().string(), std::move(patients));
+    return std::find(sx.begin(), sx.end(), ext) != sx.end();
+  };
+  Dataset ds = Dataset::create_onetoone(fs::path(source).filename().string(), fs::absolute(source).string(), is_slide);
+  if (ds.size() == 0) throw DatasetError(source, 0, "no slides in the folder");
+  return ds;
 }
 
 }  // namespace pydmed

@@ -68,6 +68,10 @@ class Dataset {
   static Dataset create_onetoone(const std::string& str_dsname, const std::string& rootdir,
                                  const std::string& suffix, const FileInfoFn& labels = nullptr,
                                  const FileInfoFn& wsi_infos = nullptr);
+  // Same, for every file whose name `accept` takes.
+  static Dataset create_onetoone(const std::string& str_dsname, const std::string& rootdir,
+                                 const std::function<bool(const std::string& filename)>& accept,
+                                 const FileInfoFn& labels = nullptr, const FileInfoFn& wsi_infos = nullptr);
 };
 
 }  // namespace pydmed
