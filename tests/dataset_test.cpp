@@ -1,6 +1,9 @@
 // Patient, Record, Dataset and the split helpers.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <filesystem>
 #include <set>
 
@@ -136,6 +139,43 @@ TEST(Dataset, CreateOneToOneScansSortedAndRecursively) {
   EXPECT_EQ(d.list_patients[0].labels["class"], 1);
   EXPECT_EQ(d.list_patients[1].record("wsi").dict_infos["zoom"], "40x");
   EXPECT_THROW(Dataset::create_onetoone("x", t.file("missing"), ".svs"), DatasetError);
+}
+
+TEST(Dataset, CreateOneToOneSkipsAndNamesWhatItCannotRead) {
+  pydmed::test::TempDir t;
+  std::filesystem::create_directories(t.file("sub"));
+  for (const char* f : {"a.svs", "sub/b.svs"}) pydmed::test::write_file(t.file(f), "x");
+  std::filesystem::create_symlink(t.file("loop.svs"), t.file("loop.svs"));         // a link to itself
+  std::filesystem::create_symlink(t.file("gone.svs"), t.file("dangling.svs"));     // to nothing
+  std::filesystem::create_symlink(t.file("sub"), t.file("sub/again"));              // a folder cycle: not followed
+  std::filesystem::create_symlink(t.file("nothing.txt"), t.file("ignored.txt"));   // not a slide name: not reported
+  // Without a list for them, the first such entry is an error naming it.
+  try {
+    Dataset::create_onetoone("scan", t.path(), ".svs");
+    ADD_FAILURE() << "an unreadable entry was ignored";
+  } catch (const DatasetError& e) {
+    EXPECT_TRUE(e.file() == t.file("loop.svs") || e.file() == t.file("dangling.svs")) << e.what();
+  }
+  std::vector<std::string> skipped;
+  const Dataset s = Dataset::create_onetoone(
+      "scan", t.path(), [](const std::string& f) { return f.size() > 4 && f.substr(f.size() - 4) == ".svs"; }, nullptr, nullptr,
+      &skipped);
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(s.list_patients[0].record("wsi").relativedir, "a.svs");
+  EXPECT_EQ(s.list_patients[1].record("wsi").relativedir, "sub/b.svs");
+  std::sort(skipped.begin(), skipped.end());
+  ASSERT_EQ(skipped.size(), 2u);
+  EXPECT_EQ(skipped[0], t.file("dangling.svs") + ": No such file or directory");
+  EXPECT_EQ(skipped[1], t.file("loop.svs") + ": Too many levels of symbolic links");
+  // An unreadable subfolder is named itself, not the top folder (root reads everything).
+  if (geteuid() != 0) {
+    std::filesystem::create_directories(t.file("locked"));
+    std::filesystem::permissions(t.file("locked"), std::filesystem::perms::none);
+    skipped.clear();
+    Dataset::create_onetoone("scan", t.path(), [](const std::string&) { return true; }, nullptr, nullptr, &skipped);
+    std::filesystem::permissions(t.file("locked"), std::filesystem::perms::owner_all);
+    EXPECT_NE(std::find(skipped.begin(), skipped.end(), t.file("locked") + ": Permission denied"), skipped.end());
+  }
 }
 
 }  // namespace

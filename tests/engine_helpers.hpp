@@ -99,20 +99,38 @@ inline std::set<std::string> dev_shm() {
 }
 
 // Halts the loader after `swaps` swaps of the default policy, so every SmallChunk produced
-// is then delivered and the loader ends.
+// is then delivered and the loader ends. Swaps are driven by count, not by time: it keeps the
+// loaded patients until each has produced something in its visit, so every visit serves
+// SmallChunks however loaded the machine is (swaps + loaded visits, all non-empty). Its random
+// stream is keyed by the swaps made, so the decisions are the same on every run of a seed.
+// While `armed` is false it swaps without counting (a test's first phase).
 class HaltAfter : public Scheduler {
  public:
-  explicit HaltAfter(int swaps) : left_(swaps) {}
-  SchedDecision schedule(const LightDLCore& dl, Rng& rng) override {
-    if (left_-- <= 0) return SchedDecision::halt();
+  explicit HaltAfter(int swaps, bool armed = true) : left_(swaps), armed(armed) {}
+  SchedDecision schedule(const LightDLCore& dl, Rng&) override {
+    const LoaderStats st = dl.stats();
+    for (const PatientStats& p : st.patients) {
+      if (p.loaded && p.produced <= produced_at_load_[p.patient]) return SchedDecision::keep();
+    }
+    if (armed && left_-- <= 0) return SchedDecision::halt();
+    Rng rng({dl.options().seed(), made_++, 0x4A17ULL});
     SchedDecision d = Scheduler::schedule(dl, rng);
-    decisions.push_back({d.remove, d.load});
+    if (d.kind == SchedDecision::Kind::Swap) {
+      decisions.push_back({d.remove, d.load});
+      for (const PatientStats& p : st.patients)
+        if (p.patient == d.load) produced_at_load_[p.patient] = p.produced;
+    }
     return d;
   }
   std::vector<std::pair<std::int64_t, std::int64_t>> decisions;
 
  private:
   int left_;
+  std::uint64_t made_ = 0;
+  std::map<std::int64_t, std::uint64_t> produced_at_load_;
+
+ public:
+  std::atomic<bool> armed;
 };
 
 }  // namespace pydmed::test

@@ -19,20 +19,25 @@ TEST(LightDLCore, EveryPatchEqualsReadRegionOnRealSlides) {
     SCOPED_TRACE("level " + std::to_string(level));
     // Level 1 exists on the ndpi only (downsample exactly 2); the others use level 0.
     Dataset one_level = level == 0 ? ds : Dataset("ndpi", {ds.patient(1)});
+    // Three swaps, each after the loaded patients served something: the default policy loads
+    // never-visited patients first, so every patient serves before the loader halts and ends.
+    // small.svs (16 x 16 pixels) cannot serve a 32 x 32 patch: it fails, clearly, alone.
     LightDLCore dl(one_level, random_bigchunk_loader(test_bigchunks().level(level)),
                    random_smallchunk_collector(RandomSmallChunkOptions().max_per_bigchunk(40)),
-                   test_options().interval_resched(0.1));
-    // Until every patient has served some patches (swaps every 0.1 s).
-    Delivered d;
+                   test_options().interval_resched(0.1), std::make_shared<HaltAfter>(3));
+    const Delivered d = consume(dl, 0);
     std::set<std::int64_t> patients;
-    for (int round = 0; round < 400 && patients.size() < one_level.size(); ++round) {
-      Delivered more = consume(dl, 64);
-      for (auto& r : more.records) patients.insert(r.patient);
-      d.records.insert(d.records.end(), more.records.begin(), more.records.end());
-      d.pixels.insert(d.pixels.end(), more.pixels.begin(), more.pixels.end());
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    for (auto& r : d.records) patients.insert(r.patient);
+    std::set<std::int64_t> want;
+    for (const Patient& p : one_level.list_patients)
+      if (p.record("wsi").relativedir != "small.svs") want.insert(p.int_uniqueid);
+    EXPECT_EQ(patients, want) << "every patient but small.svs was visited";
+    for (const PatientError& e : dl.errors()) {
+      EXPECT_EQ(e.patient, 3);
+      EXPECT_TRUE(e.message.find("small.svs: level 0 is 16 x 16 pixels, smaller than the 32 x 32 patch") != std::string::npos ||
+                  e.message.find("set aside") != std::string::npos)
+          << e.message;
     }
-    EXPECT_EQ(patients.size(), one_level.size()) << "every patient was visited";
     std::map<std::int64_t, Slide> slides;
     std::set<std::int64_t> checked;
     for (std::size_t i = 0; i < d.records.size(); ++i) {
@@ -48,7 +53,6 @@ TEST(LightDLCore, EveryPatchEqualsReadRegionOnRealSlides) {
       ASSERT_EQ(std::memcmp(want.data, d.pixels[i].data(), d.pixels[i].size()), 0)
           << "patient " << r.patient << " at " << r.x << "," << r.y;
     }
-    EXPECT_TRUE(dl.errors().empty()) << dl.errors()[0].message;
   }
 }
 
@@ -60,7 +64,7 @@ TEST(LightDLCore, EverySmallChunkArrivesExactlyOnceAcrossManySwaps) {
   const Delivered d = consume(dl, 0);  // until the halted loader ends
   EXPECT_TRUE(dl.finished());
   const LoaderStats st = dl.stats();
-  EXPECT_GE(st.swaps, 20u);
+  EXPECT_EQ(st.swaps, 25u);
   // Unique ids: (patient, visit, BigChunk, call).
   std::set<std::tuple<std::int64_t, std::uint32_t, std::uint32_t, std::uint64_t>> ids;
   std::map<std::pair<std::int64_t, std::uint32_t>, std::vector<std::pair<std::uint32_t, std::uint64_t>>> per_visit;
@@ -80,7 +84,7 @@ TEST(LightDLCore, EverySmallChunkArrivesExactlyOnceAcrossManySwaps) {
       EXPECT_EQ(calls[i].second, i % 50);
     }
   }
-  EXPECT_GT(per_visit.size(), 20u);
+  EXPECT_EQ(per_visit.size(), 2u + 25u) << "the two first visits and one per swap, none empty";
   // The end is an empty batch, and stays so.
   std::vector<std::uint8_t> buf(32 * 32 * 3 * 4);
   EXPECT_EQ(dl.next_batch(buf.data(), 4, nullptr), 0u);
@@ -107,12 +111,14 @@ class CountingCollector : public SmallChunkCollector {
 
 TEST(LightDLCore, CheckpointsSurviveReschedulingAndMessagesAndStatusesArrive) {
   TempDir t;
-  auto sched = std::make_shared<HaltAfter>(16);
+  // Counts 16 swaps only from the second message on, so later visits surely get it.
+  auto sched = std::make_shared<HaltAfter>(16, /*armed=*/false);
   LightDLCore dl(sample_dataset(3), random_bigchunk_loader(test_bigchunks()), [] { return std::make_unique<CountingCollector>(); },
                  test_options().interval_resched(0.1).maxlength_queue_smallchunk(8).batch_size(16).log_file(t.file("log.txt")), sched);
   for (int p = 0; p < 3; ++p) dl.send_message(p, {{"lr", 0.5}});
   Delivered d = consume(dl, 200);
   for (int p = 0; p < 3; ++p) dl.send_message(p, {{"phase", 2}});
+  sched->armed = true;
   const Delivered rest = consume(dl, 0);
   d.records.insert(d.records.end(), rest.records.begin(), rest.records.end());
   std::map<std::int64_t, std::vector<std::pair<std::uint32_t, std::int64_t>>> counts;
@@ -153,16 +159,25 @@ TEST(LightDLCore, FewerPatientsThanCollectors) {
   EXPECT_EQ(dl.collector_pids().size(), 2u) << "at most one collector per patient";
   std::set<std::int64_t> seen;
   for (auto& r : d.records) seen.insert(r.patient);
-  for (int i = 0; i < 500 && seen.size() < 2; ++i)  // one collector may start faster
+  while (seen.size() < 2)  // one collector may start faster; CTest's timeout bounds this
     for (auto& r : consume(dl, 32).records) seen.insert(r.patient);
   EXPECT_EQ(seen.size(), 2u);
 }
 
-TEST(LightDLCore, EmptyDatasetEndsAtOnce) {
-  LightDLCore dl(Dataset("empty", {}), random_bigchunk_loader(), random_smallchunk_collector(), test_options());
-  std::vector<std::uint8_t> buf(32 * 32 * 3);
-  EXPECT_EQ(dl.next_batch(buf.data(), 1, nullptr), 0u);
-  EXPECT_TRUE(dl.finished());
+TEST(LightDLCore, EmptyDatasetIsRefusedAtConstruction) {
+  try {
+    LightDLCore dl(Dataset("empty", {}), random_bigchunk_loader(), random_smallchunk_collector(), test_options());
+    FAIL() << "an empty dataset was accepted";
+  } catch (const DatasetError& e) {
+    EXPECT_NE(std::string(e.what()).find("no patients in dataset 'empty'"), std::string::npos) << e.what();
+  }
+  // A rank whose share is empty (2 patients, 3 ranks) is refused the same way, naming the rank.
+  try {
+    LightDLCore dl(sample_dataset(2), random_bigchunk_loader(), random_smallchunk_collector(), test_options().rank(2).world_size(3));
+    FAIL() << "an empty shard was accepted";
+  } catch (const DatasetError& e) {
+    EXPECT_NE(std::string(e.what()).find("rank 2 of 3 has no patients"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
@@ -174,7 +189,11 @@ TEST(LightDLCore, TreeUsesAlmostNoCpuWhileTheConsumerSleeps) {
   LightDLCore dl(sample_dataset(4), random_bigchunk_loader(test_bigchunks()), random_smallchunk_collector(),
                  test_options().interval_resched(0.3));
   consume(dl, 200);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // rings fill, one swap happens
+  // Until the rings are full (however long a loaded machine takes), then past the second after
+  // the last request in which a swap may still happen: from there the tree has nothing to do.
+  while (dl.stats().ring_fill < dl.stats().ring_capacity) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  while (dl.stats().ring_fill < dl.stats().ring_capacity) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   const double before = dl.stats().tree_cpu_s;
   std::this_thread::sleep_for(std::chrono::seconds(2));
   const LoaderStats after = dl.stats();

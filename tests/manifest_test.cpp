@@ -91,6 +91,20 @@ TEST(Manifest, ErrorsNameFileAndLine) {
   expect_error_at("patient_id,record:wsi\n1,\"a.svs\n", 2, "does not close");
   expect_error_at("patient_id,record:wsi\n1,\n", 2, "has no record");
   expect_error_at("patient_id,record:wsi,info\n1,a.svs,[1]\n", 2, "not a JSON object");
+  // The same column twice would silently keep the last one.
+  expect_error_at("patient_id,record:wsi,record:wsi\n1,a.svs,b.svs\n", 1, "duplicate column 'record:wsi'");
+  expect_error_at("patient_id,record:wsi,label:c,label:c\n", 1, "duplicate column 'label:c'");
+}
+
+TEST(Manifest, AByteOrderMarkIsNotPartOfTheFirstColumn) {
+  TempDir t;
+  pydmed::test::write_file(t.file("excel.csv"), "\xEF\xBB\xBFpatient_id,record:wsi,label:class\r\n7,a.svs,tumour\r\n");
+  const Dataset d = read_manifest(t.file("excel.csv"));
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d.list_patients[0].int_uniqueid, 7);
+  EXPECT_EQ(d.list_patients[0].labels["class"], "tumour");
+  // Only at the start of the file: elsewhere it is a character of a field.
+  expect_error_at("patient_id,record:wsi,\xEF\xBB\xBFlabel:x\n", 1, "unknown column");
 }
 
 TEST(Manifest, MissingAndEmptyFiles) {

@@ -11,7 +11,7 @@ namespace {
 
 void expect_refused(const Options& o, const std::string& option, const std::string& reason = "") {
   try {
-    LightDLCore dl(Dataset("x", {}), random_bigchunk_loader(), random_smallchunk_collector(), o);
+    LightDLCore dl(sample_dataset(2), random_bigchunk_loader(), random_smallchunk_collector(), o);
     ADD_FAILURE() << "accepted bad " << option;
   } catch (const OptionsError& e) {
     EXPECT_EQ(e.option(), option) << e.what();

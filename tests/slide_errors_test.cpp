@@ -85,6 +85,29 @@ TEST(SlideErrors, TruncatedSlides) {
   expect_truncated_fails(wsi("test3-DAPI-2-387.ndpi"), d.file("cut.ndpi"), 0.5);
 }
 
+// No reader opens a cut Aperio slide. OpenSlide 3.4.1 detects no vendor (it gives no detail
+// for that); libtiff says why; the message keeps both, OpenSlide's first, on one line.
+TEST(SlideErrors, TruncatedSvsGivesEveryReadersReason) {
+  PYDMED_REQUIRE_WSI();
+  TempDir d;
+  const auto p = d.file("third.svs");
+  const std::string bytes = pydmed::test::read_file(wsi("CMU-1-Small-Region.svs"));
+  pydmed::test::write_file(p, bytes.substr(0, bytes.size() / 3));
+  try {
+    Slide s(p);
+    ADD_FAILURE() << "a third of a slide opened";
+  } catch (const SlideError& e) {
+    const std::string m = e.what();
+    EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+    EXPECT_EQ(m.rfind(p + ": cannot open: OpenSlide: not a slide format it recognises; libtiff: ", 0), 0u) << m;
+    EXPECT_NE(m.find("the first directory is at byte 1275950, past the end of the file (" +
+                     std::to_string(bytes.size() / 3) + " bytes): the file is truncated"),
+              std::string::npos)
+        << m;
+    EXPECT_NE(m.find("; OpenCV: not tried"), std::string::npos) << m;
+  }
+}
+
 TEST(SlideErrors, LevelOutOfRangeAndBadSizes) {
   PYDMED_REQUIRE_WSI();
   const auto p = wsi("CMU-1-Small-Region-pyramid.tiff");

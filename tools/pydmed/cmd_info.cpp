@@ -1,7 +1,7 @@
-#include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "pydmed/output_file.hpp"
 #include "pydmed/slide/slide.hpp"
 
 namespace pydmed::cli {
@@ -26,7 +26,9 @@ Runner add_info(CLI::App& app) {
     j["mpp_y"] = slide.mpp_y() ? nlohmann::json(*slide.mpp_y()) : nlohmann::json();
     j["associated_images"] = slide.associated_image_names();
     if (*props) j["properties"] = slide.properties();
-    std::cout << j.dump(2) << '\n';
+    OutputFile out("-");
+    out.write(j.dump(2) + '\n');
+    out.close();  // "standard output: write failed: No space left on device", exit 1
     return 0;
   };
 }

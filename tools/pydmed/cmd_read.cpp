@@ -1,9 +1,8 @@
-#include <fstream>
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "commands.hpp"
-#include "pydmed/error.hpp"
+#include "flags.hpp"
+#include "pydmed/output_file.hpp"
 #include "pydmed/slide/slide.hpp"
 
 namespace pydmed::cli {
@@ -19,7 +18,7 @@ Runner add_read(CLI::App& app) {
   sub->add_option("SLIDE", a->path, "slide or image file")->required();
   sub->add_option("--x", a->x, "left, in level-0 pixels")->required();
   sub->add_option("--y", a->y, "top, in level-0 pixels")->required();
-  sub->add_option("--level", a->level, "pyramid level")->default_val(0);
+  sub->add_option("--level", a->level, "pyramid level")->default_val(0)->check(integer(0, 1000));
   sub->add_option("--width", a->w, "width, in pixels of the level")->required();
   sub->add_option("--height", a->h, "height, in pixels of the level")->required();
   sub->add_option("--out", a->out, "output file: .png, or .rgb for raw RGB rows")->required();
@@ -28,20 +27,14 @@ Runner add_read(CLI::App& app) {
     const cv::Mat rgb = slide.read_region(a->x, a->y, a->level, a->w, a->h);
     const bool raw = a->out.size() >= 4 && a->out.compare(a->out.size() - 4, 4, ".rgb") == 0;
     if (raw) {
-      std::ofstream f(a->out, std::ios::binary);
-      f.write(reinterpret_cast<const char*>(rgb.data), std::streamsize(rgb.total() * rgb.elemSize()));
-      if (!f.flush()) throw Error(a->out + ": cannot write the output file");
+      OutputFile f(a->out, OutputFile::Mode::Atomic);
+      f.write(rgb.data, rgb.total() * rgb.elemSize());
+      f.close();
       return 0;
     }
     cv::Mat bgr;
     cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
-    bool ok = false;
-    try {
-      ok = cv::imwrite(a->out, bgr);
-    } catch (const cv::Exception& e) {
-      throw Error(a->out + ": cannot write the image: " + e.what());
-    }
-    if (!ok) throw Error(a->out + ": cannot write the image (unknown extension or unwritable path)");
+    write_image(a->out, bgr);
     return 0;
   };
 }

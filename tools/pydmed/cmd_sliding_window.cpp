@@ -1,19 +1,35 @@
 // pydmed sliding-window: tile every slide with SlidingWindowDL and list each delivered window;
 // optionally a mean-intensity heatmap per slide. How to check a whole-slide run from outside.
+#include <unistd.h>
 #include <zlib.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <map>
 
 #include "commands.hpp"
+#include "flags.hpp"
+#include "interrupt.hpp"
 #include "pydmed/data/source.hpp"
 #include "pydmed/error.hpp"
 #include "pydmed/extensions/heatmap.hpp"
 #include "pydmed/extensions/sliding_window.hpp"
+#include "pydmed/output_file.hpp"
+#include "tsv.hpp"
 
 namespace pydmed::cli {
+
+namespace {
+// The heatmap folder, made and checked before the run rather than found unwritable after it.
+void prepare_folder(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw Error(dir + ": cannot create the folder: " + ec.message());
+  if (::access(dir.c_str(), W_OK | X_OK) != 0) throw Error(dir + ": cannot write in the folder: " + std::strerror(errno));
+}
+}  // namespace
 
 Runner add_sliding_window(CLI::App& app) {
   struct Args {
@@ -22,21 +38,24 @@ Runner add_sliding_window(CLI::App& app) {
   };
   auto a = std::make_shared<Args>();
   auto* sub = app.add_subcommand("sliding-window", "Tile every slide and write one TSV line per delivered window");
-  sub->add_option("SOURCE", a->source, "a manifest file, or a folder of slides (one patient each)")->required();
-  sub->add_option("--level", a->level, "pyramid level")->default_val(0)->check(CLI::NonNegativeNumber);
-  sub->add_option("--kernel", a->kernel, "window size in pixels")->default_val(224)->check(CLI::PositiveNumber);
-  sub->add_option("--stride", a->stride, "step between windows")->default_val(224)->check(CLI::PositiveNumber);
-  sub->add_option("--collectors", a->collectors, "slides processed at once")->default_val(2)->check(CLI::PositiveNumber);
+  sub->add_option("SOURCE", a->source, "a manifest file, a folder of slides (one patient each), or one slide")->required();
+  sub->add_option("--level", a->level, "pyramid level")->default_val(0)->check(integer(0, 1000));
+  sub->add_option("--kernel", a->kernel, "window size in pixels")->default_val(224)->check(integer(1, 65536));
+  sub->add_option("--stride", a->stride, "step between windows")->default_val(224)->check(integer(1, 65536));
+  sub->add_option("--collectors", a->collectors, "slides processed at once")->default_val(2)->check(integer(1, 1024));
   sub->add_option("--out", a->out, "output TSV (default: standard output)");
   sub->add_option("--heatmap", a->heatmap, "folder for each slide's mean-intensity heatmap (PNG and .npy)");
   return [a] {
-    const Dataset ds = dataset_from_source(a->source);
+    std::vector<std::string> skipped;
+    const Dataset ds = dataset_from_source(a->source, &skipped);
+    for (const auto& s : skipped) std::cerr << "skipped: " << s << '\n';
+    if (!a->heatmap.empty()) prepare_folder(a->heatmap);
     const auto sw = SlidingWindowOptions().level(a->level).kernel(a->kernel).stride(a->stride);
     const std::size_t band = std::max<std::size_t>(std::size_t(64) << 20, std::size_t(a->kernel) * std::size_t(a->kernel) * 3);
     auto dl = make_sliding_window(ds, sw, Options().num_bigchunkloaders(a->collectors).batch_size(32).maxlength_queue_smallchunk(64).max_bigchunk_bytes(band));
-    std::ofstream file;
-    std::ostream& out = output_to(a->out, file);
-    out << "patient\tx\ty\tlevel\twidth\theight\tlast_row\tlast_col\toverlap_y\toverlap_x\tcrc32\n";
+    OutputFile out(a->out);
+    out.write("patient\tx\ty\tlevel\twidth\theight\tlast_row\tlast_col\toverlap_y\toverlap_x\tcrc32\n");
+    const OnInterrupt stop_on_signal([&dl] { dl->stop(); });
     const std::size_t bytes = dl->options().patch_shape().bytes();
     std::vector<std::uint8_t> buf(32 * bytes);
     std::vector<ChunkRecord> rec;
@@ -47,9 +66,8 @@ Runner add_sliding_window(CLI::App& app) {
         const ChunkRecord& r = rec[i];
         const std::uint8_t* px = buf.data() + i * bytes;
         const WindowInfo w = WindowInfo::from_json(r.info_json);
-        out << r.patient << '\t' << r.x << '\t' << r.y << '\t' << r.level << '\t' << r.width << '\t' << r.height << '\t'
-            << int(w.last_row) << '\t' << int(w.last_col) << '\t' << w.overlap_y << '\t' << w.overlap_x << '\t'
-            << crc32(crc32(0L, Z_NULL, 0), px, uInt(bytes)) << '\n';
+        out.write(tsv_line(r.patient, r.x, r.y, r.level, r.width, r.height, int(w.last_row), int(w.last_col), w.overlap_y,
+                           w.overlap_x, crc32(crc32(0L, Z_NULL, 0), px, uInt(bytes))));
         if (!a->heatmap.empty()) {
           double sum = 0;
           for (std::size_t k = 0; k < bytes; ++k) sum += px[k];
@@ -58,21 +76,21 @@ Runner add_sliding_window(CLI::App& app) {
       }
       windows += n;
     }
-    out.flush();
-    std::cerr << "delivered " << windows << " windows from " << ds.size() << " slides\n";
+    dl->stop();
+    out.close();
+    std::cerr << "delivered " << windows << " windows from " << ds.size() << " slides"
+              << (Interrupt::received() ? " (interrupted)" : "") << '\n';
     for (const auto& e : dl->errors()) std::cerr << "error: patient " << e.patient << ": " << e.message << '\n';
-    if (!a->heatmap.empty()) {
-      std::filesystem::create_directories(a->heatmap);
-      for (auto& [id, values] : means) {
-        const Slide slide(ds.patient(id).record("wsi").path());
-        const double ds_cell = slide.level(a->level).downsample * a->stride;
-        const Heatmap h = Heatmap::from_windows(slide, values, ds_cell);
-        const std::string base = a->heatmap + "/heatmap_" + std::to_string(id);
-        h.save_png(base + ".png", slide);
-        h.save_npy(base + ".npy");
-      }
+    if (Interrupt::received()) return Interrupt::exit_status();
+    for (auto& [id, values] : means) {
+      const Slide slide(ds.patient(id).record("wsi").path());
+      const double ds_cell = slide.level(a->level).downsample * a->stride;
+      const Heatmap h = Heatmap::from_windows(slide, values, ds_cell);
+      const std::string base = a->heatmap + "/heatmap_" + std::to_string(id);
+      h.save_png(base + ".png", slide);
+      h.save_npy(base + ".npy");
     }
-    return dl->errors().empty() ? 0 : 1;
+    return dl->errors().empty() && skipped.empty() ? 0 : 1;
   };
 }
 

@@ -3,40 +3,49 @@
 #include <zlib.h>
 
 #include <chrono>
-#include <fstream>
 #include <iostream>
 
 #include "commands.hpp"
+#include "flags.hpp"
+#include "interrupt.hpp"
 #include "pydmed/data/source.hpp"
 #include "pydmed/engine/light_dl_core.hpp"
 #include "pydmed/error.hpp"
+#include "pydmed/output_file.hpp"
+#include "tsv.hpp"
 
 namespace pydmed::cli {
 
 Runner add_stream(CLI::App& app) {
   struct Args {
     std::string source, out;
-    int patch = 224, bigchunk = 2048, level = 0, collectors = 2, batch = 64;
+    int patch = 224, bigchunk = 2048, level = 0, collectors = 2;
     double interval = 10.0, seconds = 0;
     std::uint64_t max_per_bigchunk = 0, seed = 0, count = 0;
   };
   auto a = std::make_shared<Args>();
   auto* sub = app.add_subcommand("stream", "Run the loader and write one TSV line per delivered SmallChunk");
-  sub->add_option("SOURCE", a->source, "a manifest file, or a folder of slides (one patient each)")->required();
-  sub->add_option("--patch", a->patch, "patch size in pixels")->default_val(224)->check(CLI::PositiveNumber);
-  sub->add_option("--bigchunk", a->bigchunk, "BigChunk size in pixels")->default_val(2048)->check(CLI::PositiveNumber);
-  sub->add_option("--level", a->level, "pyramid level")->default_val(0)->check(CLI::NonNegativeNumber);
-  sub->add_option("--collectors", a->collectors, "patients loaded at once")->default_val(2)->check(CLI::PositiveNumber);
-  sub->add_option("--interval-resched", a->interval, "seconds between swaps")->default_val(10.0);
-  sub->add_option("--max-per-bigchunk", a->max_per_bigchunk, "patches per BigChunk, 0: no limit")->default_val(0);
-  sub->add_option("--seed", a->seed, "random seed")->default_val(0);
-  auto* count = sub->add_option("--count", a->count, "stop after this many patches");
-  auto* seconds = sub->add_option("--seconds", a->seconds, "stop after this many seconds");
+  sub->add_option("SOURCE", a->source, "a manifest file, a folder of slides (one patient each), or one slide")->required();
+  sub->add_option("--patch", a->patch, "patch size in pixels")->default_val(224)->check(integer(1, 65536));
+  sub->add_option("--bigchunk", a->bigchunk, "BigChunk size in pixels")->default_val(2048)->check(integer(1, 65536));
+  sub->add_option("--level", a->level, "pyramid level")->default_val(0)->check(integer(0, 1000));
+  sub->add_option("--collectors", a->collectors, "patients loaded at once")->default_val(2)->check(integer(1, 1024));
+  sub->add_option("--interval-resched", a->interval, "seconds between swaps")->default_val(10.0)->check(positive_number());
+  sub->add_option("--max-per-bigchunk", a->max_per_bigchunk, "patches per BigChunk, 0: no limit")->default_val(0)->check(unsigned_integer());
+  sub->add_option("--seed", a->seed, "random seed")->default_val(0)->check(unsigned_integer());
+  auto* count = sub->add_option("--count", a->count, "stop after this many patches")->check(integer(1));
+  auto* seconds = sub->add_option("--seconds", a->seconds, "stop after this many seconds")->check(positive_number());
   count->excludes(seconds);
   sub->add_option("--out", a->out, "output TSV (default: standard output)");
   return [a] {
-    if (a->count == 0 && a->seconds <= 0) throw Error("stream: give --count N or --seconds S");
-    const Dataset ds = dataset_from_source(a->source);
+    if (a->count == 0 && a->seconds <= 0) throw UsageError("stream: give --count N or --seconds S");
+    if (a->patch > a->bigchunk) {
+      throw UsageError("--patch " + std::to_string(a->patch) + " is larger than --bigchunk " + std::to_string(a->bigchunk) +
+                       ": patches are cut from BigChunks");
+    }
+    std::vector<std::string> skipped;
+    const Dataset ds = dataset_from_source(a->source, &skipped);
+    for (const auto& s : skipped) std::cerr << "skipped: " << s << '\n';
     const int batch = int(std::min<std::uint64_t>(64, a->count > 0 ? a->count : 64));
     Options o = Options()
                     .num_bigchunkloaders(a->collectors)
@@ -45,12 +54,12 @@ Runner add_stream(CLI::App& app) {
                     .batch_size(batch)
                     .maxlength_queue_smallchunk(std::max(64, batch))
                     .patch_shape({a->patch, a->patch, 3})
-                    .max_bigchunk_bytes(std::size_t(std::max(a->bigchunk, a->patch)) * std::size_t(std::max(a->bigchunk, a->patch)) * 3);
+                    .max_bigchunk_bytes(std::size_t(a->bigchunk) * std::size_t(a->bigchunk) * 3);
     LightDLCore dl(ds, random_bigchunk_loader(RandomBigChunkOptions().level(a->level).width(a->bigchunk).height(a->bigchunk)),
                    random_smallchunk_collector(RandomSmallChunkOptions().max_per_bigchunk(a->max_per_bigchunk)), o);
-    std::ofstream file;
-    std::ostream& out = output_to(a->out, file);
-    out << "patient\tvisit\tbigchunk_x\tbigchunk_y\tx\ty\tlevel\twidth\theight\tcrc32\n";
+    OutputFile out(a->out);  // before the run: an unwritable path fails now, not after it
+    out.write("patient\tvisit\tbigchunk_x\tbigchunk_y\tx\ty\tlevel\twidth\theight\tcrc32\n");
+    const OnInterrupt stop_on_signal([&dl] { dl.stop(); });  // then what is left is written
     const std::size_t bytes = o.patch_shape().bytes();
     std::vector<std::uint8_t> buf(std::size_t(batch) * bytes);
     std::vector<ChunkRecord> rec;
@@ -68,24 +77,24 @@ Runner add_stream(CLI::App& app) {
       for (std::size_t i = 0; i < n; ++i) {
         const ChunkRecord& r = rec[i];
         const uLong crc = crc32(crc32(0L, Z_NULL, 0), buf.data() + i * bytes, uInt(bytes));
-        out << r.patient << '\t' << r.visit << '\t' << r.bigchunk.x << '\t' << r.bigchunk.y << '\t' << r.x << '\t' << r.y
-            << '\t' << r.level << '\t' << r.width << '\t' << r.height << '\t' << crc << '\n';
+        out.write(tsv_line(r.patient, r.visit, r.bigchunk.x, r.bigchunk.y, r.x, r.y, r.level, r.width, r.height, crc));
       }
       written += n;
       if ((a->count > 0 && written >= a->count) || (n == 0 && dl.finished())) break;
     }
     dl.stop();
-    out.flush();
+    out.close();  // a write error ends here with its reason, before any claim of delivery
     const LoaderStats st = dl.stats();
     std::cerr << "delivered " << written << " SmallChunks in "
               << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s, " << st.swaps
-              << " swaps, " << st.bigchunks << " BigChunks\n";
+              << " swaps, " << st.bigchunks << " BigChunks" << (Interrupt::received() ? " (interrupted)" : "") << '\n';
     for (const auto& p : st.patients) {
       std::cerr << "patient " << p.patient << ": " << p.delivered << " delivered, " << p.visits << " visits, "
                 << p.bigchunks << " BigChunks" << (p.set_aside ? ", set aside" : "") << '\n';
     }
     for (const auto& e : dl.errors()) std::cerr << "error: patient " << e.patient << ": " << e.message << '\n';
-    return dl.errors().empty() ? 0 : 1;  // what was delivered is written either way
+    if (Interrupt::received()) return Interrupt::exit_status();
+    return dl.errors().empty() && skipped.empty() ? 0 : 1;  // what was delivered is written either way
   };
 }
 

@@ -1,14 +1,16 @@
 #pragma once
 // Each subcommand of `pydmed` registers itself on the app and returns its runner.
 #include <CLI/CLI.hpp>
-#include <fstream>
 #include <functional>
+#include <stdexcept>
 #include <string>
 
 namespace pydmed::cli {
 
-// `path`, opened into `file`, or standard output when empty; throws Error naming it.
-std::ostream& output_to(const std::string& path, std::ofstream& file);
+// Flags that cannot work together (exit status 2, as for a flag CLI11 refuses).
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 
 using Runner = std::function<int()>;
 Runner add_info(CLI::App& app);

@@ -3,18 +3,11 @@
 #include <map>
 
 #include "commands.hpp"
+#include "interrupt.hpp"
 #include "pydmed/error.hpp"
 
-namespace pydmed::cli {
-std::ostream& output_to(const std::string& path, std::ofstream& file) {
-  if (path.empty()) return std::cout;
-  file.open(path);
-  if (!file) throw Error(path + ": cannot write the output file");
-  return file;
-}
-}  // namespace pydmed::cli
-
 int main(int argc, char** argv) {
+  pydmed::cli::Interrupt::install();  // first: every later thread inherits its signal mask
   CLI::App app{"pydmed: whole-slide images for LibTorch training loops"};
   app.require_subcommand(1);
   std::map<CLI::App*, pydmed::cli::Runner> runners;
@@ -28,10 +21,22 @@ int main(int argc, char** argv) {
   add(pydmed::cli::add_make_sample_slides);
   add(pydmed::cli::add_stream);
   add(pydmed::cli::add_sliding_window);
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "pydmed: " << e.what() << " (see --help)\n";  // one line, naming the flag as typed
+    return 2;
+  }
   try {
     for (auto& [sub, run] : runners)
       if (sub->parsed()) return run();
+  } catch (const pydmed::cli::UsageError& e) {
+    std::cerr << "pydmed: " << e.what() << " (see --help)\n";
+    return 2;
   } catch (const std::exception& e) {
     std::cerr << "pydmed: " << e.what() << '\n';  // one line, naming the file and the reason
     return 1;

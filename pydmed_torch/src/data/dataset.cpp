@@ -52,19 +52,46 @@ Dataset Dataset::create_onetoone(const std::string& name, const std::string& roo
   return create_onetoone(name, rootdir, ends_with_suffix, labels, wsi_infos);
 }
 
+namespace {
+
+// Collects accepted regular files under `dir`, one folder at a time, so that an entry that
+// cannot be read costs only itself (and is named), never the rest of the scan.
+void scan_folder(const fs::path& dir, const fs::path& root, const std::function<bool(const std::string&)>& accept,
+                 std::vector<std::string>& files, std::vector<std::string>* skipped) {
+  auto skip = [&](const fs::path& p, const std::error_code& e) {
+    if (!skipped) throw DatasetError(p.string(), 0, "cannot read: " + e.message());
+    skipped->push_back(p.string() + ": " + e.message());
+  };
+  std::error_code ec;
+  fs::directory_iterator it(dir, ec);
+  if (ec) return skip(dir, ec);
+  for (; it != fs::directory_iterator(); it.increment(ec)) {
+    const fs::path p = it->path();
+    std::error_code e;
+    const fs::file_status link = fs::symlink_status(p, e);
+    const fs::file_status st = fs::status(p, e);  // follows links: a loop or a dangling one fails here
+    if (e) {
+      if (accept(p.filename().string())) skip(p, e);
+      continue;
+    }
+    if (fs::is_directory(st)) {
+      if (!fs::is_symlink(link)) scan_folder(p, root, accept, files, skipped);
+    } else if (fs::is_regular_file(st) && accept(p.filename().string())) {
+      files.push_back(fs::relative(p, root).string());
+    }
+  }
+  if (ec) skip(dir, ec);
+}
+
+}  // namespace
+
 Dataset Dataset::create_onetoone(const std::string& name, const std::string& rootdir,
                                  const std::function<bool(const std::string& filename)>& accept,
-                                 const FileInfoFn& labels, const FileInfoFn& wsi_infos) {
+                                 const FileInfoFn& labels, const FileInfoFn& wsi_infos, std::vector<std::string>* skipped) {
   std::error_code ec;
   if (!fs::is_directory(rootdir, ec)) throw DatasetError(rootdir, 0, "not a directory");
   std::vector<std::string> files;
-  for (auto it = fs::recursive_directory_iterator(rootdir, ec); !ec && it != fs::end(it);
-       it.increment(ec)) {
-    if (it->is_regular_file() && accept(it->path().filename().string())) {
-      files.push_back(fs::relative(it->path(), rootdir).string());
-    }
-  }
-  if (ec) throw DatasetError(rootdir, 0, "cannot scan: " + ec.message());
+  scan_folder(rootdir, rootdir, accept, files, skipped);
   std::sort(files.begin(), files.end());  // the same ids on every machine
   std::vector<Patient> patients;
   for (std::size_t i = 0; i < files.size(); ++i) {

@@ -7,6 +7,7 @@
 
 #include "data/csv.hpp"
 #include "pydmed/error.hpp"
+#include "pydmed/output_file.hpp"
 
 namespace fs = std::filesystem;
 
@@ -55,6 +56,8 @@ Dataset read_manifest(const std::string& path) {
   std::set<std::int64_t> ids;
   std::string line;
   for (int lineno = 1; std::getline(in, line); ++lineno) {
+    // A UTF-8 byte-order mark, as Excel writes one, is not part of the first column's name.
+    if (lineno == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);
     const std::string t = trim(line);
     if (t.empty()) continue;
     if (t[0] == '#') {
@@ -70,7 +73,9 @@ Dataset read_manifest(const std::string& path) {
     for (auto& x : f) x = trim(x);
     if (cols.empty()) {  // the header
       bool id = false, record = false;
+      std::set<std::string> names;
       for (const auto& h : f) {
+        if (!names.insert(h).second) throw DatasetError(path, lineno, "duplicate column '" + h + "'");
         if (h == "patient_id") cols.push_back({Kind::Id, ""}), id = true;
         else if (h == "info") cols.push_back({Kind::Info, ""});
         else if (starts_with(h, "record:") && h.size() > 7) cols.push_back({Kind::Record, h.substr(7)}), record = true;
@@ -147,16 +152,14 @@ void write_manifest(const Dataset& ds, const std::string& path) {
     for (auto& [n, v] : p.labels.items()) labels.insert(n);
     any_info |= !p.infos.empty();
   }
-  std::ofstream out(path);
-  if (!out) throw DatasetError(path, 0, "cannot write the manifest");
-  out << "# dataset: " << ds.str_dsname << "\npatient_id";
-  for (auto& n : records) out << ',' << csv::quote("record:" + n);
-  for (auto& n : labels) out << ',' << csv::quote("label:" + n);
-  for (auto& n : with_info) out << ',' << csv::quote("recordinfo:" + n);
-  if (any_info) out << ",info";
-  out << '\n';
+  std::string out = "# dataset: " + ds.str_dsname + "\npatient_id";
+  for (auto& n : records) out += ',' + csv::quote("record:" + n);
+  for (auto& n : labels) out += ',' + csv::quote("label:" + n);
+  for (auto& n : with_info) out += ',' + csv::quote("recordinfo:" + n);
+  if (any_info) out += ",info";
+  out += '\n';
   for (const Patient& p : ds.list_patients) {
-    out << p.int_uniqueid;
+    out += std::to_string(p.int_uniqueid);
     for (auto& n : records) {
       auto it = p.dict_records.find(n);
       std::string cell;
@@ -168,17 +171,19 @@ void write_manifest(const Dataset& ds, const std::string& path) {
                             fs::equivalent(fs::absolute(r.rootdir), dir, ec);
         cell = beside ? r.relativedir : fs::absolute(r.path()).string();
       }
-      out << ',' << csv::quote(cell);
+      out += ',' + csv::quote(cell);
     }
-    for (auto& n : labels) out << ',' << csv::quote(p.labels.contains(n) ? label_text(p.labels[n]) : "");
+    for (auto& n : labels) out += ',' + csv::quote(p.labels.contains(n) ? label_text(p.labels[n]) : "");
     for (auto& n : with_info) {
       auto it = p.dict_records.find(n);
-      out << ',' << csv::quote(it != p.dict_records.end() && !it->second.dict_infos.empty() ? it->second.dict_infos.dump() : "");
+      out += ',' + csv::quote(it != p.dict_records.end() && !it->second.dict_infos.empty() ? it->second.dict_infos.dump() : "");
     }
-    if (any_info) out << ',' << csv::quote(p.infos.empty() ? "" : p.infos.dump());
-    out << '\n';
+    if (any_info) out += ',' + csv::quote(p.infos.empty() ? "" : p.infos.dump());
+    out += '\n';
   }
-  if (!out.flush()) throw DatasetError(path, 0, "write error");
+  OutputFile f(path, OutputFile::Mode::Atomic);  // a manifest is whole or absent
+  f.write(out);
+  f.close();
 }
 
 }  // namespace pydmed

@@ -28,7 +28,12 @@ Dataset make_sample_dataset(const std::string& dir, int count, std::int64_t size
     const auto slide_seed = splitmix64(seed * 1000003 + std::uint64_t(i));
     // Write to a temporary name first: an interrupted run never leaves a half slide behind.
     const fs::path tmp = file.string() + ".part";
-    write_sample_slide(tmp.string(), SampleSlideOptions().width(size).height(size).seed(slide_seed).label(labels[std::size_t(i)]));
+    try {
+      write_sample_slide(tmp.string(), SampleSlideOptions().width(size).height(size).seed(slide_seed).label(labels[std::size_t(i)]));
+    } catch (...) {
+      fs::remove(tmp, ec);  // a failed write (full disk) leaves nothing behind either
+      throw;
+    }
     fs::rename(tmp, file, ec);
     if (ec) throw Error(file.string() + ": cannot move the new slide into place: " + ec.message());
     Patient p;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 
 #include "pydmed/data/manifest.hpp"
 #include "pydmed/error.hpp"
@@ -16,17 +17,40 @@ const std::vector<std::string>& slide_suffixes() {
   return s;
 }
 
-Dataset dataset_from_source(const std::string& source) {
+namespace {
+bool has_slide_suffix(const std::string& filename) {
+  std::string ext = fs::path(filename).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  const auto& sx = slide_suffixes();
+  return std::find(sx.begin(), sx.end(), ext) != sx.end();
+}
+}  // namespace
+
+bool is_slide_file(const std::string& path) {
+  if (has_slide_suffix(path)) return true;
+  char b[4] = {};
+  std::ifstream(path, std::ios::binary).read(b, 4);
+  const std::string head(b, 4);
+  return head == std::string("II*\0", 4) || head == std::string("MM\0*", 4) || head == std::string("II+\0", 4) ||
+         head == std::string("MM\0+", 4) || head == "\x89PNG" || head.compare(0, 3, "\xFF\xD8\xFF") == 0;
+}
+
+Dataset dataset_from_source(const std::string& source, std::vector<std::string>* skipped) {
   std::error_code ec;
   if (!fs::exists(source, ec)) throw DatasetError(source, 0, "no such file or folder");
-  if (!fs::is_directory(source, ec)) return read_manifest(source);
-  auto is_slide = [](const std::string& filename) {
-    std::string ext = fs::path(filename).extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-    const auto& sx = slide_suffixes();
-    return std::find(sx.begin(), sx.end(), ext) != sx.end();
-  };
-  Dataset ds = Dataset::create_onetoone(fs::path(source).filename().string(), fs::absolute(source).string(), is_slide);
+  if (!fs::is_directory(source, ec)) {
+    if (is_slide_file(source)) {  // one slide: one patient
+      const fs::path p = fs::absolute(source);
+      Patient one;
+      one.dict_records["wsi"] = Record{p.parent_path().string(), p.filename().string(), nlohmann::json::object()};
+      return Dataset(p.stem().string(), {one});
+    }
+    Dataset ds = read_manifest(source);
+    if (ds.size() == 0) throw DatasetError("no patients in " + source);
+    return ds;
+  }
+  Dataset ds = Dataset::create_onetoone(fs::path(source).filename().string(), fs::absolute(source).string(),
+                                        has_slide_suffix, nullptr, nullptr, skipped);
   if (ds.size() == 0) throw DatasetError(source, 0, "no slides in the folder");
   return ds;
 }

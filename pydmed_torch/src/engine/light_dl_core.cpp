@@ -66,7 +66,17 @@ LightDLCore::LightDLCore(Dataset dataset, LoaderFactory make_loader, CollectorFa
       options_(std::move(options)),
       scheduler_(scheduler ? std::move(scheduler) : std::make_shared<Scheduler>()) {
   plan_ = options_.memory_plan();  // validates, and refuses what does not fit the budget
-  if (options_.world_size() > 1) dataset_ = dataset_.shard(options_.rank(), options_.world_size());
+  // A loader with nothing to serve would only wait: say so at once.
+  if (dataset_.size() == 0) throw DatasetError("no patients in dataset '" + dataset_.str_dsname + "'");
+  if (options_.world_size() > 1) {
+    const std::size_t all = dataset_.size();
+    dataset_ = dataset_.shard(options_.rank(), options_.world_size());
+    if (dataset_.size() == 0) {
+      throw DatasetError("rank " + std::to_string(options_.rank()) + " of " + std::to_string(options_.world_size()) +
+                         " has no patients: dataset '" + dataset_.str_dsname + "' has " + std::to_string(all) +
+                         ", fewer than the ranks");
+    }
+  }
   if (!make_loader_ || !make_collector_) throw Error("LightDLCore needs a loader and a collector factory");
   for (const Patient& p : dataset_.list_patients) {
     auto ps = std::make_unique<PatientState>();
@@ -109,11 +119,10 @@ void LightDLCore::start() {
 }
 
 void LightDLCore::stop() {
-  {
-    std::lock_guard<std::mutex> g(start_mu_);
-    if (stopping_) return;
-    stopping_ = true;
-  }
+  // Held throughout: a second caller (a signal's watcher thread beside the destructor) returns
+  // only once the tree is down.
+  std::lock_guard<std::mutex> g(start_mu_);
+  stopping_ = true;
   wake_scheduler();
   if (thread_.joinable()) thread_.join();
   finished_ = true;

@@ -17,8 +17,18 @@ std::optional<BigChunk> RandomBigChunkLoader::extract_bigchunk(const nlohmann::j
   const Slide& slide = *slide_;
   const LevelInfo& L = slide.level(o_.level());
   const PatchShape& p = options().patch_shape();
-  const int w = int(std::max<std::int64_t>(std::min<std::int64_t>(o_.width(), L.width), p.width));
-  const int h = int(std::max<std::int64_t>(std::min<std::int64_t>(o_.height(), L.height), p.height));
+  // A BigChunk smaller than a patch would serve one patch over and over, or padding.
+  if (o_.width() < p.width || o_.height() < p.height) {
+    throw Error("BigChunk of " + std::to_string(o_.width()) + " x " + std::to_string(o_.height()) +
+                " pixels is smaller than the " + std::to_string(p.width) + " x " + std::to_string(p.height) + " patch");
+  }
+  if (L.width < p.width || L.height < p.height) {
+    throw SlideError(slide.path(), "level " + std::to_string(o_.level()) + " is " + std::to_string(L.width) + " x " +
+                                       std::to_string(L.height) + " pixels, smaller than the " + std::to_string(p.width) +
+                                       " x " + std::to_string(p.height) + " patch");
+  }
+  const int w = int(std::min<std::int64_t>(o_.width(), L.width));
+  const int h = int(std::min<std::int64_t>(o_.height(), L.height));
   Rng rng = random_stream();
   // Positions in pixels of the level, so level-0 positions are whole multiples of the downsample.
   auto draw = [&] {

@@ -5,6 +5,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "pydmed/error.hpp"
+#include "pydmed/output_file.hpp"
 
 namespace pydmed {
 
@@ -41,10 +42,11 @@ cv::Mat CoverageRecorder::picture(std::int64_t patient, const Slide& slide, int 
 void CoverageRecorder::save_pngs(const std::string& dir, const Dataset& dataset, const std::string& record, int size) const {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
+  if (ec) throw Error(dir + ": cannot create the folder: " + ec.message());
   for (auto& [id, recs] : records_) {
     const Slide slide(dataset.patient(id).record(record).path());
     const std::string path = dir + "/coverage_" + std::to_string(id) + ".png";
-    if (!cv::imwrite(path, picture(id, slide, size))) throw Error(path + ": cannot write the PNG");
+    write_image(path, picture(id, slide, size));
   }
 }
 

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "pydmed/error.hpp"
+#include "pydmed/output_file.hpp"
 
 namespace pydmed {
 
@@ -77,18 +78,17 @@ std::vector<WindowValue> Heatmap::read_csv(const std::string& path, std::int64_t
 }
 
 void Heatmap::save_npy(const std::string& path) const {
-  std::ofstream f(path, std::ios::binary);
-  if (!f) throw Error(path + ": cannot write the array");
+  OutputFile f(path, OutputFile::Mode::Atomic);
   std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(values_.rows) + ", " +
                        std::to_string(values_.cols) + ", " + std::to_string(values_.channels()) + "), }";
   while ((10 + header.size() + 1) % 64 != 0) header += ' ';
   header += '\n';
   const std::uint16_t len = std::uint16_t(header.size());
   f.write("\x93NUMPY\x01\x00", 8);
-  f.write(reinterpret_cast<const char*>(&len), 2);
-  f << header;
-  for (int r = 0; r < values_.rows; ++r) f.write(reinterpret_cast<const char*>(values_.ptr(r)), std::streamsize(values_.cols * values_.elemSize()));
-  if (!f) throw Error(path + ": write error");
+  f.write(&len, 2);
+  f.write(header);
+  for (int r = 0; r < values_.rows; ++r) f.write(values_.ptr(r), values_.cols * values_.elemSize());
+  f.close();
 }
 
 cv::Mat Heatmap::overlay(const Slide& slide, int channel, double alpha, int colormap, int size) const {
@@ -114,7 +114,7 @@ cv::Mat Heatmap::overlay(const Slide& slide, int channel, double alpha, int colo
 }
 
 void Heatmap::save_png(const std::string& path, const Slide& slide, int channel) const {
-  if (!cv::imwrite(path, overlay(slide, channel))) throw Error(path + ": cannot write the PNG");
+  write_image(path, overlay(slide, channel));
 }
 
 }  // namespace pydmed

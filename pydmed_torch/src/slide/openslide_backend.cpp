@@ -2,6 +2,7 @@
 // so after the first failure every call reports that same error.
 #include <openslide/openslide.h>
 
+#include <cstring>
 #include <vector>
 
 #include "pydmed/error.hpp"
@@ -66,6 +67,10 @@ class OpenSlideBackend : public SlideBackend {
     if (argb.capacity() > (size_t{1} << 24)) argb = {};  // do not pin a giant buffer forever
   }
 
+  // OpenSlide 3.4.1 gives every handle a tile cache of _OPENSLIDE_USEFUL_CACHE_SIZE
+  // (openslide-private.h: 32 MiB), made in create_osr() (openslide.c) and filled up to it.
+  std::size_t resident_bytes() const override { return std::size_t{32} << 20; }
+
  private:
   void check(const std::string& what) const {
     if (const char* err = openslide_get_error(osr_)) {
@@ -79,12 +84,34 @@ class OpenSlideBackend : public SlideBackend {
 
 }  // namespace
 
-std::unique_ptr<SlideBackend> open_with_openslide(const std::string& path) {
+OpenResult open_with_openslide(const std::string& path) {
+  OpenResult r;
+  // OpenSlide 3.4.1 says nothing about a file no vendor detects: detection errors go to
+  // g_message only under OPENSLIDE_DEBUG=detection, which it reads once at library load.
   const char* vendor = openslide_detect_vendor(path.c_str());
-  if (!vendor) return nullptr;
+  if (!vendor) {
+    r.reason = "not a slide format it recognises";
+    return r;
+  }
+  r.recognised = true;
+  r.final = std::strcmp(vendor, "generic-tiff") != 0;
+  const std::string who = std::string(vendor) + ": ";  // "aperio: <why>"
   openslide_t* osr = openslide_open(path.c_str());
-  if (!osr) return nullptr;  // a vendor matched but no reader took it: let OpenCV try
-  return std::make_unique<OpenSlideBackend>(path, vendor, osr);
+  if (!osr) {  // 3.4.1 does this only for levels out of order, after a g_warning
+    r.reason = who + "its reader refused the file without a reason";
+    return r;
+  }
+  if (const char* err = openslide_get_error(osr)) {  // the opener's own reason
+    r.reason = who + err;
+    openslide_close(osr);
+    return r;
+  }
+  try {
+    r.backend = std::make_unique<OpenSlideBackend>(path, vendor, osr);
+  } catch (const SlideError& e) {
+    r.reason = who + e.reason();
+  }
+  return r;
 }
 
 }  // namespace pydmed

@@ -1,12 +1,7 @@
 #include "pydmed/slide/slide.hpp"
 
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
-#include <cstring>
 #include <opencv2/imgproc.hpp>
 
 #include "pydmed/error.hpp"
@@ -14,32 +9,14 @@
 
 namespace pydmed {
 
-namespace {
-// Reject what cannot be a slide before a decoder sees it, with the reason a user can act on.
-void check_file(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    throw SlideError(path, errno == ENOENT ? "no such file" : std::strerror(errno));
-  }
-  if (S_ISDIR(st.st_mode)) throw SlideError(path, "is a directory, not a slide");
-  if (!S_ISREG(st.st_mode)) throw SlideError(path, "not a regular file");
-  if (st.st_size == 0) throw SlideError(path, "empty file (0 bytes)");
-  if (::access(path.c_str(), R_OK) != 0) throw SlideError(path, std::strerror(errno));
-}
-}  // namespace
-
-Slide::Slide(const std::string& path) : path_(path) {
-  check_file(path);
-  backend_ = open_with_openslide(path);
-  if (!backend_) backend_ = open_with_opencv(path);
-  if (backend_->levels.empty()) throw SlideError(path, "the slide has no levels");
-}
+Slide::Slide(const std::string& path) : path_(path), backend_(open_backend(path)) {}
 
 Slide::~Slide() = default;
 Slide::Slide(Slide&&) noexcept = default;
 Slide& Slide::operator=(Slide&&) noexcept = default;
 
 const std::string& Slide::vendor() const { return backend_->vendor; }
+std::size_t Slide::resident_bytes() const { return backend_->resident_bytes(); }
 const std::vector<LevelInfo>& Slide::levels() const { return backend_->levels; }
 const std::map<std::string, std::string>& Slide::properties() const {
   return backend_->properties;

@@ -23,10 +23,36 @@ struct LightDL::Shared {
   TorchOptions options;
   std::unordered_map<std::int64_t, std::int64_t> label_of;  // patient id -> label value
   std::vector<std::string> label_names;
-  std::mutex prefetch_mu;
+  std::mutex prefetch_mu;    // guards next and carry
   std::future<Batch> next;  // the batch on its way to the device
-  std::size_t next_size = 0;
+  Batch carry;              // SmallChunks prefetched beyond what the last call asked for
 };
+
+namespace {
+
+Batch slice(const Batch& b, std::size_t start, std::size_t length) {
+  Batch out;
+  const auto s = std::int64_t(start), n = std::int64_t(length);
+  out.data = b.data.narrow(0, s, n);
+  out.patients = b.patients.narrow(0, s, n);
+  out.coords = b.coords.narrow(0, s, n);
+  if (b.labels.defined()) out.labels = b.labels.narrow(0, s, n);
+  out.records.assign(b.records.begin() + std::ptrdiff_t(start), b.records.begin() + std::ptrdiff_t(start + length));
+  return out;
+}
+
+Batch concat(Batch a, Batch b) {
+  if (a.empty()) return b;
+  if (b.empty()) return a;
+  a.data = torch::cat({a.data, b.data});
+  a.patients = torch::cat({a.patients, b.patients});
+  a.coords = torch::cat({a.coords, b.coords});
+  if (a.labels.defined()) a.labels = torch::cat({a.labels, b.labels});
+  a.records.insert(a.records.end(), std::make_move_iterator(b.records.begin()), std::make_move_iterator(b.records.end()));
+  return a;
+}
+
+}  // namespace
 
 FinishSampler::FinishSampler(std::shared_ptr<LightDLCore> core, std::size_t max_examples)
     : core_(std::move(core)), max_(max_examples) {}
@@ -120,14 +146,22 @@ Batch LightDL::assemble(const Shared& s, std::size_t n) {
 
 Batch LightDL::get_batch(std::size_t batch_size) {
   Shared& s = *shared_;
-  if (s.options.device().is_cpu() || !s.options.prefetch()) return assemble(s, batch_size);
-  // On a GPU: hand out the batch prepared during the last step, and start the next one.
+  if (!s.options.prefetch().value_or(s.options.device().is_cuda())) return assemble(s, batch_size);
+  // Hand out the batch prepared during the last step, and start the next one. Every SmallChunk
+  // taken from the core is counted as delivered, so none may be dropped here: what the
+  // prefetched batch holds beyond this call's size is carried to the next call, and a short
+  // one is topped up.
   std::lock_guard<std::mutex> g(s.prefetch_mu);
-  Batch b = s.next.valid() && s.next_size == batch_size ? s.next.get() : assemble(s, batch_size);
-  if (!b.empty()) {
-    s.next_size = batch_size;
-    s.next = std::async(std::launch::async, [&s, batch_size] { return assemble(s, batch_size); });
+  Batch b = std::move(s.carry);
+  s.carry = Batch();
+  if (s.next.valid()) b = concat(std::move(b), s.next.get());
+  if (b.size() > batch_size) {
+    s.carry = slice(b, batch_size, b.size() - batch_size);
+    b = slice(b, 0, batch_size);
+  } else if (b.size() < batch_size) {
+    b = concat(std::move(b), assemble(s, batch_size - b.size()));
   }
+  if (!b.empty()) s.next = std::async(std::launch::async, [&s, batch_size] { return assemble(s, batch_size); });
   return b;
 }
 

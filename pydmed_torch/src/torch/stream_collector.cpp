@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <cstdio>
 #include <filesystem>
 
 #include "pydmed/error.hpp"
@@ -26,21 +27,22 @@ StreamCollector::StreamCollector(LightDL dl, ProcessFn process, StreamCollectorO
       if (ec) throw Error(dir + ": cannot create the folder: " + ec.message());
       if (!fs::is_empty(dir, ec)) throw Error(dir + ": the output folder is not empty");
     } else {
-      auto f = std::make_unique<std::ofstream>(options_.csv_file());
-      if (!*f) throw Error(options_.csv_file() + ": cannot write the CSV");
-      files_[-1] = std::move(f);
+      files_[-1] = std::make_unique<OutputFile>(options_.csv_file());
     }
   }
 }
 
-std::ofstream& StreamCollector::csv_for(std::int64_t patient) {
+OutputFile& StreamCollector::csv_for(std::int64_t patient, std::int64_t columns) {
   const std::int64_t key = options_.csv_folder().empty() ? -1 : patient;
   auto it = files_.find(key);
   if (it == files_.end()) {
     const std::string path = options_.csv_folder() + "/patient_" + std::to_string(patient) + ".csv";
-    auto f = std::make_unique<std::ofstream>(path);
-    if (!*f) throw Error(path + ": cannot write the CSV");
-    it = files_.emplace(key, std::move(f)).first;
+    it = files_.emplace(key, std::make_unique<OutputFile>(path)).first;
+  }
+  if (headed_.insert(key).second) {
+    std::string header = "patient,x,y,level,width,height";
+    for (std::int64_t k = 0; k < columns; ++k) header += ",v" + std::to_string(k);
+    it->second->write(header + '\n');
   }
   return *it->second;
 }
@@ -50,15 +52,14 @@ void StreamCollector::write_rows(const torch::Tensor& outputs, const std::vector
   const auto a = rows.accessor<float, 2>();
   for (std::size_t i = 0; i < records.size(); ++i) {
     const ChunkRecord& r = records[i];
-    std::ofstream& f = csv_for(r.patient);
-    if (f.tellp() == 0) {
-      f << "patient,x,y,level,width,height";
-      for (std::int64_t k = 0; k < rows.size(1); ++k) f << ",v" << k;
-      f << '\n';
+    std::string line = std::to_string(r.patient) + ',' + std::to_string(r.x) + ',' + std::to_string(r.y) + ',' +
+                       std::to_string(r.level) + ',' + std::to_string(r.width) + ',' + std::to_string(r.height);
+    for (std::int64_t k = 0; k < rows.size(1); ++k) {
+      char v[32];
+      std::snprintf(v, sizeof v, ",%g", double(a[std::int64_t(i)][k]));  // as iostreams print a float
+      line += v;
     }
-    f << r.patient << ',' << r.x << ',' << r.y << ',' << r.level << ',' << r.width << ',' << r.height;
-    for (std::int64_t k = 0; k < rows.size(1); ++k) f << ',' << a[std::int64_t(i)][k];
-    f << '\n';
+    csv_for(r.patient, rows.size(1)).write(line + '\n');
   }
 }
 
@@ -99,7 +100,7 @@ std::uint64_t StreamCollector::run() {
     o = o.defined() ? torch::cat({o, torch::stack(v)}) : torch::stack(v);
   }
   pieces_.clear();
-  for (auto& [k, f] : files_) f->flush();
+  for (auto& [k, f] : files_) f->flush();  // throws naming the file when a write failed
   return processed_;
 }
 

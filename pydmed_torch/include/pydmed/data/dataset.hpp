@@ -68,10 +68,14 @@ class Dataset {
   static Dataset create_onetoone(const std::string& str_dsname, const std::string& rootdir,
                                  const std::string& suffix, const FileInfoFn& labels = nullptr,
                                  const FileInfoFn& wsi_infos = nullptr);
-  // Same, for every file whose name `accept` takes.
+  // Same, for every file whose name `accept` takes. An entry that cannot be read (a folder
+  // without permission, a symbolic link loop, a broken link with an accepted name) is added to
+  // `skipped` as "PATH: reason" and the scan goes on; without `skipped`, it throws DatasetError
+  // naming that entry. Symbolic links to folders are not followed (no cycles).
   static Dataset create_onetoone(const std::string& str_dsname, const std::string& rootdir,
                                  const std::function<bool(const std::string& filename)>& accept,
-                                 const FileInfoFn& labels = nullptr, const FileInfoFn& wsi_infos = nullptr);
+                                 const FileInfoFn& labels = nullptr, const FileInfoFn& wsi_infos = nullptr,
+                                 std::vector<std::string>* skipped = nullptr);
 };
 
 }  // namespace pydmed

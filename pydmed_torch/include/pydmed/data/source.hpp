@@ -11,8 +11,15 @@ namespace pydmed {
 // File suffixes taken as slides when scanning a folder (OpenSlide's formats and plain images).
 const std::vector<std::string>& slide_suffixes();
 
-// A manifest (read_manifest) or a folder (every file with a slide suffix, recursively, in
-// sorted order, ids 0, 1, ..., record "wsi"). Throws DatasetError naming the path.
-Dataset dataset_from_source(const std::string& source);
+// True when `path` names a slide or image rather than a manifest: a slide suffix, or a TIFF,
+// PNG or JPEG signature in its first bytes.
+bool is_slide_file(const std::string& path);
+
+// A manifest (read_manifest); a folder (every file with a slide suffix, recursively, in sorted
+// order, ids 0, 1, ..., record "wsi"); or one slide file (patient 0, record "wsi"). Throws
+// DatasetError naming the path, also when the source holds no patient. Folder entries that
+// cannot be read are skipped and listed in `skipped` ("PATH: reason"); without `skipped`,
+// the first one throws.
+Dataset dataset_from_source(const std::string& source, std::vector<std::string>* skipped = nullptr);
 
 }  // namespace pydmed

@@ -80,8 +80,9 @@ struct LoaderStats {
 
 class LightDLCore {
  public:
-  // Validates the options and admits their memory (OptionsError otherwise); maps the shared
-  // memory. Starts nothing until start() or the first next_batch().
+  // Validates the options and admits their memory (OptionsError otherwise); refuses a dataset
+  // (or this rank's share of it) without patients (DatasetError); maps the shared memory.
+  // Starts nothing until start() or the first next_batch().
   LightDLCore(Dataset dataset, LoaderFactory make_loader, CollectorFactory make_collector,
               Options options = {}, std::shared_ptr<Scheduler> scheduler = nullptr);
   ~LightDLCore();  // stop()

@@ -16,8 +16,10 @@ struct RandomBigChunkOptions {
   RandomBigChunkOptions() {}
   PYDMED_ARG(std::string, record) = "wsi";  // which of the patient's records to read
   PYDMED_ARG(int, level) = 0;
-  PYDMED_ARG(int, width) = 2048;   // pixels of the level; clamped to the level's size, but
-  PYDMED_ARG(int, height) = 2048;  // never below the patch size
+  // Pixels of the level, clamped to the level's size. A BigChunk, or a level, smaller than the
+  // patch is an error of the patient's (it would serve one patch over and over, or padding).
+  PYDMED_ARG(int, width) = 2048;
+  PYDMED_ARG(int, height) = 2048;
   // > 0: pick among positions whose tissue fraction (TissueMask) is at least this.
   PYDMED_ARG(double, min_tissue) = 0.0;
 };

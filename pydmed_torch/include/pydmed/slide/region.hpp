@@ -1,5 +1,6 @@
 #pragma once
 #include <cstdint>
+#include <string>
 
 namespace pydmed {
 
@@ -10,6 +11,13 @@ struct RegionInfo {
   int level = 0;
   std::int64_t width = 0, height = 0;
   double downsample = 1.0;
+};
+
+// A piece of a region that could not be decoded: in pixels of the level read, relative to the
+// region's top-left (Slide::read_region_salvage).
+struct DamagedPiece {
+  int x = 0, y = 0, width = 0, height = 0;
+  std::string reason;
 };
 
 }  // namespace pydmed

@@ -1,6 +1,8 @@
 #pragma once
-// A whole-slide image (any vendor format OpenSlide knows) or a plain PNG/JPEG/TIFF image
-// (through OpenCV, as a one-level slide), read as RGB uint8, height x width x 3.
+// A whole-slide image (any vendor format OpenSlide knows), a TIFF OpenSlide does not open
+// (striped, or tiled in a way it refuses: through libtiff, first directory, one level) or a
+// plain PNG/JPEG/... image (through OpenCV, one level), read as RGB uint8, height x width x 3.
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -9,6 +11,8 @@
 #include <vector>
 
 #include <opencv2/core.hpp>
+
+#include "pydmed/slide/region.hpp"
 
 namespace pydmed {
 
@@ -22,22 +26,28 @@ struct Rgb {
   std::uint8_t r = 255, g = 255, b = 255;
 };
 
-class SlideBackend;  // OpenSlide or OpenCV, behind the same face
+class SlideBackend;  // OpenSlide, libtiff or OpenCV, behind the same face
 
 class Slide {
  public:
   // Largest region one read may return, in pixels (1 GiB of ARGB): a guard against absurd sizes.
   static constexpr std::int64_t kMaxRegionPixels = std::int64_t{1} << 28;
 
-  // Opens `path`; throws SlideError naming the path and the reason (missing, a directory,
-  // empty, not a format OpenSlide or OpenCV reads, or OpenSlide's own error).
+  // Opens `path`, reading headers only (a PNG or JPEG is decoded on its first read). Throws
+  // SlideError naming the path and the reason: missing, a directory, empty, or, when no reader
+  // opens it, each reader's reason on one line, OpenSlide's first:
+  //   "cannot open: OpenSlide: <why>; libtiff: <why>; OpenCV: <why>"
+  // ("unsupported format: ..." when none recognises the format). A slide OpenSlide recognises
+  // as a vendor format but fails to open is not handed to the others: "cannot open:
+  // OpenSlide: aperio: <why>" (generic-tiff excepted: libtiff may still read that TIFF).
   explicit Slide(const std::string& path);
   ~Slide();
   Slide(Slide&&) noexcept;
   Slide& operator=(Slide&&) noexcept;
 
   const std::string& path() const { return path_; }
-  // OpenSlide's vendor ("aperio", "generic-tiff", ...), or "image" for OpenCV-read files.
+  // OpenSlide's vendor ("aperio", "generic-tiff", ...), "tiff" for libtiff-read files, or
+  // "image" for OpenCV-read files.
   const std::string& vendor() const;
   int level_count() const { return static_cast<int>(levels().size()); }
   const std::vector<LevelInfo>& levels() const;
@@ -65,10 +75,34 @@ class Slide {
   void read_region_into(std::uint8_t* rgb, std::int64_t x, std::int64_t y, int level,
                         std::int64_t width, std::int64_t height) const;
 
+  // Like read_region_into, but where part of the region cannot be decoded: reopens the slide
+  // (a failed OpenSlide handle stays failed), re-reads the region in pieces aligned to the
+  // level's tile grid (openslide.level[N].tile-width/-height, else 256 x 256), reopening after
+  // each failed piece, fills failed pieces with the background colour and returns them (empty:
+  // the read was whole). Pieces that read are byte-identical to a whole read when the region
+  // is pixel-aligned (level 0, or x, y and the downsample integers with x, y multiples of it).
+  // Throws what read_region_into throws for bad arguments, and SlideError when the slide
+  // cannot be reopened (or reopens as something else). Not safe concurrently with any other
+  // call on this Slide: it replaces the reader.
+  std::vector<DamagedPiece> read_region_salvage(std::uint8_t* rgb, std::int64_t x, std::int64_t y, int level,
+                                                std::int64_t width, std::int64_t height);
+
   // The whole slide scaled to fit in max_size x max_size, aspect kept (RGB).
   cv::Mat thumbnail(int max_size) const;
 
+  // An upper bound of the memory the reader holds for reads, beyond the caller's buffers:
+  // - OpenCV (vendor "image"): the whole decoded image, width * height * 3 (from the first
+  //   read on for PNG and JPEG, which open from their header; images over 2^28 pixels are
+  //   refused at open);
+  // - libtiff (vendor "tiff"): the largest strip or tile as 4-byte ARGB (the one kept between
+  //   reads) plus libtiff's compressed and decoded buffers for it;
+  // - OpenSlide: its tile cache, 32 MiB a handle in 3.4.1 (_OPENSLIDE_USEFUL_CACHE_SIZE).
+  // Per-read scratch in proportion to the region asked for (OpenSlide's 4-byte ARGB buffer,
+  // kept per thread up to 64 MiB) is not included.
+  std::size_t resident_bytes() const;
+
  private:
+  void reopen();
   void check_region(std::int64_t x, std::int64_t y, int level, std::int64_t width,
                     std::int64_t height) const;
 

@@ -28,10 +28,11 @@ struct TorchOptions {
   // label when every patient has exactly one and the same, else none. Integer labels are used
   // as they are; other values become their index in label_names().
   PYDMED_ARG(std::string, label) = "";
-  // Where batches go. A CUDA device: assembled in pinned memory, copied with non_blocking,
-  // and (prefetch) the next batch already on its way while the current one trains.
+  // Where batches go. A CUDA device: assembled in pinned memory, copied with non_blocking.
   PYDMED_ARG(torch::Device, device) = torch::kCPU;
-  PYDMED_ARG(bool, prefetch) = true;
+  // The next batch assembled (and on its way to the device) while the current one trains.
+  // Unset: on for CUDA devices, off on the CPU (where gathering is a memcpy).
+  PYDMED_ARG(torch::optional<bool>, prefetch) = torch::nullopt;
   PYDMED_ARG(CollateFn, collate) = nullptr;  // default: uint8 as gathered
 };
 
@@ -55,6 +56,8 @@ class LightDL : public torch::data::datasets::StreamDataset<LightDL, Batch> {
           TorchOptions torch_options = {}, std::shared_ptr<Scheduler> scheduler = nullptr);
 
   // Up to batch_size SmallChunks; fewer only at the end of a finite run; empty once finished.
+  // The batch size may change from call to call (a sampler's last, shorter batch): a
+  // prefetched batch of another size is split or topped up, never dropped.
   Batch get_batch(std::size_t batch_size) override;
   torch::optional<std::size_t> size() const override { return torch::nullopt; }
 

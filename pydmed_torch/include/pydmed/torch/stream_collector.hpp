@@ -3,13 +3,14 @@
 // batch, and keeps per-patient results in one of three modes: accumulate a statistic, save
 // every output (collated per patient), or stream every output to CSV.
 #include <cstdint>
-#include <fstream>
+#include <set>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "pydmed/output_file.hpp"
 #include "pydmed/torch/light_dl.hpp"
 
 namespace pydmed {
@@ -56,7 +57,7 @@ class StreamCollector {
 
  private:
   void write_rows(const torch::Tensor& outputs, const std::vector<ChunkRecord>& records);
-  std::ofstream& csv_for(std::int64_t patient);
+  OutputFile& csv_for(std::int64_t patient, std::int64_t columns);
 
   LightDL dl_;
   ProcessFn process_;
@@ -66,7 +67,8 @@ class StreamCollector {
   std::map<std::int64_t, torch::Tensor> stats_;
   std::map<std::int64_t, Collected> collected_;
   std::map<std::int64_t, std::vector<torch::Tensor>> pieces_;
-  std::map<std::int64_t, std::unique_ptr<std::ofstream>> files_;
+  std::map<std::int64_t, std::unique_ptr<OutputFile>> files_;
+  std::set<std::int64_t> headed_;  // files whose header line is written
   std::uint64_t processed_ = 0;
 };
 

@@ -1,0 +1,63 @@
+#pragma once
+// A file written with every write, flush and close checked. iostreams lose the OS reason and
+// are easy to leave unchecked (a TSV on a full disk "succeeded"); this throws Error naming the
+// file and the reason ("out.tsv: No space left on device") at the first failure.
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace cv {
+class Mat;
+}
+
+namespace pydmed {
+
+class OutputFile {
+ public:
+  enum class Mode {
+    // Written in place as it grows (a TSV a run appends to: what was written stays written).
+    Direct,
+    // Written to PATH.part beside the target and renamed over it by close(): the file is whole
+    // or absent, never half written. A symbolic link at PATH is followed (its target is replaced),
+    // so a link a user placed survives.
+    Atomic,
+  };
+
+  // Opens (creates or truncates) `path`; "" or "-" is standard output (named so in errors, and
+  // always Direct). Throws Error naming the path and the OS reason.
+  explicit OutputFile(const std::string& path, Mode mode = Mode::Direct);
+  // Closes without throwing: a Direct file gets what is buffered (what was produced is kept),
+  // an Atomic file not close()d is removed (a failed run leaves no partial file). Call close()
+  // to see errors.
+  ~OutputFile();
+  OutputFile(const OutputFile&) = delete;
+  OutputFile& operator=(const OutputFile&) = delete;
+
+  // Buffered; reaches the file at flush(), close(), or when the buffer is large.
+  void write(std::string_view bytes);
+  void write(const void* data, std::size_t size) { write(std::string_view(static_cast<const char*>(data), size)); }
+  void flush();
+  // Flushes, closes (and for Atomic renames into place). Throws Error on any failure.
+  void close();
+
+  // The path as given, or "standard output".
+  const std::string& name() const { return name_; }
+
+ private:
+  void write_all(const char* data, std::size_t size);
+  [[noreturn]] void fail(const std::string& what, int err) const;
+
+  std::string name_;    // for messages
+  std::string target_;  // where an Atomic file goes at close(); "" for Direct
+  std::string path_;    // the file being written
+  std::string buffer_;
+  int fd_ = -1;
+  bool owns_fd_ = true;
+};
+
+// Encodes `bgr` by the path's extension (.png, .jpg, ...) and writes it whole or not at all
+// (OutputFile::Mode::Atomic). Throws Error naming the path: an extension OpenCV cannot
+// encode, or the OS reason the write failed.
+void write_image(const std::string& path, const cv::Mat& bgr);
+
+}  // namespace pydmed

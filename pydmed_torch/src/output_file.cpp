@@ -1,0 +1,144 @@
+#include "pydmed/output_file.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <opencv2/imgcodecs.hpp>
+#include <vector>
+
+#include "pydmed/error.hpp"
+
+namespace fs = std::filesystem;
+
+namespace pydmed {
+
+namespace {
+constexpr std::size_t kBufferBytes = std::size_t(1) << 20;
+
+// `path` with symbolic links resolved (as far as they exist), so that an Atomic write replaces
+// the link's target and keeps the link.
+std::string resolve_links(const std::string& path) {
+  std::error_code ec;
+  fs::path p = path;
+  for (int hops = 0; hops < 40 && fs::is_symlink(fs::symlink_status(p, ec)); ++hops) {
+    const fs::path to = fs::read_symlink(p, ec);
+    if (ec) break;
+    p = to.is_absolute() ? to : p.parent_path() / to;
+  }
+  return p.string();
+}
+}  // namespace
+
+OutputFile::OutputFile(const std::string& path, Mode mode) {
+  if (path.empty() || path == "-") {
+    name_ = "standard output";
+    fd_ = STDOUT_FILENO;
+    owns_fd_ = false;
+    return;
+  }
+  name_ = path;
+  struct stat st {};
+  const std::string resolved = resolve_links(path);
+  const bool special = ::stat(resolved.c_str(), &st) == 0 && !S_ISREG(st.st_mode);  // a device, a pipe
+  if (mode == Mode::Atomic && !special) {
+    target_ = resolved;
+    path_ = target_ + ".part";
+  } else {
+    path_ = path;
+  }
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd_ < 0) fail("cannot open for writing", errno);
+}
+
+OutputFile::~OutputFile() {
+  if (fd_ >= 0 && target_.empty()) {  // Direct: what was produced reaches the file, if it can
+    try {
+      flush();
+    } catch (const Error&) {
+    }
+  }
+  if (owns_fd_ && fd_ >= 0) {
+    ::close(fd_);
+    if (!target_.empty()) ::unlink(path_.c_str());  // never close()d: the run failed
+  }
+}
+
+void OutputFile::fail(const std::string& what, int err) const {
+  const std::string where = target_.empty() || path_ == name_ ? name_ : name_ + " (writing " + path_ + ")";
+  throw Error(where + ": " + what + ": " + std::strerror(err));
+}
+
+void OutputFile::write_all(const char* data, std::size_t size) {
+  while (size > 0) {
+    const ssize_t n = ::write(fd_, data, size);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail("write failed", errno);
+    }
+    data += n;
+    size -= std::size_t(n);
+  }
+}
+
+void OutputFile::write(std::string_view bytes) {
+  if (fd_ < 0) throw Error(name_ + ": write after close");
+  if (buffer_.size() + bytes.size() > kBufferBytes) {
+    flush();
+    if (bytes.size() > kBufferBytes) return write_all(bytes.data(), bytes.size());
+  }
+  buffer_.append(bytes);
+}
+
+void OutputFile::flush() {
+  if (fd_ < 0 || buffer_.empty()) return;
+  std::string pending;
+  pending.swap(buffer_);  // dropped even when the write fails: a retry must not write it twice
+  write_all(pending.data(), pending.size());
+}
+
+void OutputFile::close() {
+  if (fd_ < 0) return;
+  flush();
+  if (!owns_fd_) {
+    fd_ = -1;
+    return;
+  }
+  // fsync: on NFS and some full-disk cases the error shows only here, not at write().
+  if (::fsync(fd_) != 0 && errno != EINVAL && errno != EROFS) fail("write failed", errno);
+  const int fd = fd_;
+  fd_ = -1;
+  if (::close(fd) != 0) {
+    const int err = errno;
+    if (!target_.empty()) ::unlink(path_.c_str());
+    fail("close failed", err);
+  }
+  if (!target_.empty() && ::rename(path_.c_str(), target_.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(path_.c_str());
+    fail("cannot move " + path_ + " into place", err);
+  }
+  target_.clear();
+}
+
+void write_image(const std::string& path, const cv::Mat& bgr) {
+  // Encoded in memory first: cv::imwrite reports no reason and removes what is at the path on
+  // failure (a symbolic link included).
+  const std::string ext = fs::path(path).extension().string();
+  std::vector<std::uint8_t> bytes;
+  bool ok = false;
+  try {
+    ok = !ext.empty() && cv::haveImageWriter(path) && cv::imencode(ext, bgr, bytes);
+  } catch (const cv::Exception& e) {
+    throw Error(path + ": cannot encode the image: " + e.err);
+  }
+  if (!ok) throw Error(path + ": cannot encode an image as '" + ext + "' (use .png or .jpg)");
+  OutputFile f(path, OutputFile::Mode::Atomic);
+  f.write(bytes.data(), bytes.size());
+  f.close();
+}
+
+}  // namespace pydmed

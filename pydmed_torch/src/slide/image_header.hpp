@@ -1,0 +1,28 @@
+#pragma once
+// What a file's first bytes say: its kind, and for PNG and JPEG the image size, read from the
+// header alone so that nothing is decoded before a reader has agreed to the size.
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace pydmed {
+
+enum class ImageKind { kUnknown, kTiff, kPng, kJpeg };
+
+// By signature: TIFF or BigTIFF (either byte order), PNG, JPEG (SOI then a marker).
+ImageKind sniff_image_kind(const std::string& path);
+
+struct ImageSize {
+  std::int64_t width = 0, height = 0;
+};
+
+// TIFF: where the first directory starts (classic or BigTIFF, either byte order).
+std::optional<std::uint64_t> tiff_first_directory_offset(const std::string& path);
+
+// PNG: the IHDR chunk, which the format requires first. nullopt when it is not there.
+std::optional<ImageSize> png_size(const std::string& path);
+// JPEG: the first SOFn segment, walking the markers before it. nullopt when none is found
+// before the scan data or the end of the file.
+std::optional<ImageSize> jpeg_size(const std::string& path);
+
+}  // namespace pydmed

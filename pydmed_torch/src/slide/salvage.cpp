@@ -1,0 +1,107 @@
+// Slide::read_region_salvage: a region read around damaged tiles. OpenSlide's errors are
+// sticky on a handle, so after a failure the slide is reopened before the next piece.
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "pydmed/error.hpp"
+#include "pydmed/slide/slide.hpp"
+#include "slide/backend.hpp"
+
+namespace pydmed {
+namespace {
+
+// OpenSlide's tile size for the level, else 256.
+std::int64_t tile_size(const std::map<std::string, std::string>& props, int level, const char* axis) {
+  const auto it = props.find("openslide.level[" + std::to_string(level) + "].tile-" + axis);
+  if (it != props.end()) {
+    try {
+      const long long v = std::stoll(it->second);
+      if (v > 0 && v <= (1 << 20)) return v;
+    } catch (const std::exception&) {
+    }
+  }
+  return 256;
+}
+
+// Piece edges along one axis, in region pixels: 0, every tile edge strictly inside, `length`.
+// `origin` is the region's start in pixels of the level.
+std::vector<std::int64_t> edges(double origin, std::int64_t length, std::int64_t tile) {
+  std::vector<std::int64_t> e{0};
+  for (auto k = std::int64_t(std::floor(origin / tile)) + 1;; ++k) {
+    const auto at = std::int64_t(std::llround(double(k * tile) - origin));
+    if (at >= length) break;
+    if (at > e.back()) e.push_back(at);
+  }
+  e.push_back(length);
+  return e;
+}
+
+void fill(std::uint8_t* rgb, std::int64_t stride, std::int64_t x, std::int64_t y, std::int64_t w, std::int64_t h,
+          Rgb bg) {
+  for (std::int64_t r = 0; r < h; ++r) {
+    std::uint8_t* p = rgb + ((y + r) * stride + x) * 3;
+    for (std::int64_t c = 0; c < w; ++c) p[3 * c] = bg.r, p[3 * c + 1] = bg.g, p[3 * c + 2] = bg.b;
+  }
+}
+
+bool same_levels(const std::vector<LevelInfo>& a, const std::vector<LevelInfo>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a[i].width != b[i].width || a[i].height != b[i].height || a[i].downsample != b[i].downsample) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void Slide::reopen() {
+  std::unique_ptr<SlideBackend> fresh;
+  try {
+    fresh = open_backend(path_);
+  } catch (const SlideError& e) {
+    throw SlideError(path_, "reopening after a failed read: " + e.reason());
+  }
+  if (fresh->vendor != backend_->vendor || !same_levels(fresh->levels, backend_->levels)) {
+    throw SlideError(path_, "reopening after a failed read: the file changed (now " + fresh->vendor + ", " +
+                                std::to_string(fresh->levels.size()) + " levels)");
+  }
+  backend_ = std::move(fresh);
+}
+
+std::vector<DamagedPiece> Slide::read_region_salvage(std::uint8_t* rgb, std::int64_t x, std::int64_t y, int lvl,
+                                                     std::int64_t width, std::int64_t height) {
+  check_region(x, y, lvl, width, height);
+  try {
+    backend_->read_region(rgb, x, y, lvl, width, height, background_);
+    return {};
+  } catch (const SlideError&) {
+  }
+  reopen();
+  // One piece per tile of the level, so that one bad tile costs only its own pixels.
+  const double ds = level(lvl).downsample;
+  const auto xs = edges(double(x) / ds, width, tile_size(properties(), lvl, "width"));
+  const auto ys = edges(double(y) / ds, height, tile_size(properties(), lvl, "height"));
+  std::vector<DamagedPiece> damaged;
+  std::vector<std::uint8_t> piece;
+  for (std::size_t j = 0; j + 1 < ys.size(); ++j) {
+    for (std::size_t i = 0; i + 1 < xs.size(); ++i) {
+      const std::int64_t px = xs[i], py = ys[j], pw = xs[i + 1] - px, ph = ys[j + 1] - py;
+      piece.resize(std::size_t(pw * ph * 3));
+      try {
+        backend_->read_region(piece.data(), x + std::llround(px * ds), y + std::llround(py * ds), lvl, pw, ph,
+                              background_);
+        for (std::int64_t r = 0; r < ph; ++r) {
+          std::memcpy(rgb + ((py + r) * width + px) * 3, piece.data() + r * pw * 3, std::size_t(pw * 3));
+        }
+      } catch (const SlideError& e) {
+        fill(rgb, width, px, py, pw, ph, background_);
+        damaged.push_back({int(px), int(py), int(pw), int(ph), e.reason()});
+        reopen();  // the failed handle would fail every later piece
+      }
+    }
+  }
+  return damaged;
+}
+
+}  // namespace pydmed

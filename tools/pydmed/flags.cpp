@@ -1,0 +1,52 @@
+#include "flags.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <string>
+
+namespace pydmed::cli {
+
+namespace {
+template <class T>
+std::string check_integer(const std::string& s, T lo, T hi, const std::string& what) {
+  T v{};
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec == std::errc::result_out_of_range) return "must be " + what + " (got " + s + ", out of range)";
+  if (ec != std::errc() || end != s.data() + s.size()) return "must be " + what + " (got '" + s + "')";
+  if (v < lo || v > hi) return "must be " + what + " (got " + s + ")";
+  return "";
+}
+}  // namespace
+
+CLI::Validator integer(std::int64_t lo, std::int64_t hi) {
+  const std::string what = hi == std::numeric_limits<std::int64_t>::max()
+                               ? "an integer >= " + std::to_string(lo)
+                               : "an integer from " + std::to_string(lo) + " to " + std::to_string(hi);
+  return CLI::Validator([=](std::string& s) { return check_integer<std::int64_t>(s, lo, hi, what); }, what);
+}
+
+CLI::Validator unsigned_integer() {
+  const std::string what = "an integer from 0 to 18446744073709551615";
+  return CLI::Validator(
+      [=](std::string& s) {
+        return check_integer<std::uint64_t>(s, 0, std::numeric_limits<std::uint64_t>::max(), what);
+      },
+      "an integer >= 0");
+}
+
+CLI::Validator positive_number() {
+  const std::string what = "a number > 0";
+  return CLI::Validator(
+      [=](std::string& s) -> std::string {
+        char* end = nullptr;
+        const double v = std::strtod(s.c_str(), &end);
+        if (s.empty() || end != s.c_str() + s.size() || !std::isfinite(v) || !(v > 0)) {
+          return "must be " + what + " (got '" + s + "')";
+        }
+        return "";
+      },
+      what);
+}
+
+}  // namespace pydmed::cli
