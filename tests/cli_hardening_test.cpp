@@ -9,6 +9,7 @@
 #include <sstream>
 #include <thread>
 
+#include "damaged_slide.hpp"
 #include "pydmed/error.hpp"
 #include "pydmed/extensions/heatmap.hpp"
 #include "pydmed/slide/slide.hpp"
@@ -182,6 +183,18 @@ TEST(CliHardening, ASlideGivenAsSourceIsOnePatient) {
     std::getline(in, line);
     while (std::getline(in, line)) EXPECT_EQ(line.substr(0, 2), "0\t") << line;
   }
+}
+
+TEST(CliHardening, ADamagedTileCostsOnlyTheWindowsOverIt) {
+  const pydmed::test::DamagedSlide s({{3, 2}});  // level-0 pixels 768-1023 x 512-767
+  TempDir t;
+  std::string err;
+  EXPECT_EQ(run_command(kCli + " sliding-window " + s.damaged + " --kernel 256 --stride 256 --out " + t.file("w.tsv"), nullptr, &err), 1);
+  // 8 x 6 windows of 256: one lies on the damaged tile; it is named, the 47 others are served.
+  EXPECT_EQ(lines(read_file(t.file("w.tsv"))), 1u + 47u);
+  EXPECT_NE(err.find("skipped: patient 0 window at (768, 512) level 0: window over a damaged tile: " + s.damaged), std::string::npos)
+      << err;
+  EXPECT_EQ(err.find("error:"), std::string::npos) << "the slide itself did not fail: " << err;
 }
 
 }  // namespace

@@ -1,42 +1,24 @@
 // One damaged JPEG tile costs its own pixels, not the slide: read_region_salvage reopens the
 // slide (OpenSlide's errors are sticky on a handle) and reads around the tile.
 #include <gtest/gtest.h>
-#include <tiffio.h>
 
 #include <cstdio>
 #include <opencv2/core.hpp>
 
+#include "damaged_slide.hpp"
 #include "pydmed/error.hpp"
-#include "pydmed/slide/sample_slide.hpp"
 #include "pydmed/slide/slide.hpp"
-#include "support.hpp"
 
 using namespace pydmed;
 using pydmed::test::TempDir;
 
 namespace {
 
-constexpr int kTile = 256;
+constexpr int kTile = pydmed::test::DamagedSlide::kTile;
 constexpr int kBadCol = 3, kBadRow = 2;  // the damaged level-0 tile: pixels 768-1023 x 512-767
 
-// A clean sample slide and a copy whose one level-0 tile starts with 00 00 instead of the JPEG
-// SOI marker: libjpeg refuses it ("Not a JPEG file"), OpenSlide's read fails.
-struct Slides {
-  TempDir dir;
-  std::string clean = dir.file("clean.tif"), damaged = dir.file("damaged.tif");
-  Slides() {
-    write_sample_slide(clean, SampleSlideOptions().width(2048).height(1536).tile_size(kTile).seed(3));
-    std::string bytes = pydmed::test::read_file(clean);
-    TIFF* t = TIFFOpen(clean.c_str(), "r");  // the first directory is level 0
-    EXPECT_NE(t, nullptr);
-    const std::uint32_t across = (2048 + kTile - 1) / kTile;
-    const std::uint64_t off = TIFFGetStrileOffset(t, kBadRow * across + kBadCol);
-    TIFFClose(t);
-    EXPECT_EQ(std::uint8_t(bytes[off]), 0xFF);
-    EXPECT_EQ(std::uint8_t(bytes[off + 1]), 0xD8);
-    bytes[off] = 0, bytes[off + 1] = 0;
-    pydmed::test::write_file(damaged, bytes);
-  }
+struct Slides : pydmed::test::DamagedSlide {
+  Slides() : DamagedSlide({{kBadCol, kBadRow}}) {}
 };
 
 const Rgb kBg{1, 2, 3};

@@ -80,6 +80,11 @@ Runner add_sliding_window(CLI::App& app) {
     out.close();
     std::cerr << "delivered " << windows << " windows from " << ds.size() << " slides"
               << (Interrupt::received() ? " (interrupted)" : "") << '\n';
+    const std::vector<SkippedReport> damaged = dl->skipped();
+    for (const SkippedReport& s : damaged) {
+      std::cerr << "skipped: patient " << s.patient << " window at (" << s.region.x << ", " << s.region.y << ") level "
+                << s.region.level << ": " << s.region.reason << '\n';
+    }
     for (const auto& e : dl->errors()) std::cerr << "error: patient " << e.patient << ": " << e.message << '\n';
     if (Interrupt::received()) return Interrupt::exit_status();
     for (auto& [id, values] : means) {
@@ -90,7 +95,7 @@ Runner add_sliding_window(CLI::App& app) {
       h.save_png(base + ".png", slide);
       h.save_npy(base + ".npy");
     }
-    return dl->errors().empty() && skipped.empty() ? 0 : 1;
+    return dl->errors().empty() && skipped.empty() && damaged.empty() ? 0 : 1;
   };
 }
 

@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <iostream>
+#include <set>
+#include <tuple>
 
 #include "commands.hpp"
 #include "flags.hpp"
@@ -92,9 +94,18 @@ Runner add_stream(CLI::App& app) {
       std::cerr << "patient " << p.patient << ": " << p.delivered << " delivered, " << p.visits << " visits, "
                 << p.bigchunks << " BigChunks" << (p.set_aside ? ", set aside" : "") << '\n';
     }
+    // Each damaged region once, however many visits met it.
+    std::set<std::tuple<std::int64_t, std::int64_t, std::int64_t, int>> seen;
+    const std::vector<SkippedReport> damaged = dl.skipped();
+    for (const SkippedReport& s : damaged) {
+      if (!seen.insert({s.patient, s.region.x, s.region.y, s.region.level}).second) continue;
+      std::cerr << "skipped: patient " << s.patient << " region at (" << s.region.x << ", " << s.region.y << ") level "
+                << s.region.level << ", " << s.region.width << " x " << s.region.height << ": " << s.region.reason << '\n';
+    }
     for (const auto& e : dl.errors()) std::cerr << "error: patient " << e.patient << ": " << e.message << '\n';
     if (Interrupt::received()) return Interrupt::exit_status();
-    return dl.errors().empty() && skipped.empty() ? 0 : 1;  // what was delivered is written either way
+    // What was delivered is written either way.
+    return dl.errors().empty() && skipped.empty() && damaged.empty() ? 0 : 1;
   };
 }
 

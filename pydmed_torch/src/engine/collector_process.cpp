@@ -6,8 +6,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <vector>
 
 #include "engine/process.hpp"
 #include "engine/task_context.hpp"
@@ -20,6 +22,43 @@ namespace {
 volatile std::sig_atomic_t g_stop = 0;  // set by SIGTERM: the root swaps this patient out
 extern "C" void on_sigterm(int) { g_stop = 1; }
 constexpr int kStoppedWhileLoading = -1;
+
+// BigChunk::damaged into the shared meta; too many pieces become one covering the BigChunk.
+void encode_damage(const std::vector<DamagedPiece>& pieces, int width, int height, DamageMeta& d) {
+  d.count = 0;
+  d.reason[0] = '\0';
+  if (pieces.empty()) return;
+  std::string reason = pieces.front().reason;
+  if (pieces.size() > DamageMeta::kMaxPieces) {
+    reason += " (" + std::to_string(pieces.size()) + " damaged pieces: the whole BigChunk is skipped)";
+    d.count = 1;
+    d.pieces[0][0] = 0, d.pieces[0][1] = 0, d.pieces[0][2] = width, d.pieces[0][3] = height;
+  } else {
+    for (const DamagedPiece& p : pieces) {
+      std::int32_t* q = d.pieces[d.count++];
+      q[0] = p.x, q[1] = p.y, q[2] = p.width, q[3] = p.height;
+    }
+  }
+  const std::size_t n = std::min(reason.size(), DamageMeta::kReasonBytes - 1);
+  std::memcpy(d.reason, reason.data(), n);
+  d.reason[n] = '\0';
+}
+
+std::vector<DamagedPiece> decode_damage(const DamageMeta& d) {
+  std::vector<DamagedPiece> out;
+  for (std::uint32_t i = 0; i < d.count; ++i) {
+    const std::int32_t* q = d.pieces[i];
+    out.push_back({q[0], q[1], q[2], q[3], d.reason});
+  }
+  return out;
+}
+
+// A read that gave nothing: every pixel of the BigChunk is in a damaged piece.
+bool wholly_damaged(const BigChunk& bc) {
+  std::int64_t area = 0;  // pieces do not overlap (one per tile)
+  for (const DamagedPiece& d : bc.damaged) area += std::int64_t(d.width) * d.height;
+  return !bc.damaged.empty() && area >= std::int64_t(bc.data.cols) * bc.data.rows;
+}
 
 std::string who(const VisitSpec& v) {
   return "patient " + std::to_string(v.patient.int_uniqueid) + " visit " + std::to_string(v.visit);
@@ -58,7 +97,12 @@ int load_one(BigChunkLoader& loader, TaskContext& ctx, const VisitSpec& v, const
     if (info.size() > env.options->max_bigchunk_info_bytes()) throw Error("BigChunk info exceeds Options::max_bigchunk_info_bytes");
     std::memcpy(area.info, info.data(), info.size());
     const RegionInfo& r = bc->region;
-    *area.meta = BigChunkMeta{r.x, r.y, r.level, m.rows, m.cols, m.channels(), r.downsample, std::uint32_t(info.size())};
+    BigChunkMeta& meta = *area.meta;
+    meta.x = r.x, meta.y = r.y, meta.level = r.level;
+    meta.height = m.rows, meta.width = m.cols, meta.channels = m.channels();
+    meta.downsample = r.downsample;
+    meta.info_len = std::uint32_t(info.size());
+    encode_damage(bc->damaged, m.cols, m.rows, meta.damage);
     return kExitOk;
   } catch (const std::exception& e) {
     env.slot->error.write(std::string("BigChunkLoader failed (") + who(v) + ", BigChunk " + std::to_string(number) + "): " + e.what());
@@ -181,8 +225,28 @@ BigChunk view_of(const BigChunkArea& area, const VisitSpec& v, std::uint32_t num
   if (meta.info_len > 0) bc.info = nlohmann::json::parse(area.info, area.info + meta.info_len);
   bc.patient = &v.patient;
   bc.number = number;
+  bc.damaged = decode_damage(meta.damage);
   return bc;
 }
+
+// Reads that came back wholly damaged, per visit: a patient whose reads mostly fail ends its
+// visit as a failure (and is set aside after Options::max_failures); a few damaged tiles never do.
+class ReadTally {
+ public:
+  void add(const BigChunk& bc) {
+    ++reads_;
+    if (!wholly_damaged(bc)) return;
+    ++failed_;
+    if (reason_.empty()) reason_ = bc.damaged.front().reason;
+    if (reads_ >= 4 && 2 * failed_ > reads_) {
+      throw Error("most BigChunk reads failed (" + std::to_string(failed_) + " of " + std::to_string(reads_) + "): " + reason_);
+    }
+  }
+
+ private:
+  std::uint32_t reads_ = 0, failed_ = 0;
+  std::string reason_;
+};
 
 }  // namespace
 
@@ -200,16 +264,30 @@ int run_collector(const VisitSpec& v, const CollectorEnv& env) {
     std::unique_ptr<SmallChunkCollector> collector = (*env.make_collector)();
     TaskAccess::attach(*collector, &ctx);
     LoaderProcess loader(v, env);
+    ReadTally tally;
     loader.request(0);
     for (std::uint32_t number = 0; !g_stop; ++number) {
       const int loaded = loader.wait();
       if (loaded != kExitOk) return loaded == kStoppedWhileLoading ? kExitOk : loaded;
       const BigChunk bc = view_of(slot.bigchunk[number % std::uint32_t(slot.bigchunk_areas)], v, number);
+      tally.add(bc);
       // The next BigChunk goes to the other area while this one is served.
       if (slot.bigchunk_areas == 2) loader.request(number + 1);
       ctx.bigchunk_number = number;
       for (std::uint64_t call = 0; !g_stop; ++call) {
         Extraction e = collector->extract_smallchunk(call, bc, v.message);
+        if (e.report()) {  // through the ring, in order, so that it reaches the root exactly once
+          const SkippedRegion& r = *e.report();
+          const std::string why = r.reason.substr(0, o.max_smallchunk_info_bytes());
+          std::uint8_t* s = slot.ring.wait_for_free_slot(&g_stop);
+          if (!s) break;
+          *reinterpret_cast<SlotHeader*>(s) =
+              SlotHeader{v.patient.int_uniqueid, v.visit, number, call, r.x, r.y, r.level, r.height, r.width, 0,
+                         bc.region.x, bc.region.y, bc.region.level, bc.data.rows, bc.data.cols, std::uint32_t(why.size()), 0};
+          std::memcpy(Ring::info(s), why.data(), why.size());
+          slot.counters->reports.fetch_add(1);
+          slot.ring.publish();
+        }
         if (e.kind() != Extraction::Kind::Chunk) {
           ctx.commit_checkpoint();
           if (e.kind() == Extraction::Kind::Done) break;

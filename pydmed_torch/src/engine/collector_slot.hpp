@@ -13,17 +13,29 @@
 
 namespace pydmed::detail {
 
+// BigChunk::damaged as it crosses from the loader to the collector. More pieces than fit are
+// sent as one piece covering the whole BigChunk (none of it is served).
+struct DamageMeta {
+  static constexpr std::uint32_t kMaxPieces = 1024;
+  static constexpr std::size_t kReasonBytes = 512;
+  std::uint32_t count;
+  std::int32_t pieces[kMaxPieces][4];  // x, y, width, height in BigChunk pixels
+  char reason[kReasonBytes];           // the first piece's reason, NUL-terminated
+};
+
 struct BigChunkMeta {
   std::int64_t x, y;
   std::int32_t level, height, width, channels;
   double downsample;
   std::uint32_t info_len;
+  DamageMeta damage;
 };
 
 struct SlotCounters {
   std::atomic<std::int32_t> loader_pid;        // the BigChunkLoader now running, 0: none
   std::atomic<std::uint64_t> bigchunks_loaded;
   std::atomic<std::uint64_t> bigchunk_read_ns;  // time from loader start to BigChunk ready
+  std::atomic<std::uint64_t> reports;           // ring slots that are SkippedRegion reports, not SmallChunks
 };
 
 // One BigChunk's memory: a loader writes it, the collector serves from it.

@@ -41,7 +41,7 @@ struct LightDLCore::PatientState {
   bool finished = false, set_aside = false;
   int slot = -1;
   nlohmann::json checkpoint, message, status;
-  std::uint64_t produced = 0, delivered = 0, bigchunks = 0, read_ns = 0;
+  std::uint64_t produced = 0, delivered = 0, skipped = 0, bigchunks = 0, read_ns = 0;
 };
 
 struct LightDLCore::SlotState {
@@ -50,7 +50,7 @@ struct LightDLCore::SlotState {
   std::int64_t patient = -1;
   std::uint32_t visit = 0;
   std::uint32_t head_at_start = 0, checkpoint_at_start = 0, status_at_start = 0;
-  std::uint64_t bigchunks_at_start = 0, read_ns_at_start = 0;
+  std::uint64_t bigchunks_at_start = 0, read_ns_at_start = 0, reports_at_start = 0;
 };
 
 // A SmallChunk moved out of a ring when its patient was swapped out: header, info, pixels.
@@ -264,6 +264,7 @@ bool LightDLCore::start_visit(std::size_t k, std::int64_t id) {
   fresh.status_at_start = cs.status.read(&ignored);
   fresh.bigchunks_at_start = cs.counters->bigchunks_loaded.load();
   fresh.read_ns_at_start = cs.counters->bigchunk_read_ns.load();
+  fresh.reports_at_start = cs.counters->reports.load();
   const detail::CollectorEnv env{&options_, &make_loader_, &make_collector_, &cs, log_fd_};
   detail::ChildSetup setup;
   setup.cores = options_.core_assignment().smallchunkcollectors;
@@ -318,7 +319,7 @@ void LightDLCore::end_visit(std::size_t k, int status, bool requested, const rus
   {
     std::lock_guard<std::mutex> g(mu_);
     PatientState& ps = *patients_.at(st.patient);
-    ps.produced += std::uint32_t(cs.ring.published() - st.head_at_start);
+    ps.produced += std::uint32_t(cs.ring.published() - st.head_at_start) - (cs.counters->reports.load() - st.reports_at_start);
     ps.bigchunks += cs.counters->bigchunks_loaded.load() - st.bigchunks_at_start;
     ps.read_ns += cs.counters->bigchunk_read_ns.load() - st.read_ns_at_start;
     if (cv != st.checkpoint_at_start) ps.checkpoint = parse_or_null(checkpoint);
@@ -431,14 +432,23 @@ std::size_t LightDLCore::take(std::uint8_t* out, std::size_t max, std::vector<Ch
     }
     ++n;
   };
-  std::map<std::int64_t, std::uint64_t> delivered;
+  std::map<std::int64_t, std::uint64_t> delivered, skipped;
+  // A report of a skipped region is set aside, not put in the batch.
+  auto take_one = [&](const SlotHeader& h, const std::uint8_t* info, const std::uint8_t* data) {
+    if (h.data_len > 0) {
+      ++delivered[h.patient];
+      return emit(h, info, data);
+    }
+    ++skipped[h.patient];
+    SkippedRegion r{h.x, h.y, h.level, h.width, h.height, std::string(reinterpret_cast<const char*>(info), h.info_len)};
+    skipped_.push_back({h.patient, h.visit, std::move(r)});
+  };
   {
     std::lock_guard<std::mutex> g(consume_mu_);
     while (n < max && !stored_.empty()) {
       const std::uint8_t* b = stored_.front().bytes.data();
       const SlotHeader& h = *reinterpret_cast<const SlotHeader*>(b);
-      ++delivered[h.patient];
-      emit(h, b + sizeof(SlotHeader), b + sizeof(SlotHeader) + h.info_len);
+      take_one(h, b + sizeof(SlotHeader), b + sizeof(SlotHeader) + h.info_len);
       stored_.pop_front();
     }
     // One SmallChunk from each ring in turn, so that a batch mixes the loaded patients.
@@ -448,17 +458,17 @@ std::size_t LightDLCore::take(std::uint8_t* out, std::size_t max, std::vector<Ch
         Ring& ring = slots_[(next_ring_ + i) % slots_.size()]->ring;
         if (ring.available() == 0) continue;
         const std::uint8_t* s = ring.front();
-        ++delivered[Ring::header(s).patient];
-        emit(Ring::header(s), Ring::info(s), ring.data(s));
+        take_one(Ring::header(s), Ring::info(s), ring.data(s));
         ring.pop();
         progress = true;
       }
       next_ring_ = (next_ring_ + 1) % slots_.size();
     }
   }
-  if (!delivered.empty()) {
+  if (!delivered.empty() || !skipped.empty()) {
     std::lock_guard<std::mutex> g(mu_);
     for (auto& [id, c] : delivered) patients_.at(id)->delivered += c;
+    for (auto& [id, c] : skipped) patients_.at(id)->skipped += c;
   }
   delivered_total_ += n;
   if (n > 0 && swap_pending_) wake_scheduler();  // a postponed swap may go ahead now
@@ -529,6 +539,11 @@ std::vector<PatientError> LightDLCore::errors() const {
   return errors_;
 }
 
+std::vector<SkippedReport> LightDLCore::skipped() const {
+  std::lock_guard<std::mutex> g(consume_mu_);
+  return skipped_;
+}
+
 std::vector<std::int64_t> LightDLCore::loaded_patients() const {
   std::lock_guard<std::mutex> g(mu_);
   std::vector<std::int64_t> out;
@@ -560,12 +575,13 @@ LoaderStats LightDLCore::stats() const {
     p.visits = ps->schedcount;
     p.produced = ps->produced;
     p.delivered = ps->delivered;
+    p.skipped = ps->skipped;
     p.bigchunks = ps->bigchunks;
     p.bigchunk_read_s = double(ps->read_ns) * 1e-9;
     if (ps->slot >= 0) {  // the running visit so far
       const CollectorSlot& cs = *slots_[std::size_t(ps->slot)];
       const SlotState& st = *slot_state_[std::size_t(ps->slot)];
-      p.produced += std::uint32_t(cs.ring.published() - st.head_at_start);
+      p.produced += std::uint32_t(cs.ring.published() - st.head_at_start) - (cs.counters->reports.load() - st.reports_at_start);
       p.bigchunks += cs.counters->bigchunks_loaded.load() - st.bigchunks_at_start;
       p.bigchunk_read_s += double(cs.counters->bigchunk_read_ns.load() - st.read_ns_at_start) * 1e-9;
     }

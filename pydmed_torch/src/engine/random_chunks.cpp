@@ -14,7 +14,7 @@ RandomBigChunkLoader::~RandomBigChunkLoader() = default;
 
 std::optional<BigChunk> RandomBigChunkLoader::extract_bigchunk(const nlohmann::json&) {
   if (!slide_) slide_ = std::make_unique<Slide>(patient().record(o_.record()).path());
-  const Slide& slide = *slide_;
+  Slide& slide = *slide_;
   const LevelInfo& L = slide.level(o_.level());
   const PatchShape& p = options().patch_shape();
   // A BigChunk smaller than a patch would serve one patch over and over, or padding.
@@ -51,7 +51,8 @@ std::optional<BigChunk> RandomBigChunkLoader::extract_bigchunk(const nlohmann::j
   BigChunk bc;
   bc.region = {std::llround(lx * L.downsample), std::llround(ly * L.downsample), o_.level(), w, h, L.downsample};
   bc.data = allocate(h, w, 3);
-  slide.read_region_into(bc.data.data, bc.region.x, bc.region.y, o_.level(), w, h);
+  // A damaged tile costs its own pixels, not the BigChunk: the collector draws around it.
+  bc.damaged = slide.read_region_salvage(bc.data.data, bc.region.x, bc.region.y, o_.level(), w, h);
   return bc;
 }
 
@@ -64,8 +65,24 @@ Extraction RandomSmallChunkCollector::extract_smallchunk(std::uint64_t call_coun
                 " is smaller than the patch shape");
   }
   Rng rng = random_stream(call_count);
-  const int px = int(rng.between(0, bc.data.cols - p.width));
-  const int py = int(rng.between(0, bc.data.rows - p.height));
+  int px = int(rng.between(0, bc.data.cols - p.width));
+  int py = int(rng.between(0, bc.data.rows - p.height));
+  if (!bc.damaged.empty()) {
+    // Damaged tiles: first report each once (the first calls), then draw around them; a
+    // BigChunk with no clean place left is done.
+    if (call_count < bc.damaged.size()) {
+      const DamagedPiece& d = bc.damaged[call_count];
+      const double ds = bc.region.downsample;
+      return Extraction::skip({bc.region.x + std::llround(d.x * ds), bc.region.y + std::llround(d.y * ds), bc.region.level,
+                               d.width, d.height, "damaged tile skipped: " + d.reason});
+    }
+    int attempt = 0;
+    for (; attempt < 32 && touches_damage(bc, px, py, p.width, p.height); ++attempt) {
+      px = int(rng.between(0, bc.data.cols - p.width));
+      py = int(rng.between(0, bc.data.rows - p.height));
+    }
+    if (attempt == 32) return Extraction::done();
+  }
   SmallChunk c;
   c.data = bc.data(cv::Rect(px, py, p.width, p.height));
   c.level = bc.region.level;

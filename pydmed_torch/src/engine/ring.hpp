@@ -28,7 +28,8 @@ struct SlotHeader {
   std::int32_t bigchunk_level;
   std::int32_t bigchunk_height, bigchunk_width;
   std::uint32_t info_len;  // bytes of JSON after the header (0: no info)
-  std::uint64_t data_len;  // bytes of pixels after the info area
+  std::uint64_t data_len;  // bytes of pixels after the info area; 0: a SkippedRegion report
+                           // (x, y, level, width, height: the region; info: the reason text)
 };
 
 class Ring {

@@ -80,7 +80,8 @@ class SlidingWindowLoader : public BigChunkLoader {
     BigChunk bc;
     bc.region = {std::llround(double(x0) * L.downsample), std::llround(double(y0) * L.downsample), level, w, h, L.downsample};
     bc.data = allocate(h, w, 3);
-    slide_->read_region_into(bc.data.data, bc.region.x, bc.region.y, level, w, h);
+    // A damaged tile costs the windows over it (reported), not the band.
+    bc.damaged = slide_->read_region_salvage(bc.data.data, bc.region.x, bc.region.y, level, w, h);
     bc.info = {{"index", b}, {"of", plan.count()}, {"c0", c0}, {"c1", c1}, {"r0", r0}, {"r1", r1},
                {"level_width", L.width}, {"level_height", L.height}};
     return bc;
@@ -119,8 +120,14 @@ class SlidingWindowCollector : public SmallChunkCollector {
     const std::int64_t lx = xs_.starts[std::size_t(col)], ly = ys_.starts[std::size_t(row)];
     const double ds = bc.region.downsample;
     const std::int64_t bx = std::llround(double(bc.region.x) / ds), by = std::llround(double(bc.region.y) / ds);
+    const cv::Rect in_bigchunk(int(lx - bx), int(ly - by), sw_.kernel(), sw_.kernel());
+    std::string why;
+    if (touches_damage(bc, in_bigchunk.x, in_bigchunk.y, in_bigchunk.width, in_bigchunk.height, &why)) {
+      return Extraction::skip({std::llround(double(lx) * ds), std::llround(double(ly) * ds), bc.region.level, sw_.kernel(),
+                               sw_.kernel(), "window over a damaged tile: " + why});
+    }
     SmallChunk c;
-    c.data = bc.data(cv::Rect(int(lx - bx), int(ly - by), sw_.kernel(), sw_.kernel()));
+    c.data = bc.data(in_bigchunk);
     c.x = std::llround(double(lx) * ds);
     c.y = std::llround(double(ly) * ds);
     c.level = bc.region.level;

@@ -62,7 +62,7 @@ void Slide::reopen() {
   } catch (const SlideError& e) {
     throw SlideError(path_, "reopening after a failed read: " + e.reason());
   }
-  if (fresh->vendor != backend_->vendor || !same_levels(fresh->levels, backend_->levels)) {
+  if (fresh->vendor != vendor_ || !same_levels(fresh->levels, levels_)) {
     throw SlideError(path_, "reopening after a failed read: the file changed (now " + fresh->vendor + ", " +
                                 std::to_string(fresh->levels.size()) + " levels)");
   }
@@ -96,7 +96,7 @@ std::vector<DamagedPiece> Slide::read_region_salvage(std::uint8_t* rgb, std::int
         }
       } catch (const SlideError& e) {
         fill(rgb, width, px, py, pw, ph, background_);
-        damaged.push_back({int(px), int(py), int(pw), int(ph), e.reason()});
+        damaged.push_back({int(px), int(py), int(pw), int(ph), e.what()});  // names the slide
         reopen();  // the failed handle would fail every later piece
       }
     }

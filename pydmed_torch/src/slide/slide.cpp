@@ -9,17 +9,23 @@
 
 namespace pydmed {
 
-Slide::Slide(const std::string& path) : path_(path), backend_(open_backend(path)) {}
+Slide::Slide(const std::string& path) : path_(path), backend_(open_backend(path)) {
+  // Kept here, not only in the backend: read_region_salvage may replace the backend, and
+  // references from levels() and properties() must stay valid.
+  vendor_ = backend_->vendor;
+  levels_ = backend_->levels;
+  properties_ = backend_->properties;
+}
 
 Slide::~Slide() = default;
 Slide::Slide(Slide&&) noexcept = default;
 Slide& Slide::operator=(Slide&&) noexcept = default;
 
-const std::string& Slide::vendor() const { return backend_->vendor; }
+const std::string& Slide::vendor() const { return vendor_; }
 std::size_t Slide::resident_bytes() const { return backend_->resident_bytes(); }
-const std::vector<LevelInfo>& Slide::levels() const { return backend_->levels; }
+const std::vector<LevelInfo>& Slide::levels() const { return levels_; }
 const std::map<std::string, std::string>& Slide::properties() const {
-  return backend_->properties;
+  return properties_;
 }
 
 const LevelInfo& Slide::level(int level) const {

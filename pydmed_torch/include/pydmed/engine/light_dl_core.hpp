@@ -55,10 +55,19 @@ struct PatientError {
   double time_s = 0;  // seconds since the loader started
 };
 
+// A region a collector reported it could not serve (Extraction::skip(SkippedRegion)), with
+// where it came from: a window over a damaged tile, say.
+struct SkippedReport {
+  std::int64_t patient = 0;
+  std::uint32_t visit = 0;
+  SkippedRegion region;
+};
+
 struct PatientStats {
   std::int64_t patient = 0;
   std::uint32_t visits = 0;
-  std::uint64_t produced = 0, delivered = 0;
+  std::uint64_t produced = 0, delivered = 0;  // SmallChunks (reports of skipped regions not counted)
+  std::uint64_t skipped = 0;                  // reports of skipped regions taken by the consumer
   std::uint64_t bigchunks = 0;
   double bigchunk_read_s = 0;
   std::uint32_t failures = 0;
@@ -106,6 +115,9 @@ class LightDLCore {
   nlohmann::json get_checkpoint(std::int64_t patient) const;
   nlohmann::json get_status(std::int64_t patient) const;  // live while loaded
   std::vector<PatientError> errors() const;
+  // Every region reported skipped so far, in the order the consumer met them (reports travel
+  // with the SmallChunks, so they arrive exactly once, also across swaps).
+  std::vector<SkippedReport> skipped() const;
   void log(const std::string& line) const;
 
   // For schedulers.
@@ -163,8 +175,9 @@ class LightDLCore {
   double consumer_wait_s_ = 0;
   double ended_cpu_s_ = 0;
 
-  std::mutex consume_mu_;  // the consumer side of the rings, and stored_
+  mutable std::mutex consume_mu_;  // the consumer side of the rings, stored_ and skipped_
   std::deque<Stored> stored_;
+  std::vector<SkippedReport> skipped_;
   std::size_t next_ring_ = 0;
 
   std::atomic<bool> started_{false}, stopping_{false}, finished_{false}, halted_{false};

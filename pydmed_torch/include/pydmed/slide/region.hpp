@@ -15,6 +15,7 @@ struct RegionInfo {
 
 // A piece of a region that could not be decoded: in pixels of the level read, relative to the
 // region's top-left (Slide::read_region_salvage).
+// `reason` is the read's error, naming the slide.
 struct DamagedPiece {
   int x = 0, y = 0, width = 0, height = 0;
   std::string reason;

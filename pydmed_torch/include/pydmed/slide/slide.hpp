@@ -108,6 +108,9 @@ class Slide {
 
   std::string path_;
   std::unique_ptr<SlideBackend> backend_;
+  std::string vendor_;  // the backend's, kept across reopen()
+  std::vector<LevelInfo> levels_;
+  std::map<std::string, std::string> properties_;
   Rgb background_;
 };
 
