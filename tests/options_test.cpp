@@ -3,6 +3,7 @@
 
 #include "engine_helpers.hpp"
 #include "pydmed/error.hpp"
+#include "pydmed/slide/slide.hpp"
 
 using namespace pydmed;
 using namespace pydmed::test;
@@ -64,6 +65,31 @@ TEST(Options, MemoryIsAdmittedUpFront) {
   EXPECT_EQ(p.rings, 2u * (128 + 64 * 4224));
   EXPECT_GE(p.bigchunks, 2u * 512 * 512 * 3);
   EXPECT_LE(p.total(), p.budget);
+}
+
+// What the loaders' slides hold counts too: a plain PNG is decoded whole by the loader that
+// opens it, so its size is admitted (from its header) before anything runs.
+TEST(Options, AdmissionCountsWhatOpenSlidesHold) {
+  TempDir t;
+  std::string ihdr = "IHDR";
+  for (std::uint32_t v : {15000u, 15000u}) for (int k = 3; k >= 0; --k) ihdr += char(v >> (8 * k));
+  ihdr += std::string("\x08\x02\x00\x00\x00", 5);
+  write_file(t.file("big.png"), std::string("\x89PNG\r\n\x1a\n", 8) + std::string("\x00\x00\x00\x0d", 4) + ihdr + "crc!");
+  Patient p;
+  p.dict_records["wsi"] = Record{t.path(), "big.png", nlohmann::json::object()};
+  const std::size_t decoded = std::size_t(15000) * 15000 * 3;
+  EXPECT_EQ(Slide::resident_bytes_estimate(t.file("big.png")), decoded);
+  try {
+    LightDLCore dl(Dataset("png", {p}), random_bigchunk_loader(), random_smallchunk_collector(),
+                   test_options().memory_budget_bytes(std::size_t(512) << 20));
+    FAIL() << "a 643 MiB image admitted in a 512 MiB budget";
+  } catch (const OptionsError& e) {
+    EXPECT_EQ(e.option(), "memory_budget_bytes");
+    EXPECT_NE(std::string(e.what()).find("open slides 643 MiB"), std::string::npos) << e.what();
+  }
+  // A pyramid is read tile by tile: OpenSlide's cache, whatever the slide's size.
+  const LightDLCore small(sample_dataset(2), random_bigchunk_loader(), random_smallchunk_collector(), test_options());
+  EXPECT_EQ(small.memory_plan().slides, 2u * (32u << 20));
 }
 
 }  // namespace

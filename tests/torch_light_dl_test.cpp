@@ -65,6 +65,37 @@ TEST(TorchLightDL, FiniteRunEndsTheLoop) {
   EXPECT_TRUE(dl.get_batch(16).empty());
 }
 
+// A prefetched batch of another size (a sampler's last, shorter batch) is split or topped up,
+// never dropped: every SmallChunk arrives once whatever sizes are asked, prefetching or not.
+TEST(TorchLightDL, ChangingTheBatchSizeMidRunLosesNothing) {
+  for (bool prefetch : {true, false}) {
+    SCOPED_TRACE(prefetch ? "prefetch" : "no prefetch");
+    LightDL dl(sample_dataset(4), random_bigchunk_loader(test_bigchunks()),
+               random_smallchunk_collector(RandomSmallChunkOptions().max_per_bigchunk(20)), test_options().interval_resched(0.05),
+               TorchOptions().prefetch(prefetch), std::make_shared<HaltAfter>(6));
+    const std::size_t sizes[] = {16, 5, 40, 1, 16, 33, 2};
+    std::set<std::tuple<std::int64_t, std::uint32_t, std::uint32_t, std::uint64_t>> ids;
+    std::size_t total = 0;
+    for (std::size_t i = 0;; ++i) {
+      const std::size_t want = sizes[i % 7];
+      const Batch b = dl.get_batch(want);
+      if (b.empty()) break;
+      ASSERT_LE(b.size(), want);
+      ASSERT_EQ(b.data.size(0), std::int64_t(b.size()));
+      ASSERT_EQ(b.patients.size(0), std::int64_t(b.size()));
+      for (std::size_t k = 0; k < b.size(); ++k) {
+        const ChunkRecord& r = b.records[k];
+        EXPECT_EQ(b.patients[std::int64_t(k)].item<std::int64_t>(), r.patient) << "tensors and records stay in step";
+        EXPECT_TRUE(ids.insert({r.patient, r.visit, r.bigchunk_number, r.call_count}).second) << "delivered twice";
+      }
+      total += b.size();
+    }
+    EXPECT_TRUE(dl.core().finished());
+    EXPECT_EQ(total, dl.stats().produced) << "none lost";
+    EXPECT_EQ(total, dl.stats().delivered);
+  }
+}
+
 TEST(TorchLightDL, CollateToFloatAndNormalise) {
   LightDL dl(sample_dataset(2), random_bigchunk_loader(test_bigchunks()), random_smallchunk_collector(), test_options(),
              TorchOptions().collate(default_collate(CollateOptions().to_float(true).mean({0.5, 0.5, 0.5}).std({0.25, 0.25, 0.25}))));

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <functional>
 #include <cerrno>
 #include <cstring>
 #include <set>
@@ -18,6 +19,7 @@
 #include "engine/process.hpp"
 #include "engine/task_context.hpp"
 #include "pydmed/error.hpp"
+#include "pydmed/slide/slide.hpp"
 
 namespace pydmed {
 
@@ -27,6 +29,22 @@ using detail::SlotHeader;
 
 namespace {
 constexpr int kStopGraceMs = 500;  // SIGTERM to SIGKILL: stop() must end within a second
+
+// What the loaders' open slides may hold at once: every record of a patient open in each of
+// the `collectors` loaders, taking the patients that hold the most.
+std::size_t slide_bytes(const Dataset& ds, int collectors) {
+  std::vector<std::size_t> per_patient;
+  for (const Patient& p : ds.list_patients) {
+    std::size_t sum = 0;
+    for (const auto& [name, record] : p.dict_records) sum += Slide::resident_bytes_estimate(record.path());
+    per_patient.push_back(sum);
+  }
+  std::sort(per_patient.begin(), per_patient.end(), std::greater<>());
+  per_patient.resize(std::min(per_patient.size(), std::size_t(collectors)));
+  std::size_t total = 0;
+  for (std::size_t b : per_patient) total += b;
+  return total;
+}
 
 nlohmann::json parse_or_null(const std::string& s) {
   if (s.empty()) return nullptr;
@@ -65,7 +83,7 @@ LightDLCore::LightDLCore(Dataset dataset, LoaderFactory make_loader, CollectorFa
       make_collector_(std::move(make_collector)),
       options_(std::move(options)),
       scheduler_(scheduler ? std::move(scheduler) : std::make_shared<Scheduler>()) {
-  plan_ = options_.memory_plan();  // validates, and refuses what does not fit the budget
+  options_.validate();
   // A loader with nothing to serve would only wait: say so at once.
   if (dataset_.size() == 0) throw DatasetError("no patients in dataset '" + dataset_.str_dsname + "'");
   if (options_.world_size() > 1) {
@@ -77,6 +95,7 @@ LightDLCore::LightDLCore(Dataset dataset, LoaderFactory make_loader, CollectorFa
                          ", fewer than the ranks");
     }
   }
+  plan_ = options_.memory_plan(slide_bytes(dataset_, options_.num_bigchunkloaders()));  // refuses what does not fit
   if (!make_loader_ || !make_collector_) throw Error("LightDLCore needs a loader and a collector factory");
   for (const Patient& p : dataset_.list_patients) {
     auto ps = std::make_unique<PatientState>();

@@ -58,7 +58,7 @@ void Options::validate() const {
   check_cores("bigchunkloaders", core_assignment().bigchunkloaders);
 }
 
-MemoryPlan Options::memory_plan() const {
+MemoryPlan Options::memory_plan(std::size_t slide_bytes) const {
   validate();
   MemoryPlan m;
   const std::size_t n = std::size_t(num_bigchunkloaders());
@@ -70,6 +70,7 @@ MemoryPlan Options::memory_plan() const {
                    detail::SharedText::bytes_for(4096) + 4096);
   // Swaps wait until the root queue is empty, so it never holds more than every ring's worth.
   m.root_queue = std::min(std::size_t(maxlength_queue_lightdl()), n * std::size_t(maxlength_queue_smallchunk())) * stride;
+  m.slides = slide_bytes;
   m.budget = memory_budget_bytes();
   if (m.budget == 0) m.budget = std::size_t(sysconf(_SC_PHYS_PAGES)) * std::size_t(sysconf(_SC_PAGE_SIZE)) / 2;
   if (m.total() > m.budget) {
@@ -77,6 +78,7 @@ MemoryPlan Options::memory_plan() const {
     throw OptionsError("memory_budget_bytes",
                        "these options need " + mib(m.total()) + " (rings " + mib(m.rings) + ", BigChunk buffers " +
                            mib(m.bigchunks) + ", root queue " + mib(m.root_queue) + ", control " + mib(m.control) +
+                           ", open slides " + mib(m.slides) +
                            ") but the budget is " + mib(m.budget));
   }
   return m;

@@ -28,7 +28,8 @@ struct MemoryPlan {
   std::size_t bigchunks = 0;  // BigChunk buffers, all collectors
   std::size_t control = 0;    // checkpoints, statuses, errors
   std::size_t root_queue = 0; // the most the root holds of swapped-out patients' SmallChunks
-  std::size_t total() const { return rings + bigchunks + control + root_queue; }
+  std::size_t slides = 0;     // what the loaders' open slides hold (Slide::resident_bytes_estimate)
+  std::size_t total() const { return rings + bigchunks + control + root_queue + slides; }
   std::size_t budget = 0;
 };
 
@@ -76,8 +77,9 @@ struct Options {
  public:
   // Throws OptionsError naming the first option that cannot work.
   void validate() const;
-  // What these options imply; throws OptionsError when over the budget.
-  MemoryPlan memory_plan() const;
+  // What these options imply, with `slide_bytes` for the slides the loaders hold open (the
+  // loader counts its dataset's); throws OptionsError when over the budget.
+  MemoryPlan memory_plan(std::size_t slide_bytes = 0) const;
 };
 
 }  // namespace pydmed

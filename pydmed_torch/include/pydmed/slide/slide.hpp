@@ -100,6 +100,10 @@ class Slide {
   // Per-read scratch in proportion to the region asked for (OpenSlide's 4-byte ARGB buffer,
   // kept per thread up to 64 MiB) is not included.
   std::size_t resident_bytes() const;
+  // The same bound for `path` without opening it as a slide (its first bytes and, for a TIFF,
+  // its first directory): what memory admission counts for a slide a loader will hold. A file
+  // that cannot be looked at counts as an OpenSlide handle (its open will fail on its own).
+  static std::size_t resident_bytes_estimate(const std::string& path);
 
  private:
   void reopen();
