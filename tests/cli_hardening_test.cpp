@@ -51,6 +51,22 @@ TEST(CliHardening, WriteErrorsNameTheFileAndTheReason) {
   EXPECT_NE(err.find("/dev/full: write failed: No space left on device"), std::string::npos) << err;
 }
 
+// A file-size limit stands in for a small disk: writes past it fail (EFBIG) as on a full one.
+TEST(CliHardening, AFullDiskMidRunIsReportedAndLeavesNoPartialSlide) {
+  TempDir t;
+  const std::string limited = "sh -c \"trap '' XFSZ; ulimit -f 200; exec " + kCli;  // 100 KiB
+  std::string err;
+  EXPECT_EQ(run_command(limited + " make-sample-slides " + t.file("s") + " --count 2 --size 3000\"", nullptr, &err), 1);
+  EXPECT_EQ(lines(err), 1u) << err;
+  EXPECT_NE(err.find(t.file("s/slide_000.tiff.part") + ": writing a tile failed: File too large"), std::string::npos) << err;
+  for (const auto& e : std::filesystem::directory_iterator(t.file("s"))) ADD_FAILURE() << "left behind: " << e.path();
+  PYDMED_REQUIRE_WSI();
+  EXPECT_EQ(run_command(limited + " stream " + wsi("CMU-1-Small-Region.svs") + " --count 20000 --patch 32 --bigchunk 512 --out " +
+                            t.file("s.tsv") + "\"", nullptr, &err), 1);
+  EXPECT_NE(err.find(t.file("s.tsv") + ": write failed: File too large"), std::string::npos) << err;
+  EXPECT_EQ(err.find("delivered"), std::string::npos) << "no claim of delivery: " << err;
+}
+
 TEST(CliHardening, OutputPathsAreCheckedBeforeTheRun) {
   PYDMED_REQUIRE_WSI();
   TempDir t;

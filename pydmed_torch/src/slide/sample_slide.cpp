@@ -3,6 +3,8 @@
 #include <tiffio.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <cmath>
 #include <memory>
 #include <opencv2/imgproc.hpp>
@@ -10,6 +12,7 @@
 
 #include "pydmed/error.hpp"
 #include "pydmed/random.hpp"
+#include "slide/tiff_log.hpp"
 
 namespace pydmed {
 namespace {
@@ -143,10 +146,6 @@ class SampleImage {
   double presence_, rmin_, rmax_;
 };
 
-struct TiffCloser {
-  void operator()(TIFF* t) const { TIFFClose(t); }
-};
-
 }  // namespace
 
 int write_sample_slide(const std::string& path, const SampleSlideOptions& o) {
@@ -157,8 +156,11 @@ int write_sample_slide(const std::string& path, const SampleSlideOptions& o) {
   if (ts < 16 || ts % 16 != 0) throw Error(path + ": tile size must be a positive multiple of 16");
   // Classic TIFF offsets are 32-bit; switch to BigTIFF well before JPEG output could reach 4 GiB.
   const bool big = double(o.width()) * double(o.height()) > 1.5e9;
-  std::unique_ptr<TIFF, TiffCloser> tif(TIFFOpen(path.c_str(), big ? "w8" : "w"));
-  if (!tif) throw Error(path + ": cannot create the TIFF file");
+  // libtiff's messages are kept on the handle (not printed) and the OS reason goes in ours.
+  TiffErrors errors;
+  errno = 0;
+  const TiffPtr tif = open_tiff(path, big ? "w8" : "w", &errors);
+  if (!tif) throw Error(path + ": cannot create the TIFF file: " + (errno ? std::strerror(errno) : errors.last));
   const SampleImage image(o);
   const std::string description = "pydmed_torch sample slide; label=" + std::to_string(o.label()) +
                                   "; seed=" + std::to_string(o.seed());
@@ -190,12 +192,16 @@ int write_sample_slide(const std::string& path, const SampleSlideOptions& o) {
         // Beyond the image edge: background, so that padding compresses to nothing.
         if (tx + ts > w) tile.colRange(int(w - tx), ts).setTo(cv::Scalar(244, 243, 245));
         if (ty + ts > h) tile.rowRange(int(h - ty), ts).setTo(cv::Scalar(244, 243, 245));
+        errno = 0;
         if (TIFFWriteTile(t, tile.data, std::uint32_t(tx), std::uint32_t(ty), 0, 0) < 0) {
-          throw Error(path + ": writing a tile failed (disk full?)");
+          throw Error(path + ": writing a tile failed: " + (errno ? std::strerror(errno) : errors.last));
         }
       }
     }
-    if (!TIFFWriteDirectory(t)) throw Error(path + ": writing TIFF directory failed");
+    errno = 0;
+    if (!TIFFWriteDirectory(t)) {
+      throw Error(path + ": writing a TIFF directory failed: " + (errno ? std::strerror(errno) : errors.last));
+    }
     if (w <= ts && h <= ts) break;
     w = std::max<std::int64_t>(1, (w + 1) / 2);
     h = std::max<std::int64_t>(1, (h + 1) / 2);
