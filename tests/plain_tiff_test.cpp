@@ -219,9 +219,10 @@ cv::Vec3b huge_pixel(int x, int y) {
   return cv::Vec3b(uchar(30 * (y % 8)), 77, uchar(y % 8));
 }
 
-void write_huge_striped(const std::string& path) {
+// A kHuge x kHuge deflated RGB TIFF open for writing, `rows` rows a strip (null on failure).
+TIFF* open_huge_rgb(const std::string& path, std::uint32_t rows) {
   TIFF* t = TIFFOpen(path.c_str(), "w");
-  ASSERT_NE(t, nullptr);
+  if (!t) return nullptr;
   TIFFSetField(t, TIFFTAG_IMAGEWIDTH, std::uint32_t(kHuge));
   TIFFSetField(t, TIFFTAG_IMAGELENGTH, std::uint32_t(kHuge));
   TIFFSetField(t, TIFFTAG_BITSPERSAMPLE, 8);
@@ -229,7 +230,13 @@ void write_huge_striped(const std::string& path) {
   TIFFSetField(t, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_RGB);
   TIFFSetField(t, TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG);
   TIFFSetField(t, TIFFTAG_COMPRESSION, COMPRESSION_ADOBE_DEFLATE);
-  TIFFSetField(t, TIFFTAG_ROWSPERSTRIP, 1);
+  TIFFSetField(t, TIFFTAG_ROWSPERSTRIP, rows);
+  return t;
+}
+
+void write_huge_striped(const std::string& path) {
+  TIFF* t = open_huge_rgb(path, 1);
+  ASSERT_NE(t, nullptr);
   auto deflate_row = [](int y) {
     std::vector<std::uint8_t> row(kHuge * 3);
     for (int x = 0; x < kHuge; ++x)
@@ -315,16 +322,8 @@ TEST(PlainTiff, HugeStripedTiffOpensFromItsHeader) {
 TEST(PlainTiff, OneGiantStripIsRefusedAtOpen) {
   TempDir d;
   const auto p = d.file("one_strip.tif");
-  TIFF* t = TIFFOpen(p.c_str(), "w");
+  TIFF* t = open_huge_rgb(p, kHuge);
   ASSERT_NE(t, nullptr);
-  TIFFSetField(t, TIFFTAG_IMAGEWIDTH, std::uint32_t(kHuge));
-  TIFFSetField(t, TIFFTAG_IMAGELENGTH, std::uint32_t(kHuge));
-  TIFFSetField(t, TIFFTAG_BITSPERSAMPLE, 8);
-  TIFFSetField(t, TIFFTAG_SAMPLESPERPIXEL, 3);
-  TIFFSetField(t, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_RGB);
-  TIFFSetField(t, TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG);
-  TIFFSetField(t, TIFFTAG_COMPRESSION, COMPRESSION_ADOBE_DEFLATE);
-  TIFFSetField(t, TIFFTAG_ROWSPERSTRIP, kHuge);
   char junk[16] = {};
   TIFFWriteRawStrip(t, 0, junk, sizeof junk);
   TIFFClose(t);
