@@ -125,6 +125,8 @@ TEST(CliHardening, FlagsRefuseNegativeAndOutOfRangeValuesNamingTheFlag) {
       {"--count 5 --interval-resched -2", "--interval-resched: must be a number > 0 (got '-2')"},
       {"--seconds nan", "--seconds: must be a number > 0 (got 'nan')"},
       {"--count 5 --patch 300 --bigchunk 256", "--patch 300 is larger than --bigchunk 256"},
+      // 1024 collectors with 60000^2 BigChunks: far over half of any machine's memory.
+      {"--count 5 --collectors 1024 --bigchunk 60000", "--collectors 1024 with --bigchunk 60000: these options need"},
   };
   for (const auto& [flags, message] : cases) {
     std::string err;
@@ -171,6 +173,22 @@ TEST(CliHardening, SignalsEndAStreamWithWholeLinesAndASummary) {
   }
 }
 
+// Before a run starts (or in a command with nothing to stop) a signal ends the process as it
+// normally would, at once, instead of being held until the end.
+TEST(CliHardening, ASignalOutsideARunEndsTheProcess) {
+  TempDir t;
+  const pid_t pid = start(kCli + " make-sample-slides " + t.file("s") + " --count 50 --size 3000 2>/dev/null");
+  while (!std::filesystem::exists(t.file("s/slide_000.tiff.part")) && waitpid(pid, nullptr, WNOHANG) == 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(kill(pid, SIGTERM), 0) << "ended before the signal";
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "exit status " << WEXITSTATUS(status);
+  EXPECT_EQ(WTERMSIG(status), SIGTERM);
+  EXPECT_FALSE(std::filesystem::exists(t.file("s/slide_049.tiff"))) << "it went on to the end";
+}
+
 TEST(CliHardening, AFolderScanSkipsWhatItCannotReadAndServesTheRest) {
   PYDMED_REQUIRE_WSI();
   TempDir t;
@@ -181,6 +199,12 @@ TEST(CliHardening, AFolderScanSkipsWhatItCannotReadAndServesTheRest) {
   EXPECT_NE(err.find("skipped: " + t.file("loop.svs") + ": Too many levels of symbolic links"), std::string::npos) << err;
   EXPECT_NE(err.find("delivered 100 SmallChunks"), std::string::npos) << err;
   EXPECT_EQ(lines(read_file(t.file("s.tsv"))), 101u);
+  // With nothing readable left, the error says why.
+  std::filesystem::remove(t.file("good.svs"));
+  std::filesystem::remove(t.file("s.tsv"));
+  EXPECT_EQ(run_command(kCli + " stream " + t.path() + " --count 100", nullptr, &err), 1);
+  EXPECT_EQ(err, "pydmed: " + t.path() + ": no readable slides in the folder: " + t.file("loop.svs") +
+                     ": Too many levels of symbolic links\n");
 }
 
 TEST(CliHardening, ASlideGivenAsSourceIsOnePatient) {

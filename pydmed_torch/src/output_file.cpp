@@ -17,8 +17,6 @@ namespace fs = std::filesystem;
 namespace pydmed {
 
 namespace {
-constexpr std::size_t kBufferBytes = std::size_t(1) << 20;
-
 // `path` with symbolic links resolved (as far as they exist), so that an Atomic write replaces
 // the link's target and keeps the link.
 std::string resolve_links(const std::string& path) {
@@ -33,7 +31,7 @@ std::string resolve_links(const std::string& path) {
 }
 }  // namespace
 
-OutputFile::OutputFile(const std::string& path, Mode mode) {
+OutputFile::OutputFile(const std::string& path, Mode mode, std::size_t buffer_bytes) : buffer_bytes_(buffer_bytes) {
   if (path.empty() || path == "-") {
     name_ = "standard output";
     fd_ = STDOUT_FILENO;
@@ -86,9 +84,9 @@ void OutputFile::write_all(const char* data, std::size_t size) {
 
 void OutputFile::write(std::string_view bytes) {
   if (fd_ < 0) throw Error(name_ + ": write after close");
-  if (buffer_.size() + bytes.size() > kBufferBytes) {
+  if (buffer_.size() + bytes.size() > buffer_bytes_) {
     flush();
-    if (bytes.size() > kBufferBytes) return write_all(bytes.data(), bytes.size());
+    if (bytes.size() > buffer_bytes_) return write_all(bytes.data(), bytes.size());
   }
   buffer_.append(bytes);
 }

@@ -19,8 +19,8 @@ Runner add_read(CLI::App& app) {
   sub->add_option("--x", a->x, "left, in level-0 pixels")->required();
   sub->add_option("--y", a->y, "top, in level-0 pixels")->required();
   sub->add_option("--level", a->level, "pyramid level")->default_val(0)->check(integer(0, 1000));
-  sub->add_option("--width", a->w, "width, in pixels of the level")->required();
-  sub->add_option("--height", a->h, "height, in pixels of the level")->required();
+  sub->add_option("--width", a->w, "width, in pixels of the level")->required()->check(integer(1, 1 << 20));
+  sub->add_option("--height", a->h, "height, in pixels of the level")->required()->check(integer(1, 1 << 20));
   sub->add_option("--out", a->out, "output file: .png, or .rgb for raw RGB rows")->required();
   return [a] {
     const Slide slide(a->path);

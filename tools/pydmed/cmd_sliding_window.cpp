@@ -52,7 +52,12 @@ Runner add_sliding_window(CLI::App& app) {
     if (!a->heatmap.empty()) prepare_folder(a->heatmap);
     const auto sw = SlidingWindowOptions().level(a->level).kernel(a->kernel).stride(a->stride);
     const std::size_t band = std::max<std::size_t>(std::size_t(64) << 20, std::size_t(a->kernel) * std::size_t(a->kernel) * 3);
-    auto dl = make_sliding_window(ds, sw, Options().num_bigchunkloaders(a->collectors).batch_size(32).maxlength_queue_smallchunk(64).max_bigchunk_bytes(band));
+    auto dl = admit(
+        [&] {
+          return make_sliding_window(
+              ds, sw, Options().num_bigchunkloaders(a->collectors).batch_size(32).maxlength_queue_smallchunk(64).max_bigchunk_bytes(band));
+        },
+        "--collectors " + std::to_string(a->collectors) + " with --kernel " + std::to_string(a->kernel));
     OutputFile out(a->out);
     out.write("patient\tx\ty\tlevel\twidth\theight\tlast_row\tlast_col\toverlap_y\toverlap_x\tcrc32\n");
     const OnInterrupt stop_on_signal([&dl] { dl->stop(); });
@@ -88,6 +93,7 @@ Runner add_sliding_window(CLI::App& app) {
     for (const auto& e : dl->errors()) std::cerr << "error: patient " << e.patient << ": " << e.message << '\n';
     if (Interrupt::received()) return Interrupt::exit_status();
     for (auto& [id, values] : means) {
+      if (Interrupt::received()) return Interrupt::exit_status();
       const Slide slide(ds.patient(id).record("wsi").path());
       const double ds_cell = slide.level(a->level).downsample * a->stride;
       const Heatmap h = Heatmap::from_windows(slide, values, ds_cell);

@@ -57,8 +57,14 @@ Runner add_stream(CLI::App& app) {
                     .maxlength_queue_smallchunk(std::max(64, batch))
                     .patch_shape({a->patch, a->patch, 3})
                     .max_bigchunk_bytes(std::size_t(a->bigchunk) * std::size_t(a->bigchunk) * 3);
-    LightDLCore dl(ds, random_bigchunk_loader(RandomBigChunkOptions().level(a->level).width(a->bigchunk).height(a->bigchunk)),
-                   random_smallchunk_collector(RandomSmallChunkOptions().max_per_bigchunk(a->max_per_bigchunk)), o);
+    const auto loader = admit(
+        [&] {
+          return std::make_unique<LightDLCore>(
+              ds, random_bigchunk_loader(RandomBigChunkOptions().level(a->level).width(a->bigchunk).height(a->bigchunk)),
+              random_smallchunk_collector(RandomSmallChunkOptions().max_per_bigchunk(a->max_per_bigchunk)), o);
+        },
+        "--collectors " + std::to_string(a->collectors) + " with --bigchunk " + std::to_string(a->bigchunk));
+    LightDLCore& dl = *loader;
     OutputFile out(a->out);  // before the run: an unwritable path fails now, not after it
     out.write("patient\tvisit\tbigchunk_x\tbigchunk_y\tx\ty\tlevel\twidth\theight\tcrc32\n");
     const OnInterrupt stop_on_signal([&dl] { dl.stop(); });  // then what is left is written
@@ -94,7 +100,7 @@ Runner add_stream(CLI::App& app) {
       std::cerr << "patient " << p.patient << ": " << p.delivered << " delivered, " << p.visits << " visits, "
                 << p.bigchunks << " BigChunks" << (p.set_aside ? ", set aside" : "") << '\n';
     }
-    // Each damaged region once, however many visits met it.
+    // Each reported region once (visits that read the same BigChunk area report it again).
     std::set<std::tuple<std::int64_t, std::int64_t, std::int64_t, int>> seen;
     const std::vector<SkippedReport> damaged = dl.skipped();
     for (const SkippedReport& s : damaged) {

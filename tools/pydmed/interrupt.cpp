@@ -12,7 +12,10 @@ namespace pydmed::cli {
 
 namespace {
 std::atomic<int> g_signal{0};
-std::mutex g_mu;  // guards g_stop; the watcher calls it under the lock, so clearing waits for a call in progress
+// Guards g_stop. The stop function runs on a thread of its own, under this lock, so that the
+// watcher is back in sigwait at once (a second signal must not wait for a slow stop) and
+// clearing the function waits for a call in progress.
+std::mutex g_mu;
 std::function<void()> g_stop;
 
 sigset_t interrupt_signals() {
@@ -21,6 +24,16 @@ sigset_t interrupt_signals() {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   return set;
+}
+
+// Nothing to stop cleanly (before a run, or a command without one): end as the signal would
+// have ended the process had it not been blocked.
+[[noreturn]] void die_of(int sig) {
+  signal(sig, SIG_DFL);
+  const sigset_t set = interrupt_signals();
+  pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+  raise(sig);
+  _exit(128 + sig);
 }
 }  // namespace
 
@@ -32,8 +45,14 @@ void Interrupt::install() {
       int sig = 0;
       if (sigwait(&set, &sig) != 0) continue;
       if (g_signal.exchange(sig) != 0) _exit(128 + sig);  // the second one: now
-      std::lock_guard<std::mutex> g(g_mu);
-      if (g_stop) g_stop();
+      {
+        std::lock_guard<std::mutex> g(g_mu);
+        if (!g_stop) die_of(sig);
+      }
+      std::thread([] {
+        std::lock_guard<std::mutex> g(g_mu);
+        if (g_stop) g_stop();
+      }).detach();
     }
   }).detach();
 }

@@ -5,7 +5,8 @@
 // install() blocks SIGINT and SIGTERM in the calling thread before any other thread exists, so
 // every thread inherits the mask, and one watcher thread takes them with sigwait: no handler
 // runs in the middle of a write or inside the loader's locks. (Children unblock signals at
-// fork.) A second signal ends the process at once.
+// fork.) With no stop function registered (before a run starts, or in a command without one)
+// the signal ends the process as it normally would; a second signal ends it at once.
 #include <functional>
 
 namespace pydmed::cli {

@@ -24,8 +24,9 @@ class OutputFile {
   };
 
   // Opens (creates or truncates) `path`; "" or "-" is standard output (named so in errors, and
-  // always Direct). Throws Error naming the path and the OS reason.
-  explicit OutputFile(const std::string& path, Mode mode = Mode::Direct);
+  // always Direct). Writes reach the file each time `buffer_bytes` have gathered (many files
+  // open at once want less). Throws Error naming the path and the OS reason.
+  explicit OutputFile(const std::string& path, Mode mode = Mode::Direct, std::size_t buffer_bytes = std::size_t(1) << 20);
   // Closes without throwing: a Direct file gets what is buffered (what was produced is kept),
   // an Atomic file not close()d is removed (a failed run leaves no partial file). Call close()
   // to see errors.
@@ -51,6 +52,7 @@ class OutputFile {
   std::string target_;  // where an Atomic file goes at close(); "" for Direct
   std::string path_;    // the file being written
   std::string buffer_;
+  std::size_t buffer_bytes_;
   int fd_ = -1;
   bool owns_fd_ = true;
 };

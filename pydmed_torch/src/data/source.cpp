@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 
 #include "pydmed/data/manifest.hpp"
 #include "pydmed/error.hpp"
+#include "slide/image_header.hpp"
 
 namespace fs = std::filesystem;
 
@@ -27,12 +27,7 @@ bool has_slide_suffix(const std::string& filename) {
 }  // namespace
 
 bool is_slide_file(const std::string& path) {
-  if (has_slide_suffix(path)) return true;
-  char b[4] = {};
-  std::ifstream(path, std::ios::binary).read(b, 4);
-  const std::string head(b, 4);
-  return head == std::string("II*\0", 4) || head == std::string("MM\0*", 4) || head == std::string("II+\0", 4) ||
-         head == std::string("MM\0+", 4) || head == "\x89PNG" || head.compare(0, 3, "\xFF\xD8\xFF") == 0;
+  return has_slide_suffix(path) || sniff_image_kind(path) != ImageKind::kUnknown;
 }
 
 Dataset dataset_from_source(const std::string& source, std::vector<std::string>* skipped) {
@@ -51,6 +46,11 @@ Dataset dataset_from_source(const std::string& source, std::vector<std::string>*
   }
   Dataset ds = Dataset::create_onetoone(fs::path(source).filename().string(), fs::absolute(source).string(),
                                         has_slide_suffix, nullptr, nullptr, skipped);
+  if (ds.size() == 0 && skipped && !skipped->empty()) {  // say why, not only that
+    std::string why = skipped->front();
+    if (skipped->size() > 1) why += " (and " + std::to_string(skipped->size() - 1) + " more)";
+    throw DatasetError(source, 0, "no readable slides in the folder: " + why);
+  }
   if (ds.size() == 0) throw DatasetError(source, 0, "no slides in the folder");
   return ds;
 }

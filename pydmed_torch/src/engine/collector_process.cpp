@@ -229,14 +229,18 @@ BigChunk view_of(const BigChunkArea& area, const VisitSpec& v, std::uint32_t num
   return bc;
 }
 
-// Reads that came back wholly damaged, per visit: a patient whose reads mostly fail ends its
-// visit as a failure (and is set aside after Options::max_failures); a few damaged tiles never do.
+// Reads that came back wholly damaged, over the patient's visits: while most of its reads fail
+// (4 at least) each visit ends as a failure, so the patient is set aside after
+// Options::max_failures; a few damaged tiles never do that.
 class ReadTally {
  public:
+  ReadTally(const VisitSpec& v, SlotCounters& counters)
+      : reads_(v.reads_before), failed_(v.failed_before), counters_(counters) {}
   void add(const BigChunk& bc) {
     ++reads_;
     if (!wholly_damaged(bc)) return;
     ++failed_;
+    counters_.bigchunks_failed.fetch_add(1);
     if (reason_.empty()) reason_ = bc.damaged.front().reason;
     if (reads_ >= 4 && 2 * failed_ > reads_) {
       throw Error("most BigChunk reads failed (" + std::to_string(failed_) + " of " + std::to_string(reads_) + "): " + reason_);
@@ -244,7 +248,8 @@ class ReadTally {
   }
 
  private:
-  std::uint32_t reads_ = 0, failed_ = 0;
+  std::uint64_t reads_, failed_;
+  SlotCounters& counters_;
   std::string reason_;
 };
 
@@ -264,7 +269,7 @@ int run_collector(const VisitSpec& v, const CollectorEnv& env) {
     std::unique_ptr<SmallChunkCollector> collector = (*env.make_collector)();
     TaskAccess::attach(*collector, &ctx);
     LoaderProcess loader(v, env);
-    ReadTally tally;
+    ReadTally tally(v, *slot.counters);
     loader.request(0);
     for (std::uint32_t number = 0; !g_stop; ++number) {
       const int loaded = loader.wait();
@@ -285,8 +290,8 @@ int run_collector(const VisitSpec& v, const CollectorEnv& env) {
               SlotHeader{v.patient.int_uniqueid, v.visit, number, call, r.x, r.y, r.level, r.height, r.width, 0,
                          bc.region.x, bc.region.y, bc.region.level, bc.data.rows, bc.data.cols, std::uint32_t(why.size()), 0};
           std::memcpy(Ring::info(s), why.data(), why.size());
-          slot.counters->reports.fetch_add(1);
           slot.ring.publish();
+          slot.counters->reports.fetch_add(1);  // after: the root never sees more reports than slots
         }
         if (e.kind() != Extraction::Kind::Chunk) {
           ctx.commit_checkpoint();

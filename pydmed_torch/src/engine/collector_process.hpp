@@ -17,6 +17,9 @@ struct VisitSpec {
   std::uint32_t visit = 0;
   nlohmann::json checkpoint;
   nlohmann::json message;
+  // The patient's BigChunk reads in earlier visits, and how many came back wholly damaged:
+  // whether most of its reads fail is the patient's, not one visit's.
+  std::uint64_t reads_before = 0, failed_before = 0;
 };
 
 struct CollectorEnv {

@@ -59,7 +59,7 @@ struct LightDLCore::PatientState {
   bool finished = false, set_aside = false;
   int slot = -1;
   nlohmann::json checkpoint, message, status;
-  std::uint64_t produced = 0, delivered = 0, skipped = 0, bigchunks = 0, read_ns = 0;
+  std::uint64_t produced = 0, delivered = 0, skipped = 0, bigchunks = 0, bigchunks_failed = 0, read_ns = 0;
 };
 
 struct LightDLCore::SlotState {
@@ -68,7 +68,16 @@ struct LightDLCore::SlotState {
   std::int64_t patient = -1;
   std::uint32_t visit = 0;
   std::uint32_t head_at_start = 0, checkpoint_at_start = 0, status_at_start = 0;
-  std::uint64_t bigchunks_at_start = 0, read_ns_at_start = 0, reports_at_start = 0;
+  std::uint64_t bigchunks_at_start = 0, failed_at_start = 0, read_ns_at_start = 0, reports_at_start = 0;
+
+  // SmallChunks this visit published: ring slots less reports of skipped regions. The
+  // collector counts a report after publishing its slot (a release), and reports are read
+  // first here (an acquire), so the slots seen are never fewer than the reports.
+  std::uint64_t produced(const CollectorSlot& cs) const {
+    const std::uint64_t reports = cs.counters->reports.load() - reports_at_start;
+    const std::uint64_t slots = std::uint32_t(cs.ring.published() - head_at_start);
+    return slots > reports ? slots - reports : 0;
+  }
 };
 
 // A SmallChunk moved out of a ring when its patient was swapped out: header, info, pixels.
@@ -273,6 +282,8 @@ bool LightDLCore::start_visit(std::size_t k, std::int64_t id) {
     spec.visit = ps.schedcount++;
     spec.checkpoint = ps.checkpoint;
     spec.message = ps.message;
+    spec.reads_before = ps.bigchunks;
+    spec.failed_before = ps.bigchunks_failed;
   }
   CollectorSlot& cs = *slots_[k];
   cs.error.clear();
@@ -282,6 +293,7 @@ bool LightDLCore::start_visit(std::size_t k, std::int64_t id) {
   fresh.checkpoint_at_start = cs.checkpoint.read(&ignored);
   fresh.status_at_start = cs.status.read(&ignored);
   fresh.bigchunks_at_start = cs.counters->bigchunks_loaded.load();
+  fresh.failed_at_start = cs.counters->bigchunks_failed.load();
   fresh.read_ns_at_start = cs.counters->bigchunk_read_ns.load();
   fresh.reports_at_start = cs.counters->reports.load();
   const detail::CollectorEnv env{&options_, &make_loader_, &make_collector_, &cs, log_fd_};
@@ -338,8 +350,9 @@ void LightDLCore::end_visit(std::size_t k, int status, bool requested, const rus
   {
     std::lock_guard<std::mutex> g(mu_);
     PatientState& ps = *patients_.at(st.patient);
-    ps.produced += std::uint32_t(cs.ring.published() - st.head_at_start) - (cs.counters->reports.load() - st.reports_at_start);
+    ps.produced += st.produced(cs);
     ps.bigchunks += cs.counters->bigchunks_loaded.load() - st.bigchunks_at_start;
+    ps.bigchunks_failed += cs.counters->bigchunks_failed.load() - st.failed_at_start;
     ps.read_ns += cs.counters->bigchunk_read_ns.load() - st.read_ns_at_start;
     if (cv != st.checkpoint_at_start) ps.checkpoint = parse_or_null(checkpoint);
     if (sv != st.status_at_start) ps.status = parse_or_null(patient_status);
@@ -600,7 +613,7 @@ LoaderStats LightDLCore::stats() const {
     if (ps->slot >= 0) {  // the running visit so far
       const CollectorSlot& cs = *slots_[std::size_t(ps->slot)];
       const SlotState& st = *slot_state_[std::size_t(ps->slot)];
-      p.produced += std::uint32_t(cs.ring.published() - st.head_at_start) - (cs.counters->reports.load() - st.reports_at_start);
+      p.produced += st.produced(cs);
       p.bigchunks += cs.counters->bigchunks_loaded.load() - st.bigchunks_at_start;
       p.bigchunk_read_s += double(cs.counters->bigchunk_read_ns.load() - st.read_ns_at_start) * 1e-9;
     }

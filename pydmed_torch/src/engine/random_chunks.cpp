@@ -58,7 +58,15 @@ std::optional<BigChunk> RandomBigChunkLoader::extract_bigchunk(const nlohmann::j
 
 Extraction RandomSmallChunkCollector::extract_smallchunk(std::uint64_t call_count, const BigChunk& bc,
                                                          const nlohmann::json&) {
-  if (o_.max_per_bigchunk() > 0 && call_count >= o_.max_per_bigchunk()) return Extraction::done();
+  // Damaged tiles: the first calls report each once, then patches are drawn around them.
+  const std::uint64_t reports = bc.damaged.size();
+  if (call_count < reports) {
+    const DamagedPiece& d = bc.damaged[call_count];
+    const double ds = bc.region.downsample;
+    return Extraction::skip({bc.region.x + std::llround(d.x * ds), bc.region.y + std::llround(d.y * ds), bc.region.level,
+                             d.width, d.height, "damaged tile skipped: " + d.reason});
+  }
+  if (o_.max_per_bigchunk() > 0 && call_count - reports >= o_.max_per_bigchunk()) return Extraction::done();
   const PatchShape& p = options().patch_shape();
   if (bc.data.cols < p.width || bc.data.rows < p.height || bc.data.channels() != p.channels) {
     throw Error("BigChunk " + std::to_string(bc.data.cols) + " x " + std::to_string(bc.data.rows) +
@@ -67,21 +75,11 @@ Extraction RandomSmallChunkCollector::extract_smallchunk(std::uint64_t call_coun
   Rng rng = random_stream(call_count);
   int px = int(rng.between(0, bc.data.cols - p.width));
   int py = int(rng.between(0, bc.data.rows - p.height));
-  if (!bc.damaged.empty()) {
-    // Damaged tiles: first report each once (the first calls), then draw around them; a
-    // BigChunk with no clean place left is done.
-    if (call_count < bc.damaged.size()) {
-      const DamagedPiece& d = bc.damaged[call_count];
-      const double ds = bc.region.downsample;
-      return Extraction::skip({bc.region.x + std::llround(d.x * ds), bc.region.y + std::llround(d.y * ds), bc.region.level,
-                               d.width, d.height, "damaged tile skipped: " + d.reason});
-    }
-    int attempt = 0;
-    for (; attempt < 32 && touches_damage(bc, px, py, p.width, p.height); ++attempt) {
-      px = int(rng.between(0, bc.data.cols - p.width));
-      py = int(rng.between(0, bc.data.rows - p.height));
-    }
+  // Around the damage; a BigChunk with no clean place found in 32 draws is done.
+  for (int attempt = 0; touches_damage(bc, px, py, p.width, p.height); ++attempt) {
     if (attempt == 32) return Extraction::done();
+    px = int(rng.between(0, bc.data.cols - p.width));
+    py = int(rng.between(0, bc.data.rows - p.height));
   }
   SmallChunk c;
   c.data = bc.data(cv::Rect(px, py, p.width, p.height));

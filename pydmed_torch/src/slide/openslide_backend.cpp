@@ -69,7 +69,7 @@ class OpenSlideBackend : public SlideBackend {
 
   // OpenSlide 3.4.1 gives every handle a tile cache of _OPENSLIDE_USEFUL_CACHE_SIZE
   // (openslide-private.h: 32 MiB), made in create_osr() (openslide.c) and filled up to it.
-  std::size_t resident_bytes() const override { return std::size_t{32} << 20; }
+  std::size_t resident_bytes() const override { return kOpenSlideCacheBytes; }
 
  private:
   void check(const std::string& what) const {

@@ -75,7 +75,12 @@ std::vector<DamagedPiece> Slide::read_region_salvage(std::uint8_t* rgb, std::int
   try {
     backend_->read_region(rgb, x, y, lvl, width, height, background_);
     return {};
-  } catch (const SlideError&) {
+  } catch (const SlideError& e) {
+    // A plain image is decoded whole, so it fails whole: one piece, not a decode per tile.
+    if (vendor_ == "image") {
+      fill(rgb, width, 0, 0, width, height, background_);
+      return {{0, 0, int(width), int(height), e.what()}};
+    }
   }
   reopen();
   // One piece per tile of the level, so that one bad tile costs only its own pixels.

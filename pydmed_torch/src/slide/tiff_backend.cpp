@@ -18,10 +18,6 @@
 namespace pydmed {
 namespace {
 
-// Largest strip or tile decoded at once (256 MiB as ARGB). A TIFF written as one giant strip
-// cannot be read in parts; refusing it beats decoding gigabytes to show a few pixels.
-constexpr std::int64_t kMaxPiecePixels = std::int64_t{1} << 26;
-
 // libtiff's packed ABGR (TIFFGetR is the low byte) to OpenSlide's ARGB, both premultiplied.
 std::uint32_t abgr_to_argb(std::uint32_t p) {
   return (p & 0xFF00FF00u) | (p & 0xFFu) << 16 | (p >> 16 & 0xFFu);
@@ -41,6 +37,9 @@ class TiffBackend : public SlideBackend {
         fast_rgb_(fast_rgb), scratch_bytes_(scratch_bytes) {
     vendor = "tiff";
     levels.push_back({w, h, 1.0});
+    // The decoding unit, under OpenSlide's names: read_region_salvage cuts a failed read along it.
+    properties["openslide.level[0].tile-width"] = std::to_string(grid.piece_w);
+    properties["openslide.level[0].tile-height"] = std::to_string(grid.piece_h);
   }
 
   cv::Mat read_associated_image(const std::string&, Rgb) const override { return {}; }

@@ -37,7 +37,8 @@ OutputFile& StreamCollector::csv_for(std::int64_t patient, std::int64_t columns)
   auto it = files_.find(key);
   if (it == files_.end()) {
     const std::string path = options_.csv_folder() + "/patient_" + std::to_string(patient) + ".csv";
-    it = files_.emplace(key, std::make_unique<OutputFile>(path)).first;
+    // One file a patient, maybe thousands open: a small buffer each.
+    it = files_.emplace(key, std::make_unique<OutputFile>(path, OutputFile::Mode::Direct, 64 << 10)).first;
   }
   if (headed_.insert(key).second) {
     std::string header = "patient,x,y,level,width,height";
@@ -100,7 +101,9 @@ std::uint64_t StreamCollector::run() {
     o = o.defined() ? torch::cat({o, torch::stack(v)}) : torch::stack(v);
   }
   pieces_.clear();
-  for (auto& [k, f] : files_) f->flush();  // throws naming the file when a write failed
+  // The run is over (the loader ended or finish_ said so): close, so that a write error
+  // (a full disk, NFS at close) throws here, naming the file.
+  for (auto& [k, f] : files_) f->close();
   return processed_;
 }
 

@@ -102,7 +102,8 @@ class Slide {
   std::size_t resident_bytes() const;
   // The same bound for `path` without opening it as a slide (its first bytes and, for a TIFF,
   // its first directory): what memory admission counts for a slide a loader will hold. A file
-  // that cannot be looked at counts as an OpenSlide handle (its open will fail on its own).
+  // whose open will be refused counts nothing; one of a format not sniffed here counts as an
+  // OpenSlide handle.
   static std::size_t resident_bytes_estimate(const std::string& path);
 
  private:

@@ -43,7 +43,8 @@ class StreamCollector {
   StreamCollector(LightDL dl, ProcessFn process, StreamCollectorOptions options = {}, AccumFn accum = nullptr,
                   FinishFn finish = nullptr);
 
-  // Until the loader ends or finish() says so. Returns the number of SmallChunks processed.
+  // Until the loader ends or finish() says so; then the CSV files are closed (a write that
+  // failed throws, naming the file). Returns the number of SmallChunks processed.
   std::uint64_t run();
 
   struct Collected {
