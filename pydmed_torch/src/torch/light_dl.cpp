@@ -151,10 +151,12 @@ Batch LightDL::get_batch(std::size_t batch_size) {
   // taken from the core is counted as delivered, so none may be dropped here: what the
   // prefetched batch holds beyond this call's size is carried to the next call, and a short
   // one is topped up.
+  // (A batch still being prepared when the loop stops is dropped with the loader, as with any
+  // prefetching loader; its SmallChunks were counted as delivered.)
   std::lock_guard<std::mutex> g(s.prefetch_mu);
-  Batch b = std::move(s.carry);
+  Batch next = s.next.valid() ? s.next.get() : Batch();  // first: if it throws, the carry stays
+  Batch b = concat(std::move(s.carry), std::move(next));
   s.carry = Batch();
-  if (s.next.valid()) b = concat(std::move(b), s.next.get());
   if (b.size() > batch_size) {
     s.carry = slice(b, batch_size, b.size() - batch_size);
     b = slice(b, 0, batch_size);
