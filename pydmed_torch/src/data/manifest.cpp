@@ -1,6 +1,7 @@
 #include "pydmed/data/manifest.hpp"
 
 #include <charconv>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -14,7 +15,7 @@ namespace fs = std::filesystem;
 namespace pydmed {
 namespace {
 
-enum class Kind { Id, Record, RecordInfo, Label, Info };
+enum class Kind { Id, Record, RecordInfo, Mpp, Label, Info };
 struct Column {
   Kind kind;
   std::string name;
@@ -80,8 +81,9 @@ Dataset read_manifest(const std::string& path) {
         else if (h == "info") cols.push_back({Kind::Info, ""});
         else if (starts_with(h, "record:") && h.size() > 7) cols.push_back({Kind::Record, h.substr(7)}), record = true;
         else if (starts_with(h, "recordinfo:") && h.size() > 11) cols.push_back({Kind::RecordInfo, h.substr(11)});
+        else if (starts_with(h, "mpp:") && h.size() > 4) cols.push_back({Kind::Mpp, h.substr(4)});
         else if (starts_with(h, "label:") && h.size() > 6) cols.push_back({Kind::Label, h.substr(6)});
-        else throw DatasetError(path, lineno, "unknown column '" + h + "' (expected patient_id, record:NAME, label:NAME, recordinfo:NAME or info)");
+        else throw DatasetError(path, lineno, "unknown column '" + h + "' (expected patient_id, record:NAME, label:NAME, recordinfo:NAME, mpp:NAME or info)");
       }
       if (!id) throw DatasetError(path, lineno, "missing column 'patient_id'");
       if (!record) throw DatasetError(path, lineno, "missing column 'record:NAME' (at least one record per patient)");
@@ -92,6 +94,7 @@ Dataset read_manifest(const std::string& path) {
     }
     Patient p;
     std::map<std::string, nlohmann::json> record_infos;
+    std::map<std::string, double> record_mpp;
     for (std::size_t i = 0; i < cols.size(); ++i) {
       const std::string& v = f[i];
       switch (cols[i].kind) {
@@ -114,6 +117,15 @@ Dataset read_manifest(const std::string& path) {
         case Kind::Label:
           if (!v.empty()) p.labels[cols[i].name] = label_value(v);
           break;
+        case Kind::Mpp: {
+          if (v.empty()) break;
+          const nlohmann::json n = label_value(v);
+          if (!n.is_number() || !(n.get<double>() > 0) || !std::isfinite(n.get<double>())) {
+            throw DatasetError(path, lineno, "column 'mpp:" + cols[i].name + "': '" + v + "' is not a positive number of microns per pixel");
+          }
+          record_mpp[cols[i].name] = n.get<double>();
+          break;
+        }
         case Kind::RecordInfo:
         case Kind::Info: {
           if (v.empty()) break;
@@ -132,6 +144,11 @@ Dataset read_manifest(const std::string& path) {
       auto it = p.dict_records.find(rec);
       if (it == p.dict_records.end()) throw DatasetError(path, lineno, "recordinfo:" + rec + " given for an empty record");
       it->second.dict_infos = std::move(info);
+    }
+    for (auto& [rec, mpp] : record_mpp) {
+      auto it = p.dict_records.find(rec);
+      if (it == p.dict_records.end()) throw DatasetError(path, lineno, "mpp:" + rec + " given for an empty record");
+      it->second.dict_infos["mpp"] = mpp;  // Record::open_slide gives it to the slide
     }
     patients.push_back(std::move(p));
   }

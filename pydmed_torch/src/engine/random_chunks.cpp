@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "pydmed/data/record_slide.hpp"
 #include "pydmed/error.hpp"
 #include "pydmed/slide/slide.hpp"
 #include "pydmed/slide/tissue_mask.hpp"
@@ -13,7 +14,7 @@ RandomBigChunkLoader::RandomBigChunkLoader(RandomBigChunkOptions o) : o_(std::mo
 RandomBigChunkLoader::~RandomBigChunkLoader() = default;
 
 std::optional<BigChunk> RandomBigChunkLoader::extract_bigchunk(const nlohmann::json&) {
-  if (!slide_) slide_ = std::make_unique<Slide>(patient().record(o_.record()).path());
+  if (!slide_) slide_ = std::make_unique<Slide>(open_record_slide(patient().record(o_.record())));
   Slide& slide = *slide_;
   const LevelInfo& L = slide.level(o_.level());
   const PatchShape& p = options().patch_shape();

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "pydmed/data/record_slide.hpp"
 #include "pydmed/error.hpp"
 
 namespace pydmed {
@@ -65,7 +66,7 @@ class SlidingWindowLoader : public BigChunkLoader {
  public:
   explicit SlidingWindowLoader(SlidingWindowOptions sw) : sw_(std::move(sw)) {}
   std::optional<BigChunk> extract_bigchunk(const nlohmann::json&) override {
-    if (!slide_) slide_ = std::make_unique<Slide>(patient().record(sw_.record()).path());  // once a visit
+    if (!slide_) slide_ = std::make_unique<Slide>(open_record_slide(patient().record(sw_.record())));  // once a visit
     const int level = level_for(sw_, patient(), *slide_);
     const LevelInfo& L = slide_->level(level);
     const int k = sw_.kernel();

@@ -70,8 +70,16 @@ std::optional<double> mpp(const std::map<std::string, std::string>& props, const
 }
 }  // namespace
 
-std::optional<double> Slide::mpp_x() const { return mpp(properties(), "x"); }
-std::optional<double> Slide::mpp_y() const { return mpp(properties(), "y"); }
+std::optional<double> Slide::mpp_x() const { return mpp_x_ ? mpp_x_ : mpp(properties(), "x"); }
+std::optional<double> Slide::mpp_y() const { return mpp_y_ ? mpp_y_ : mpp(properties(), "y"); }
+
+void Slide::set_mpp(double x, double y) {
+  if (!(std::isfinite(x) && x > 0 && std::isfinite(y) && y > 0)) {
+    throw SlideError(path_, "mpp " + std::to_string(x) + " x " + std::to_string(y) + " must be positive microns per pixel");
+  }
+  mpp_x_ = x;
+  mpp_y_ = y;
+}
 
 std::vector<std::string> Slide::associated_image_names() const {
   return backend_->associated_image_names();

@@ -12,6 +12,8 @@
 
 #include <opencv2/core.hpp>
 
+#include "pydmed/slide/physical.hpp"
+
 #include "pydmed/slide/region.hpp"
 
 namespace pydmed {
@@ -54,8 +56,21 @@ class Slide {
   const LevelInfo& level(int level) const;  // throws SlideError when out of range
   // The level whose downsample is the largest not above `downsample` (OpenSlide's rule).
   int best_level_for_downsample(double downsample) const;
+  // Microns per level-0 pixel: set_mpp's, else OpenSlide's openslide.mpp-x/y, else the TIFF
+  // resolution tags; nullopt when none says.
   std::optional<double> mpp_x() const;
   std::optional<double> mpp_y() const;
+  // Gives the slide its mpp (a manifest's mpp:RECORD column, a --slide-mpp flag), overriding a
+  // missing or wrong one. Throws SlideError unless both are finite and positive.
+  void set_mpp(double mpp_x, double mpp_y);
+
+  // Reading at a physical resolution (pydmed/slide/physical.hpp): the level and the region of
+  // it that make `width` x `height` pixels at `target_mpp` microns a pixel.
+  PhysicalRegion physical_region(double target_mpp, int width, int height, bool allow_upsample = false) const;
+  // That region with its top-left corner at level-0 (x, y), resized to width x height (OpenCV
+  // INTER_AREA; INTER_LINEAR when upsampling; no resize when the sizes are equal).
+  cv::Mat read_region_at_mpp(std::int64_t x, std::int64_t y, double target_mpp, int width, int height,
+                             bool allow_upsample = false) const;
   const std::map<std::string, std::string>& properties() const;
 
   std::vector<std::string> associated_image_names() const;
@@ -116,6 +131,7 @@ class Slide {
   std::string vendor_;  // the backend's, kept across reopen()
   std::vector<LevelInfo> levels_;
   std::map<std::string, std::string> properties_;
+  std::optional<double> mpp_x_, mpp_y_;  // set_mpp's
   Rgb background_;
 };
 

@@ -1,0 +1,12 @@
+#pragma once
+// A record's slide, opened with what the dataset knows about it that the file may not: the
+// mpp of a manifest's mpp:RECORD column (record info "mpp"), which overrides the slide's own.
+#include "pydmed/data/dataset.hpp"
+#include "pydmed/slide/slide.hpp"
+
+namespace pydmed {
+
+// Throws SlideError as Slide does, and DatasetError for an "mpp" info that is not a positive number.
+Slide open_record_slide(const Record& record);
+
+}  // namespace pydmed

@@ -1,0 +1,22 @@
+#pragma once
+// Patches at a physical resolution (microns per pixel), the same field of view on every
+// scanner: 224 pixels at 0.5 um/px are 112 um whether the slide is 0.228 or 0.499 um/px.
+#include <cstdint>
+
+namespace pydmed {
+
+// What Slide::physical_region picks for a target mpp M and a patch of P pixels.
+struct PhysicalRegion {
+  // The coarsest level whose mpp (x axis) is at most M x 1.01; level 0 when upsampling.
+  int level = 0;
+  // round(P * M / mpp of the level), per axis with that axis's mpp: the pixels of the level
+  // read, then resized to P.
+  std::int64_t width = 0, height = 0;
+  double level_mpp_x = 0, level_mpp_y = 0;
+  bool upsample = false;  // the target is finer than level 0 (allowed explicitly)
+};
+
+// "--magnification X" as an mpp: 10 / X (40x is 0.25 um/px, 20x 0.5).
+inline double mpp_of_magnification(double magnification) { return 10.0 / magnification; }
+
+}  // namespace pydmed

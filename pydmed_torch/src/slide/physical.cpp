@@ -1,0 +1,53 @@
+// Slide::physical_region and read_region_at_mpp: a patch of P pixels at M microns a pixel is
+// read at the coarsest level still at least as fine as M (1% slack, so that 0.2282 x 2 serves
+// 0.46), round(P * M / mpp) pixels of it, then resized to P.
+#include <cmath>
+#include <opencv2/imgproc.hpp>
+
+#include "pydmed/error.hpp"
+#include "pydmed/slide/slide.hpp"
+
+namespace pydmed {
+
+PhysicalRegion Slide::physical_region(double target_mpp, int width, int height, bool allow_upsample) const {
+  if (!(std::isfinite(target_mpp) && target_mpp > 0)) {
+    throw SlideError(path_, "target mpp " + std::to_string(target_mpp) + " must be a positive number of microns per pixel");
+  }
+  if (width <= 0 || height <= 0) throw SlideError(path_, "patch size must be positive");
+  const auto mx = mpp_x(), my = mpp_y();
+  if (!mx || !my) {
+    throw SlideError(path_, "no microns-per-pixel (mpp) in the slide, needed to read at " + std::to_string(target_mpp) +
+                                " um/px: give it in the manifest's mpp:RECORD column or with --slide-mpp");
+  }
+  PhysicalRegion r;
+  r.level = -1;
+  for (int l = 0; l < level_count(); ++l) {
+    if (*mx * levels()[std::size_t(l)].downsample <= target_mpp * 1.01) r.level = l;
+  }
+  if (r.level < 0) {
+    if (!allow_upsample) {
+      throw SlideError(path_, "target " + std::to_string(target_mpp) + " um/px is finer than the slide's finest level (" +
+                                  std::to_string(*mx) + " um/px); upsampling was not allowed");
+    }
+    r.level = 0;
+    r.upsample = true;
+  }
+  const double ds = levels()[std::size_t(r.level)].downsample;
+  r.level_mpp_x = *mx * ds;
+  r.level_mpp_y = *my * ds;
+  r.width = std::max<std::int64_t>(1, std::llround(width * target_mpp / r.level_mpp_x));
+  r.height = std::max<std::int64_t>(1, std::llround(height * target_mpp / r.level_mpp_y));
+  return r;
+}
+
+cv::Mat Slide::read_region_at_mpp(std::int64_t x, std::int64_t y, double target_mpp, int width, int height,
+                                  bool allow_upsample) const {
+  const PhysicalRegion r = physical_region(target_mpp, width, height, allow_upsample);
+  cv::Mat level = read_region(x, y, r.level, r.width, r.height);
+  if (level.cols == width && level.rows == height) return level;
+  cv::Mat out;
+  cv::resize(level, out, cv::Size(width, height), 0, 0, r.upsample ? cv::INTER_LINEAR : cv::INTER_AREA);
+  return out;
+}
+
+}  // namespace pydmed
