@@ -5,6 +5,7 @@
 #include <zlib.h>
 
 #include <cstring>
+#include <map>
 #include <filesystem>
 #include <set>
 #include <sstream>
@@ -115,7 +116,7 @@ TEST(Cli, StreamListsEveryDeliveredPatchWithItsCrc) {
   const auto rows = tsv(pydmed::test::read_file(t.file("s.tsv")));
   ASSERT_EQ(rows.size(), 701u);
   EXPECT_EQ(rows[0], (std::vector<std::string>{"patient", "visit", "bigchunk_x", "bigchunk_y", "x", "y", "level", "width",
-                                               "height", "crc32"}));
+                                               "height", "mpp", "crc32"}));
   EXPECT_NE(err.find("delivered 700 SmallChunks"), std::string::npos) << err;
   EXPECT_NE(err.find("patient 3:"), std::string::npos) << err;
   // Sorted folder order: the ids the command gave.
@@ -123,12 +124,53 @@ TEST(Cli, StreamListsEveryDeliveredPatchWithItsCrc) {
                                           "test3-DAPI-2-387.ndpi"};
   for (std::size_t i = 1; i < rows.size(); i += 37) {
     const auto& r = rows[i];
-    ASSERT_EQ(r.size(), 10u);
+    ASSERT_EQ(r.size(), 11u);
+    EXPECT_EQ(r[9], "") << "no mpp without --mpp";
     ASSERT_NE(r[0], "2") << "small.svs served a patch";
     const pydmed::Slide s(wsi(files.at(std::stoul(r[0]))));
     const cv::Mat m = s.read_region(std::stoll(r[4]), std::stoll(r[5]), std::stoi(r[6]), 48, 48);
-    EXPECT_EQ(std::to_string(crc32(crc32(0L, Z_NULL, 0), m.data, uInt(m.total() * 3))), r[9]) << "row " << i;
+    EXPECT_EQ(std::to_string(crc32(crc32(0L, Z_NULL, 0), m.data, uInt(m.total() * 3))), r[10]) << "row " << i;
   }
+}
+
+// --mpp 1.0: the NDPI (0.228 um/px, 2x pyramid) is read at level 2, 70 pixels for a 64-pixel
+// patch; the SVS (0.499, one level) at level 0, 128 pixels; each patch is that region resized.
+TEST(Cli, StreamAtAPhysicalResolution) {
+  PYDMED_REQUIRE_WSI();
+  TempDir t;
+  pydmed::test::write_file(t.file("m.csv"), "patient_id,record:wsi\n0," + wsi("test3-DAPI-2-387.ndpi") + "\n1," +
+                                                wsi("CMU-1-Small-Region.svs") + "\n");
+  std::string err;
+  ASSERT_EQ(run_command(kCli + " stream " + t.file("m.csv") + " --mpp 1.0 --count 400 --patch 64 --bigchunk 512" +
+                            " --interval-resched 0.05 --max-per-bigchunk 20 --out " + t.file("s.tsv"), nullptr, &err), 0) << err;
+  const auto rows = tsv(pydmed::test::read_file(t.file("s.tsv")));
+  ASSERT_EQ(rows.size(), 401u);
+  const std::map<std::string, std::pair<std::string, std::string>> want = {{"0", {"2", "70"}}, {"1", {"0", "128"}}};
+  const std::string files[] = {wsi("test3-DAPI-2-387.ndpi"), wsi("CMU-1-Small-Region.svs")};
+  for (std::size_t i = 1; i < rows.size(); ++i) {
+    const auto& r = rows[i];
+    ASSERT_EQ(r.size(), 11u);
+    EXPECT_EQ(r[6], want.at(r[0]).first) << "level, row " << i;
+    EXPECT_EQ(r[7], want.at(r[0]).second) << "width, row " << i;
+    EXPECT_EQ(r[8], r[7]);
+    EXPECT_EQ(r[9], "1");
+    if (i % 23 != 0) continue;
+    const pydmed::Slide s(files[std::stoi(r[0])]);
+    cv::Mat m;
+    cv::resize(s.read_region(std::stoll(r[4]), std::stoll(r[5]), std::stoi(r[6]), std::stoi(r[7]), std::stoi(r[8])), m,
+               cv::Size(64, 64), 0, 0, cv::INTER_AREA);
+    EXPECT_EQ(std::to_string(crc32(crc32(0L, Z_NULL, 0), m.data, uInt(m.total() * 3))), r[10]) << "row " << i;
+  }
+  // A slide without mpp: an error naming it and how to give one; --slide-mpp gives it.
+  cv::imwrite(t.file("plain.png"), cv::Mat(600, 600, CV_8UC3, cv::Scalar(50, 100, 150)));
+  EXPECT_EQ(run_command(kCli + " stream " + t.file("plain.png") + " --mpp 0.5 --count 10 --patch 64 --bigchunk 256", nullptr, &err), 1);
+  EXPECT_NE(err.find(t.file("plain.png") + ": no microns-per-pixel (mpp) in the slide"), std::string::npos) << err;
+  EXPECT_NE(err.find("--slide-mpp"), std::string::npos) << err;
+  ASSERT_EQ(run_command(kCli + " stream " + t.file("plain.png") + " --mpp 0.5 --slide-mpp 0.25 --count 10 --patch 64 --bigchunk 256" +
+                            " --out " + t.file("p.tsv"), nullptr, &err), 0) << err;
+  const auto plain = tsv(pydmed::test::read_file(t.file("p.tsv")));
+  ASSERT_EQ(plain.size(), 11u);
+  EXPECT_EQ(plain[1][7], "128") << "0.5 um/px from 0.25: twice the pixels";
 }
 
 TEST(Cli, StreamReportsABrokenSlideAndServesTheOthers) {

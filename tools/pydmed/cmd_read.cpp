@@ -2,6 +2,7 @@
 
 #include "commands.hpp"
 #include "flags.hpp"
+#include "physical_flags.hpp"
 #include "pydmed/output_file.hpp"
 #include "pydmed/slide/slide.hpp"
 
@@ -21,21 +22,13 @@ Runner add_read(CLI::App& app) {
   sub->add_option("--x", a->x, "left, in level-0 pixels")->required();
   sub->add_option("--y", a->y, "top, in level-0 pixels")->required();
   auto* level = sub->add_option("--level", a->level, "pyramid level")->default_val(0)->check(integer(0, 1000));
-  auto* mpp = sub->add_option("--mpp", a->mpp, "read at this many microns per pixel (width and height are then pixels at it)")
-                  ->check(positive_number());
-  auto* mag = sub->add_option("--magnification", a->magnification, "read at this magnification: 10/X microns per pixel")
-                  ->check(positive_number());
-  mpp->excludes(level)->excludes(mag);
-  mag->excludes(level);
-  sub->add_option("--slide-mpp", a->slide_mpp, "the slide's microns per pixel, when it has none or a wrong one")
-      ->check(positive_number());
-  sub->add_flag("--upsample", a->upsample, "with --mpp finer than the slide: upsample (INTER_LINEAR) instead of refusing");
+  add_physical_flags(sub, level, a->mpp, a->magnification, a->slide_mpp, a->upsample);
   sub->add_option("--width", a->w, "width, in pixels of the level (or at --mpp)")->required()->check(integer(1, 1 << 20));
   sub->add_option("--height", a->h, "height, in pixels of the level (or at --mpp)")->required()->check(integer(1, 1 << 20));
   sub->add_option("--out", a->out, "output file: .png, or .rgb for raw RGB rows")->required();
   return [a] {
     Slide slide(a->path);
-    if (a->slide_mpp > 0) slide.set_mpp(a->slide_mpp, a->slide_mpp);
+    if (a->slide_mpp > 0 && !slide.mpp_x()) slide.set_mpp(a->slide_mpp, a->slide_mpp);
     const double target = a->magnification > 0 ? mpp_of_magnification(a->magnification) : a->mpp;
     const cv::Mat rgb = target > 0 ? slide.read_region_at_mpp(a->x, a->y, target, int(a->w), int(a->h), a->upsample)
                                    : slide.read_region(a->x, a->y, a->level, a->w, a->h);

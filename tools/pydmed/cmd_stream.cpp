@@ -10,6 +10,7 @@
 #include "commands.hpp"
 #include "flags.hpp"
 #include "interrupt.hpp"
+#include "physical_flags.hpp"
 #include "pydmed/data/source.hpp"
 #include "pydmed/engine/light_dl_core.hpp"
 #include "pydmed/error.hpp"
@@ -22,7 +23,8 @@ Runner add_stream(CLI::App& app) {
   struct Args {
     std::string source, out;
     int patch = 224, bigchunk = 2048, level = 0, collectors = 2;
-    double interval = 10.0, seconds = 0;
+    double interval = 10.0, seconds = 0, mpp = 0, magnification = 0, slide_mpp = 0;
+    bool upsample = false;
     std::uint64_t max_per_bigchunk = 0, seed = 0, count = 0;
   };
   auto a = std::make_shared<Args>();
@@ -30,7 +32,8 @@ Runner add_stream(CLI::App& app) {
   sub->add_option("SOURCE", a->source, "a manifest file, a folder of slides (one patient each), or one slide")->required();
   sub->add_option("--patch", a->patch, "patch size in pixels")->default_val(224)->check(integer(1, 65536));
   sub->add_option("--bigchunk", a->bigchunk, "BigChunk size in pixels")->default_val(2048)->check(integer(1, 65536));
-  sub->add_option("--level", a->level, "pyramid level")->default_val(0)->check(integer(0, 1000));
+  auto* level = sub->add_option("--level", a->level, "pyramid level")->default_val(0)->check(integer(0, 1000));
+  add_physical_flags(sub, level, a->mpp, a->magnification, a->slide_mpp, a->upsample);
   sub->add_option("--collectors", a->collectors, "patients loaded at once")->default_val(2)->check(integer(1, 1024));
   sub->add_option("--interval-resched", a->interval, "seconds between swaps")->default_val(10.0)->check(positive_number());
   sub->add_option("--max-per-bigchunk", a->max_per_bigchunk, "patches per BigChunk, 0: no limit")->default_val(0)->check(unsigned_integer());
@@ -46,7 +49,9 @@ Runner add_stream(CLI::App& app) {
                        ": patches are cut from BigChunks");
     }
     std::vector<std::string> skipped;
-    const Dataset ds = dataset_from_source(a->source, &skipped);
+    Dataset ds = dataset_from_source(a->source, &skipped);
+    if (a->slide_mpp > 0) set_default_mpp(ds, a->slide_mpp);
+    const double mpp = a->magnification > 0 ? mpp_of_magnification(a->magnification) : a->mpp;
     for (const auto& s : skipped) std::cerr << "skipped: " << s << '\n';
     const int batch = int(std::min<std::uint64_t>(64, a->count > 0 ? a->count : 64));
     Options o = Options()
@@ -56,17 +61,20 @@ Runner add_stream(CLI::App& app) {
                     .batch_size(batch)
                     .maxlength_queue_smallchunk(std::max(64, batch))
                     .patch_shape({a->patch, a->patch, 3})
-                    .max_bigchunk_bytes(std::size_t(a->bigchunk) * std::size_t(a->bigchunk) * 3);
+                    // At a physical resolution a BigChunk is in the level's pixels: room for a
+                    // level up to 2x finer than the target (the loader shrinks it beyond).
+                    .max_bigchunk_bytes(std::size_t(a->bigchunk) * std::size_t(a->bigchunk) * 3 * (mpp > 0 ? 4 : 1));
     const auto loader = admit(
         [&] {
           return std::make_unique<LightDLCore>(
-              ds, random_bigchunk_loader(RandomBigChunkOptions().level(a->level).width(a->bigchunk).height(a->bigchunk)),
+              ds, random_bigchunk_loader(RandomBigChunkOptions().level(a->level).width(a->bigchunk).height(a->bigchunk)
+                                             .mpp(mpp).upsample(a->upsample)),
               random_smallchunk_collector(RandomSmallChunkOptions().max_per_bigchunk(a->max_per_bigchunk)), o);
         },
         "--collectors " + std::to_string(a->collectors) + " with --bigchunk " + std::to_string(a->bigchunk));
     LightDLCore& dl = *loader;
     OutputFile out(a->out);  // before the run: an unwritable path fails now, not after it
-    out.write("patient\tvisit\tbigchunk_x\tbigchunk_y\tx\ty\tlevel\twidth\theight\tcrc32\n");
+    out.write("patient\tvisit\tbigchunk_x\tbigchunk_y\tx\ty\tlevel\twidth\theight\tmpp\tcrc32\n");
     const OnInterrupt stop_on_signal([&dl] { dl.stop(); });  // then what is left is written
     const std::size_t bytes = o.patch_shape().bytes();
     std::vector<std::uint8_t> buf(std::size_t(batch) * bytes);
@@ -85,7 +93,8 @@ Runner add_stream(CLI::App& app) {
       for (std::size_t i = 0; i < n; ++i) {
         const ChunkRecord& r = rec[i];
         const uLong crc = crc32(crc32(0L, Z_NULL, 0), buf.data() + i * bytes, uInt(bytes));
-        out.write(tsv_line(r.patient, r.visit, r.bigchunk.x, r.bigchunk.y, r.x, r.y, r.level, r.width, r.height, crc));
+        out.write(tsv_line(r.patient, r.visit, r.bigchunk.x, r.bigchunk.y, r.x, r.y, r.level, r.width, r.height,
+                           mpp_text(r.mpp), crc));
       }
       written += n;
       if ((a->count > 0 && written >= a->count) || (n == 0 && dl.finished())) break;

@@ -4,15 +4,24 @@
 
 namespace pydmed {
 
+namespace {
+std::optional<double> mpp_info(const Record& record, const char* key) {
+  const auto it = record.dict_infos.find(key);
+  if (it == record.dict_infos.end()) return std::nullopt;
+  if (!it->is_number() || !(it->get<double>() > 0)) {
+    throw DatasetError(record.path() + ": record info \"" + key + "\" must be a positive number of microns per pixel, not " +
+                       it->dump());
+  }
+  return it->get<double>();
+}
+}  // namespace
+
 Slide open_record_slide(const Record& record) {
   Slide slide(record.path());
-  const auto it = record.dict_infos.find("mpp");
-  if (it != record.dict_infos.end()) {
-    if (!it->is_number() || !(it->get<double>() > 0)) {
-      throw DatasetError(record.path() + ": record info \"mpp\" must be a positive number of microns per pixel, not " + it->dump());
-    }
-    slide.set_mpp(it->get<double>(), it->get<double>());
-  }
+  const auto given = mpp_info(record, "mpp");
+  const auto fallback = mpp_info(record, "mpp_default");
+  if (given) slide.set_mpp(*given, *given);
+  else if (fallback && !slide.mpp_x()) slide.set_mpp(*fallback, *fallback);
   return slide;
 }
 

@@ -288,7 +288,7 @@ int run_collector(const VisitSpec& v, const CollectorEnv& env) {
           if (!s) break;
           *reinterpret_cast<SlotHeader*>(s) =
               SlotHeader{v.patient.int_uniqueid, v.visit, number, call, r.x, r.y, r.level, r.height, r.width, 0,
-                         bc.region.x, bc.region.y, bc.region.level, bc.data.rows, bc.data.cols, std::uint32_t(why.size()), 0};
+                         bc.region.x, bc.region.y, bc.region.level, bc.data.rows, bc.data.cols, std::uint32_t(why.size()), 0, 0};
           std::memcpy(Ring::info(s), why.data(), why.size());
           slot.ring.publish();
           slot.counters->reports.fetch_add(1);  // after: the root never sees more reports than slots
@@ -314,9 +314,10 @@ int run_collector(const VisitSpec& v, const CollectorEnv& env) {
         std::uint8_t* s = slot.ring.wait_for_free_slot(&g_stop);
         if (!s) break;
         SlotHeader& h = *reinterpret_cast<SlotHeader*>(s);
-        h = SlotHeader{v.patient.int_uniqueid, v.visit, number, call, c.x, c.y, c.level, shape.height, shape.width,
-                       shape.channels, bc.region.x, bc.region.y, bc.region.level, bc.data.rows, bc.data.cols,
-                       std::uint32_t(info.size()), shape.bytes()};
+        h = SlotHeader{v.patient.int_uniqueid, v.visit, number, call, c.x, c.y, c.level,
+                       c.height > 0 ? c.height : shape.height, c.width > 0 ? c.width : shape.width, shape.channels,
+                       bc.region.x, bc.region.y, bc.region.level, bc.data.rows, bc.data.cols,
+                       std::uint32_t(info.size()), shape.bytes(), c.mpp};
         std::memcpy(Ring::info(s), info.data(), info.size());
         cv::Mat dst(shape.height, shape.width, CV_8UC(shape.channels), slot.ring.data(s));
         c.data.copyTo(dst);

@@ -458,6 +458,7 @@ std::size_t LightDLCore::take(std::uint8_t* out, std::size_t max, std::vector<Ch
       r.call_count = h.call_count;
       r.x = h.x, r.y = h.y, r.level = h.level;
       r.height = h.height, r.width = h.width, r.channels = h.channels;
+      r.mpp = h.mpp;
       r.bigchunk = {h.bigchunk_x, h.bigchunk_y, h.bigchunk_level, h.bigchunk_width, h.bigchunk_height, 0.0};
       r.info_json.assign(reinterpret_cast<const char*>(info), h.info_len);
       records->push_back(std::move(r));

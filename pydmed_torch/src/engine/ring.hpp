@@ -30,6 +30,7 @@ struct SlotHeader {
   std::uint32_t info_len;  // bytes of JSON after the header (0: no info)
   std::uint64_t data_len;  // bytes of pixels after the info area; 0: a SkippedRegion report
                            // (x, y, level, width, height: the region; info: the reason text)
+  double mpp;              // microns per pixel of the patch; 0: not resampled
 };
 
 class Ring {

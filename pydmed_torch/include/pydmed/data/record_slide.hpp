@@ -1,6 +1,7 @@
 #pragma once
 // A record's slide, opened with what the dataset knows about it that the file may not: the
-// mpp of a manifest's mpp:RECORD column (record info "mpp"), which overrides the slide's own.
+// mpp of a manifest's mpp:RECORD column (record info "mpp"), which overrides the slide's own,
+// and a fallback (record info "mpp_default", e.g. from --slide-mpp) for a slide with none.
 #include "pydmed/data/dataset.hpp"
 #include "pydmed/slide/slide.hpp"
 

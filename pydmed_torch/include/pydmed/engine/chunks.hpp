@@ -29,6 +29,10 @@ struct SmallChunk {
   cv::Mat data;  // H x W x C uint8, of Options::patch_shape (a view into the BigChunk is fine)
   std::int64_t x = 0, y = 0;  // level-0 position of its top-left pixel
   int level = 0;
+  // The region of `level` it was made from, when resampled (a physical resolution): its size
+  // in that level's pixels and the microns per pixel of `data`. 0: data is the level's pixels.
+  int width = 0, height = 0;
+  double mpp = 0;
   nlohmann::json info;  // user keys (null: none, the fast path)
 };
 

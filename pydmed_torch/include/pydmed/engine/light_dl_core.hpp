@@ -43,7 +43,10 @@ struct ChunkRecord {
   std::uint64_t call_count = 0;
   std::int64_t x = 0, y = 0;  // level-0 pixels
   int level = 0;
+  // The region of `level` it covers (the patch's own size unless resampled), and the patch's
+  // microns per pixel when read at a physical resolution (0: not resampled).
   int height = 0, width = 0, channels = 0;
+  double mpp = 0;
   RegionInfo bigchunk;         // the BigChunk it was cut from (downsample not carried: 0)
   std::string info_json;       // the SmallChunk's info, "" when none
 };

@@ -22,6 +22,13 @@ struct RandomBigChunkOptions {
   PYDMED_ARG(int, height) = 2048;
   // > 0: pick among positions whose tissue fraction (TissueMask) is at least this.
   PYDMED_ARG(double, min_tissue) = 0.0;
+  // > 0: read at this many microns per pixel (Slide::physical_region): `level` is ignored,
+  // width/height and the patch shape are pixels at this mpp, and each patch is resized from
+  // its region of the level read (INTER_AREA). The BigChunk stays in the level's pixels, shrunk
+  // to fit Options::max_bigchunk_bytes when the slide is much finer than the target.
+  PYDMED_ARG(double, mpp) = 0.0;
+  // With mpp finer than the slide's level 0: upsample (INTER_LINEAR) instead of failing.
+  PYDMED_ARG(bool, upsample) = false;
 };
 
 class RandomBigChunkLoader : public BigChunkLoader {

@@ -1,0 +1,34 @@
+#include "physical_flags.hpp"
+
+#include <cstdio>
+
+#include "flags.hpp"
+
+namespace pydmed::cli {
+
+void add_physical_flags(CLI::App* sub, CLI::Option* level, double& mpp, double& magnification, double& slide_mpp,
+                        bool& upsample) {
+  auto* m = sub->add_option("--mpp", mpp, "read at this many microns per pixel (sizes are then pixels at it)")
+                ->check(positive_number());
+  auto* x = sub->add_option("--magnification", magnification, "read at this magnification: 10/X microns per pixel")
+                ->check(positive_number());
+  m->excludes(level)->excludes(x);
+  x->excludes(level);
+  sub->add_option("--slide-mpp", slide_mpp, "microns per pixel of slides that do not say (a manifest's mpp:RECORD wins)")
+      ->check(positive_number());
+  sub->add_flag("--upsample", upsample, "with --mpp finer than a slide: upsample (INTER_LINEAR) instead of refusing");
+}
+
+void set_default_mpp(Dataset& ds, double mpp) {
+  for (Patient& p : ds.list_patients)
+    for (auto& [name, record] : p.dict_records) record.dict_infos["mpp_default"] = mpp;
+}
+
+std::string mpp_text(double mpp) {
+  if (!(mpp > 0)) return "";
+  char s[32];
+  std::snprintf(s, sizeof s, "%g", mpp);
+  return s;
+}
+
+}  // namespace pydmed::cli
