@@ -253,11 +253,52 @@ TEST(Cli, SlidingWindowListsExactlyTheExpectedWindows) {
       if (level == 0 && i % 97 == 0) {
         const pydmed::Slide s(wsi(files.at(std::stoul(r[0]))));
         const cv::Mat m = s.read_region(std::stoll(r[1]), std::stoll(r[2]), 0, kernel, kernel);
-        EXPECT_EQ(std::to_string(crc32(crc32(0L, Z_NULL, 0), m.data, uInt(m.total() * 3))), r[10]);
+        EXPECT_EQ(r[10], "") << "no mpp without --mpp";
+        EXPECT_EQ(std::to_string(crc32(crc32(0L, Z_NULL, 0), m.data, uInt(m.total() * 3))), r[11]);
       }
     }
     EXPECT_EQ(got, want);
   }
+}
+
+// --mpp 1.0 on the NDPI: windows laid every 64 pixels at 1 um/px, each read as 70 pixels of
+// level 2 (0.9127 um/px) at round(start x 1.0 / 0.9127) and resized; exactly once each.
+TEST(Cli, SlidingWindowAtAPhysicalResolution) {
+  PYDMED_REQUIRE_WSI();
+  TempDir t;
+  const std::string ndpi = wsi("test3-DAPI-2-387.ndpi");
+  std::string err;
+  ASSERT_EQ(run_command(kCli + " sliding-window " + ndpi + " --mpp 1.0 --kernel 64 --stride 64 --out " + t.file("w.tsv") +
+                            " --heatmap " + t.file("hm"), nullptr, &err), 0) << err;
+  const auto rows = tsv(pydmed::test::read_file(t.file("w.tsv")));
+  ASSERT_GT(rows.size(), 1u);
+  EXPECT_EQ(rows[0][10], "mpp");
+  const pydmed::Slide s(ndpi);
+  const pydmed::PhysicalRegion r = s.physical_region(1.0, 64, 64);
+  ASSERT_EQ(r.level, 2);
+  const auto& L = s.level(2);
+  const double scale = 1.0 / r.level_mpp_x;
+  const auto xs = pydmed::WindowAxis::of(std::int64_t(double(L.width) / scale), 64, 64);
+  const auto ys = pydmed::WindowAxis::of(std::int64_t(double(L.height) / scale), 64, 64);
+  std::set<std::pair<std::int64_t, std::int64_t>> want, got;
+  for (auto y : ys.starts)
+    for (auto x : xs.starts)
+      want.insert({std::min<std::int64_t>(std::llround(double(x) * scale), L.width - r.width) * 4,
+                   std::min<std::int64_t>(std::llround(double(y) * scale), L.height - r.height) * 4});
+  for (std::size_t i = 1; i < rows.size(); ++i) {
+    const auto& w = rows[i];
+    ASSERT_EQ(w.size(), 12u);
+    EXPECT_TRUE(got.insert({std::stoll(w[1]), std::stoll(w[2])}).second) << "twice";
+    EXPECT_EQ(w[3], "2");
+    EXPECT_EQ(w[4], "70");
+    EXPECT_EQ(w[10], "1");
+    if (i % 11 != 0) continue;
+    cv::Mat m;
+    cv::resize(s.read_region(std::stoll(w[1]), std::stoll(w[2]), 2, 70, 70), m, cv::Size(64, 64), 0, 0, cv::INTER_AREA);
+    EXPECT_EQ(std::to_string(crc32(crc32(0L, Z_NULL, 0), m.data, uInt(m.total() * 3))), w[11]) << "row " << i;
+  }
+  EXPECT_EQ(got, want);
+  EXPECT_TRUE(std::filesystem::exists(t.file("hm/heatmap_0.png")));
 }
 
 }  // namespace

@@ -12,6 +12,8 @@
 #include "commands.hpp"
 #include "flags.hpp"
 #include "interrupt.hpp"
+#include "physical_flags.hpp"
+#include "pydmed/data/record_slide.hpp"
 #include "pydmed/data/source.hpp"
 #include "pydmed/error.hpp"
 #include "pydmed/extensions/heatmap.hpp"
@@ -35,11 +37,14 @@ Runner add_sliding_window(CLI::App& app) {
   struct Args {
     std::string source, out, heatmap;
     int level = 0, kernel = 224, stride = 224, collectors = 2;
+    double mpp = 0, magnification = 0, slide_mpp = 0;
+    bool upsample = false;
   };
   auto a = std::make_shared<Args>();
   auto* sub = app.add_subcommand("sliding-window", "Tile every slide and write one TSV line per delivered window");
   sub->add_option("SOURCE", a->source, "a manifest file, a folder of slides (one patient each), or one slide")->required();
-  sub->add_option("--level", a->level, "pyramid level")->default_val(0)->check(integer(0, 1000));
+  auto* level = sub->add_option("--level", a->level, "pyramid level")->default_val(0)->check(integer(0, 1000));
+  add_physical_flags(sub, level, a->mpp, a->magnification, a->slide_mpp, a->upsample);
   sub->add_option("--kernel", a->kernel, "window size in pixels")->default_val(224)->check(integer(1, 65536));
   sub->add_option("--stride", a->stride, "step between windows")->default_val(224)->check(integer(1, 65536));
   sub->add_option("--collectors", a->collectors, "slides processed at once")->default_val(2)->check(integer(1, 1024));
@@ -47,10 +52,12 @@ Runner add_sliding_window(CLI::App& app) {
   sub->add_option("--heatmap", a->heatmap, "folder for each slide's mean-intensity heatmap (PNG and .npy)");
   return [a] {
     std::vector<std::string> skipped;
-    const Dataset ds = dataset_from_source(a->source, &skipped);
+    Dataset ds = dataset_from_source(a->source, &skipped);
+    if (a->slide_mpp > 0) set_default_mpp(ds, a->slide_mpp);
+    const double mpp = a->magnification > 0 ? mpp_of_magnification(a->magnification) : a->mpp;
     for (const auto& s : skipped) std::cerr << "skipped: " << s << '\n';
     if (!a->heatmap.empty()) prepare_folder(a->heatmap);
-    const auto sw = SlidingWindowOptions().level(a->level).kernel(a->kernel).stride(a->stride);
+    const auto sw = SlidingWindowOptions().level(a->level).kernel(a->kernel).stride(a->stride).mpp(mpp).upsample(a->upsample);
     const std::size_t band = std::max<std::size_t>(std::size_t(64) << 20, std::size_t(a->kernel) * std::size_t(a->kernel) * 3);
     auto dl = admit(
         [&] {
@@ -59,7 +66,7 @@ Runner add_sliding_window(CLI::App& app) {
         },
         "--collectors " + std::to_string(a->collectors) + " with --kernel " + std::to_string(a->kernel));
     OutputFile out(a->out);
-    out.write("patient\tx\ty\tlevel\twidth\theight\tlast_row\tlast_col\toverlap_y\toverlap_x\tcrc32\n");
+    out.write("patient\tx\ty\tlevel\twidth\theight\tlast_row\tlast_col\toverlap_y\toverlap_x\tmpp\tcrc32\n");
     const OnInterrupt stop_on_signal([&dl] { dl->stop(); });
     const std::size_t bytes = dl->options().patch_shape().bytes();
     std::vector<std::uint8_t> buf(32 * bytes);
@@ -72,7 +79,7 @@ Runner add_sliding_window(CLI::App& app) {
         const std::uint8_t* px = buf.data() + i * bytes;
         const WindowInfo w = WindowInfo::from_json(r.info_json);
         out.write(tsv_line(r.patient, r.x, r.y, r.level, r.width, r.height, int(w.last_row), int(w.last_col), w.overlap_y,
-                           w.overlap_x, crc32(crc32(0L, Z_NULL, 0), px, uInt(bytes))));
+                           w.overlap_x, mpp_text(r.mpp), crc32(crc32(0L, Z_NULL, 0), px, uInt(bytes))));
         if (!a->heatmap.empty()) {
           double sum = 0;
           for (std::size_t k = 0; k < bytes; ++k) sum += px[k];
@@ -94,8 +101,9 @@ Runner add_sliding_window(CLI::App& app) {
     if (Interrupt::received()) return Interrupt::exit_status();
     for (auto& [id, values] : means) {
       if (Interrupt::received()) return Interrupt::exit_status();
-      const Slide slide(ds.patient(id).record("wsi").path());
-      const double ds_cell = slide.level(a->level).downsample * a->stride;
+      const Slide slide = open_record_slide(ds.patient(id).record("wsi"));
+      // One cell a stride: in level-0 pixels, from the level or from the mpp.
+      const double ds_cell = (mpp > 0 ? mpp / *slide.mpp_x() : slide.level(a->level).downsample) * a->stride;
       const Heatmap h = Heatmap::from_windows(slide, values, ds_cell);
       const std::string base = a->heatmap + "/heatmap_" + std::to_string(id);
       h.save_png(base + ".png", slide);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <opencv2/imgproc.hpp>
 
 #include "pydmed/data/record_slide.hpp"
 #include "pydmed/error.hpp"
@@ -35,19 +36,56 @@ WindowInfo WindowInfo::from_json(const std::string& s) {
 
 namespace {
 
-// How a level's window grid is cut into BigChunks: groups of rows x groups of columns, each
-// group's pixels within max_bigchunk_bytes.
-struct Plan {
+// Where a slide's windows lie. The grid is laid in target pixels (the level's, or pixels at
+// SlidingWindowOptions::mpp), which give the flags and overlaps; `lx`/`ly` are the windows'
+// starts in pixels of the level read, and each window takes kw x kh of them.
+struct Grid {
   WindowAxis xs, ys;
+  std::vector<std::int64_t> lx, ly;
+  std::int64_t kw = 0, kh = 0;
+  // `scale`: level pixels per target pixel (1 without an mpp).
+  Grid(std::int64_t level_w, std::int64_t level_h, int kernel, int stride, double scale_x, double scale_y, std::int64_t kw_,
+       std::int64_t kh_)
+      : xs(WindowAxis::of(scale_x == 1 ? level_w : std::int64_t(double(level_w) / scale_x), kernel, stride)),
+        ys(WindowAxis::of(scale_y == 1 ? level_h : std::int64_t(double(level_h) / scale_y), kernel, stride)),
+        kw(kw_),
+        kh(kh_) {
+    auto to_level = [](const WindowAxis& a, double scale, std::int64_t length, std::int64_t region) {
+      std::vector<std::int64_t> out;
+      for (auto s : a.starts) out.push_back(std::clamp<std::int64_t>(std::llround(double(s) * scale), 0, std::max<std::int64_t>(0, length - region)));
+      return out;
+    };
+    lx = to_level(xs, scale_x, level_w, kw);
+    ly = to_level(ys, scale_y, level_h, kh);
+  }
+};
+
+// The grid for a BigChunk's info (the loader's) or a slide (the loader), the same on both sides.
+nlohmann::json grid_info(std::int64_t level_w, std::int64_t level_h, double mpp, double scale_x, double scale_y,
+                         std::int64_t kw, std::int64_t kh, bool upsample) {
+  return {{"level_width", level_w}, {"level_height", level_h}, {"mpp", mpp}, {"scale_x", scale_x},
+          {"scale_y", scale_y},     {"kw", kw},                {"kh", kh},   {"upsample", upsample}};
+}
+Grid grid_of(const nlohmann::json& g, const SlidingWindowOptions& sw) {
+  return Grid(g.at("level_width"), g.at("level_height"), sw.kernel(), sw.stride(), g.at("scale_x"), g.at("scale_y"),
+              g.at("kw"), g.at("kh"));
+}
+
+// How the grid is cut into BigChunks: groups of rows x groups of columns, each group's pixels
+// within max_bigchunk_bytes (with 2 pixels to spare where starts were rounded to the level).
+struct Plan {
   std::int64_t cols_per = 1, rows_per = 1, col_groups = 1, row_groups = 1;
-  Plan(std::int64_t w, std::int64_t h, int kernel, int stride, std::size_t max_bytes)
-      : xs(WindowAxis::of(w, kernel, stride)), ys(WindowAxis::of(h, kernel, stride)) {
-    const auto ncols = std::int64_t(xs.starts.size()), nrows = std::int64_t(ys.starts.size());
-    const auto max_w = std::int64_t(max_bytes / (3 * std::size_t(kernel)));
-    cols_per = std::clamp<std::int64_t>((max_w - kernel) / stride + 1, 1, ncols);
-    const std::int64_t span_w = std::max<std::int64_t>(kernel, xs.starts[std::size_t(cols_per - 1)] + kernel);
-    const auto max_h = std::int64_t(max_bytes / (3 * std::size_t(span_w)));
-    rows_per = std::clamp<std::int64_t>((max_h - kernel) / stride + 1, 1, nrows);
+  Plan(const Grid& g, std::size_t max_bytes, bool rounded) {
+    const auto ncols = std::int64_t(g.lx.size()), nrows = std::int64_t(g.ly.size());
+    const std::int64_t spare = rounded ? 2 : 0;
+    auto most = [](const std::vector<std::int64_t>& starts, std::int64_t region, std::int64_t limit) {
+      std::int64_t n = 1;
+      while (n < std::int64_t(starts.size()) && starts[std::size_t(n)] + region - starts[0] <= limit) ++n;
+      return n;
+    };
+    cols_per = most(g.lx, g.kw + spare, std::int64_t(max_bytes / (3 * std::size_t(g.kh + spare))));
+    const std::int64_t span_w = g.lx[std::size_t(cols_per - 1)] + g.kw - g.lx[0] + spare;
+    rows_per = most(g.ly, g.kh + spare, std::int64_t(max_bytes / (3 * std::size_t(span_w))));
     col_groups = (ncols + cols_per - 1) / cols_per;
     row_groups = (nrows + rows_per - 1) / rows_per;
   }
@@ -67,24 +105,37 @@ class SlidingWindowLoader : public BigChunkLoader {
   explicit SlidingWindowLoader(SlidingWindowOptions sw) : sw_(std::move(sw)) {}
   std::optional<BigChunk> extract_bigchunk(const nlohmann::json&) override {
     if (!slide_) slide_ = std::make_unique<Slide>(open_record_slide(patient().record(sw_.record())));  // once a visit
-    const int level = level_for(sw_, patient(), *slide_);
-    const LevelInfo& L = slide_->level(level);
     const int k = sw_.kernel();
-    const Plan plan(L.width, L.height, k, sw_.stride(), options().max_bigchunk_bytes());
+    int level = 0;
+    nlohmann::json info;
+    if (sw_.mpp() > 0) {
+      const PhysicalRegion r = slide_->physical_region(sw_.mpp(), k, k, sw_.upsample());
+      level = r.level;
+      const LevelInfo& L = slide_->level(level);
+      info = grid_info(L.width, L.height, sw_.mpp(), sw_.mpp() / r.level_mpp_x, sw_.mpp() / r.level_mpp_y, r.width,
+                       r.height, r.upsample);
+    } else {
+      level = level_for(sw_, patient(), *slide_);
+      const LevelInfo& L = slide_->level(level);
+      info = grid_info(L.width, L.height, 0, 1, 1, k, k, false);
+    }
+    const LevelInfo& L = slide_->level(level);
+    const Grid grid = grid_of(info, sw_);
+    const Plan plan(grid, options().max_bigchunk_bytes(), sw_.mpp() > 0);
     const std::int64_t b = start_bigchunk(get_checkpoint()) + bigchunk_number();
     if (b >= plan.count()) return std::nullopt;  // every window served: the patient is finished
     const std::int64_t rg = b / plan.col_groups, cg = b % plan.col_groups;
-    const std::int64_t c0 = cg * plan.cols_per, c1 = std::min<std::int64_t>(c0 + plan.cols_per, std::int64_t(plan.xs.starts.size()));
-    const std::int64_t r0 = rg * plan.rows_per, r1 = std::min<std::int64_t>(r0 + plan.rows_per, std::int64_t(plan.ys.starts.size()));
-    const std::int64_t x0 = plan.xs.starts[std::size_t(c0)], y0 = plan.ys.starts[std::size_t(r0)];
-    const int w = int(plan.xs.starts[std::size_t(c1 - 1)] + k - x0), h = int(plan.ys.starts[std::size_t(r1 - 1)] + k - y0);
+    const std::int64_t c0 = cg * plan.cols_per, c1 = std::min<std::int64_t>(c0 + plan.cols_per, std::int64_t(grid.lx.size()));
+    const std::int64_t r0 = rg * plan.rows_per, r1 = std::min<std::int64_t>(r0 + plan.rows_per, std::int64_t(grid.ly.size()));
+    const std::int64_t x0 = grid.lx[std::size_t(c0)], y0 = grid.ly[std::size_t(r0)];
+    const int w = int(grid.lx[std::size_t(c1 - 1)] + grid.kw - x0), h = int(grid.ly[std::size_t(r1 - 1)] + grid.kh - y0);
     BigChunk bc;
     bc.region = {std::llround(double(x0) * L.downsample), std::llround(double(y0) * L.downsample), level, w, h, L.downsample};
     bc.data = allocate(h, w, 3);
     // A damaged tile costs the windows over it (reported), not the band.
     bc.damaged = slide_->read_region_salvage(bc.data.data, bc.region.x, bc.region.y, level, w, h);
-    bc.info = {{"index", b}, {"of", plan.count()}, {"c0", c0}, {"c1", c1}, {"r0", r0}, {"r1", r1},
-               {"level_width", L.width}, {"level_height", L.height}};
+    info.update({{"index", b}, {"of", plan.count()}, {"c0", c0}, {"c1", c1}, {"r0", r0}, {"r1", r1}});
+    bc.info = std::move(info);
     return bc;
   }
 
@@ -100,8 +151,8 @@ class SlidingWindowCollector : public SmallChunkCollector {
     if (call == 0) {  // a new BigChunk: its block of the grid, and where this visit resumes in it
       const auto& in = bc.info;
       b_ = in["index"], of_ = in["of"], c0_ = in["c0"], c1_ = in["c1"], r0_ = in["r0"], r1_ = in["r1"];
-      xs_ = WindowAxis::of(in["level_width"], sw_.kernel(), sw_.stride());
-      ys_ = WindowAxis::of(in["level_height"], sw_.kernel(), sw_.stride());
+      grid_ = std::make_unique<Grid>(grid_of(in, sw_));
+      mpp_ = in.at("mpp"), upsample_ = in.at("upsample");
       first_ = bc.number == 0 && get_checkpoint().is_object() && start_bigchunk(get_checkpoint()) == b_
                    ? get_checkpoint().value("window", std::int64_t(0))
                    : 0;
@@ -118,32 +169,42 @@ class SlidingWindowCollector : public SmallChunkCollector {
     set_checkpoint({{"bigchunk", b}, {"window", idx + 1}});
     if (call == 0) set_status({{"state", "busy"}, {"bigchunk", b}, {"of", of_}});
     const std::int64_t row = r0 + idx / cols, col = c0 + idx % cols;
-    const std::int64_t lx = xs_.starts[std::size_t(col)], ly = ys_.starts[std::size_t(row)];
+    const Grid& g = *grid_;
+    const std::int64_t lx = g.lx[std::size_t(col)], ly = g.ly[std::size_t(row)];
     const double ds = bc.region.downsample;
     const std::int64_t bx = std::llround(double(bc.region.x) / ds), by = std::llround(double(bc.region.y) / ds);
-    const cv::Rect in_bigchunk(int(lx - bx), int(ly - by), sw_.kernel(), sw_.kernel());
+    const cv::Rect in_bigchunk(int(lx - bx), int(ly - by), int(g.kw), int(g.kh));
     std::string why;
     if (touches_damage(bc, in_bigchunk.x, in_bigchunk.y, in_bigchunk.width, in_bigchunk.height, &why)) {
-      return Extraction::skip({std::llround(double(lx) * ds), std::llround(double(ly) * ds), bc.region.level, sw_.kernel(),
-                               sw_.kernel(), "window over a damaged tile: " + why});
+      return Extraction::skip({std::llround(double(lx) * ds), std::llround(double(ly) * ds), bc.region.level, int(g.kw),
+                               int(g.kh), "window over a damaged tile: " + why});
     }
     SmallChunk c;
     c.data = bc.data(in_bigchunk);
+    if (g.kw != sw_.kernel() || g.kh != sw_.kernel()) {  // at a physical resolution: the region, resized
+      cv::Mat resized;
+      cv::resize(c.data, resized, cv::Size(sw_.kernel(), sw_.kernel()), 0, 0, upsample_ ? cv::INTER_LINEAR : cv::INTER_AREA);
+      c.data = resized;
+    }
+    if (mpp_ > 0) c.width = int(g.kw), c.height = int(g.kh), c.mpp = mpp_;
     c.x = std::llround(double(lx) * ds);
     c.y = std::llround(double(ly) * ds);
     c.level = bc.region.level;
-    const bool last_row = ys_.extra_last && row + 1 == std::int64_t(ys_.starts.size());
-    const bool last_col = xs_.extra_last && col + 1 == std::int64_t(xs_.starts.size());
-    c.info = {{"row", row}, {"col", col}, {"rows", ys_.starts.size()}, {"cols", xs_.starts.size()},
+    const WindowAxis &xs = g.xs, &ys = g.ys;
+    const bool last_row = ys.extra_last && row + 1 == std::int64_t(ys.starts.size());
+    const bool last_col = xs.extra_last && col + 1 == std::int64_t(xs.starts.size());
+    c.info = {{"row", row}, {"col", col}, {"rows", ys.starts.size()}, {"cols", xs.starts.size()},
               {"last_row", last_row}, {"last_col", last_col},
-              {"overlap_y", last_row ? ys_.last_overlap : 0}, {"overlap_x", last_col ? xs_.last_overlap : 0}};
+              {"overlap_y", last_row ? ys.last_overlap : 0}, {"overlap_x", last_col ? xs.last_overlap : 0}};
     return c;
   }
 
  private:
   SlidingWindowOptions sw_;
   std::int64_t b_ = 0, of_ = 0, c0_ = 0, c1_ = 0, r0_ = 0, r1_ = 0, first_ = 0;
-  WindowAxis xs_, ys_;
+  std::unique_ptr<Grid> grid_;  // the slide's, from the BigChunk's info
+  double mpp_ = 0;
+  bool upsample_ = false;
 };
 
 class SlidingWindowScheduler : public Scheduler {

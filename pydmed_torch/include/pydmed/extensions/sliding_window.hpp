@@ -32,6 +32,11 @@ struct SlidingWindowOptions {
   PYDMED_ARG(std::function<int(const Patient&, const Slide&)>, level_of) = nullptr;
   PYDMED_ARG(int, kernel) = 224;
   PYDMED_ARG(int, stride) = 224;
+  // > 0: tile at this many microns per pixel (Slide::physical_region picks the level; `level`
+  // and `level_of` are ignored): kernel and stride are pixels at this mpp, and each window is
+  // its region of the level resized to kernel x kernel (INTER_AREA).
+  PYDMED_ARG(double, mpp) = 0.0;
+  PYDMED_ARG(bool, upsample) = false;  // with mpp finer than a slide: INTER_LINEAR, not an error
 };
 
 // A window's info (SmallChunk::info / ChunkRecord::info_json): {"row", "col", "last_row",
