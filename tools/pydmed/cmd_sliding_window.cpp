@@ -37,14 +37,13 @@ Runner add_sliding_window(CLI::App& app) {
   struct Args {
     std::string source, out, heatmap;
     int level = 0, kernel = 224, stride = 224, collectors = 2;
-    double mpp = 0, magnification = 0, slide_mpp = 0;
-    bool upsample = false;
+    PhysicalFlags physical;
   };
   auto a = std::make_shared<Args>();
   auto* sub = app.add_subcommand("sliding-window", "Tile every slide and write one TSV line per delivered window");
   sub->add_option("SOURCE", a->source, "a manifest file, a folder of slides (one patient each), or one slide")->required();
   auto* level = sub->add_option("--level", a->level, "pyramid level")->default_val(0)->check(integer(0, 1000));
-  add_physical_flags(sub, level, a->mpp, a->magnification, a->slide_mpp, a->upsample);
+  a->physical.add_to(sub, level);
   sub->add_option("--kernel", a->kernel, "window size in pixels")->default_val(224)->check(integer(1, 65536));
   sub->add_option("--stride", a->stride, "step between windows")->default_val(224)->check(integer(1, 65536));
   sub->add_option("--collectors", a->collectors, "slides processed at once")->default_val(2)->check(integer(1, 1024));
@@ -53,11 +52,11 @@ Runner add_sliding_window(CLI::App& app) {
   return [a] {
     std::vector<std::string> skipped;
     Dataset ds = dataset_from_source(a->source, &skipped);
-    if (a->slide_mpp > 0) set_default_mpp(ds, a->slide_mpp);
-    const double mpp = a->magnification > 0 ? mpp_of_magnification(a->magnification) : a->mpp;
+    a->physical.apply_default(ds);
+    const double mpp = a->physical.target();
     for (const auto& s : skipped) std::cerr << "skipped: " << s << '\n';
     if (!a->heatmap.empty()) prepare_folder(a->heatmap);
-    const auto sw = SlidingWindowOptions().level(a->level).kernel(a->kernel).stride(a->stride).mpp(mpp).upsample(a->upsample);
+    const auto sw = SlidingWindowOptions().level(a->level).kernel(a->kernel).stride(a->stride).mpp(mpp).upsample(a->physical.upsample);
     const std::size_t band = std::max<std::size_t>(std::size_t(64) << 20, std::size_t(a->kernel) * std::size_t(a->kernel) * 3);
     auto dl = admit(
         [&] {

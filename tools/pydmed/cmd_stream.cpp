@@ -23,8 +23,8 @@ Runner add_stream(CLI::App& app) {
   struct Args {
     std::string source, out;
     int patch = 224, bigchunk = 2048, level = 0, collectors = 2;
-    double interval = 10.0, seconds = 0, mpp = 0, magnification = 0, slide_mpp = 0;
-    bool upsample = false;
+    double interval = 10.0, seconds = 0;
+    PhysicalFlags physical;
     std::uint64_t max_per_bigchunk = 0, seed = 0, count = 0;
   };
   auto a = std::make_shared<Args>();
@@ -33,7 +33,7 @@ Runner add_stream(CLI::App& app) {
   sub->add_option("--patch", a->patch, "patch size in pixels")->default_val(224)->check(integer(1, 65536));
   sub->add_option("--bigchunk", a->bigchunk, "BigChunk size in pixels")->default_val(2048)->check(integer(1, 65536));
   auto* level = sub->add_option("--level", a->level, "pyramid level")->default_val(0)->check(integer(0, 1000));
-  add_physical_flags(sub, level, a->mpp, a->magnification, a->slide_mpp, a->upsample);
+  a->physical.add_to(sub, level);
   sub->add_option("--collectors", a->collectors, "patients loaded at once")->default_val(2)->check(integer(1, 1024));
   sub->add_option("--interval-resched", a->interval, "seconds between swaps")->default_val(10.0)->check(positive_number());
   sub->add_option("--max-per-bigchunk", a->max_per_bigchunk, "patches per BigChunk, 0: no limit")->default_val(0)->check(unsigned_integer());
@@ -50,8 +50,8 @@ Runner add_stream(CLI::App& app) {
     }
     std::vector<std::string> skipped;
     Dataset ds = dataset_from_source(a->source, &skipped);
-    if (a->slide_mpp > 0) set_default_mpp(ds, a->slide_mpp);
-    const double mpp = a->magnification > 0 ? mpp_of_magnification(a->magnification) : a->mpp;
+    a->physical.apply_default(ds);
+    const double mpp = a->physical.target();
     for (const auto& s : skipped) std::cerr << "skipped: " << s << '\n';
     const int batch = int(std::min<std::uint64_t>(64, a->count > 0 ? a->count : 64));
     Options o = Options()
@@ -68,7 +68,7 @@ Runner add_stream(CLI::App& app) {
         [&] {
           return std::make_unique<LightDLCore>(
               ds, random_bigchunk_loader(RandomBigChunkOptions().level(a->level).width(a->bigchunk).height(a->bigchunk)
-                                             .mpp(mpp).upsample(a->upsample)),
+                                             .mpp(mpp).upsample(a->physical.upsample)),
               random_smallchunk_collector(RandomSmallChunkOptions().max_per_bigchunk(a->max_per_bigchunk)), o);
         },
         "--collectors " + std::to_string(a->collectors) + " with --bigchunk " + std::to_string(a->bigchunk));

@@ -3,11 +3,11 @@
 #include <cstdio>
 
 #include "flags.hpp"
+#include "pydmed/slide/physical.hpp"
 
 namespace pydmed::cli {
 
-void add_physical_flags(CLI::App* sub, CLI::Option* level, double& mpp, double& magnification, double& slide_mpp,
-                        bool& upsample) {
+void PhysicalFlags::add_to(CLI::App* sub, CLI::Option* level) {
   auto* m = sub->add_option("--mpp", mpp, "read at this many microns per pixel (sizes are then pixels at it)")
                 ->check(positive_number());
   auto* x = sub->add_option("--magnification", magnification, "read at this magnification: 10/X microns per pixel")
@@ -19,9 +19,12 @@ void add_physical_flags(CLI::App* sub, CLI::Option* level, double& mpp, double& 
   sub->add_flag("--upsample", upsample, "with --mpp finer than a slide: upsample (INTER_LINEAR) instead of refusing");
 }
 
-void set_default_mpp(Dataset& ds, double mpp) {
+double PhysicalFlags::target() const { return magnification > 0 ? mpp_of_magnification(magnification) : mpp; }
+
+void PhysicalFlags::apply_default(Dataset& ds) const {
+  if (!(slide_mpp > 0)) return;
   for (Patient& p : ds.list_patients)
-    for (auto& [name, record] : p.dict_records) record.dict_infos["mpp_default"] = mpp;
+    for (auto& [name, record] : p.dict_records) record.dict_infos["mpp_default"] = slide_mpp;
 }
 
 std::string mpp_text(double mpp) {

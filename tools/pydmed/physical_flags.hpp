@@ -9,10 +9,18 @@
 
 namespace pydmed::cli {
 
-void add_physical_flags(CLI::App* sub, CLI::Option* level, double& mpp, double& magnification, double& slide_mpp,
-                        bool& upsample);
-// --slide-mpp: the mpp of every record whose slide has none (a manifest's mpp:RECORD wins).
-void set_default_mpp(Dataset& ds, double mpp);
+struct PhysicalFlags {
+  double mpp = 0, magnification = 0, slide_mpp = 0;
+  bool upsample = false;
+
+  // Adds the four flags to `sub`; --mpp and --magnification exclude `level` and each other.
+  void add_to(CLI::App* sub, CLI::Option* level);
+  // The target microns per pixel, or 0 when neither --mpp nor --magnification was given.
+  double target() const;
+  // --slide-mpp: the mpp of every record whose slide has none (a manifest's mpp:RECORD wins).
+  void apply_default(Dataset& ds) const;
+};
+
 // A TSV cell: the mpp, or empty when the patch was not resampled.
 std::string mpp_text(double mpp);
 

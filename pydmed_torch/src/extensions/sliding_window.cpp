@@ -46,8 +46,8 @@ struct Grid {
   // `scale`: level pixels per target pixel (1 without an mpp).
   Grid(std::int64_t level_w, std::int64_t level_h, int kernel, int stride, double scale_x, double scale_y, std::int64_t kw_,
        std::int64_t kh_)
-      : xs(WindowAxis::of(scale_x == 1 ? level_w : std::int64_t(double(level_w) / scale_x), kernel, stride)),
-        ys(WindowAxis::of(scale_y == 1 ? level_h : std::int64_t(double(level_h) / scale_y), kernel, stride)),
+      : xs(WindowAxis::of(std::int64_t(double(level_w) / scale_x), kernel, stride)),
+        ys(WindowAxis::of(std::int64_t(double(level_h) / scale_y), kernel, stride)),
         kw(kw_),
         kh(kh_) {
     auto to_level = [](const WindowAxis& a, double scale, std::int64_t length, std::int64_t region) {

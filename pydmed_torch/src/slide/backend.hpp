@@ -10,11 +10,6 @@
 
 namespace pydmed {
 
-// Largest image OpenCV decodes whole: 2^28 pixels, 768 MiB as RGB.
-constexpr std::int64_t kMaxImagePixels = std::int64_t{1} << 28;
-// Largest TIFF strip or tile decoded at once (256 MiB as ARGB). A TIFF written as one giant
-// strip cannot be read in parts; refusing it beats decoding gigabytes to show a few pixels.
-constexpr std::int64_t kMaxPiecePixels = std::int64_t{1} << 26;
 // OpenSlide's tile cache, per handle, in 3.4.1 (_OPENSLIDE_USEFUL_CACHE_SIZE).
 constexpr std::size_t kOpenSlideCacheBytes = std::size_t{32} << 20;
 

@@ -13,6 +13,9 @@
 namespace pydmed {
 namespace {
 
+// Largest image decoded whole: 2^28 pixels, 768 MiB as RGB.
+constexpr std::int64_t kMaxImagePixels = std::int64_t{1} << 28;
+
 // A cv::Exception's what() spans lines (version, source file, function); keep its message.
 std::string one_line(const cv::Exception& e) {
   std::string s = e.err.empty() ? e.what() : e.err + (e.func.empty() ? "" : " (in " + e.func + ")");

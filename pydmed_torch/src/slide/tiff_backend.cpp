@@ -18,6 +18,10 @@
 namespace pydmed {
 namespace {
 
+// Largest strip or tile decoded at once (256 MiB as ARGB). A TIFF written as one giant strip
+// cannot be read in parts; refusing it beats decoding gigabytes to show a few pixels.
+constexpr std::int64_t kMaxPiecePixels = std::int64_t{1} << 26;
+
 // libtiff's packed ABGR (TIFFGetR is the low byte) to OpenSlide's ARGB, both premultiplied.
 std::uint32_t abgr_to_argb(std::uint32_t p) {
   return (p & 0xFF00FF00u) | (p & 0xFFu) << 16 | (p >> 16 & 0xFFu);
