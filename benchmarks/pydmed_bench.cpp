@@ -13,6 +13,7 @@
 #include <torch/torch.h>
 
 #include "bench_common.hpp"
+#include "gpu_figures.hpp"
 #include "pydmed_dl.hpp"
 #include "pydmed/data/sample_dataset.hpp"
 #include "pydmed/data/source.hpp"
@@ -54,41 +55,6 @@ nlohmann::json run_isolated(const std::string& name, const bench::Workload& w) {
   return nlohmann::json::parse(out);
 }
 
-// Host-to-device copy bandwidth, pinned and pageable, and patches/s delivered to the GPU
-// through a small model step, on a CUDA machine (null elsewhere).
-nlohmann::json gpu_figures(const bench::Workload& w) {
-  if (!torch::cuda::is_available()) return nullptr;
-  nlohmann::json g;
-  for (bool pinned : {true, false}) {
-    auto host = torch::empty({256 << 20}, torch::TensorOptions().dtype(torch::kUInt8).pinned_memory(pinned));
-    auto dev = torch::empty({256 << 20}, torch::TensorOptions().dtype(torch::kUInt8).device(torch::kCUDA));
-    dev.copy_(host, /*non_blocking=*/true);
-    torch::cuda::synchronize();
-    const double t0 = bench::now_s();
-    for (int i = 0; i < 10; ++i) dev.copy_(host, /*non_blocking=*/true);
-    torch::cuda::synchronize();
-    g[pinned ? "h2d_pinned_gb_s" : "h2d_pageable_gb_s"] = 10 * 0.25 / (bench::now_s() - t0);
-  }
-  torch::nn::Sequential model(torch::nn::Conv2d(torch::nn::Conv2dOptions(3, 32, 3).stride(2)), torch::nn::ReLU(),
-                              torch::nn::AdaptiveAvgPool2d(1), torch::nn::Flatten(), torch::nn::Linear(32, 2));
-  model->to(torch::kCUDA);
-  torch::optim::SGD opt(model->parameters(), 0.01);
-  pydmed::LightDL dl = bench::make_pydmed_dl(w, torch::kCUDA);
-  std::size_t patches = 0;
-  const double t0 = bench::now_s();
-  while (bench::now_s() - t0 < std::min(w.seconds, 10.0)) {
-    pydmed::Batch b = dl.get_batch(std::size_t(w.batch));
-    opt.zero_grad();
-    model->forward(b.data.to(torch::kFloat32).div(255)).sum().backward();
-    opt.step();
-    patches += b.size();
-  }
-  torch::cuda::synchronize();
-  g["gpu_patches_per_s"] = double(patches) / (bench::now_s() - t0);
-  g["gpu_consumer_wait_s"] = dl.stats().consumer_wait_s;
-  return g;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -107,6 +73,11 @@ int main(int argc, char** argv) {
   app.add_option("--seed", w.seed, "random seed")->default_val(0);
   app.add_option("--systems", systems,
                  "comma-separated: pydmed_torch,naive_read_region,chunkdataset (default), decode_bound (bare BigChunk reads)");
+  bench::GpuWorkload gw;
+  app.add_option("--gpu-collectors", gw.collectors, "collectors feeding the GPU model step, 0: cores minus two")
+      ->default_val(0)->check(CLI::NonNegativeNumber);
+  app.add_option("--gpu-windows", gw.windows, "timed windows of each GPU feed (medians reported)")->default_val(5)->check(CLI::PositiveNumber);
+  app.add_option("--gpu-steps", gw.steps, "model steps per GPU window")->default_val(30)->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
   try {
     if (w.slides.empty()) {
@@ -139,7 +110,7 @@ int main(int argc, char** argv) {
         r["pydmed_torch_speedup"] = (*ours)["patches_per_s"].get<double>() / r["patches_per_s"].get<double>();
       }
     }
-    if (auto g = gpu_figures(w); !g.is_null()) out["gpu"] = g;
+    if (auto g = bench::gpu_figures(w, gw); !g.is_null()) out["gpu"] = g;
     std::cout << out.dump(2) << std::endl;
     return 0;
   } catch (const std::exception& e) {

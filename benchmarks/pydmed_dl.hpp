@@ -5,5 +5,5 @@
 #include "pydmed/torch/light_dl.hpp"
 
 namespace bench {
-pydmed::LightDL make_pydmed_dl(const Workload& w, torch::Device device);
+pydmed::LightDL make_pydmed_dl(const Workload& w, torch::Device device, pydmed::Collate collate = {});
 }

@@ -6,7 +6,7 @@
 
 namespace bench {
 
-pydmed::LightDL make_pydmed_dl(const Workload& w, torch::Device device) {
+pydmed::LightDL make_pydmed_dl(const Workload& w, torch::Device device, pydmed::Collate collate) {
   return pydmed::LightDL(
       w.dataset, pydmed::random_bigchunk_loader(pydmed::RandomBigChunkOptions().level(w.level).width(w.bigchunk).height(w.bigchunk)),
       pydmed::random_smallchunk_collector(pydmed::RandomSmallChunkOptions().max_per_bigchunk(w.max_per_bigchunk)),
@@ -18,7 +18,7 @@ pydmed::LightDL make_pydmed_dl(const Workload& w, torch::Device device) {
           .max_bigchunk_bytes(std::size_t(w.bigchunk) * std::size_t(w.bigchunk) * 3)
           .interval_resched(w.interval_resched)
           .seed(w.seed),
-      pydmed::TorchOptions().device(device));
+      pydmed::TorchOptions().device(device).collate(std::move(collate)));
 }
 
 namespace {

@@ -82,7 +82,7 @@ struct Score {
 
 // Patch accuracy over 40 batches of the patients' patches, and each patient's majority vote.
 Score evaluate(Net& net, const pydmed::Dataset& ds, const pydmed::LoaderFactory& bigchunks,
-               const pydmed::CollectorFactory& collector, const pydmed::Options& options, const pydmed::CollateFn& collate,
+               const pydmed::CollectorFactory& collector, const pydmed::Options& options, const pydmed::Collate& collate,
                int batch) {
   pydmed::LightDL dl(ds, bigchunks, collector, options, pydmed::TorchOptions().label("class").collate(collate));
   std::map<std::int64_t, std::array<int, 2>> votes;

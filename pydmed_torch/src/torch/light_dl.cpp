@@ -7,9 +7,18 @@
 #include <set>
 #include <unordered_map>
 
+#include "batch_buffers.hpp"
+#include "device_feed.hpp"
 #include "pydmed/error.hpp"
 
 namespace pydmed {
+
+// A batch as its assembling thread leaves it: on the device, but maybe not yet usable on the
+// training loop's stream until hand_over.
+struct LightDL::Assembled {
+  Batch batch;
+  std::unique_ptr<c10::Event> ready;  // absent on the CPU
+};
 
 // What all copies of a LightDL share. The last copy to go stops the tree (and waits for a
 // batch still on its way); the prefetch task points here without owning it, so there is no
@@ -19,12 +28,18 @@ struct LightDL::Shared {
     if (core) core->stop();
     if (next.valid()) next.wait();
   }
+  Shared(const TorchOptions& o, const PatchShape& shape)
+      : options(o),
+        feed(resolve_device(o.device())),
+        buffers({shape.height, shape.width, shape.channels}, feed.pinned()) {}
   std::shared_ptr<LightDLCore> core;
   TorchOptions options;
+  DeviceFeed feed;
+  mutable BatchBuffers buffers;  // thread-safe itself
   std::unordered_map<std::int64_t, std::int64_t> label_of;  // patient id -> label value
   std::vector<std::string> label_names;
   std::mutex prefetch_mu;    // guards next and carry
-  std::future<Batch> next;  // the batch on its way to the device
+  std::future<Assembled> next;  // the batch on its way to the device
   Batch carry;              // SmallChunks prefetched beyond what the last call asked for
 };
 
@@ -71,9 +86,7 @@ torch::optional<torch::data::samplers::BatchSize> FinishSampler::next(std::size_
 
 LightDL::LightDL(Dataset dataset, LoaderFactory make_loader, CollectorFactory make_collector, Options options,
                  TorchOptions torch_options, std::shared_ptr<Scheduler> scheduler)
-    : shared_(std::make_shared<Shared>()) {
-  shared_->options = std::move(torch_options);
-  if (!shared_->options.collate()) shared_->options.collate(default_collate());
+    : shared_(std::make_shared<Shared>(torch_options, options.patch_shape())) {
   if (shared_->options.label().empty() && !dataset.list_patients.empty()) {
     // The dataset's one label, if it has one.
     const auto& first = dataset.list_patients.front().labels;
@@ -107,21 +120,22 @@ LightDL::LightDL(Dataset dataset, LoaderFactory make_loader, CollectorFactory ma
 
 const std::vector<std::string>& LightDL::label_names() const { return shared_->label_names; }
 LightDLCore& LightDL::core() const { return *shared_->core; }
+const torch::Device& LightDL::device() const { return shared_->feed.device(); }
 FinishSampler LightDL::sampler(std::size_t max_examples) const { return FinishSampler(shared_->core, max_examples); }
 
-Batch LightDL::assemble(const Shared& s, std::size_t n) {
+LightDL::Assembled LightDL::assemble(const Shared& s, std::size_t n) {
   LightDLCore& core = *s.core;
-  const PatchShape& shape = core.options().patch_shape();
-  const torch::Device device = s.options.device();
-  // Straight from the ring slots into the batch tensor (pinned when it goes to a GPU).
-  auto data = torch::empty({std::int64_t(n), shape.height, shape.width, shape.channels},
-                           torch::TensorOptions().dtype(torch::kUInt8).pinned_memory(device.is_cuda()));
+  const bool pinned = s.feed.pinned();
+  // Straight from the ring slots into a reused (pinned, for a GPU) buffer.
+  torch::Tensor data = s.buffers.acquire(std::int64_t(n), [&s] { s.feed.wait_for_copies(); });
+  const torch::Tensor buffer = data;
   Batch b;
   const std::size_t got = core.next_batch(data.data_ptr<std::uint8_t>(), n, &b.records);
   if (got < n) data = data.narrow(0, 0, std::int64_t(got));
   b.data = data.permute({0, 3, 1, 2});  // [B, C, H, W], channels-last in memory: no copy
-  b.patients = torch::empty({std::int64_t(got)}, torch::kInt64);
-  b.coords = torch::empty({std::int64_t(got), 3}, torch::kInt64);
+  const auto ids = torch::TensorOptions().dtype(torch::kInt64).pinned_memory(pinned);
+  b.patients = torch::empty({std::int64_t(got)}, ids);
+  b.coords = torch::empty({std::int64_t(got), 3}, ids);
   auto p = b.patients.accessor<std::int64_t, 1>();
   auto c = b.coords.accessor<std::int64_t, 2>();
   for (std::size_t i = 0; i < got; ++i) {
@@ -130,23 +144,32 @@ Batch LightDL::assemble(const Shared& s, std::size_t n) {
     c[std::int64_t(i)][0] = r.x, c[std::int64_t(i)][1] = r.y, c[std::int64_t(i)][2] = r.level;
   }
   if (!s.options.label().empty()) {
-    b.labels = torch::empty({std::int64_t(got)}, torch::kInt64);
+    b.labels = torch::empty({std::int64_t(got)}, ids);
     auto l = b.labels.accessor<std::int64_t, 1>();
     for (std::size_t i = 0; i < got; ++i) l[std::int64_t(i)] = s.label_of.at(b.records[i].patient);
   }
-  s.options.collate()(b);
-  if (!device.is_cpu()) {
-    b.data = b.data.to(device, /*non_blocking=*/true);
-    b.patients = b.patients.to(device, true);
-    b.coords = b.coords.to(device, true);
-    if (b.labels.defined()) b.labels = b.labels.to(device, true);
+  const Collate& collate = s.options.collate();
+  if (collate.host) collate.host(b);
+  Assembled a;
+  if (s.feed.on_host()) {
+    if (collate.device) collate.device(b);
+  } else {
+    DeviceFeed::Events e = s.feed.transfer(b, collate.device);
+    s.buffers.copy_enqueued(buffer, std::move(e.copied));
+    a.ready = std::make_unique<c10::Event>(std::move(e.ready));
   }
-  return b;
+  a.batch = std::move(b);
+  return a;
+}
+
+Batch LightDL::hand_over(const Shared& s, Assembled a) {
+  if (a.ready) s.feed.hand_over(a.batch, *a.ready);
+  return std::move(a.batch);
 }
 
 Batch LightDL::get_batch(std::size_t batch_size) {
   Shared& s = *shared_;
-  if (!s.options.prefetch().value_or(s.options.device().is_cuda())) return assemble(s, batch_size);
+  if (!s.options.prefetch().value_or(!s.feed.on_host())) return hand_over(s, assemble(s, batch_size));
   // Hand out the batch prepared during the last step, and start the next one. Every SmallChunk
   // taken from the core is counted as delivered, so none may be dropped here: what the
   // prefetched batch holds beyond this call's size is carried to the next call, and a short
@@ -154,14 +177,15 @@ Batch LightDL::get_batch(std::size_t batch_size) {
   // (A batch still being prepared when the loop stops is dropped with the loader, as with any
   // prefetching loader; its SmallChunks were counted as delivered.)
   std::lock_guard<std::mutex> g(s.prefetch_mu);
-  Batch next = s.next.valid() ? s.next.get() : Batch();  // first: if it throws, the carry stays
+  // First: if it throws, the carry stays.
+  Batch next = s.next.valid() ? hand_over(s, s.next.get()) : Batch();
   Batch b = concat(std::move(s.carry), std::move(next));
   s.carry = Batch();
   if (b.size() > batch_size) {
     s.carry = slice(b, batch_size, b.size() - batch_size);
     b = slice(b, 0, batch_size);
   } else if (b.size() < batch_size) {
-    b = concat(std::move(b), assemble(s, batch_size - b.size()));
+    b = concat(std::move(b), hand_over(s, assemble(s, batch_size - b.size())));
   }
   if (!b.empty()) s.next = std::async(std::launch::async, [&s, batch_size] { return assemble(s, batch_size); });
   return b;

@@ -19,6 +19,7 @@
 
 #include "pydmed/torch/batch.hpp"
 #include "pydmed/torch/collate.hpp"
+#include "pydmed/torch/device.hpp"
 
 namespace pydmed {
 
@@ -28,12 +29,14 @@ struct TorchOptions {
   // label when every patient has exactly one and the same, else none. Integer labels are used
   // as they are; other values become their index in label_names().
   PYDMED_ARG(std::string, label) = "";
-  // Where batches go. A CUDA device: assembled in pinned memory, copied with non_blocking.
-  PYDMED_ARG(torch::Device, device) = torch::kCPU;
+  // Where batches go; unset or indexless, see resolve_device (cuda:LOCAL_RANK under torchrun).
+  // A GPU: gathered into reused pinned buffers, copied as uint8 on a copy stream of the
+  // loader's own, the collate's device stage run there; the training loop's stream waits on it.
+  PYDMED_ARG(torch::optional<torch::Device>, device) = torch::nullopt;
   // The next batch assembled (and on its way to the device) while the current one trains.
-  // Unset: on for CUDA devices, off on the CPU (where gathering is a memcpy).
+  // Unset: on for GPUs, off on the CPU (where gathering is a memcpy).
   PYDMED_ARG(torch::optional<bool>, prefetch) = torch::nullopt;
-  PYDMED_ARG(CollateFn, collate) = nullptr;  // default: uint8 as gathered
+  PYDMED_ARG(Collate, collate) = {};  // default: uint8 as gathered
 };
 
 // Ends the loop when the loader has finished (a finite run), or after max_examples.
@@ -67,11 +70,14 @@ class LightDL : public torch::data::datasets::StreamDataset<LightDL, Batch> {
   LightDLCore& core() const;  // stats, messages, statuses, errors, checkpoints
   LoaderStats stats() const { return core().stats(); }
   const std::vector<std::string>& label_names() const;
+  const torch::Device& device() const;  // where batches go, resolved
   void stop() { core().stop(); }
 
  private:
   struct Shared;
-  static Batch assemble(const Shared& s, std::size_t n);
+  struct Assembled;
+  static Assembled assemble(const Shared& s, std::size_t n);
+  static Batch hand_over(const Shared& s, Assembled a);
   std::shared_ptr<Shared> shared_;
 };
 
