@@ -105,7 +105,7 @@ TEST(TorchGpuPath, ABatchTheLoopKeepsIsNeverOverwritten) {
 }
 
 TEST(TorchGpuPath, DeviceFollowsLocalRank) {
-  const auto cuda = [](int i) { return torch::Device(torch::kCUDA, torch::DeviceIndex(i)); };
+  const auto cuda = [](int i) { return torch::Device(torch::kCUDA, c10::DeviceIndex(i)); };
   EXPECT_EQ(resolve_device(torch::nullopt, nullptr, 4, 0), torch::Device(torch::kCPU)) << "no torchrun: the CPU";
   EXPECT_EQ(resolve_device(torch::nullopt, "2", 4, 0), cuda(2)) << "one GPU per rank";
   EXPECT_EQ(resolve_device(torch::nullopt, "2", 0, 0), torch::Device(torch::kCPU)) << "torchrun on a CPU machine";

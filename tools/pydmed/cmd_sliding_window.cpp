@@ -13,6 +13,7 @@
 #include "flags.hpp"
 #include "interrupt.hpp"
 #include "physical_flags.hpp"
+#include "roi_flags.hpp"
 #include "pydmed/data/record_slide.hpp"
 #include "pydmed/data/source.hpp"
 #include "pydmed/error.hpp"
@@ -38,12 +39,14 @@ Runner add_sliding_window(CLI::App& app) {
     std::string source, out, heatmap;
     int level = 0, kernel = 224, stride = 224, collectors = 2;
     PhysicalFlags physical;
+    RoiFlags roi;
   };
   auto a = std::make_shared<Args>();
   auto* sub = app.add_subcommand("sliding-window", "Tile every slide and write one TSV line per delivered window");
   sub->add_option("SOURCE", a->source, "a manifest file, a folder of slides (one patient each), or one slide")->required();
   auto* level = sub->add_option("--level", a->level, "pyramid level")->default_val(0)->check(integer(0, 1000));
   a->physical.add_to(sub, level);
+  a->roi.add_to(sub);
   sub->add_option("--kernel", a->kernel, "window size in pixels")->default_val(224)->check(integer(1, 65536));
   sub->add_option("--stride", a->stride, "step between windows")->default_val(224)->check(integer(1, 65536));
   sub->add_option("--collectors", a->collectors, "slides processed at once")->default_val(2)->check(integer(1, 1024));
@@ -56,7 +59,8 @@ Runner add_sliding_window(CLI::App& app) {
     const double mpp = a->physical.target();
     for (const auto& s : skipped) std::cerr << "skipped: " << s << '\n';
     if (!a->heatmap.empty()) prepare_folder(a->heatmap);
-    const auto sw = SlidingWindowOptions().level(a->level).kernel(a->kernel).stride(a->stride).mpp(mpp).upsample(a->physical.upsample);
+    const auto sw = SlidingWindowOptions().level(a->level).kernel(a->kernel).stride(a->stride).mpp(mpp).upsample(a->physical.upsample)
+                       .roi(a->roi.roi_mode()).min_roi_fraction(a->roi.min_fraction);
     const std::size_t band = std::max<std::size_t>(std::size_t(64) << 20, std::size_t(a->kernel) * std::size_t(a->kernel) * 3);
     auto dl = admit(
         [&] {
@@ -65,7 +69,7 @@ Runner add_sliding_window(CLI::App& app) {
         },
         "--collectors " + std::to_string(a->collectors) + " with --kernel " + std::to_string(a->kernel));
     OutputFile out(a->out);
-    out.write("patient\tx\ty\tlevel\twidth\theight\tlast_row\tlast_col\toverlap_y\toverlap_x\tmpp\tcrc32\n");
+    out.write("patient\tx\ty\tlevel\twidth\theight\tlast_row\tlast_col\toverlap_y\toverlap_x\tmpp\tcrc32\troi\n");
     const OnInterrupt stop_on_signal([&dl] { dl->stop(); });
     const std::size_t bytes = dl->options().patch_shape().bytes();
     std::vector<std::uint8_t> buf(32 * bytes);
@@ -78,7 +82,7 @@ Runner add_sliding_window(CLI::App& app) {
         const std::uint8_t* px = buf.data() + i * bytes;
         const WindowInfo w = WindowInfo::from_json(r.info_json);
         out.write(tsv_line(r.patient, r.x, r.y, r.level, r.width, r.height, int(w.last_row), int(w.last_col), w.overlap_y,
-                           w.overlap_x, mpp_text(r.mpp), crc32(crc32(0L, Z_NULL, 0), px, uInt(bytes))));
+                           w.overlap_x, mpp_text(r.mpp), crc32(crc32(0L, Z_NULL, 0), px, uInt(bytes)), roi_text(r.info_json)));
         if (!a->heatmap.empty()) {
           double sum = 0;
           for (std::size_t k = 0; k < bytes; ++k) sum += px[k];

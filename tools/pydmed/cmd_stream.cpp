@@ -11,6 +11,7 @@
 #include "flags.hpp"
 #include "interrupt.hpp"
 #include "physical_flags.hpp"
+#include "roi_flags.hpp"
 #include "pydmed/data/source.hpp"
 #include "pydmed/engine/light_dl_core.hpp"
 #include "pydmed/error.hpp"
@@ -25,6 +26,7 @@ Runner add_stream(CLI::App& app) {
     int patch = 224, bigchunk = 2048, level = 0, collectors = 2;
     double interval = 10.0, seconds = 0;
     PhysicalFlags physical;
+    RoiFlags roi;
     std::uint64_t max_per_bigchunk = 0, seed = 0, count = 0;
   };
   auto a = std::make_shared<Args>();
@@ -34,6 +36,7 @@ Runner add_stream(CLI::App& app) {
   sub->add_option("--bigchunk", a->bigchunk, "BigChunk size in pixels")->default_val(2048)->check(integer(1, 65536));
   auto* level = sub->add_option("--level", a->level, "pyramid level")->default_val(0)->check(integer(0, 1000));
   a->physical.add_to(sub, level);
+  a->roi.add_to(sub);
   sub->add_option("--collectors", a->collectors, "patients loaded at once")->default_val(2)->check(integer(1, 1024));
   sub->add_option("--interval-resched", a->interval, "seconds between swaps")->default_val(10.0)->check(positive_number());
   sub->add_option("--max-per-bigchunk", a->max_per_bigchunk, "patches per BigChunk, 0: no limit")->default_val(0)->check(unsigned_integer());
@@ -68,13 +71,14 @@ Runner add_stream(CLI::App& app) {
         [&] {
           return std::make_unique<LightDLCore>(
               ds, random_bigchunk_loader(RandomBigChunkOptions().level(a->level).width(a->bigchunk).height(a->bigchunk)
-                                             .mpp(mpp).upsample(a->physical.upsample)),
+                                             .mpp(mpp).upsample(a->physical.upsample)
+                                             .roi(a->roi.roi_mode()).min_roi_fraction(a->roi.min_fraction)),
               random_smallchunk_collector(RandomSmallChunkOptions().max_per_bigchunk(a->max_per_bigchunk)), o);
         },
         "--collectors " + std::to_string(a->collectors) + " with --bigchunk " + std::to_string(a->bigchunk));
     LightDLCore& dl = *loader;
     OutputFile out(a->out);  // before the run: an unwritable path fails now, not after it
-    out.write("patient\tvisit\tbigchunk_x\tbigchunk_y\tx\ty\tlevel\twidth\theight\tmpp\tcrc32\n");
+    out.write("patient\tvisit\tbigchunk_x\tbigchunk_y\tx\ty\tlevel\twidth\theight\tmpp\tcrc32\troi\n");
     const OnInterrupt stop_on_signal([&dl] { dl.stop(); });  // then what is left is written
     const std::size_t bytes = o.patch_shape().bytes();
     std::vector<std::uint8_t> buf(std::size_t(batch) * bytes);
@@ -94,7 +98,7 @@ Runner add_stream(CLI::App& app) {
         const ChunkRecord& r = rec[i];
         const uLong crc = crc32(crc32(0L, Z_NULL, 0), buf.data() + i * bytes, uInt(bytes));
         out.write(tsv_line(r.patient, r.visit, r.bigchunk.x, r.bigchunk.y, r.x, r.y, r.level, r.width, r.height,
-                           mpp_text(r.mpp), crc));
+                           mpp_text(r.mpp), crc, roi_text(r.info_json)));
       }
       written += n;
       if ((a->count > 0 && written >= a->count) || (n == 0 && dl.finished())) break;

@@ -49,4 +49,16 @@ CLI::Validator positive_number() {
       what);
 }
 
+CLI::Validator fraction() {
+  const std::string what = "a number from 0 to 1";
+  return CLI::Validator(
+      [=](std::string& s) -> std::string {
+        char* end = nullptr;
+        const double v = std::strtod(s.c_str(), &end);
+        if (s.empty() || end != s.c_str() + s.size() || !(v >= 0 && v <= 1)) return "must be " + what + " (got '" + s + "')";
+        return "";
+      },
+      what);
+}
+
 }  // namespace pydmed::cli

@@ -14,5 +14,7 @@ CLI::Validator integer(std::int64_t lo, std::int64_t hi = std::numeric_limits<st
 CLI::Validator unsigned_integer();
 // Finite numbers > 0 (seconds).
 CLI::Validator positive_number();
+// Numbers in [0, 1].
+CLI::Validator fraction();
 
 }  // namespace pydmed::cli

@@ -15,7 +15,7 @@ namespace fs = std::filesystem;
 namespace pydmed {
 namespace {
 
-enum class Kind { Id, Record, RecordInfo, Mpp, Label, Info };
+enum class Kind { Id, Record, RecordInfo, Mpp, Roi, Label, Info };
 struct Column {
   Kind kind;
   std::string name;
@@ -82,8 +82,9 @@ Dataset read_manifest(const std::string& path) {
         else if (starts_with(h, "record:") && h.size() > 7) cols.push_back({Kind::Record, h.substr(7)}), record = true;
         else if (starts_with(h, "recordinfo:") && h.size() > 11) cols.push_back({Kind::RecordInfo, h.substr(11)});
         else if (starts_with(h, "mpp:") && h.size() > 4) cols.push_back({Kind::Mpp, h.substr(4)});
+        else if (starts_with(h, "roi:") && h.size() > 4) cols.push_back({Kind::Roi, h.substr(4)});
         else if (starts_with(h, "label:") && h.size() > 6) cols.push_back({Kind::Label, h.substr(6)});
-        else throw DatasetError(path, lineno, "unknown column '" + h + "' (expected patient_id, record:NAME, label:NAME, recordinfo:NAME, mpp:NAME or info)");
+        else throw DatasetError(path, lineno, "unknown column '" + h + "' (expected patient_id, record:NAME, label:NAME, recordinfo:NAME, mpp:NAME, roi:NAME or info)");
       }
       if (!id) throw DatasetError(path, lineno, "missing column 'patient_id'");
       if (!record) throw DatasetError(path, lineno, "missing column 'record:NAME' (at least one record per patient)");
@@ -95,6 +96,7 @@ Dataset read_manifest(const std::string& path) {
     Patient p;
     std::map<std::string, nlohmann::json> record_infos;
     std::map<std::string, double> record_mpp;
+    std::map<std::string, std::string> record_roi;
     for (std::size_t i = 0; i < cols.size(); ++i) {
       const std::string& v = f[i];
       switch (cols[i].kind) {
@@ -126,6 +128,10 @@ Dataset read_manifest(const std::string& path) {
           record_mpp[cols[i].name] = n.get<double>();
           break;
         }
+        case Kind::Roi:
+          // Annotations (GeoJSON) of the record's slide; relative to the manifest like records.
+          if (!v.empty()) record_roi[cols[i].name] = fs::path(v).is_absolute() ? v : (fs::path(dir) / v).string();
+          break;
         case Kind::RecordInfo:
         case Kind::Info: {
           if (v.empty()) break;
@@ -149,6 +155,11 @@ Dataset read_manifest(const std::string& path) {
       auto it = p.dict_records.find(rec);
       if (it == p.dict_records.end()) throw DatasetError(path, lineno, "mpp:" + rec + " given for an empty record");
       it->second.dict_infos["mpp"] = mpp;  // Record::open_slide gives it to the slide
+    }
+    for (auto& [rec, roi] : record_roi) {
+      auto it = p.dict_records.find(rec);
+      if (it == p.dict_records.end()) throw DatasetError(path, lineno, "roi:" + rec + " given for an empty record");
+      it->second.dict_infos["roi"] = roi;  // record_annotations reads it
     }
     patients.push_back(std::move(p));
   }

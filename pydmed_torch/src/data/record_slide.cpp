@@ -25,4 +25,11 @@ Slide open_record_slide(const Record& record) {
   return slide;
 }
 
+Annotations record_annotations(const Record& record) {
+  const auto it = record.dict_infos.find("roi");
+  if (it == record.dict_infos.end()) return {};
+  if (!it->is_string()) throw DatasetError(record.path() + ": record info \"roi\" must be the path of a GeoJSON file, not " + it->dump());
+  return Annotations::read(it->get<std::string>());
+}
+
 }  // namespace pydmed

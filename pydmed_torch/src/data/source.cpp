@@ -24,6 +24,19 @@ bool has_slide_suffix(const std::string& filename) {
   const auto& sx = slide_suffixes();
   return std::find(sx.begin(), sx.end(), ext) != sx.end();
 }
+// <slide name without extension>.geojson beside a slide: its annotations (record info "roi").
+void attach_sibling_annotations(Dataset& ds) {
+  for (Patient& p : ds.list_patients) {
+    for (auto& [name, r] : p.dict_records) {
+      if (r.dict_infos.contains("roi")) continue;
+      const fs::path slide = fs::absolute(r.path());
+      const fs::path roi = slide.parent_path() / (slide.stem().string() + ".geojson");
+      std::error_code ec;
+      if (fs::is_regular_file(roi, ec)) r.dict_infos["roi"] = roi.string();
+    }
+  }
+}
+
 }  // namespace
 
 bool is_slide_file(const std::string& path) {
@@ -38,7 +51,9 @@ Dataset dataset_from_source(const std::string& source, std::vector<std::string>*
       const fs::path p = fs::absolute(source);
       Patient one;
       one.dict_records["wsi"] = Record{p.parent_path().string(), p.filename().string(), nlohmann::json::object()};
-      return Dataset(p.stem().string(), {one});
+      Dataset ds(p.stem().string(), {one});
+      attach_sibling_annotations(ds);
+      return ds;
     }
     Dataset ds = read_manifest(source);
     if (ds.size() == 0) throw DatasetError("no patients in " + source);
@@ -52,6 +67,7 @@ Dataset dataset_from_source(const std::string& source, std::vector<std::string>*
     throw DatasetError(source, 0, "no readable slides in the folder: " + why);
   }
   if (ds.size() == 0) throw DatasetError(source, 0, "no slides in the folder");
+  attach_sibling_annotations(ds);
   return ds;
 }
 

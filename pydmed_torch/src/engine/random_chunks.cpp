@@ -15,8 +15,15 @@ RandomBigChunkLoader::RandomBigChunkLoader(RandomBigChunkOptions o) : o_(std::mo
 RandomBigChunkLoader::~RandomBigChunkLoader() = default;
 
 std::optional<BigChunk> RandomBigChunkLoader::extract_bigchunk(const nlohmann::json&) {
-  if (!slide_) slide_ = std::make_unique<Slide>(open_record_slide(patient().record(o_.record())));
+  if (!slide_) {
+    const Record& record = patient().record(o_.record());
+    slide_ = std::make_unique<Slide>(open_record_slide(record));
+    roi_ = std::make_unique<Annotations>(record_annotations(record));
+    if (o_.min_roi_fraction() < 0 || o_.min_roi_fraction() > 1)
+      throw OptionsError("min_roi_fraction", "must be between 0 and 1, not " + std::to_string(o_.min_roi_fraction()));
+  }
   Slide& slide = *slide_;
+  const bool include = !roi_->empty() && o_.roi() == RoiMode::Include;
   const PatchShape& p = options().patch_shape();
   // A BigChunk smaller than a patch would serve one patch over and over, or padding.
   if (o_.width() < p.width || o_.height() < p.height) {
@@ -47,9 +54,17 @@ std::optional<BigChunk> RandomBigChunkLoader::extract_bigchunk(const nlohmann::j
   const int h = int(std::min<std::int64_t>(bh, L.height));
   Rng rng = random_stream();
   // Positions in pixels of the level, so level-0 positions are whole multiples of the downsample.
+  // Inside annotations: a BigChunk holding a random point of a polygon, anywhere in it.
   auto draw = [&] {
-    return std::pair<std::int64_t, std::int64_t>(rng.between(0, std::max<std::int64_t>(0, L.width - w)),
-                                                 rng.between(0, std::max<std::int64_t>(0, L.height - h)));
+    const std::int64_t mx = std::max<std::int64_t>(0, L.width - w), my = std::max<std::int64_t>(0, L.height - h);
+    if (include) {
+      const auto pt = roi_->random_point(rng);
+      if (!pt) throw Error(patient().record(o_.record()).dict_infos["roi"].get<std::string>() + ": the annotations enclose no area");
+      const auto px = std::int64_t(pt->x / L.downsample), py = std::int64_t(pt->y / L.downsample);
+      return std::pair<std::int64_t, std::int64_t>(std::clamp<std::int64_t>(px - rng.between(0, w - 1), 0, mx),
+                                                   std::clamp<std::int64_t>(py - rng.between(0, h - 1), 0, my));
+    }
+    return std::pair<std::int64_t, std::int64_t>(rng.between(0, mx), rng.between(0, my));
   };
   auto [lx, ly] = draw();
   if (o_.min_tissue() > 0) {
@@ -70,6 +85,11 @@ std::optional<BigChunk> RandomBigChunkLoader::extract_bigchunk(const nlohmann::j
   // A damaged tile costs its own pixels, not the BigChunk: the collector draws around it.
   bc.damaged = slide.read_region_salvage(bc.data.data, bc.region.x, bc.region.y, level, w, h);
   if (!physical.is_null()) bc.info = std::move(physical);  // how the collector cuts and resizes
+  if (!roi_->empty()) {  // which patches the collector may serve
+    bc.info["roi"] = patient().record(o_.record()).dict_infos["roi"];
+    bc.info["roi_mode"] = to_string(o_.roi());
+    bc.info["min_roi_fraction"] = o_.min_roi_fraction();
+  }
   return bc;
 }
 
@@ -99,16 +119,39 @@ Extraction RandomSmallChunkCollector::extract_smallchunk(std::uint64_t call_coun
     throw Error("BigChunk " + std::to_string(bc.data.cols) + " x " + std::to_string(bc.data.rows) + " is smaller than a patch's " +
                 std::to_string(rw) + " x " + std::to_string(rh) + " pixels");
   }
+  // Annotations: read once per visit (a collector lives for one), as the loader named them.
+  const Annotations* roi = nullptr;
+  bool include = true;
+  double min_fraction = 0;
+  if (const auto it = bc.info.find("roi"); it != bc.info.end()) {
+    if (roi_path_ != it->get<std::string>()) roi_ = Annotations::read(roi_path_ = it->get<std::string>());
+    roi = &roi_;
+    include = bc.info.value("roi_mode", "include") == "include";
+    min_fraction = bc.info.value("min_roi_fraction", 0.0);
+  }
+  const double ds = bc.region.downsample;
+  const Annotation* cls = nullptr;
+  // Is the patch at (px, py) of the BigChunk on the served side of the annotations?
+  auto served = [&](int px, int py) {
+    if (!roi) return true;
+    const double x0 = double(bc.region.x) + px * ds, y0 = double(bc.region.y) + py * ds;
+    cls = roi->at(x0 + rw * ds / 2, y0 + rh * ds / 2);
+    if (min_fraction <= 0) return include == (cls != nullptr);
+    const double inside = roi->fraction_inside({std::llround(x0), std::llround(y0), bc.region.level, rw, rh, ds});
+    return (include ? inside : 1 - inside) >= min_fraction;
+  };
   Rng rng = random_stream(call_count);
   int px = int(rng.between(0, bc.data.cols - rw));
   int py = int(rng.between(0, bc.data.rows - rh));
-  // Around the damage; a BigChunk with no clean place found in 32 draws is done.
-  for (int attempt = 0; touches_damage(bc, px, py, rw, rh); ++attempt) {
-    if (attempt == 32) return Extraction::done();
+  // Around the damage, and inside (or outside) the annotations; a BigChunk with no place found
+  // in 64 draws is done.
+  for (int attempt = 0; touches_damage(bc, px, py, rw, rh) || !served(px, py); ++attempt) {
+    if (attempt == 64) return Extraction::done();
     px = int(rng.between(0, bc.data.cols - rw));
     py = int(rng.between(0, bc.data.rows - rh));
   }
   SmallChunk c;
+  if (roi && include) c.info = {{"roi", cls ? cls->cls : ""}};
   c.data = bc.data(cv::Rect(px, py, rw, rh));
   if (rw != p.width || rh != p.height) {
     cv::Mat resized;

@@ -156,6 +156,7 @@ class SlidingWindowCollector : public SmallChunkCollector {
       first_ = bc.number == 0 && get_checkpoint().is_object() && start_bigchunk(get_checkpoint()) == b_
                    ? get_checkpoint().value("window", std::int64_t(0))
                    : 0;
+      if (!roi_) roi_ = std::make_unique<Annotations>(record_annotations(patient().record(sw_.record())));  // once a visit
     }
     const std::int64_t b = b_, c0 = c0_, r0 = r0_;
     const std::int64_t cols = c1_ - c0, count = cols * (r1_ - r0);
@@ -174,6 +175,19 @@ class SlidingWindowCollector : public SmallChunkCollector {
     const double ds = bc.region.downsample;
     const std::int64_t bx = std::llround(double(bc.region.x) / ds), by = std::llround(double(bc.region.y) / ds);
     const cv::Rect in_bigchunk(int(lx - bx), int(ly - by), int(g.kw), int(g.kh));
+    // Outside the served side of the annotations: not a window of this run.
+    const Annotation* cls = nullptr;
+    if (!roi_->empty()) {
+      const double x0 = double(lx) * ds, y0 = double(ly) * ds;
+      cls = roi_->at(x0 + double(g.kw) * ds / 2, y0 + double(g.kh) * ds / 2);
+      const bool include = sw_.roi() == RoiMode::Include;
+      bool served = include == (cls != nullptr);
+      if (sw_.min_roi_fraction() > 0) {
+        const double inside = roi_->fraction_inside({std::llround(x0), std::llround(y0), bc.region.level, g.kw, g.kh, ds});
+        served = (include ? inside : 1 - inside) >= sw_.min_roi_fraction();
+      }
+      if (!served) return Extraction::skip();
+    }
     std::string why;
     if (touches_damage(bc, in_bigchunk.x, in_bigchunk.y, in_bigchunk.width, in_bigchunk.height, &why)) {
       return Extraction::skip({std::llround(double(lx) * ds), std::llround(double(ly) * ds), bc.region.level, int(g.kw),
@@ -196,6 +210,7 @@ class SlidingWindowCollector : public SmallChunkCollector {
     c.info = {{"row", row}, {"col", col}, {"rows", ys.starts.size()}, {"cols", xs.starts.size()},
               {"last_row", last_row}, {"last_col", last_col},
               {"overlap_y", last_row ? ys.last_overlap : 0}, {"overlap_x", last_col ? xs.last_overlap : 0}};
+    if (!roi_->empty() && sw_.roi() == RoiMode::Include) c.info["roi"] = cls ? cls->cls : "";
     return c;
   }
 
@@ -203,6 +218,7 @@ class SlidingWindowCollector : public SmallChunkCollector {
   SlidingWindowOptions sw_;
   std::int64_t b_ = 0, of_ = 0, c0_ = 0, c1_ = 0, r0_ = 0, r1_ = 0, first_ = 0;
   std::unique_ptr<Grid> grid_;  // the slide's, from the BigChunk's info
+  std::unique_ptr<Annotations> roi_;  // the record's, read once a visit
   double mpp_ = 0;
   bool upsample_ = false;
 };
@@ -229,6 +245,7 @@ class SlidingWindowScheduler : public Scheduler {
 
 Options sliding_window_options(const SlidingWindowOptions& sw, Options base) {
   if (sw.kernel() <= 0 || sw.stride() <= 0) throw OptionsError("sliding window", "kernel and stride must be positive");
+  if (!(sw.min_roi_fraction() >= 0 && sw.min_roi_fraction() <= 1)) throw OptionsError("min_roi_fraction", "must be between 0 and 1");
   const std::size_t min_bytes = std::size_t(sw.kernel()) * std::size_t(sw.kernel()) * 3;
   if (base.max_bigchunk_bytes() < min_bytes) base.max_bigchunk_bytes(min_bytes);
   return base.patch_shape({sw.kernel(), sw.kernel(), 3}).interval_resched(1e9);

@@ -25,7 +25,7 @@ torch::Device checked_cuda(int index, int cuda_devices, const std::string& why) 
   if (index >= cuda_devices)
     throw OptionsError("device", why + " asks for cuda:" + std::to_string(index) + ", and this machine has " +
                                      std::to_string(cuda_devices) + " CUDA device" + (cuda_devices == 1 ? "" : "s"));
-  return torch::Device(torch::kCUDA, torch::DeviceIndex(index));
+  return torch::Device(torch::kCUDA, c10::DeviceIndex(index));
 }
 
 }  // namespace

@@ -19,7 +19,8 @@ bool is_slide_file(const std::string& path);
 // order, ids 0, 1, ..., record "wsi"); or one slide file (patient 0, record "wsi"). Throws
 // DatasetError naming the path, also when the source holds no patient. Folder entries that
 // cannot be read are skipped and listed in `skipped` ("PATH: reason"); without `skipped`,
-// the first one throws.
+// the first one throws. A slide's annotations, <slide name without extension>.geojson beside
+// it, become its record's "roi" info (a manifest names them in a roi:RECORD column instead).
 Dataset dataset_from_source(const std::string& source, std::vector<std::string>* skipped = nullptr);
 
 }  // namespace pydmed

@@ -7,6 +7,7 @@
 
 #include "pydmed/arg.hpp"
 #include "pydmed/engine/user_code.hpp"
+#include "pydmed/slide/annotations.hpp"
 #include "pydmed/slide/slide.hpp"
 #include "pydmed/slide/tissue_mask.hpp"
 
@@ -29,6 +30,14 @@ struct RandomBigChunkOptions {
   PYDMED_ARG(double, mpp) = 0.0;
   // With mpp finer than the slide's level 0: upsample (INTER_LINEAR) instead of failing.
   PYDMED_ARG(bool, upsample) = false;
+  // For a record with annotations (record_annotations: a manifest's roi:RECORD column, or
+  // <slide>.geojson beside a slide). Include: only patches whose centre lies inside a polygon
+  // (and in none of its holes), from BigChunks placed over the polygons; each patch's info
+  // "roi" is the class of the polygon. Exclude: only patches whose centre lies outside.
+  PYDMED_ARG(RoiMode, roi) = RoiMode::Include;
+  // > 0: instead of the centre, at least this fraction of the patch's area must lie on the
+  // served side (inside for Include, outside for Exclude).
+  PYDMED_ARG(double, min_roi_fraction) = 0.0;
 };
 
 class RandomBigChunkLoader : public BigChunkLoader {
@@ -42,6 +51,7 @@ class RandomBigChunkLoader : public BigChunkLoader {
   // Opened once a visit (a loader lives for one visit): the slide and, if asked, its tissue.
   std::unique_ptr<Slide> slide_;
   std::unique_ptr<TissueMask> mask_;
+  std::unique_ptr<Annotations> roi_;
 };
 
 struct RandomSmallChunkOptions {
@@ -51,7 +61,8 @@ struct RandomSmallChunkOptions {
 };
 
 // Uniformly random patches of Options::patch_shape, positions drawn from
-// random_stream(call_count), so a seed fixes them whatever the timing.
+// random_stream(call_count), so a seed fixes them whatever the timing; inside or outside the
+// record's annotations as the BigChunk's loader says (RandomBigChunkOptions::roi).
 class RandomSmallChunkCollector : public SmallChunkCollector {
  public:
   explicit RandomSmallChunkCollector(RandomSmallChunkOptions o = {}) : o_(o) {}
@@ -60,6 +71,8 @@ class RandomSmallChunkCollector : public SmallChunkCollector {
 
  private:
   RandomSmallChunkOptions o_;
+  std::string roi_path_;  // the annotations read for this visit's BigChunks
+  Annotations roi_;
 };
 
 }  // namespace pydmed

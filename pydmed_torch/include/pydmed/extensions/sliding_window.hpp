@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "pydmed/engine/light_dl_core.hpp"
+#include "pydmed/slide/annotations.hpp"
 #include "pydmed/slide/slide.hpp"
 
 namespace pydmed {
@@ -37,10 +38,16 @@ struct SlidingWindowOptions {
   // its region of the level resized to kernel x kernel (INTER_AREA).
   PYDMED_ARG(double, mpp) = 0.0;
   PYDMED_ARG(bool, upsample) = false;  // with mpp finer than a slide: INTER_LINEAR, not an error
+  // For a record with annotations (record_annotations): only the windows whose centre lies
+  // inside a polygon (Include; the window's info "roi" is its class) or outside (Exclude);
+  // min_roi_fraction > 0 asks for that fraction of the window's area instead of its centre.
+  PYDMED_ARG(RoiMode, roi) = RoiMode::Include;
+  PYDMED_ARG(double, min_roi_fraction) = 0.0;
 };
 
 // A window's info (SmallChunk::info / ChunkRecord::info_json): {"row", "col", "last_row",
-// "last_col", "overlap_y", "overlap_x", "rows", "cols"}, overlaps in pixels of the level.
+// "last_col", "overlap_y", "overlap_x", "rows", "cols"}, overlaps in pixels of the level, and
+// "roi" (the annotation class) inside annotations.
 struct WindowInfo {
   std::int64_t row = 0, col = 0, rows = 0, cols = 0;
   bool last_row = false, last_col = false;

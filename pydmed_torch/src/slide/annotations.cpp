@@ -1,0 +1,241 @@
+#include "pydmed/slide/annotations.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <opencv2/imgproc.hpp>
+
+#include "pydmed/error.hpp"
+
+namespace pydmed {
+
+RoiMode parse_roi_mode(const std::string& text) {
+  if (text == "include") return RoiMode::Include;
+  if (text == "exclude") return RoiMode::Exclude;
+  throw OptionsError("roi", "'" + text + "' is neither include nor exclude");
+}
+
+const char* to_string(RoiMode mode) { return mode == RoiMode::Include ? "include" : "exclude"; }
+
+namespace {
+
+// Even-odd crossing test: a point on the ring's edges may count either way.
+bool in_ring(const std::vector<cv::Point2d>& ring, double x, double y) {
+  bool inside = false;
+  for (std::size_t i = 0, j = ring.size() - 1; i < ring.size(); j = i++) {
+    const cv::Point2d& a = ring[i];
+    const cv::Point2d& b = ring[j];
+    if ((a.y > y) != (b.y > y) && x < (b.x - a.x) * (y - a.y) / (b.y - a.y) + a.x) inside = !inside;
+  }
+  return inside;
+}
+
+double ring_area(const std::vector<cv::Point2d>& ring) {
+  double twice = 0;
+  for (std::size_t i = 0, j = ring.size() - 1; i < ring.size(); j = i++) twice += ring[j].x * ring[i].y - ring[i].x * ring[j].y;
+  return std::abs(twice) / 2;
+}
+
+// What a malformed feature is reported as.
+struct FeatureError {
+  std::string reason;
+};
+
+std::vector<cv::Point2d> parse_ring(const nlohmann::json& ring) {
+  if (!ring.is_array()) throw FeatureError{"a ring is not a list of positions"};
+  std::vector<cv::Point2d> pts;
+  for (const auto& p : ring) {
+    if (!p.is_array() || p.size() < 2 || !p[0].is_number() || !p[1].is_number())
+      throw FeatureError{"a position is not [x, y]: " + p.dump().substr(0, 60)};
+    const double x = p[0].get<double>(), y = p[1].get<double>();
+    if (!std::isfinite(x) || !std::isfinite(y)) throw FeatureError{"a position is not finite"};
+    pts.emplace_back(x, y);
+  }
+  if (pts.size() > 1 && pts.front() == pts.back()) pts.pop_back();  // GeoJSON closes its rings
+  if (pts.size() < 3) throw FeatureError{"a ring has fewer than 3 distinct positions"};
+  return pts;
+}
+
+AnnotationPolygon parse_polygon(const nlohmann::json& rings) {
+  if (!rings.is_array() || rings.empty()) throw FeatureError{"a polygon has no rings"};
+  AnnotationPolygon p;
+  p.outer = parse_ring(rings[0]);
+  for (std::size_t i = 1; i < rings.size(); ++i) p.holes.push_back(parse_ring(rings[i]));
+  double x0 = p.outer[0].x, y0 = p.outer[0].y, x1 = x0, y1 = y0;
+  for (const auto& q : p.outer) x0 = std::min(x0, q.x), y0 = std::min(y0, q.y), x1 = std::max(x1, q.x), y1 = std::max(y1, q.y);
+  p.bounds = cv::Rect2d(x0, y0, x1 - x0, y1 - y0);
+  return p;
+}
+
+// Appends the geometry's polygons; returns false for one that encloses nothing (point, line).
+bool parse_geometry(const nlohmann::json& g, std::vector<AnnotationPolygon>& out) {
+  if (!g.is_object() || !g.contains("type") || !g["type"].is_string()) throw FeatureError{"the geometry has no type"};
+  const std::string type = g["type"].get<std::string>();
+  if (type == "GeometryCollection") {
+    if (!g.contains("geometries") || !g["geometries"].is_array()) throw FeatureError{"a GeometryCollection without geometries"};
+    bool any = false;
+    for (const auto& sub : g["geometries"]) any |= parse_geometry(sub, out);
+    return any;
+  }
+  if (type != "Polygon" && type != "MultiPolygon") {
+    if (type == "Point" || type == "MultiPoint" || type == "LineString" || type == "MultiLineString") return false;
+    throw FeatureError{"unknown geometry type '" + type + "'"};
+  }
+  if (!g.contains("coordinates") || !g["coordinates"].is_array()) throw FeatureError{"the " + type + " has no coordinates"};
+  if (type == "Polygon") {
+    out.push_back(parse_polygon(g["coordinates"]));
+  } else {
+    for (const auto& poly : g["coordinates"]) out.push_back(parse_polygon(poly));
+  }
+  return true;
+}
+
+std::string class_of(const nlohmann::json& feature) {
+  const auto props = feature.find("properties");
+  if (props == feature.end() || !props->is_object()) return "";
+  if (const auto c = props->find("classification"); c != props->end() && c->is_object()) {
+    if (const auto n = c->find("name"); n != c->end() && n->is_string()) return n->get<std::string>();
+  }
+  if (const auto n = props->find("name"); n != props->end() && n->is_string()) return n->get<std::string>();
+  return "";
+}
+
+}  // namespace
+
+bool AnnotationPolygon::contains(double x, double y) const {
+  if (x < bounds.x || y < bounds.y || x > bounds.x + bounds.width || y > bounds.y + bounds.height) return false;
+  if (!in_ring(outer, x, y)) return false;
+  for (const auto& h : holes)
+    if (in_ring(h, x, y)) return false;
+  return true;
+}
+
+double AnnotationPolygon::area() const {
+  double a = ring_area(outer);
+  for (const auto& h : holes) a -= ring_area(h);
+  return std::max(0.0, a);
+}
+
+Annotations Annotations::parse(const nlohmann::json& geojson, const std::string& source) {
+  const nlohmann::json* features = &geojson;
+  nlohmann::json one;
+  if (geojson.is_object()) {
+    const std::string type = geojson.value("type", "");
+    if (type == "FeatureCollection") {
+      if (!geojson.contains("features") || !geojson["features"].is_array())
+        throw Error(source + ": a FeatureCollection without a list of features");
+      features = &geojson["features"];
+    } else if (type == "Feature") {
+      one = nlohmann::json::array({geojson});
+      features = &one;
+    } else {
+      throw Error(source + ": not GeoJSON features (type '" + type + "'; a FeatureCollection, a Feature or a list of them)");
+    }
+  } else if (!geojson.is_array()) {
+    throw Error(source + ": not GeoJSON features (a FeatureCollection, a Feature or a list of them)");
+  }
+  Annotations a;
+  bool first = true;
+  for (std::size_t i = 0; i < features->size(); ++i) {
+    const nlohmann::json& f = (*features)[i];
+    try {
+      if (!f.is_object() || !f.contains("geometry")) throw FeatureError{"not a feature with a geometry"};
+      Annotation ann;
+      ann.cls = class_of(f);
+      if (f["geometry"].is_null() || !parse_geometry(f["geometry"], ann.polygons)) {
+        ++a.skipped_;
+        continue;
+      }
+      for (const auto& p : ann.polygons) a.bounds_ = first ? p.bounds : (a.bounds_ | p.bounds), first = false;
+      if (std::find(a.classes_.begin(), a.classes_.end(), ann.cls) == a.classes_.end()) a.classes_.push_back(ann.cls);
+      a.features_.push_back(std::move(ann));
+    } catch (const FeatureError& e) {
+      std::string name = class_of(f);
+      throw Error(source + ": feature " + std::to_string(i) + (name.empty() ? "" : " ('" + name + "')") + ": " + e.reason);
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(source + ": feature " + std::to_string(i) + ": " + e.what());
+    }
+  }
+  return a;
+}
+
+Annotations Annotations::read(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path + ": cannot open annotations: " + std::strerror(errno));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(ss.str());
+  } catch (const nlohmann::json::parse_error& e) {
+    throw Error(path + ": not JSON: " + e.what());
+  }
+  return parse(j, path);
+}
+
+const Annotation* Annotations::at(double x, double y) const {
+  for (const Annotation& a : features_)
+    for (const AnnotationPolygon& p : a.polygons)
+      if (p.contains(x, y)) return &a;
+  return nullptr;
+}
+
+double Annotations::fraction_inside(const RegionInfo& r) const {
+  if (r.width <= 0 || r.height <= 0) return 0;
+  // Rasterise what falls in the region (pixels of its level), holes cut out per polygon.
+  cv::Mat1b inside(int(r.height), int(r.width), std::uint8_t(0));
+  const double ds = r.downsample > 0 ? r.downsample : 1;
+  const cv::Rect2d reg(double(r.x), double(r.y), double(r.width) * ds, double(r.height) * ds);
+  constexpr int kShift = 4;  // sub-pixel vertices
+  auto local = [&](const std::vector<cv::Point2d>& ring) {
+    std::vector<cv::Point> pts;
+    pts.reserve(ring.size());
+    // Pixel i covers [i, i+1) of the level: its centre i + 0.5 must fall inside.
+    for (const auto& q : ring)
+      pts.emplace_back(int(std::lround(((q.x - reg.x) / ds - 0.5) * (1 << kShift))),
+                       int(std::lround(((q.y - reg.y) / ds - 0.5) * (1 << kShift))));
+    return pts;
+  };
+  for (const Annotation& a : features_) {
+    for (const AnnotationPolygon& p : a.polygons) {
+      if ((p.bounds & reg).area() <= 0) continue;
+      cv::Mat1b one(inside.size(), std::uint8_t(0));
+      std::vector<std::vector<cv::Point>> outer{local(p.outer)};
+      cv::fillPoly(one, outer, cv::Scalar(255), cv::LINE_8, kShift);
+      if (!p.holes.empty()) {
+        std::vector<std::vector<cv::Point>> holes;
+        for (const auto& h : p.holes) holes.push_back(local(h));
+        cv::fillPoly(one, holes, cv::Scalar(0), cv::LINE_8, kShift);
+      }
+      inside |= one;
+    }
+  }
+  return double(cv::countNonZero(inside)) / double(inside.total());
+}
+
+std::optional<cv::Point2d> Annotations::random_point(Rng& rng) const {
+  std::vector<const AnnotationPolygon*> polys;
+  std::vector<double> cumulative;
+  double total = 0;
+  for (const Annotation& a : features_)
+    for (const AnnotationPolygon& p : a.polygons)
+      if (const double area = p.area(); area > 0) total += area, polys.push_back(&p), cumulative.push_back(total);
+  if (polys.empty()) return std::nullopt;
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    const double pick = rng.uniform() * total;
+    const std::size_t k = std::size_t(std::upper_bound(cumulative.begin(), cumulative.end(), pick) - cumulative.begin());
+    const AnnotationPolygon& p = *polys[std::min(k, polys.size() - 1)];
+    // Rejection in the bounding box: a polygon fills at least a few percent of it in practice.
+    for (int tries = 0; tries < 64; ++tries) {
+      const double x = p.bounds.x + rng.uniform() * p.bounds.width, y = p.bounds.y + rng.uniform() * p.bounds.height;
+      if (p.contains(x, y)) return cv::Point2d(x, y);
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace pydmed

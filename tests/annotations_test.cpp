@@ -1,0 +1,183 @@
+// Annotations (QuPath GeoJSON): parsing, the inside test, and the loaders restricted to them
+// on a real slide: include, exclude, min_roi_fraction, the sliding window's centre rule.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <opencv2/imgproc.hpp>
+
+#include "engine_helpers.hpp"
+#include "pydmed/data/manifest.hpp"
+#include "pydmed/data/record_slide.hpp"
+#include "pydmed/data/source.hpp"
+#include "pydmed/error.hpp"
+#include "pydmed/extensions/sliding_window.hpp"
+#include "pydmed/slide/annotations.hpp"
+#include "support.hpp"
+
+using namespace pydmed;
+using namespace pydmed::test;
+
+namespace {
+
+// On CMU-1-Small-Region.svs (2220 x 2967): a square with a square hole ("Tumor"), and a
+// MultiPolygon of a triangle and a square ("Stroma", named by properties.name), and a point.
+const char* kGeoJson = R"({"type": "FeatureCollection", "features": [
+  {"type": "Feature", "properties": {"objectType": "annotation", "classification": {"name": "Tumor", "color": [200, 0, 0]}},
+   "geometry": {"type": "Polygon", "coordinates": [[[200, 200], [1200, 200], [1200, 1200], [200, 1200], [200, 200]],
+                                                   [[500, 500], [900, 500], [900, 900], [500, 900], [500, 500]]]}},
+  {"type": "Feature", "properties": {"name": "Stroma"},
+   "geometry": {"type": "MultiPolygon", "coordinates": [[[[1400, 1800], [2000, 1800], [1700, 2600], [1400, 1800]]],
+                                                        [[[100, 2000], [600, 2000], [600, 2500], [100, 2500], [100, 2000]]]]}},
+  {"type": "Feature", "properties": {"name": "a point"}, "geometry": {"type": "Point", "coordinates": [5, 5]}}
+]})";
+
+Annotations sample() { return Annotations::parse(nlohmann::json::parse(kGeoJson), "roi.geojson"); }
+
+std::string error_of(const std::string& geojson) {
+  try {
+    Annotations::parse(nlohmann::json::parse(geojson), "bad.geojson");
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Annotations, QuPathGeoJsonWithHolesAndMultiPolygons) {
+  const Annotations a = sample();
+  ASSERT_EQ(a.features().size(), 2u);
+  EXPECT_EQ(a.skipped(), 1u) << "a point encloses nothing";
+  EXPECT_EQ(a.classes(), (std::vector<std::string>{"Tumor", "Stroma"}));
+  EXPECT_EQ(a.features()[1].polygons.size(), 2u);
+  EXPECT_EQ(a.at(300, 300)->cls, "Tumor");
+  EXPECT_EQ(a.at(700, 700), nullptr) << "in the hole";
+  EXPECT_EQ(a.at(1700, 2000)->cls, "Stroma");
+  EXPECT_EQ(a.at(300, 2200)->cls, "Stroma");
+  EXPECT_EQ(a.at(1300, 1300), nullptr);
+  EXPECT_DOUBLE_EQ(a.features()[0].polygons[0].area(), 1000.0 * 1000 - 400.0 * 400);
+  // A bare list of features and a single feature read the same.
+  const auto j = nlohmann::json::parse(kGeoJson);
+  EXPECT_EQ(Annotations::parse(j["features"], "list").features().size(), 2u);
+  EXPECT_EQ(Annotations::parse(j["features"][0], "one").at(300, 300)->cls, "Tumor");
+}
+
+TEST(Annotations, MalformedFeaturesAreNamed) {
+  const std::string two_points = R"({"type": "FeatureCollection", "features": [
+    {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [9, 0], [9, 9], [0, 0]]]}},
+    {"type": "Feature", "properties": {"name": "cut"}, "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [5, 5]]]}}]})";
+  std::string e = error_of(two_points);
+  EXPECT_NE(e.find("bad.geojson: feature 1 ('cut'): a ring has fewer than 3"), std::string::npos) << e;
+  e = error_of(R"([{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[[0, 0], ["a", 1], [3, 3]]]}}])");
+  EXPECT_NE(e.find("bad.geojson: feature 0: a position is not [x, y]"), std::string::npos) << e;
+  e = error_of(R"([{"type": "Feature", "geometry": {"type": "Circle", "coordinates": []}}])");
+  EXPECT_NE(e.find("unknown geometry type 'Circle'"), std::string::npos) << e;
+  e = error_of(R"({"type": "Topology"})");
+  EXPECT_NE(e.find("bad.geojson: not GeoJSON features"), std::string::npos) << e;
+  TempDir t;
+  write_file(t.file("cut.geojson"), std::string(kGeoJson).substr(0, 100));
+  try {
+    Annotations::read(t.file("cut.geojson"));
+    FAIL() << "a truncated file was read";
+  } catch (const Error& err) {
+    EXPECT_NE(std::string(err.what()).find(t.file("cut.geojson") + ": not JSON"), std::string::npos) << err.what();
+  }
+  EXPECT_THROW(Annotations::read(t.file("missing.geojson")), Error);
+  EXPECT_THROW(parse_roi_mode("inside"), OptionsError);
+}
+
+TEST(Annotations, FractionInsideCountsPixelCentres) {
+  const Annotations a = sample();
+  EXPECT_DOUBLE_EQ(a.fraction_inside({100, 300, 0, 200, 100, 1.0}), 0.5) << "half of it left of x = 200";
+  EXPECT_DOUBLE_EQ(a.fraction_inside({600, 600, 0, 100, 100, 1.0}), 0.0) << "in the hole";
+  EXPECT_DOUBLE_EQ(a.fraction_inside({400, 400, 0, 100, 100, 1.0}), 1.0);
+  // At a level with downsample 4: 50 level pixels cover 200 level-0 pixels.
+  EXPECT_DOUBLE_EQ(a.fraction_inside({100, 300, 1, 50, 25, 4.0}), 0.5);
+  Rng rng(3);
+  for (int i = 0; i < 500; ++i) {
+    const auto p = a.random_point(rng);
+    ASSERT_TRUE(p);
+    EXPECT_NE(a.at(p->x, p->y), nullptr);
+  }
+}
+
+// The random loader over a manifest with a roi:wsi column: every patch's centre inside, with
+// its polygon's class; exclude: never inside; min_roi_fraction: that share of each patch inside.
+TEST(Annotations, RandomLoaderServesInsideOrOutside) {
+  PYDMED_REQUIRE_WSI();
+  TempDir t;
+  write_file(t.file("roi.geojson"), kGeoJson);
+  write_file(t.file("m.csv"), "patient_id,record:wsi,roi:wsi\n0," + wsi("CMU-1-Small-Region.svs") + ",roi.geojson\n");
+  const Dataset ds = read_manifest(t.file("m.csv"));
+  EXPECT_EQ(ds.patient(0).record("wsi").dict_infos["roi"], t.file("roi.geojson")) << "relative to the manifest";
+  const Annotations a = sample();
+  struct Case {
+    RoiMode mode;
+    double fraction;
+  };
+  for (const Case c : {Case{RoiMode::Include, 0}, Case{RoiMode::Exclude, 0}, Case{RoiMode::Include, 0.9}}) {
+    SCOPED_TRACE(std::string(to_string(c.mode)) + " " + std::to_string(c.fraction));
+    LightDLCore dl(ds, random_bigchunk_loader(RandomBigChunkOptions().width(512).height(512).roi(c.mode).min_roi_fraction(c.fraction)),
+                   random_smallchunk_collector(RandomSmallChunkOptions().max_per_bigchunk(20)), test_options());
+    const Delivered d = consume(dl, 600);
+    ASSERT_EQ(d.records.size(), 600u);
+    std::map<std::string, int> classes;
+    for (const ChunkRecord& r : d.records) {
+      const Annotation* at = a.at(double(r.x) + 16, double(r.y) + 16);
+      const nlohmann::json info = r.info_json.empty() ? nlohmann::json() : nlohmann::json::parse(r.info_json);
+      if (c.mode == RoiMode::Exclude) {
+        EXPECT_EQ(at, nullptr) << "patch at " << r.x << ", " << r.y << " is inside";
+        EXPECT_FALSE(info.contains("roi"));
+        continue;
+      }
+      if (c.fraction > 0) EXPECT_GE(a.fraction_inside({r.x, r.y, 0, 32, 32, 1.0}), 0.9);
+      else {
+        ASSERT_NE(at, nullptr) << "patch at " << r.x << ", " << r.y << " is outside";
+        EXPECT_EQ(info.value("roi", ""), at->cls);
+      }
+      ++classes[info.value("roi", "")];
+    }
+    if (c.mode == RoiMode::Include) EXPECT_EQ(classes.size(), 2u) << "both classes served";
+  }
+}
+
+// The sliding window lists exactly the windows whose centre is inside (or outside).
+TEST(Annotations, SlidingWindowListsTheWindowsByTheirCentre) {
+  PYDMED_REQUIRE_WSI();
+  TempDir t;
+  write_file(t.file("CMU-1-Small-Region.geojson"), kGeoJson);
+  std::filesystem::copy_file(wsi("CMU-1-Small-Region.svs"), t.file("CMU-1-Small-Region.svs"));
+  const Dataset ds = dataset_from_source(t.file("CMU-1-Small-Region.svs"));
+  ASSERT_EQ(ds.patient(0).record("wsi").dict_infos.value("roi", ""), t.file("CMU-1-Small-Region.geojson")) << "found beside the slide";
+  const Annotations a = sample();
+  const int k = 128;
+  const auto xs = WindowAxis::of(2220, k, k), ys = WindowAxis::of(2967, k, k);
+  for (RoiMode mode : {RoiMode::Include, RoiMode::Exclude}) {
+    std::set<std::pair<std::int64_t, std::int64_t>> want, got;
+    for (auto y : ys.starts)
+      for (auto x : xs.starts)
+        if ((a.at(double(x) + k / 2.0, double(y) + k / 2.0) != nullptr) == (mode == RoiMode::Include)) want.insert({x, y});
+    auto dl = make_sliding_window(ds, SlidingWindowOptions().kernel(k).stride(k).roi(mode), test_options());
+    const Delivered d = consume(*dl, 0);
+    for (const ChunkRecord& r : d.records) {
+      EXPECT_TRUE(got.insert({r.x, r.y}).second) << "twice";
+      if (mode == RoiMode::Include)
+        EXPECT_EQ(nlohmann::json::parse(r.info_json).value("roi", "?"), a.at(double(r.x) + k / 2.0, double(r.y) + k / 2.0)->cls);
+    }
+    EXPECT_EQ(got, want) << to_string(mode);
+    EXPECT_TRUE(dl->finished());
+  }
+}
+
+TEST(Annotations, AMalformedFileFailsThePatientNamingIt) {
+  PYDMED_REQUIRE_WSI();
+  TempDir t;
+  write_file(t.file("bad.geojson"), R"([{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[[0, 0]]]}}])");
+  write_file(t.file("m.csv"), "patient_id,record:wsi,roi:wsi\n0," + wsi("CMU-1-Small-Region.svs") + ",bad.geojson\n");
+  LightDLCore dl(read_manifest(t.file("m.csv")), random_bigchunk_loader(RandomBigChunkOptions().width(256).height(256)),
+                 random_smallchunk_collector(), test_options().max_failures(1));
+  const Delivered d = consume(dl, 10);
+  EXPECT_TRUE(d.records.empty());
+  ASSERT_FALSE(dl.errors().empty());
+  EXPECT_NE(dl.errors().front().message.find(t.file("bad.geojson") + ": feature 0"), std::string::npos) << dl.errors().front().message;
+}
+
+}  // namespace

@@ -1,0 +1,31 @@
+#include "roi_flags.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "flags.hpp"
+
+namespace pydmed::cli {
+
+void RoiFlags::add_to(CLI::App* sub) {
+  sub->add_option("--roi", mode,
+                  "with annotations (a manifest's roi:RECORD, or SLIDE.geojson beside a slide): serve patches inside "
+                  "them (include) or outside (exclude)")
+      ->default_val("include")
+      ->check(CLI::IsMember({"include", "exclude"}));
+  sub->add_option("--min-roi-fraction", min_fraction,
+                  "instead of the patch centre, at least this fraction of its area on the served side")
+      ->default_val(0)
+      ->check(fraction());
+}
+
+std::string roi_text(const std::string& info_json) {
+  if (info_json.empty()) return "";
+  const auto j = nlohmann::json::parse(info_json, nullptr, false);
+  if (!j.is_object() || !j.contains("roi") || !j["roi"].is_string()) return "";
+  std::string s = j["roi"].get<std::string>();
+  for (char& c : s)
+    if (c == '\t' || c == '\n' || c == '\r') c = ' ';  // one cell, one line
+  return s;
+}
+
+}  // namespace pydmed::cli
