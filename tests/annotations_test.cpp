@@ -12,6 +12,7 @@
 #include "pydmed/error.hpp"
 #include "pydmed/extensions/sliding_window.hpp"
 #include "pydmed/slide/annotations.hpp"
+#include "sample_annotations.hpp"
 #include "support.hpp"
 
 using namespace pydmed;
@@ -19,17 +20,6 @@ using namespace pydmed::test;
 
 namespace {
 
-// On CMU-1-Small-Region.svs (2220 x 2967): a square with a square hole ("Tumor"), and a
-// MultiPolygon of a triangle and a square ("Stroma", named by properties.name), and a point.
-const char* kGeoJson = R"({"type": "FeatureCollection", "features": [
-  {"type": "Feature", "properties": {"objectType": "annotation", "classification": {"name": "Tumor", "color": [200, 0, 0]}},
-   "geometry": {"type": "Polygon", "coordinates": [[[200, 200], [1200, 200], [1200, 1200], [200, 1200], [200, 200]],
-                                                   [[500, 500], [900, 500], [900, 900], [500, 900], [500, 500]]]}},
-  {"type": "Feature", "properties": {"name": "Stroma"},
-   "geometry": {"type": "MultiPolygon", "coordinates": [[[[1400, 1800], [2000, 1800], [1700, 2600], [1400, 1800]]],
-                                                        [[[100, 2000], [600, 2000], [600, 2500], [100, 2500], [100, 2000]]]]}},
-  {"type": "Feature", "properties": {"name": "a point"}, "geometry": {"type": "Point", "coordinates": [5, 5]}}
-]})";
 
 Annotations sample() { return Annotations::parse(nlohmann::json::parse(kGeoJson), "roi.geojson"); }
 

@@ -5,6 +5,9 @@
 #include <opencv2/imgproc.hpp>
 
 #include "engine_helpers.hpp"
+#include "pydmed/data/manifest.hpp"
+#include "pydmed/slide/annotations.hpp"
+#include "sample_annotations.hpp"
 #include "pydmed/error.hpp"
 #include "pydmed/slide/slide.hpp"
 #include "pydmed/torch/light_dl.hpp"
@@ -110,6 +113,43 @@ TEST(TorchLightDL, CollateToFloatAndNormalise) {
   ASSERT_TRUE(b.labels.defined());
   for (std::size_t i = 0; i < b.size(); ++i)
     EXPECT_EQ(b.labels[std::int64_t(i)].item<std::int64_t>(), sample_dataset(2).patient(b.records[i].patient).labels["class"].get<std::int64_t>());
+}
+
+// Labels from the annotation class of each patch (TorchOptions::roi_classes), not the patient's.
+TEST(TorchLightDL, LabelsFromAnnotationClasses) {
+  PYDMED_REQUIRE_WSI();
+  TempDir t;
+  write_file(t.file("roi.geojson"), kGeoJson);
+  write_file(t.file("m.csv"), "patient_id,record:wsi,roi:wsi,label:class\n0," + wsi("CMU-1-Small-Region.svs") + ",roi.geojson,7\n");
+  const Annotations a = Annotations::read(t.file("roi.geojson"));
+  LightDL dl(read_manifest(t.file("m.csv")), random_bigchunk_loader(RandomBigChunkOptions().width(512).height(512)),
+             random_smallchunk_collector(RandomSmallChunkOptions().max_per_bigchunk(10)), test_options(),
+             TorchOptions().roi_classes({"Stroma", "Tumor"}));
+  EXPECT_EQ(dl.label_names(), (std::vector<std::string>{"Stroma", "Tumor"}));
+  std::set<std::int64_t> seen;
+  for (int i = 0; i < 10; ++i) {
+    const Batch b = dl.get_batch(32);
+    for (std::size_t k = 0; k < b.size(); ++k) {
+      const Annotation* at = a.at(double(b.records[k].x) + 16, double(b.records[k].y) + 16);
+      ASSERT_NE(at, nullptr);
+      EXPECT_EQ(b.labels[std::int64_t(k)].item<std::int64_t>(), at->cls == "Tumor" ? 1 : 0);
+      seen.insert(b.labels[std::int64_t(k)].item<std::int64_t>());
+    }
+  }
+  EXPECT_EQ(seen.size(), 2u);
+  LightDL unknown(read_manifest(t.file("m.csv")), random_bigchunk_loader(RandomBigChunkOptions().width(512).height(512)),
+                  random_smallchunk_collector(RandomSmallChunkOptions().max_per_bigchunk(10)), test_options(),
+                  TorchOptions().roi_classes({"Tumor"}).prefetch(false));
+  bool threw = false;
+  for (int i = 0; i < 20 && !threw; ++i) {
+    try {
+      unknown.get_batch(32);
+    } catch (const Error& e) {
+      threw = true;
+      EXPECT_NE(std::string(e.what()).find("annotation class 'Stroma' is not in TorchOptions::roi_classes"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_TRUE(threw) << "a Stroma patch in 640 draws";
 }
 
 TEST(TorchLightDL, RanksSplitThePatients) {

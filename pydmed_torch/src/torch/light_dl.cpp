@@ -87,7 +87,8 @@ torch::optional<torch::data::samplers::BatchSize> FinishSampler::next(std::size_
 LightDL::LightDL(Dataset dataset, LoaderFactory make_loader, CollectorFactory make_collector, Options options,
                  TorchOptions torch_options, std::shared_ptr<Scheduler> scheduler)
     : shared_(std::make_shared<Shared>(torch_options, options.patch_shape())) {
-  if (shared_->options.label().empty() && !dataset.list_patients.empty()) {
+  if (!shared_->options.roi_classes().empty()) shared_->label_names = shared_->options.roi_classes();
+  else if (shared_->options.label().empty() && !dataset.list_patients.empty()) {
     // The dataset's one label, if it has one.
     const auto& first = dataset.list_patients.front().labels;
     bool one = first.size() == 1;
@@ -95,7 +96,7 @@ LightDL::LightDL(Dataset dataset, LoaderFactory make_loader, CollectorFactory ma
     if (one) shared_->options.label(first.begin().key());
   }
   const std::string& key = shared_->options.label();
-  if (!key.empty()) {
+  if (!key.empty() && shared_->options.roi_classes().empty()) {
     // Integer labels stay as they are; anything else is numbered in sorted order.
     std::set<std::string> names;
     bool all_int = true;
@@ -143,7 +144,18 @@ LightDL::Assembled LightDL::assemble(const Shared& s, std::size_t n) {
     p[std::int64_t(i)] = r.patient;
     c[std::int64_t(i)][0] = r.x, c[std::int64_t(i)][1] = r.y, c[std::int64_t(i)][2] = r.level;
   }
-  if (!s.options.label().empty()) {
+  if (!s.options.roi_classes().empty()) {
+    b.labels = torch::empty({std::int64_t(got)}, ids);
+    auto l = b.labels.accessor<std::int64_t, 1>();
+    const auto& classes = s.options.roi_classes();
+    for (std::size_t i = 0; i < got; ++i) {
+      const auto info = nlohmann::json::parse(b.records[i].info_json.empty() ? "{}" : b.records[i].info_json, nullptr, false);
+      const std::string cls = info.is_object() ? info.value("roi", std::string("(none)")) : "(none)";
+      const auto it = std::find(classes.begin(), classes.end(), cls);
+      if (it == classes.end()) throw Error("patient " + std::to_string(b.records[i].patient) + ": annotation class '" + cls + "' is not in TorchOptions::roi_classes");
+      l[std::int64_t(i)] = std::int64_t(it - classes.begin());
+    }
+  } else if (!s.options.label().empty()) {
     b.labels = torch::empty({std::int64_t(got)}, ids);
     auto l = b.labels.accessor<std::int64_t, 1>();
     for (std::size_t i = 0; i < got; ++i) l[std::int64_t(i)] = s.label_of.at(b.records[i].patient);

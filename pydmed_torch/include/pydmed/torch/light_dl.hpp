@@ -29,6 +29,10 @@ struct TorchOptions {
   // label when every patient has exactly one and the same, else none. Integer labels are used
   // as they are; other values become their index in label_names().
   PYDMED_ARG(std::string, label) = "";
+  // Non-empty: Batch::labels are each patch's annotation class (its info "roi", see
+  // RandomBigChunkOptions::roi) as an index into this list, instead of a patient label. A
+  // class not in the list is an error naming it.
+  PYDMED_ARG(std::vector<std::string>, roi_classes) = {};
   // Where batches go; unset or indexless, see resolve_device (cuda:LOCAL_RANK under torchrun).
   // A GPU: gathered into reused pinned buffers, copied as uint8 on a copy stream of the
   // loader's own, the collate's device stage run there; the training loop's stream waits on it.
