@@ -13,7 +13,9 @@
 #include <opencv2/imgproc.hpp>
 
 #include "pydmed/extensions/sliding_window.hpp"
+#include "pydmed/slide/annotations.hpp"
 #include "pydmed/slide/slide.hpp"
+#include "sample_annotations.hpp"
 #include "support.hpp"
 
 using pydmed::test::run_command;
@@ -171,6 +173,49 @@ TEST(Cli, StreamAtAPhysicalResolution) {
   const auto plain = tsv(pydmed::test::read_file(t.file("p.tsv")));
   ASSERT_EQ(plain.size(), 11u);
   EXPECT_EQ(plain[1][7], "128") << "0.5 um/px from 0.25: twice the pixels";
+}
+
+// SLIDE.geojson beside the slide restricts stream and sliding-window; the roi column names
+// each patch's class; a malformed file is one line naming it.
+TEST(Cli, StreamAndSlidingWindowInsideAnnotations) {
+  PYDMED_REQUIRE_WSI();
+  TempDir t;
+  std::filesystem::copy_file(wsi("CMU-1-Small-Region.svs"), t.file("s.svs"));
+  pydmed::test::write_file(t.file("s.geojson"), pydmed::test::kGeoJson);
+  const auto a = pydmed::Annotations::read(t.file("s.geojson"));
+  std::string err;
+  for (const std::string mode : {"include", "exclude"}) {
+    ASSERT_EQ(run_command(kCli + " stream " + t.file("s.svs") + " --roi " + mode + " --count 300 --patch 64 --bigchunk 512" +
+                              " --max-per-bigchunk 10 --out " + t.file("s.tsv"), nullptr, &err), 0) << err;
+    const auto rows = tsv(pydmed::test::read_file(t.file("s.tsv")));
+    ASSERT_EQ(rows.size(), 301u);
+    EXPECT_EQ(rows[0].back(), "roi");
+    for (std::size_t i = 1; i < rows.size(); ++i) {
+      const pydmed::Annotation* at = a.at(std::stod(rows[i][4]) + 32, std::stod(rows[i][5]) + 32);
+      if (mode == "exclude") {
+        EXPECT_EQ(at, nullptr) << "row " << i;
+        EXPECT_EQ(rows[i].size(), 11u) << "empty roi cell";
+      } else {
+        ASSERT_NE(at, nullptr) << "row " << i;
+        ASSERT_EQ(rows[i].size(), 12u);
+        EXPECT_EQ(rows[i][11], at->cls) << "row " << i;
+      }
+    }
+  }
+  ASSERT_EQ(run_command(kCli + " sliding-window " + t.file("s.svs") + " --kernel 128 --stride 128 --out " + t.file("w.tsv"), nullptr, &err), 0) << err;
+  const auto windows = tsv(pydmed::test::read_file(t.file("w.tsv")));
+  std::size_t inside = 0;
+  for (auto y : pydmed::WindowAxis::of(2967, 128, 128).starts)
+    for (auto x : pydmed::WindowAxis::of(2220, 128, 128).starts) inside += a.at(double(x) + 64, double(y) + 64) != nullptr;
+  EXPECT_EQ(windows.size(), inside + 1);
+  for (std::size_t i = 1; i < windows.size(); ++i)
+    EXPECT_EQ(windows[i].back(), a.at(std::stod(windows[i][1]) + 64, std::stod(windows[i][2]) + 64)->cls);
+  // Bad input: a malformed file, and a bad flag.
+  pydmed::test::write_file(t.file("s.geojson"), "{\"type\": \"FeatureCollection\", \"features\": [{\"type\": \"Feature\"}]}");
+  EXPECT_EQ(run_command(kCli + " stream " + t.file("s.svs") + " --count 10 --patch 64 --bigchunk 512", nullptr, &err), 1);
+  EXPECT_NE(err.find(t.file("s.geojson") + ": feature 0: not a feature with a geometry"), std::string::npos) << err;
+  EXPECT_EQ(run_command(kCli + " stream " + t.file("s.svs") + " --roi inside --count 10", nullptr, &err), 2);
+  EXPECT_EQ(run_command(kCli + " stream " + t.file("s.svs") + " --min-roi-fraction 1.5 --count 10", nullptr, &err), 2);
 }
 
 TEST(Cli, StreamReportsABrokenSlideAndServesTheOthers) {
