@@ -89,6 +89,33 @@ TEST(Annotations, FractionInsideCountsPixelCentres) {
   }
 }
 
+// A mask's regions become polygons with holes (pydmed tissue's GeoJSON), and read back.
+TEST(Annotations, MaskRegionsBecomePolygonsWithHoles) {
+  cv::Mat1b mask(100, 120, std::uint8_t(0));
+  cv::rectangle(mask, cv::Rect(10, 10, 60, 60), cv::Scalar(255), cv::FILLED);
+  cv::rectangle(mask, cv::Rect(30, 30, 20, 20), cv::Scalar(0), cv::FILLED);  // a hole
+  cv::circle(mask, cv::Point(95, 80), 10, cv::Scalar(255), cv::FILLED);
+  const Annotations a = Annotations::from_mask(mask, 4.0, 2.0, "Tissue");
+  ASSERT_EQ(a.features().size(), 1u);
+  ASSERT_EQ(a.features()[0].polygons.size(), 2u);
+  const Annotations back = Annotations::parse(a.to_geojson(), "round trip");
+  EXPECT_EQ(back.classes(), (std::vector<std::string>{"Tissue"}));
+  // Every mask pixel, tested at its centre in level-0 pixels: the polygons run through boundary
+  // pixels' centres, so only those may go either way.
+  int wrong = 0, boundary = 0;
+  for (int y = 0; y < mask.rows; ++y)
+    for (int x = 0; x < mask.cols; ++x) {
+      const bool in = back.at((x + 0.5) * 4.0, (y + 0.5) * 2.0) != nullptr;
+      if (in == (mask(y, x) != 0)) continue;
+      const cv::Rect around(x - 1, y - 1, 3, 3);
+      const cv::Mat1b n = mask(around & cv::Rect(0, 0, mask.cols, mask.rows));
+      (cv::countNonZero(n) > 0 && cv::countNonZero(n) < int(n.total()) ? boundary : wrong)++;
+    }
+  EXPECT_EQ(wrong, 0) << "pixels away from a boundary on the wrong side";
+  EXPECT_LT(boundary, 300);
+  EXPECT_EQ(back.at(40 * 4.0, 40 * 2.0), nullptr) << "the hole";
+}
+
 // The random loader over a manifest with a roi:wsi column: every patch's centre inside, with
 // its polygon's class; exclude: never inside; min_roi_fraction: that share of each patch inside.
 TEST(Annotations, RandomLoaderServesInsideOrOutside) {

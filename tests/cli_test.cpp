@@ -218,6 +218,30 @@ TEST(Cli, StreamAndSlidingWindowInsideAnnotations) {
   EXPECT_EQ(run_command(kCli + " stream " + t.file("s.svs") + " --min-roi-fraction 1.5 --count 10", nullptr, &err), 2);
 }
 
+// pydmed tissue: the loader's mask as PNG and as GeoJSON polygons that agree with it.
+TEST(Cli, TissueWritesTheMaskAndItsPolygons) {
+  PYDMED_REQUIRE_WSI();
+  TempDir t;
+  std::string out, err;
+  ASSERT_EQ(run_command(kCli + " tissue " + wsi("CMU-1-Small-Region.svs") + " --size 256 --out " + t.file("m.png") + " --geojson " +
+                            t.file("t.geojson"), &out, &err), 0) << err;
+  const auto summary = nlohmann::json::parse(out);
+  const cv::Mat mask = cv::imread(t.file("m.png"), cv::IMREAD_GRAYSCALE);
+  ASSERT_EQ(mask.cols, summary["mask_width"].get<int>());
+  ASSERT_EQ(std::max(mask.cols, mask.rows), 256);
+  EXPECT_NEAR(double(cv::countNonZero(mask)) / double(mask.total()), summary["tissue_fraction"].get<double>(), 1e-9);
+  EXPECT_GT(summary["tissue_fraction"].get<double>(), 0.05);
+  const auto tissue = pydmed::Annotations::read(t.file("t.geojson"));
+  const double dx = summary["downsample_x"], dy = summary["downsample_y"];
+  int agree = 0;
+  for (int y = 0; y < mask.rows; ++y)
+    for (int x = 0; x < mask.cols; ++x) agree += (tissue.at((x + 0.5) * dx, (y + 0.5) * dy) != nullptr) == (mask.at<std::uint8_t>(y, x) != 0);
+  EXPECT_GT(double(agree) / double(mask.total()), 0.97);
+  EXPECT_EQ(run_command(kCli + " tissue " + wsi("CMU-1-Small-Region.svs"), nullptr, &err), 2) << "no output asked for";
+  EXPECT_EQ(run_command(kCli + " tissue " + t.file("missing.svs") + " --out " + t.file("x.png"), nullptr, &err), 1);
+  EXPECT_NE(err.find(t.file("missing.svs")), std::string::npos) << err;
+}
+
 TEST(Cli, StreamReportsABrokenSlideAndServesTheOthers) {
   PYDMED_REQUIRE_WSI();
   TempDir t;

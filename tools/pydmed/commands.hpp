@@ -34,5 +34,6 @@ Runner add_read(CLI::App& app);
 Runner add_make_sample_slides(CLI::App& app);
 Runner add_stream(CLI::App& app);
 Runner add_sliding_window(CLI::App& app);
+Runner add_tissue(CLI::App& app);
 
 }  // namespace pydmed::cli

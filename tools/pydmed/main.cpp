@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   add(pydmed::cli::add_make_sample_slides);
   add(pydmed::cli::add_stream);
   add(pydmed::cli::add_sliding_window);
+  add(pydmed::cli::add_tissue);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -139,7 +139,6 @@ Annotations Annotations::parse(const nlohmann::json& geojson, const std::string&
     throw Error(source + ": not GeoJSON features (a FeatureCollection, a Feature or a list of them)");
   }
   Annotations a;
-  bool first = true;
   for (std::size_t i = 0; i < features->size(); ++i) {
     const nlohmann::json& f = (*features)[i];
     try {
@@ -150,9 +149,7 @@ Annotations Annotations::parse(const nlohmann::json& geojson, const std::string&
         ++a.skipped_;
         continue;
       }
-      for (const auto& p : ann.polygons) a.bounds_ = first ? p.bounds : (a.bounds_ | p.bounds), first = false;
-      if (std::find(a.classes_.begin(), a.classes_.end(), ann.cls) == a.classes_.end()) a.classes_.push_back(ann.cls);
-      a.features_.push_back(std::move(ann));
+      a.add(std::move(ann));
     } catch (const FeatureError& e) {
       std::string name = class_of(f);
       throw Error(source + ": feature " + std::to_string(i) + (name.empty() ? "" : " ('" + name + "')") + ": " + e.reason);
@@ -161,6 +158,63 @@ Annotations Annotations::parse(const nlohmann::json& geojson, const std::string&
     }
   }
   return a;
+}
+
+void Annotations::add(Annotation ann) {
+  for (const auto& p : ann.polygons) bounds_ |= p.bounds;  // an empty rectangle takes the other
+  if (std::find(classes_.begin(), classes_.end(), ann.cls) == classes_.end()) classes_.push_back(ann.cls);
+  features_.push_back(std::move(ann));
+}
+
+Annotations Annotations::from_mask(const cv::Mat& mask, double dx, double dy, const std::string& cls) {
+  cv::Mat1b bin = mask != 0;
+  std::vector<std::vector<cv::Point>> contours;
+  std::vector<cv::Vec4i> tree;  // next, previous, first child, parent
+  // Two levels: outer boundaries, and the holes inside them (islands in holes are outer again).
+  cv::findContours(bin, contours, tree, cv::RETR_CCOMP, cv::CHAIN_APPROX_SIMPLE);
+  auto ring = [&](const std::vector<cv::Point>& c) {
+    std::vector<cv::Point2d> r;
+    for (const auto& q : c) r.emplace_back((q.x + 0.5) * dx, (q.y + 0.5) * dy);  // pixel centres, level 0
+    return r;
+  };
+  Annotation ann;
+  ann.cls = cls;
+  for (std::size_t i = 0; i < contours.size(); ++i) {
+    if (tree[i][3] >= 0 || contours[i].size() < 3) continue;  // a hole, or a sliver with no area
+    AnnotationPolygon p;
+    p.outer = ring(contours[i]);
+    for (int h = tree[i][2]; h >= 0; h = tree[std::size_t(h)][0])
+      if (contours[std::size_t(h)].size() >= 3) p.holes.push_back(ring(contours[std::size_t(h)]));
+    double x0 = p.outer[0].x, y0 = p.outer[0].y, x1 = x0, y1 = y0;
+    for (const auto& q : p.outer) x0 = std::min(x0, q.x), y0 = std::min(y0, q.y), x1 = std::max(x1, q.x), y1 = std::max(y1, q.y);
+    p.bounds = cv::Rect2d(x0, y0, x1 - x0, y1 - y0);
+    ann.polygons.push_back(std::move(p));
+  }
+  Annotations a;
+  if (!ann.polygons.empty()) a.add(std::move(ann));
+  return a;
+}
+
+nlohmann::json Annotations::to_geojson() const {
+  auto ring = [](const std::vector<cv::Point2d>& r) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& q : r) out.push_back({q.x, q.y});
+    out.push_back({r.front().x, r.front().y});  // GeoJSON rings are closed
+    return out;
+  };
+  nlohmann::json features = nlohmann::json::array();
+  for (const Annotation& a : features_) {
+    nlohmann::json polys = nlohmann::json::array();
+    for (const AnnotationPolygon& p : a.polygons) {
+      nlohmann::json rings = nlohmann::json::array({ring(p.outer)});
+      for (const auto& h : p.holes) rings.push_back(ring(h));
+      polys.push_back(std::move(rings));
+    }
+    features.push_back({{"type", "Feature"},
+                        {"geometry", {{"type", "MultiPolygon"}, {"coordinates", std::move(polys)}}},
+                        {"properties", {{"objectType", "annotation"}, {"classification", {{"name", a.cls}}}}}});
+  }
+  return {{"type", "FeatureCollection"}, {"features", std::move(features)}};
 }
 
 Annotations Annotations::read(const std::string& path) {

@@ -41,6 +41,11 @@ class Annotations {
   // enclose nothing). Throws Error "PATH: feature N: reason" for what is malformed.
   static Annotations read(const std::string& path);
   static Annotations parse(const nlohmann::json& geojson, const std::string& source);
+  // The regions of a mask (non-zero pixels) as polygons with holes, one feature of class `cls`;
+  // a mask pixel covers downsample_x x downsample_y level-0 pixels.
+  static Annotations from_mask(const cv::Mat& mask, double downsample_x, double downsample_y, const std::string& cls);
+  // A FeatureCollection QuPath opens (objectType "annotation", classification.name).
+  nlohmann::json to_geojson() const;
 
   bool empty() const { return features_.empty(); }
   const std::vector<Annotation>& features() const { return features_; }
@@ -56,6 +61,7 @@ class Annotations {
   std::optional<cv::Point2d> random_point(Rng& rng) const;
 
  private:
+  void add(Annotation a);
   std::vector<Annotation> features_;
   std::vector<std::string> classes_;
   std::size_t skipped_ = 0;
