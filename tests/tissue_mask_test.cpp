@@ -1,6 +1,7 @@
 // Tissue detection on real slides, bright-field and fluorescence.
 #include <gtest/gtest.h>
 
+#include "engine_helpers.hpp"
 #include "pydmed/slide/tissue_mask.hpp"
 #include "support.hpp"
 
@@ -38,4 +39,27 @@ TEST(TissueMask, FluorescenceHasADarkBackground) {
   double bright = 0;
   for (const auto& r : tissue) bright += cv::mean(s.read_region(r.x, r.y, 2, 64, 64))[2];
   EXPECT_GT(bright / tissue.size(), cv::mean(s.thumbnail(256))[2]);
+}
+
+// RandomSmallChunkOptions::min_tissue: every patch, not only every BigChunk, holds that much
+// tissue (by the same mask); without it, the BigChunk's rule alone lets thinner patches through.
+TEST(TissueMask, PatchesHoldTheirMinimumTissue) {
+  PYDMED_REQUIRE_WSI();
+  const Slide slide(pydmed::test::wsi("CMU-1-Small-Region.svs"));
+  const TissueMask mask(slide, TissueMaskOptions().thumbnail_size(512));
+  Dataset ds("one", {});
+  Patient p;
+  p.dict_records["wsi"] = Record{"", pydmed::test::wsi("CMU-1-Small-Region.svs"), nlohmann::json::object()};
+  ds.list_patients.push_back(p);
+  for (double per_patch : {0.0, 0.9}) {
+    LightDLCore dl(ds, random_bigchunk_loader(RandomBigChunkOptions().width(512).height(512).min_tissue(0.5)),
+                   random_smallchunk_collector(RandomSmallChunkOptions().max_per_bigchunk(10).min_tissue(per_patch)),
+                   pydmed::test::test_options());
+    const auto d = pydmed::test::consume(dl, 400);
+    ASSERT_EQ(d.records.size(), 400u);
+    std::size_t thin = 0;
+    for (const ChunkRecord& r : d.records) thin += mask.fraction(r.x, r.y, 32, 32) < 0.9;
+    if (per_patch > 0) EXPECT_EQ(thin, 0u);
+    else EXPECT_GT(thin, 0u) << "the BigChunk rule alone serves patches under 0.9";
+  }
 }

@@ -24,7 +24,7 @@ Runner add_stream(CLI::App& app) {
   struct Args {
     std::string source, out;
     int patch = 224, bigchunk = 2048, level = 0, collectors = 2;
-    double interval = 10.0, seconds = 0;
+    double interval = 10.0, seconds = 0, min_tissue = 0;
     PhysicalFlags physical;
     RoiFlags roi;
     std::uint64_t max_per_bigchunk = 0, seed = 0, count = 0;
@@ -37,6 +37,8 @@ Runner add_stream(CLI::App& app) {
   auto* level = sub->add_option("--level", a->level, "pyramid level")->default_val(0)->check(integer(0, 1000));
   a->physical.add_to(sub, level);
   a->roi.add_to(sub);
+  sub->add_option("--min-tissue", a->min_tissue, "only BigChunks and patches with at least this tissue fraction (pydmed tissue's mask)")
+      ->default_val(0)->check(fraction());
   sub->add_option("--collectors", a->collectors, "patients loaded at once")->default_val(2)->check(integer(1, 1024));
   sub->add_option("--interval-resched", a->interval, "seconds between swaps")->default_val(10.0)->check(positive_number());
   sub->add_option("--max-per-bigchunk", a->max_per_bigchunk, "patches per BigChunk, 0: no limit")->default_val(0)->check(unsigned_integer());
@@ -71,9 +73,10 @@ Runner add_stream(CLI::App& app) {
         [&] {
           return std::make_unique<LightDLCore>(
               ds, random_bigchunk_loader(RandomBigChunkOptions().level(a->level).width(a->bigchunk).height(a->bigchunk)
+                                             .min_tissue(a->min_tissue)
                                              .mpp(mpp).upsample(a->physical.upsample)
                                              .roi(a->roi.roi_mode()).min_roi_fraction(a->roi.min_fraction)),
-              random_smallchunk_collector(RandomSmallChunkOptions().max_per_bigchunk(a->max_per_bigchunk)), o);
+              random_smallchunk_collector(RandomSmallChunkOptions().max_per_bigchunk(a->max_per_bigchunk).min_tissue(a->min_tissue)), o);
         },
         "--collectors " + std::to_string(a->collectors) + " with --bigchunk " + std::to_string(a->bigchunk));
     LightDLCore& dl = *loader;

@@ -11,6 +11,14 @@
 
 namespace pydmed {
 
+namespace {
+// The one tissue mask of a slide that both sides use (the loader for BigChunks, the collector
+// for patches), so a patch's fraction means the same on both.
+std::unique_ptr<TissueMask> tissue_of(const Slide& slide) {
+  return std::make_unique<TissueMask>(slide, TissueMaskOptions().thumbnail_size(512));
+}
+}  // namespace
+
 RandomBigChunkLoader::RandomBigChunkLoader(RandomBigChunkOptions o) : o_(std::move(o)) {}
 RandomBigChunkLoader::~RandomBigChunkLoader() = default;
 
@@ -68,7 +76,7 @@ std::optional<BigChunk> RandomBigChunkLoader::extract_bigchunk(const nlohmann::j
   };
   auto [lx, ly] = draw();
   if (o_.min_tissue() > 0) {
-    if (!mask_) mask_ = std::make_unique<TissueMask>(slide, TissueMaskOptions().thumbnail_size(512));
+    if (!mask_) mask_ = tissue_of(slide);
     const TissueMask& mask = *mask_;
     double best = -1;
     for (int attempt = 0; attempt < 64; ++attempt) {
@@ -85,6 +93,7 @@ std::optional<BigChunk> RandomBigChunkLoader::extract_bigchunk(const nlohmann::j
   // A damaged tile costs its own pixels, not the BigChunk: the collector draws around it.
   bc.damaged = slide.read_region_salvage(bc.data.data, bc.region.x, bc.region.y, level, w, h);
   if (!physical.is_null()) bc.info = std::move(physical);  // how the collector cuts and resizes
+  if (o_.record() != "wsi") bc.info["record"] = o_.record();  // the collector's min_tissue reads it too
   if (!roi_->empty()) {  // which patches the collector may serve
     bc.info["roi"] = patient().record(o_.record()).dict_infos["roi"];
     bc.info["roi_mode"] = to_string(o_.roi());
@@ -130,11 +139,14 @@ Extraction RandomSmallChunkCollector::extract_smallchunk(std::uint64_t call_coun
     min_fraction = bc.info.value("min_roi_fraction", 0.0);
   }
   const double ds = bc.region.downsample;
+  if (o_.min_tissue() > 0 && !tissue_) tissue_ = tissue_of(open_record_slide(patient().record(bc.info.value("record", "wsi"))));
   const Annotation* cls = nullptr;
   // Is the patch at (px, py) of the BigChunk on the served side of the annotations?
   auto served = [&](int px, int py) {
-    if (!roi) return true;
     const double x0 = double(bc.region.x) + px * ds, y0 = double(bc.region.y) + py * ds;
+    if (tissue_ && tissue_->fraction(std::llround(x0), std::llround(y0), std::llround(rw * ds), std::llround(rh * ds)) < o_.min_tissue())
+      return false;
+    if (!roi) return true;
     cls = roi->at(x0 + rw * ds / 2, y0 + rh * ds / 2);
     if (min_fraction <= 0) return include == (cls != nullptr);
     const double inside = roi->fraction_inside({std::llround(x0), std::llround(y0), bc.region.level, rw, rh, ds});
@@ -143,8 +155,8 @@ Extraction RandomSmallChunkCollector::extract_smallchunk(std::uint64_t call_coun
   Rng rng = random_stream(call_count);
   int px = int(rng.between(0, bc.data.cols - rw));
   int py = int(rng.between(0, bc.data.rows - rh));
-  // Around the damage, and inside (or outside) the annotations; a BigChunk with no place found
-  // in 64 draws is done.
+  // Around the damage, on tissue, inside (or outside) the annotations; a BigChunk with no place
+  // found in 64 draws is done.
   for (int attempt = 0; touches_damage(bc, px, py, rw, rh) || !served(px, py); ++attempt) {
     if (attempt == 64) return Extraction::done();
     px = int(rng.between(0, bc.data.cols - rw));

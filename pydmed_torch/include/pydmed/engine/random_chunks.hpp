@@ -58,6 +58,9 @@ struct RandomSmallChunkOptions {
   RandomSmallChunkOptions() {}
   // After this many SmallChunks the collector moves on to a new BigChunk; 0: never.
   PYDMED_ARG(std::uint64_t, max_per_bigchunk) = 0;
+  // > 0: only patches at least this much tissue (the TissueMask RandomBigChunkOptions::min_tissue
+  // uses, computed once a visit in the collector), not only BigChunks.
+  PYDMED_ARG(double, min_tissue) = 0.0;
 };
 
 // Uniformly random patches of Options::patch_shape, positions drawn from
@@ -73,6 +76,7 @@ class RandomSmallChunkCollector : public SmallChunkCollector {
   RandomSmallChunkOptions o_;
   std::string roi_path_;  // the annotations read for this visit's BigChunks
   Annotations roi_;
+  std::unique_ptr<TissueMask> tissue_;  // for min_tissue, once a visit
 };
 
 }  // namespace pydmed
