@@ -166,7 +166,7 @@ TEST(CliHardening, SignalsEndAStreamWithWholeLinesAndASummary) {
     ASSERT_TRUE(WIFEXITED(status)) << "killed instead of ending cleanly";
     EXPECT_EQ(WEXITSTATUS(status), 128 + sig);
     const std::string tsv = read_file(t.file("s.tsv")), err = read_file(t.file("err"));
-    expect_whole_lines(tsv, 11);
+    expect_whole_lines(tsv, 12);
     const std::string summary = "delivered " + std::to_string(lines(tsv) - 1) + " SmallChunks";
     EXPECT_NE(err.find(summary), std::string::npos) << "every written line, and only those, counted: " << err;
     EXPECT_NE(err.find("(interrupted)"), std::string::npos) << err;

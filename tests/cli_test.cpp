@@ -118,7 +118,7 @@ TEST(Cli, StreamListsEveryDeliveredPatchWithItsCrc) {
   const auto rows = tsv(pydmed::test::read_file(t.file("s.tsv")));
   ASSERT_EQ(rows.size(), 701u);
   EXPECT_EQ(rows[0], (std::vector<std::string>{"patient", "visit", "bigchunk_x", "bigchunk_y", "x", "y", "level", "width",
-                                               "height", "mpp", "crc32"}));
+                                               "height", "mpp", "crc32", "roi"}));
   EXPECT_NE(err.find("delivered 700 SmallChunks"), std::string::npos) << err;
   EXPECT_NE(err.find("patient 3:"), std::string::npos) << err;
   // Sorted folder order: the ids the command gave.

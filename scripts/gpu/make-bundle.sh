@@ -7,25 +7,31 @@
 #
 # Size: OpenCV's imgcodecs needs libgdal and libgdcm (DICOM), whose closure is ~100 MB. We never
 # call them, so they are replaced by STUB libraries with the same SONAMEs that define every symbol
-# the bundle takes from them (Debian links with -z now, so an empty stub would fail to load);
-# a stub function, if ever called, prints its name and aborts.
+# the bundle takes from them (Debian links with -z now, so an empty stub would fail to load).
+# A stub function returns 0 (NULL): OpenCV calls GDALAllRegister() whenever it builds its codec
+# list (any imread/haveImageReader), and GDALOpen() == NULL makes its GDAL decoder decline.
+# PYDMED_STUB_TRACE=1 in the environment makes every stub call print its name to stderr.
 #
 # Usage: bash scripts/gpu/make-bundle.sh   (Debian bookworm, apt sources reachable, gcc, python3)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 ARCH=x86_64-linux-gnu
-OUT=$ROOT/.gpu
-DEBS=$OUT/debs            # downloaded .deb cache, kept between runs
-STAGE=$OUT/stage          # the prefix tree (becomes /opt/deb)
-STUBSRC=$OUT/stub-src     # the real stubbed libraries, only to read their symbol tables
+OUT=$ROOT/.gpu                                  # what travels: deps.tar.xz (and wsi/)
+WORK=${PYDMED_BUNDLE_WORK:-/tmp/pydmed-gpu-bundle} # scratch, kept out of .gpu so it stays small
+DEBS=$WORK/debs           # downloaded .deb cache, kept between runs
+STAGE=$WORK/stage         # the prefix tree (becomes /opt/deb)
+STUBSRC=$WORK/stub-src    # the real stubbed libraries, only to read their symbol tables
 LIBDIR=$STAGE/usr/lib/$ARCH
 log() { printf '\n== %s\n' "$*"; }
 die() { printf 'make-bundle: ERROR: %s\n' "$*" >&2; exit 1; }
 
 # Keep .gpu/ out of git without touching .gitignore.
-mkdir -p .git/info && touch .git/info/exclude
-grep -qxF '/.gpu/' .git/info/exclude || echo '/.gpu/' >> .git/info/exclude
+excl=$(git rev-parse --git-path info/exclude 2>/dev/null || true)
+if [ -n "$excl" ]; then
+  mkdir -p "$(dirname "$excl")" && touch "$excl"
+  grep -qxF '/.gpu/' "$excl" || echo '/.gpu/' >> "$excl"
+fi
 
 # Headers, .so links, CMake and pkg-config files: everything CMakeLists.txt, pydmed_torch/,
 # tools/, tests/, examples/ and benchmarks/ find (LibTorch excepted).
@@ -74,9 +80,9 @@ log "pruning"
 # Merge /lib into /usr/lib (bookworm still ships some libraries under /lib).
 if [ -d "$STAGE/lib" ]; then
   cp -a "$STAGE/lib/." "$STAGE/usr/lib/"
-  rm -rf "$STAGE/lib"
+  rm -rf "${STAGE:?}/lib"
 fi
-rm -rf "$STAGE/etc" "$STAGE/usr/src" "$STAGE/usr/sbin"
+rm -rf "${STAGE:?}/etc" "$STAGE/usr/src" "$STAGE/usr/sbin"
 # usr/share: only CMake and pkg-config files are needed.
 find "$STAGE/usr/share" -mindepth 1 -maxdepth 1 ! -name cmake ! -name pkgconfig -exec rm -rf {} +
 # usr/bin: only pkgconf.
@@ -135,6 +141,36 @@ if grep -rn '"/usr' "$LIBDIR/cmake" "$STAGE/usr/share/cmake" | grep -v ':[0-9]*:
   die "absolute /usr paths left in CMake files (above)"
 fi
 
+log "dropping shared libraries nothing reaches (ICU's i18n/io/tu, expatw, ...)"
+# Roots: pkgconf and every library a development link (libfoo.so) points to; keep their
+# NEEDED closure, remove every other shared library and the links to it.
+python3 - "$STAGE" "$LIBDIR" <<'PY'
+import os, re, subprocess, sys
+stage, libdir = sys.argv[1], sys.argv[2]
+def needed(p):
+    out = subprocess.run(['readelf', '-d', p], capture_output=True, text=True).stdout
+    return re.findall(r'\(NEEDED\).*\[(.*)\]', out)
+roots = [os.path.join(stage, 'usr/bin/pkgconf')]
+roots += [os.path.realpath(os.path.join(libdir, n)) for n in os.listdir(libdir)
+          if n.endswith('.so') and os.path.islink(os.path.join(libdir, n))]
+keep, todo = set(), list(roots)
+while todo:
+    p = os.path.realpath(todo.pop())
+    if p in keep: continue
+    keep.add(p)
+    for n in needed(p):
+        q = os.path.join(libdir, n)
+        if os.path.exists(q): todo.append(q)
+removed = []
+for r, _, ns in os.walk(libdir):
+    for n in ns:
+        p = os.path.join(r, n)
+        if '.so' in n and not os.path.islink(p) and os.path.realpath(p) not in keep:
+            os.remove(p); removed.append(n)
+print('  removed:', ' '.join(sorted(removed)) or 'nothing')
+PY
+find "$STAGE" -xtype l -delete
+
 log "building stubs: ${STUBS[*]}"
 python3 - "$STAGE" "$STUBSRC" "$LIBDIR" "$SYSTEM_SONAMES" "${STUBS[@]}" <<'PY'
 import os, re, subprocess, sys
@@ -187,12 +223,16 @@ for s in stubs:
     defs, _ = dynsyms(real)
     need = sorted(n for n in undef & set(defs) if n not in provided)
     c = ['#include <stdio.h>', '#include <stdlib.h>',
-         f'static void die(const char *f) {{ fprintf(stderr, "pydmed bundle: {s} is a stub; %s was called\\n", f); abort(); }}']
+         'static void trace(const char *f) {',
+         '  static int on = -1;',
+         '  if (on < 0) on = getenv("PYDMED_STUB_TRACE") != NULL;',
+         f'  if (on) fprintf(stderr, "pydmed bundle: stub {s}: %s called, returns 0\\n", f);',
+         '}']
     nf = no = 0
     for i, n in enumerate(need):
         typ, size = defs[n]
         if typ in ('FUNC', 'IFUNC', 'NOTYPE'):
-            c.append(f'void f{i}(void) __asm__("{n}"); void f{i}(void) {{ die("{n}"); }}'); nf += 1
+            c.append(f'long f{i}(void) __asm__("{n}"); long f{i}(void) {{ trace("{n}"); return 0; }}'); nf += 1
         elif typ == 'OBJECT':
             c.append(f'__attribute__((aligned(16))) char o{i}[{max(size, 1)}] __asm__("{n}") = {{0}};'); no += 1
         else:
@@ -224,7 +264,7 @@ print('  closure complete')
 PY
 # And that the libraries load and bind (all symbols, now) with the stubs in place.
 for l in libopencv_imgcodecs.so.406 libopenslide.so.0 libtiff.so.6 libbenchmark.so.1debian libcrypto.so.3; do
-  out=$(LD_LIBRARY_PATH=$LIBDIR ldd -r "$LIBDIR/$l" 2>&1)
+  out=$(LD_LIBRARY_PATH=$LIBDIR ldd -r "$LIBDIR/$l" 2>&1 || true)
   if grep -E 'not found|undefined symbol' <<<"$out"; then die "$l does not load from the bundle"; fi
   grep -q "$LIBDIR/libgdal.so.32" <<<"$out" || [ "$l" != libopencv_imgcodecs.so.406 ] \
     || die "libopencv_imgcodecs did not pick up the libgdal stub"
@@ -233,8 +273,16 @@ done
 echo "  libraries load and bind with the bundle's stubs; pkg-config works"
 
 log "packing"
+mkdir -p "$OUT"
 rm -f "$OUT/deps.tar.xz"
 tar -C "$STAGE" --owner=0 --group=0 --numeric-owner --sort=name --mtime=@0 -cf - . \
   | xz -T0 -9 > "$OUT/deps.tar.xz"
 printf 'staged: %s   compressed: %s (%s bytes)\n' "$(du -sh "$STAGE" | cut -f1)" \
   "$(du -h "$OUT/deps.tar.xz" | cut -f1)" "$(stat -c %s "$OUT/deps.tar.xz")"
+
+# The test slides (../shared/wsi, outside the repository) travel too, as .gpu/wsi.
+if [ -d "$ROOT/../shared/wsi" ]; then
+  rm -rf "$OUT/wsi" && cp -r "$ROOT/../shared/wsi" "$OUT/wsi" && chmod -R u+w "$OUT/wsi"
+  echo "test slides: $OUT/wsi ($(du -sh "$OUT/wsi" | cut -f1))"
+fi
+echo "send: carry [\".gpu\"] ($(du -sh "$OUT" | cut -f1) in all)"
