@@ -10,6 +10,8 @@
 #include "pydmed/data/record_slide.hpp"
 #include "pydmed/data/source.hpp"
 #include "pydmed/error.hpp"
+#include "pydmed/extensions/coverage.hpp"
+#include "pydmed/extensions/heatmap.hpp"
 #include "pydmed/extensions/sliding_window.hpp"
 #include "pydmed/slide/annotations.hpp"
 #include "sample_annotations.hpp"
@@ -182,6 +184,25 @@ TEST(Annotations, SlidingWindowListsTheWindowsByTheirCentre) {
     EXPECT_EQ(got, want) << to_string(mode);
     EXPECT_TRUE(dl->finished());
   }
+}
+
+// Coverage pictures and heatmaps draw the outlines, a colour per class, and nothing else.
+TEST(Annotations, PicturesDrawTheOutlines) {
+  PYDMED_REQUIRE_WSI();
+  const Slide slide(wsi("CMU-1-Small-Region.svs"));
+  const Annotations a = sample();
+  CoverageRecorder none;
+  const cv::Mat plain = none.picture(0, slide, 512), drawn = none.picture(0, slide, 512, &a);
+  const double s = double(plain.cols) / 2220.0;
+  auto at = [&](const cv::Mat& m, double x, double y) { return m.at<cv::Vec3b>(int(y * s), int(x * s)); };
+  EXPECT_GT(at(drawn, 700, 200)[2], 180) << "Tumor's top edge, red";
+  EXPECT_LT(at(drawn, 700, 200)[1], 60);
+  EXPECT_GT(at(drawn, 350, 2000)[0], 180) << "Stroma's square, the second colour (blue-ish)";
+  EXPECT_EQ(at(drawn, 700, 700), at(plain, 700, 700)) << "inside the hole, away from lines";
+  EXPECT_EQ(at(drawn, 1900, 400), at(plain, 1900, 400));
+  const Heatmap h = Heatmap::from_windows(slide, {{200, 200, 0, 64, 64, {1.0f}}, {600, 200, 0, 64, 64, {2.0f}}}, 64);
+  const cv::Mat over = h.overlay(slide, 0, 0.5, cv::COLORMAP_JET, 512, &a);
+  EXPECT_GT(over.at<cv::Vec3b>(int(200 * s), int(700 * s))[2], 180);
 }
 
 TEST(Annotations, AMalformedFileFailsThePatientNamingIt) {

@@ -104,12 +104,14 @@ Runner add_sliding_window(CLI::App& app) {
     if (Interrupt::received()) return Interrupt::exit_status();
     for (auto& [id, values] : means) {
       if (Interrupt::received()) return Interrupt::exit_status();
-      const Slide slide = open_record_slide(ds.patient(id).record("wsi"));
+      const Record& record = ds.patient(id).record("wsi");
+      const Slide slide = open_record_slide(record);
+      const Annotations roi = record_annotations(record);  // outlined on the picture
       // One cell a stride: in level-0 pixels, from the level or from the mpp.
       const double ds_cell = (mpp > 0 ? mpp / *slide.mpp_x() : slide.level(a->level).downsample) * a->stride;
       const Heatmap h = Heatmap::from_windows(slide, values, ds_cell);
       const std::string base = a->heatmap + "/heatmap_" + std::to_string(id);
-      h.save_png(base + ".png", slide);
+      h.save_png(base + ".png", slide, 0, roi.empty() ? nullptr : &roi);
       h.save_npy(base + ".npy");
     }
     return dl->errors().empty() && skipped.empty() && damaged.empty() ? 0 : 1;

@@ -1,5 +1,7 @@
 #include "pydmed/extensions/coverage.hpp"
 
+#include "pydmed/data/record_slide.hpp"
+
 #include <filesystem>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -25,7 +27,7 @@ std::vector<std::int64_t> CoverageRecorder::patients() const {
   return ids;
 }
 
-cv::Mat CoverageRecorder::picture(std::int64_t patient, const Slide& slide, int size) const {
+cv::Mat CoverageRecorder::picture(std::int64_t patient, const Slide& slide, int size, const Annotations* roi) const {
   cv::Mat rgb = slide.thumbnail(size), out;
   cv::cvtColor(rgb, out, cv::COLOR_RGB2BGR);
   const double sx = double(out.cols) / double(slide.levels()[0].width);
@@ -36,6 +38,7 @@ cv::Mat CoverageRecorder::picture(std::int64_t patient, const Slide& slide, int 
     const cv::Point b(int((double(r.x) + r.width * ds) * sx), int((double(r.y) + r.height * ds) * sy));
     cv::rectangle(out, a, b, cv::Scalar(40, 200, 40), 1);
   }
+  if (roi) roi->draw(out, sx, sy);
   return out;
 }
 
@@ -44,9 +47,11 @@ void CoverageRecorder::save_pngs(const std::string& dir, const Dataset& dataset,
   std::filesystem::create_directories(dir, ec);
   if (ec) throw Error(dir + ": cannot create the folder: " + ec.message());
   for (auto& [id, recs] : records_) {
-    const Slide slide(dataset.patient(id).record(record).path());
+    const Record& r = dataset.patient(id).record(record);
+    const Slide slide(r.path());
+    const Annotations roi = record_annotations(r);
     const std::string path = dir + "/coverage_" + std::to_string(id) + ".png";
-    write_image(path, picture(id, slide, size));
+    write_image(path, picture(id, slide, size, roi.empty() ? nullptr : &roi));
   }
 }
 

@@ -91,7 +91,7 @@ void Heatmap::save_npy(const std::string& path) const {
   f.close();
 }
 
-cv::Mat Heatmap::overlay(const Slide& slide, int channel, double alpha, int colormap, int size) const {
+cv::Mat Heatmap::overlay(const Slide& slide, int channel, double alpha, int colormap, int size, const Annotations* roi) const {
   if (channel < 0 || channel >= channels()) throw Error(slide.path() + ": heatmap has no channel " + std::to_string(channel));
   std::vector<cv::Mat> ch;
   cv::split(values_, ch);
@@ -110,11 +110,12 @@ cv::Mat Heatmap::overlay(const Slide& slide, int channel, double alpha, int colo
   cv::Mat out;
   cv::addWeighted(thumb, 1 - alpha, colour, alpha, 0, out);
   thumb.copyTo(out, ~mask);
+  if (roi) roi->draw(out, double(out.cols) / double(slide.levels()[0].width), double(out.rows) / double(slide.levels()[0].height));
   return out;
 }
 
-void Heatmap::save_png(const std::string& path, const Slide& slide, int channel) const {
-  write_image(path, overlay(slide, channel));
+void Heatmap::save_png(const std::string& path, const Slide& slide, int channel, const Annotations* roi) const {
+  write_image(path, overlay(slide, channel, 0.5, cv::COLORMAP_JET, 1024, roi));
 }
 
 }  // namespace pydmed

@@ -217,6 +217,25 @@ nlohmann::json Annotations::to_geojson() const {
   return {{"type", "FeatureCollection"}, {"features", std::move(features)}};
 }
 
+void Annotations::draw(cv::Mat& bgr, double sx, double sy, int thickness) const {
+  static const cv::Scalar kPalette[] = {{0, 0, 230}, {230, 120, 0}, {0, 180, 0}, {200, 0, 200}, {0, 200, 220}, {120, 60, 0}};
+  constexpr int kShift = 3;  // sub-pixel vertices
+  auto ring = [&](const std::vector<cv::Point2d>& r) {
+    std::vector<cv::Point> pts;
+    for (const auto& q : r) pts.emplace_back(int(std::lround(q.x * sx * (1 << kShift))), int(std::lround(q.y * sy * (1 << kShift))));
+    return pts;
+  };
+  for (const Annotation& a : features_) {
+    const auto k = std::size_t(std::find(classes_.begin(), classes_.end(), a.cls) - classes_.begin());
+    std::vector<std::vector<cv::Point>> rings;
+    for (const AnnotationPolygon& p : a.polygons) {
+      rings.push_back(ring(p.outer));
+      for (const auto& h : p.holes) rings.push_back(ring(h));
+    }
+    cv::polylines(bgr, rings, true, kPalette[k % std::size(kPalette)], thickness, cv::LINE_AA, kShift);
+  }
+}
+
 Annotations Annotations::read(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": cannot open annotations: " + std::strerror(errno));

@@ -7,6 +7,7 @@
 #include <opencv2/core.hpp>
 
 #include "pydmed/engine/light_dl_core.hpp"
+#include "pydmed/slide/annotations.hpp"
 #include "pydmed/slide/slide.hpp"
 
 namespace pydmed {
@@ -18,9 +19,10 @@ class CoverageRecorder {
   const std::vector<ChunkRecord>& of(std::int64_t patient) const;
   std::vector<std::int64_t> patients() const;
 
-  // The thumbnail (longest side `size`) with each SmallChunk's footprint outlined, BGR.
-  cv::Mat picture(std::int64_t patient, const Slide& slide, int size = 1024) const;
-  // One PNG per patient: dir/coverage_<id>.png, from the patient's record.
+  // The thumbnail (longest side `size`) with each SmallChunk's footprint outlined, BGR, and the
+  // annotations' outlines when given.
+  cv::Mat picture(std::int64_t patient, const Slide& slide, int size = 1024, const Annotations* roi = nullptr) const;
+  // One PNG per patient: dir/coverage_<id>.png, from the patient's record (with its annotations).
   void save_pngs(const std::string& dir, const Dataset& dataset, const std::string& record = "wsi", int size = 1024) const;
 
  private:

@@ -8,6 +8,7 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "pydmed/slide/annotations.hpp"
 #include "pydmed/slide/slide.hpp"
 
 namespace pydmed {
@@ -35,10 +36,10 @@ class Heatmap {
   void save_npy(const std::string& path) const;  // float32, shape (rows, cols, channels)
   // Channel `channel` scaled to [0, 255] between its min and max, through an OpenCV colour map,
   // blended over the slide's thumbnail (longest side `size`, or the heatmap's if larger);
-  // cells without windows show the thumbnail alone. BGR.
+  // cells without windows show the thumbnail alone; the annotations' outlines on top when given. BGR.
   cv::Mat overlay(const Slide& slide, int channel = 0, double alpha = 0.5, int colormap = cv::COLORMAP_JET,
-                  int size = 1024) const;
-  void save_png(const std::string& path, const Slide& slide, int channel = 0) const;
+                  int size = 1024, const Annotations* roi = nullptr) const;
+  void save_png(const std::string& path, const Slide& slide, int channel = 0, const Annotations* roi = nullptr) const;
 
  private:
   cv::Mat values_;

@@ -46,6 +46,9 @@ class Annotations {
   static Annotations from_mask(const cv::Mat& mask, double downsample_x, double downsample_y, const std::string& cls);
   // A FeatureCollection QuPath opens (objectType "annotation", classification.name).
   nlohmann::json to_geojson() const;
+  // Outlines (holes too) drawn on a BGR picture of the slide with `scale_x` x `scale_y` picture
+  // pixels per level-0 pixel, a colour per class.
+  void draw(cv::Mat& bgr, double scale_x, double scale_y, int thickness = 2) const;
 
   bool empty() const { return features_.empty(); }
   const std::vector<Annotation>& features() const { return features_; }
