@@ -20,6 +20,7 @@ struct Workload {
   std::string slides;
   int patch = 224, bigchunk = 2048, collectors = 2, batch = 64, level = 0;
   double seconds = 10, interval_resched = 5;
+  double mpp = 0;  // > 0: the pydmed_torch_mpp system reads at this many microns per pixel
   std::uint64_t max_per_bigchunk = 0, seed = 0;
   pydmed::Dataset dataset;
   nlohmann::json to_json() const;

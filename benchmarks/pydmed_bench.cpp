@@ -28,7 +28,14 @@ nlohmann::json run_isolated(const std::string& name, const bench::Workload& w) {
     close(fds[0]);
     nlohmann::json r;
     try {
-      if (name == "pydmed_torch") r = bench::measure(name, w, [&] { return bench::make_pydmed(w); });
+      if (name == "pydmed_torch") {
+        bench::Workload native = w;
+        native.mpp = 0;
+        r = bench::measure(name, native, [&] { return bench::make_pydmed(native); });
+      } else if (name == "pydmed_torch_mpp") {
+        r = bench::measure(name, w, [&] { return bench::make_pydmed(w); });
+        r["mpp"] = w.mpp;
+      }
       else if (name == "naive_read_region") r = bench::measure(name, w, [&] { return bench::make_naive(w); });
       else if (name == "chunkdataset") r = bench::measure(name, w, [&] { return bench::make_chunkdataset(w); });
       else {
@@ -71,8 +78,11 @@ int main(int argc, char** argv) {
   app.add_option("--interval-resched", w.interval_resched, "seconds between swaps")->default_val(5)->check(CLI::PositiveNumber);
   app.add_option("--max-per-bigchunk", w.max_per_bigchunk, "patches per BigChunk, 0: no limit")->default_val(0);
   app.add_option("--seed", w.seed, "random seed")->default_val(0);
+  app.add_option("--mpp", w.mpp, "also run pydmed_torch_mpp: patches read at this many microns per pixel (resized)")
+      ->check(CLI::PositiveNumber);
   app.add_option("--systems", systems,
-                 "comma-separated: pydmed_torch,naive_read_region,chunkdataset (default), decode_bound (bare BigChunk reads)");
+                 "comma-separated: pydmed_torch,naive_read_region,chunkdataset (default), decode_bound (bare BigChunk reads), "
+                 "pydmed_torch_mpp (added by --mpp)");
   bench::GpuWorkload gw;
   app.add_option("--gpu-collectors", gw.collectors, "collectors feeding the GPU model step, 0: cores minus two")
       ->default_val(0)->check(CLI::NonNegativeNumber);
@@ -91,10 +101,13 @@ int main(int argc, char** argv) {
     }
     w.dataset = pydmed::dataset_from_source(w.slides);
     nlohmann::json out = {{"workload", w.to_json()}, {"results", nlohmann::json::array()}};
+    if (w.mpp > 0 && systems.find("pydmed_torch_mpp") == std::string::npos) systems += ",pydmed_torch_mpp";
+    if (w.mpp <= 0 && systems.find("pydmed_torch_mpp") != std::string::npos) throw std::runtime_error("pydmed_torch_mpp needs --mpp");
     std::stringstream ss(systems);
     std::string name;
     while (std::getline(ss, name, ',')) {
-      if (name != "pydmed_torch" && name != "naive_read_region" && name != "chunkdataset" && name != "decode_bound") {
+      if (name != "pydmed_torch" && name != "pydmed_torch_mpp" && name != "naive_read_region" && name != "chunkdataset" &&
+          name != "decode_bound") {
         throw std::runtime_error("unknown system '" + name + "'");
       }
       std::cerr << "pydmed_bench: running " << name << " for " << w.seconds << " s\n";
@@ -108,6 +121,8 @@ int main(int argc, char** argv) {
       for (auto& r : out["results"]) {
         if (!r.contains("patches_per_s") || r["patches_per_s"].get<double>() <= 0) continue;
         r["pydmed_torch_speedup"] = (*ours)["patches_per_s"].get<double>() / r["patches_per_s"].get<double>();
+        // What reading at a physical resolution keeps of the native throughput.
+        if (r["system"] == "pydmed_torch_mpp") r["vs_native"] = r["patches_per_s"].get<double>() / (*ours)["patches_per_s"].get<double>();
       }
     }
     if (auto g = bench::gpu_figures(w, gw); !g.is_null()) out["gpu"] = g;

@@ -1,7 +1,7 @@
 // The demo: train a small CNN to tell the sample slides' two labels apart, from patches served
 // by pydmed_torch's LightDL, and check it on patients it never saw.
 //
-//   build/examples/train_demo [--slides DIR] [--steps N] [--collectors N] [--batch B]
+//   build/examples/train_demo [--slides DIR] [--steps N] [--collectors N] [--batch B] [--mpp M]
 #include <torch/torch.h>
 
 #include <opencv2/imgproc.hpp>
@@ -110,11 +110,14 @@ int main(int argc, char** argv) {
   CLI::App app{"pydmed_torch demo: train a CNN on patches streamed from whole-slide images"};
   std::string slides = "sample_slides";
   int steps = 800, collectors = 4, batch = 64, count = 8;
+  double mpp = 0;
   app.add_option("--slides", slides, "folder of slides with manifest.csv (made if missing)");
   app.add_option("--steps", steps, "training steps")->check(CLI::PositiveNumber);
   app.add_option("--collectors", collectors, "patients loaded at once")->check(CLI::PositiveNumber);
   app.add_option("--batch", batch, "batch size")->check(CLI::PositiveNumber);
   app.add_option("--count", count, "sample slides to make when there are none")->check(CLI::Range(4, 1000));
+  app.add_option("--mpp", mpp, "train at this many microns per pixel (the sample slides are 0.5): patches resized from their region")
+      ->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
   try {
     torch::manual_seed(0);
@@ -128,8 +131,14 @@ int main(int argc, char** argv) {
     const auto parts = ds.labelbalanced_splits_from({75, 25}, label, /*seed=*/0);
     std::cout << ds.size() << " patients: " << parts[0].size() << " for training, " << parts[1].size() << " held out\n";
 
-    auto bigchunks = pydmed::random_bigchunk_loader(pydmed::RandomBigChunkOptions().width(1024).height(1024).min_tissue(0.5));
-    auto collector = [] { return std::make_unique<TissuePatchCollector>(); };
+    auto bigchunks = pydmed::random_bigchunk_loader(pydmed::RandomBigChunkOptions().width(1024).height(1024).min_tissue(0.5).mpp(mpp));
+    // A user's own collector, as in PyDmed; at a physical resolution, the ready-made one (it cuts
+    // each patch's region of the level and resizes it), with the same tissue rule per patch.
+    pydmed::CollectorFactory collector = [] { return std::make_unique<TissuePatchCollector>(); };
+    if (mpp > 0) {
+      collector = pydmed::random_smallchunk_collector(pydmed::RandomSmallChunkOptions().max_per_bigchunk(400).min_tissue(0.5));
+      std::cout << "training at " << mpp << " um/px\n";
+    }
     const auto collate = pydmed::default_collate(pydmed::CollateOptions().to_float(true));
     // LabelBalancedDL: the loaded patients' labels stay even, so no stretch of batches is all
     // one label (a model would learn that stretch's label instead of the slides).
