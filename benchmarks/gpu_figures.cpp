@@ -91,6 +91,7 @@ nlohmann::json gpu_figures(const Workload& w, const GpuWorkload& g) {
   out["h2d_pageable_gb_s"] = h2d_gb_s(false);
 
   Workload lw = w;
+  lw.mpp = 0;  // the native loader, whatever --mpp asked of the CPU figures
   lw.collectors = g.collectors > 0 ? g.collectors : int(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN) - 2));
   // The README's loop: uint8 over the bus, float conversion and normalisation on the device.
   pydmed::LightDL dl = make_pydmed_dl(

@@ -62,6 +62,10 @@ TEST(Annotations, MalformedFeaturesAreNamed) {
   EXPECT_NE(e.find("bad.geojson: feature 0: a position is not [x, y]"), std::string::npos) << e;
   e = error_of(R"([{"type": "Feature", "geometry": {"type": "Circle", "coordinates": []}}])");
   EXPECT_NE(e.find("unknown geometry type 'Circle'"), std::string::npos) << e;
+  e = error_of(R"({"type": 5})");
+  EXPECT_NE(e.find("bad.geojson: not GeoJSON features"), std::string::npos) << e;
+  e = error_of(R"([{"type": "Feature", "geometry": {"type": "MultiPolygon", "coordinates": []}}])");
+  EXPECT_NE(e.find("bad.geojson: feature 0: a MultiPolygon with no polygons"), std::string::npos) << e;
   e = error_of(R"({"type": "Topology"})");
   EXPECT_NE(e.find("bad.geojson: not GeoJSON features"), std::string::npos) << e;
   TempDir t;
@@ -79,6 +83,16 @@ TEST(Annotations, MalformedFeaturesAreNamed) {
 TEST(Annotations, FractionInsideCountsPixelCentres) {
   const Annotations a = sample();
   EXPECT_DOUBLE_EQ(a.fraction_inside({100, 300, 0, 200, 100, 1.0}), 0.5) << "half of it left of x = 200";
+  EXPECT_DOUBLE_EQ(a.fraction_inside({1100, 300, 0, 200, 100, 1.0}), 0.5) << "half of it right of x = 1200";
+  EXPECT_DOUBLE_EQ(a.fraction_inside({300, 1100, 0, 100, 200, 1.0}), 0.5) << "half of it below y = 1200";
+  EXPECT_DOUBLE_EQ(a.fraction_inside({1169, 300, 0, 32, 32, 1.0}), 31.0 / 32) << "one column past the right edge";
+  EXPECT_DOUBLE_EQ(a.fraction_inside({480, 600, 0, 40, 10, 1.0}), 0.5) << "half of it in the hole";
+  // Every pixel centre as contains() says, on a slanted edge too.
+  const RegionInfo slant{1450, 1850, 0, 64, 48, 1.0};
+  int in = 0;
+  for (int y = 0; y < 48; ++y)
+    for (int x = 0; x < 64; ++x) in += a.at(1450 + x + 0.5, 1850 + y + 0.5) != nullptr;
+  EXPECT_DOUBLE_EQ(a.fraction_inside(slant), in / (64.0 * 48));
   EXPECT_DOUBLE_EQ(a.fraction_inside({600, 600, 0, 100, 100, 1.0}), 0.0) << "in the hole";
   EXPECT_DOUBLE_EQ(a.fraction_inside({400, 400, 0, 100, 100, 1.0}), 1.0);
   // At a level with downsample 4: 50 level pixels cover 200 level-0 pixels.
@@ -203,6 +217,38 @@ TEST(Annotations, PicturesDrawTheOutlines) {
   const Heatmap h = Heatmap::from_windows(slide, {{200, 200, 0, 64, 64, {1.0f}}, {600, 200, 0, 64, 64, {2.0f}}}, 64);
   const cv::Mat over = h.overlay(slide, 0, 0.5, cv::COLORMAP_JET, 512, &a);
   EXPECT_GT(over.at<cv::Vec3b>(int(200 * s), int(700 * s))[2], 180);
+}
+
+// A rule nothing can meet fails the patient with one line, instead of reading BigChunks forever;
+// a small polygon is found at once.
+TEST(Annotations, UnmeetableRulesFailAndSmallPolygonsAreFound) {
+  PYDMED_REQUIRE_WSI();
+  TempDir t;
+  auto run = [&](const std::string& geojson, RoiMode mode, std::size_t want, std::vector<ChunkRecord>* got) {
+    write_file(t.file("r.geojson"), geojson);
+    write_file(t.file("m.csv"), "patient_id,record:wsi,roi:wsi\n0," + wsi("CMU-1-Small-Region.svs") + ",r.geojson\n");
+    LightDLCore dl(read_manifest(t.file("m.csv")), random_bigchunk_loader(RandomBigChunkOptions().width(512).height(512).roi(mode)),
+                   random_smallchunk_collector(RandomSmallChunkOptions().max_per_bigchunk(20)), test_options().max_failures(1));
+    const Delivered d = consume(dl, want);
+    if (got) *got = d.records;
+    return std::make_pair(dl.errors().empty() ? std::string() : dl.errors().front().message, dl.stats().bigchunks);
+  };
+  auto square = [](int x, int y, int side) {
+    return R"({"type": "Feature", "properties": {"name": "s"}, "geometry": {"type": "Polygon", "coordinates": [[[)" +
+           std::to_string(x) + "," + std::to_string(y) + "],[" + std::to_string(x + side) + "," + std::to_string(y) + "],[" +
+           std::to_string(x + side) + "," + std::to_string(y + side) + "],[" + std::to_string(x) + "," + std::to_string(y + side) + "]]]}}";
+  };
+  auto [outside, n0] = run(square(20000, 20000, 100), RoiMode::Include, 10, nullptr);
+  EXPECT_NE(outside.find("r.geojson: the annotations lie outside the slide's 2220 x 2967 pixels"), std::string::npos) << outside;
+  auto [everything, n1] = run(square(-10, -10, 5000), RoiMode::Exclude, 10, nullptr);
+  EXPECT_NE(everything.find("BigChunks in a row held no patch outside the annotations"), std::string::npos) << everything;
+  std::vector<ChunkRecord> small;
+  auto [none, bigchunks] = run(square(1000, 1000, 40), RoiMode::Include, 100, &small);
+  EXPECT_EQ(none, "");
+  ASSERT_EQ(small.size(), 100u);
+  EXPECT_LE(bigchunks, 10u) << "20 patches from each BigChunk placed over the 40-pixel square";
+  EXPECT_THROW(random_bigchunk_loader(RandomBigChunkOptions().min_roi_fraction(std::nan(""))), OptionsError);
+  EXPECT_THROW(random_smallchunk_collector(RandomSmallChunkOptions().min_tissue(1.5)), OptionsError);
 }
 
 TEST(Annotations, AMalformedFileFailsThePatientNamingIt) {

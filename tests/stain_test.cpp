@@ -55,6 +55,13 @@ TEST(Stain, MacenkoFindsTheStainMatrixAnImageWasMadeWith) {
   const cv::Mat white(64, 64, CV_8UC3, cv::Scalar(250, 250, 250));
   EXPECT_THROW(stain::fit_macenko(white), Error);
   EXPECT_EQ(cv::norm(stain::normalize_macenko(white, fit), white, cv::NORM_INF), 0);
+  // One colour (a pen mark, a dark flat region): two stains cannot be told apart; left as it is.
+  for (const cv::Scalar colour : {cv::Scalar(20, 20, 20), cv::Scalar(40, 60, 140)}) {
+    cv::Mat flat(64, 64, CV_8UC3, colour), noisy = flat.clone();
+    cv::randu(noisy, colour - cv::Scalar::all(2), colour + cv::Scalar::all(2));
+    EXPECT_EQ(cv::norm(stain::normalize_macenko(flat, fit), flat, cv::NORM_INF), 0);
+    EXPECT_EQ(cv::norm(stain::normalize_macenko(noisy, fit), noisy, cv::NORM_INF), 0);
+  }
 }
 
 TEST(Stain, NormalisingAReferenceToItselfIsCloseToTheIdentity) {
@@ -94,9 +101,15 @@ TEST(Stain, HedJitterIsSeededAndScalesTheStains) {
   EXPECT_EQ(cv::norm(ja, jb, cv::NORM_INF), 0) << "the same draws, the same image";
   EXPECT_GT(cv::norm(ja, img, cv::NORM_L1) / double(img.total()), 1.0) << "and it changes the colours";
   EXPECT_LE(cv::norm(stain::hed_jitter(img, 0, 0, none), img, cv::NORM_INF), 1) << "no jitter: the image (rounding aside)";
-  // Scaling only haematoxylin's concentration: OD moves along the H vector alone.
+  // A pixel made of haematoxylin alone, jittered: its OD stays along the H vector (scaled).
   const cv::Matx33d m = stain::hed_stains();
-  EXPECT_NEAR(m(0, 0) * m(0, 0) + m(0, 1) * m(0, 1) + m(0, 2) * m(0, 2), 1.0, 1e-12);
+  cv::Mat h_only(8, 8, CV_8UC3);
+  for (int c = 0; c < 3; ++c) h_only.forEach<cv::Vec3b>([&](cv::Vec3b& p, const int*) { p[c] = cv::saturate_cast<std::uint8_t>(256 * std::exp(-1.2 * m(0, c)) - 1); });
+  Rng only_scale(9);
+  const cv::Vec3b j = stain::hed_jitter(h_only, 0.3, 0.0, only_scale).at<cv::Vec3b>(0, 0);
+  cv::Vec3d od;
+  for (int c = 0; c < 3; ++c) od[c] = -std::log((j[c] + 1.0) / 256.0);
+  EXPECT_GT(cv::normalize(od).dot(cv::Vec3d(m(0, 0), m(0, 1), m(0, 2))), 0.999);
   EXPECT_THROW(transforms::hed_jitter(-0.1, 0), OptionsError);
 }
 

@@ -118,6 +118,7 @@ TEST(TorchGpuPath, DeviceFollowsLocalRank) {
   EXPECT_THROW(resolve_device(torch::Device(torch::kCUDA), nullptr, 0, 0), OptionsError);
   try {
     resolve_device(torch::nullopt, "5", 2, 0);
+    FAIL() << "LOCAL_RANK 5 on a 2-GPU machine";
   } catch (const OptionsError& e) {
     EXPECT_NE(std::string(e.what()).find("LOCAL_RANK"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("2 CUDA devices"), std::string::npos) << e.what();
@@ -179,9 +180,12 @@ TEST(TorchGpuPath, CudaBatchesEqualTheHostStageUnderLoad) {
 
 TEST(TorchGpuPath, CudaDeviceFollowsLocalRank) {
   PYDMED_REQUIRE_CUDA();
+  const char* before = std::getenv("LOCAL_RANK");
+  const std::string saved = before ? before : "";
   ::setenv("LOCAL_RANK", "0", 1);
   LightDL dl = make_dl(TorchOptions());
-  ::unsetenv("LOCAL_RANK");
+  if (before) ::setenv("LOCAL_RANK", saved.c_str(), 1);
+  else ::unsetenv("LOCAL_RANK");
   EXPECT_EQ(dl.device(), torch::Device(torch::kCUDA, 0));
   const Batch b = dl.get_batch(4);
   EXPECT_TRUE(b.data.is_cuda());

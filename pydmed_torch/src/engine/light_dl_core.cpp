@@ -662,10 +662,20 @@ std::vector<pid_t> LightDLCore::loader_pids() const {
   return out;
 }
 
+namespace {
+// Checked in the root, where the options are made: a bad one is the caller's error, at once.
+void check_fraction(const char* option, double v) {
+  if (!(v >= 0 && v <= 1)) throw OptionsError(option, "must be between 0 and 1, not " + std::to_string(v));
+}
+}  // namespace
+
 LoaderFactory random_bigchunk_loader(const RandomBigChunkOptions& o) {
+  check_fraction("min_tissue", o.min_tissue());
+  check_fraction("min_roi_fraction", o.min_roi_fraction());
   return [o] { return std::make_unique<RandomBigChunkLoader>(o); };
 }
 CollectorFactory random_smallchunk_collector(const RandomSmallChunkOptions& o) {
+  check_fraction("min_tissue", o.min_tissue());
   return [o] { return std::make_unique<RandomSmallChunkCollector>(o); };
 }
 

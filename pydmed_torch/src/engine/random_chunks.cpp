@@ -27,8 +27,10 @@ std::optional<BigChunk> RandomBigChunkLoader::extract_bigchunk(const nlohmann::j
     const Record& record = patient().record(o_.record());
     slide_ = std::make_unique<Slide>(open_record_slide(record));
     roi_ = std::make_unique<Annotations>(record_annotations(record));
-    if (o_.min_roi_fraction() < 0 || o_.min_roi_fraction() > 1)
-      throw OptionsError("min_roi_fraction", "must be between 0 and 1, not " + std::to_string(o_.min_roi_fraction()));
+    const LevelInfo& l0 = slide_->levels()[0];
+    if (!roi_->empty() && o_.roi() == RoiMode::Include && (roi_->bounds() & cv::Rect2d(0, 0, double(l0.width), double(l0.height))).area() <= 0)
+      throw Error(record.dict_infos["roi"].get<std::string>() + ": the annotations lie outside the slide's " + std::to_string(l0.width) +
+                  " x " + std::to_string(l0.height) + " pixels");
   }
   Slide& slide = *slide_;
   const bool include = !roi_->empty() && o_.roi() == RoiMode::Include;
@@ -67,7 +69,9 @@ std::optional<BigChunk> RandomBigChunkLoader::extract_bigchunk(const nlohmann::j
     const std::int64_t mx = std::max<std::int64_t>(0, L.width - w), my = std::max<std::int64_t>(0, L.height - h);
     if (include) {
       const auto pt = roi_->random_point(rng);
-      if (!pt) throw Error(patient().record(o_.record()).dict_infos["roi"].get<std::string>() + ": the annotations enclose no area");
+      if (!pt)
+        throw Error(patient().record(o_.record()).dict_infos["roi"].get<std::string>() +
+                    ": no point found inside the annotations (no polygon with area, or only very thin ones)");
       const auto px = std::int64_t(pt->x / L.downsample), py = std::int64_t(pt->y / L.downsample);
       return std::pair<std::int64_t, std::int64_t>(std::clamp<std::int64_t>(px - rng.between(0, w - 1), 0, mx),
                                                    std::clamp<std::int64_t>(py - rng.between(0, h - 1), 0, my));
@@ -140,28 +144,49 @@ Extraction RandomSmallChunkCollector::extract_smallchunk(std::uint64_t call_coun
   }
   const double ds = bc.region.downsample;
   if (o_.min_tissue() > 0 && !tissue_) tissue_ = tissue_of(open_record_slide(patient().record(bc.info.value("record", "wsi"))));
+  const RoiMode mode = include ? RoiMode::Include : RoiMode::Exclude;
+  // The region of the level a patch at (px, py) of the BigChunk reads, its corner in level-0 pixels.
+  auto region_at = [&](int px, int py) {
+    return RegionInfo{std::llround((double(bc.region.x) / ds + px) * ds), std::llround((double(bc.region.y) / ds + py) * ds),
+                      bc.region.level, rw, rh, ds};
+  };
   const Annotation* cls = nullptr;
-  // Is the patch at (px, py) of the BigChunk on the served side of the annotations?
   auto served = [&](int px, int py) {
-    const double x0 = double(bc.region.x) + px * ds, y0 = double(bc.region.y) + py * ds;
-    if (tissue_ && tissue_->fraction(std::llround(x0), std::llround(y0), std::llround(rw * ds), std::llround(rh * ds)) < o_.min_tissue())
-      return false;
-    if (!roi) return true;
-    cls = roi->at(x0 + rw * ds / 2, y0 + rh * ds / 2);
-    if (min_fraction <= 0) return include == (cls != nullptr);
-    const double inside = roi->fraction_inside({std::llround(x0), std::llround(y0), bc.region.level, rw, rh, ds});
-    return (include ? inside : 1 - inside) >= min_fraction;
+    const RegionInfo r = region_at(px, py);
+    if (tissue_ && tissue_->fraction(r.x, r.y, std::llround(rw * ds), std::llround(rh * ds)) < o_.min_tissue()) return false;
+    return !roi || roi->serves(r, mode, min_fraction, &cls);
   };
   Rng rng = random_stream(call_count);
-  int px = int(rng.between(0, bc.data.cols - rw));
-  int py = int(rng.between(0, bc.data.rows - rh));
+  const cv::Rect2d bigchunk(double(bc.region.x), double(bc.region.y), bc.data.cols * ds, bc.data.rows * ds);
+  auto draw = [&]() -> std::pair<int, int> {
+    // Inside annotations: around a random point of the polygons meeting this BigChunk, so small
+    // polygons are found at once; else uniformly.
+    if (roi && include) {
+      if (const auto pt = roi->random_point(rng, &bigchunk)) {
+        return {std::clamp(int(std::floor((pt->x - bigchunk.x) / ds - rw / 2.0)), 0, bc.data.cols - rw),
+                std::clamp(int(std::floor((pt->y - bigchunk.y) / ds - rh / 2.0)), 0, bc.data.rows - rh)};
+      }
+    }
+    return {int(rng.between(0, bc.data.cols - rw)), int(rng.between(0, bc.data.rows - rh))};
+  };
+  auto [px, py] = draw();
   // Around the damage, on tissue, inside (or outside) the annotations; a BigChunk with no place
-  // found in 64 draws is done.
+  // found in 64 draws is done, and 16 such BigChunks in a row mean there is nothing to serve.
   for (int attempt = 0; touches_damage(bc, px, py, rw, rh) || !served(px, py); ++attempt) {
-    if (attempt == 64) return Extraction::done();
-    px = int(rng.between(0, bc.data.cols - rw));
-    py = int(rng.between(0, bc.data.rows - rh));
+    if (attempt == 64) {
+      if (bc.number != last_served_bigchunk_ && ++empty_bigchunks_ >= 16) {
+        std::string rule;
+        if (roi) rule += std::string(include ? " inside" : " outside") + " the annotations of " + roi_path_;
+        if (o_.min_tissue() > 0) rule += (rule.empty() ? "" : " and") + std::string(" with ") + std::to_string(o_.min_tissue()) + " tissue";
+        if (rule.empty()) rule = " clear of damaged tiles";
+        throw Error(std::to_string(empty_bigchunks_) + " BigChunks in a row held no patch" + rule + ": nothing to serve");
+      }
+      return Extraction::done();
+    }
+    std::tie(px, py) = draw();
   }
+  last_served_bigchunk_ = bc.number;
+  empty_bigchunks_ = 0;
   SmallChunk c;
   if (roi && include) c.info = {{"roi", cls ? cls->cls : ""}};
   c.data = bc.data(cv::Rect(px, py, rw, rh));

@@ -73,6 +73,8 @@ bool try_fit(const cv::Mat1d& od, const MacenkoOptions& o, MacenkoFit& fit) {
   const double lo = percentile(angle, o.angle_percentile()), hi = percentile(angle, 100 - o.angle_percentile());
   cv::Vec3d a = e1 * std::cos(lo) + e2 * std::sin(lo), b = e1 * std::cos(hi) + e2 * std::sin(hi);
   a = cv::normalize(a), b = cv::normalize(b);
+  // One colour (a pen mark, a flat region): no two stains to tell apart.
+  if (std::abs(a.dot(b)) > 0.99) return false;
   // Haematoxylin absorbs more red than eosin does: it goes first.
   if (a[0] < b[0]) std::swap(a, b);
   for (int r = 0; r < 3; ++r) fit.stains(r, 0) = a[r], fit.stains(r, 1) = b[r];
@@ -80,7 +82,8 @@ bool try_fit(const cv::Mat1d& od, const MacenkoOptions& o, MacenkoFit& fit) {
   for (int s = 0; s < 2; ++s) {
     std::vector<double> col(std::size_t(c.rows));
     for (int i = 0; i < c.rows; ++i) col[std::size_t(i)] = c(i, s);
-    fit.max_concentration[std::size_t(s)] = std::max(1e-6, percentile(col, 99));
+    fit.max_concentration[std::size_t(s)] = percentile(col, 99);
+    if (!(fit.max_concentration[std::size_t(s)] > 1e-3)) return false;  // a stain that is not there
   }
   return true;
 }

@@ -177,17 +177,8 @@ class SlidingWindowCollector : public SmallChunkCollector {
     const cv::Rect in_bigchunk(int(lx - bx), int(ly - by), int(g.kw), int(g.kh));
     // Outside the served side of the annotations: not a window of this run.
     const Annotation* cls = nullptr;
-    if (!roi_->empty()) {
-      const double x0 = double(lx) * ds, y0 = double(ly) * ds;
-      cls = roi_->at(x0 + double(g.kw) * ds / 2, y0 + double(g.kh) * ds / 2);
-      const bool include = sw_.roi() == RoiMode::Include;
-      bool served = include == (cls != nullptr);
-      if (sw_.min_roi_fraction() > 0) {
-        const double inside = roi_->fraction_inside({std::llround(x0), std::llround(y0), bc.region.level, g.kw, g.kh, ds});
-        served = (include ? inside : 1 - inside) >= sw_.min_roi_fraction();
-      }
-      if (!served) return Extraction::skip();
-    }
+    const RegionInfo window{std::llround(double(lx) * ds), std::llround(double(ly) * ds), bc.region.level, g.kw, g.kh, ds};
+    if (!roi_->empty() && !roi_->serves(window, sw_.roi(), sw_.min_roi_fraction(), &cls)) return Extraction::skip();
     std::string why;
     if (touches_damage(bc, in_bigchunk.x, in_bigchunk.y, in_bigchunk.width, in_bigchunk.height, &why)) {
       return Extraction::skip({std::llround(double(lx) * ds), std::llround(double(ly) * ds), bc.region.level, int(g.kw),

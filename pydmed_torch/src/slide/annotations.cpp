@@ -40,6 +40,22 @@ double ring_area(const std::vector<cv::Point2d>& ring) {
   return std::abs(twice) / 2;
 }
 
+cv::Rect2d bounds_of(const std::vector<cv::Point2d>& ring) {
+  double x0 = ring[0].x, y0 = ring[0].y, x1 = x0, y1 = y0;
+  for (const auto& q : ring) x0 = std::min(x0, q.x), y0 = std::min(y0, q.y), x1 = std::max(x1, q.x), y1 = std::max(y1, q.y);
+  return cv::Rect2d(x0, y0, x1 - x0, y1 - y0);
+}
+
+// Where the horizontal line at `y` crosses the ring, by in_ring's rule (so a pixel centre is
+// inside exactly when contains() says so).
+void crossings(const std::vector<cv::Point2d>& ring, double y, std::vector<double>& out) {
+  for (std::size_t i = 0, j = ring.size() - 1; i < ring.size(); j = i++) {
+    const cv::Point2d& a = ring[i];
+    const cv::Point2d& b = ring[j];
+    if ((a.y > y) != (b.y > y)) out.push_back((b.x - a.x) * (y - a.y) / (b.y - a.y) + a.x);
+  }
+}
+
 // What a malformed feature is reported as.
 struct FeatureError {
   std::string reason;
@@ -65,20 +81,19 @@ AnnotationPolygon parse_polygon(const nlohmann::json& rings) {
   AnnotationPolygon p;
   p.outer = parse_ring(rings[0]);
   for (std::size_t i = 1; i < rings.size(); ++i) p.holes.push_back(parse_ring(rings[i]));
-  double x0 = p.outer[0].x, y0 = p.outer[0].y, x1 = x0, y1 = y0;
-  for (const auto& q : p.outer) x0 = std::min(x0, q.x), y0 = std::min(y0, q.y), x1 = std::max(x1, q.x), y1 = std::max(y1, q.y);
-  p.bounds = cv::Rect2d(x0, y0, x1 - x0, y1 - y0);
+  p.bounds = bounds_of(p.outer);
   return p;
 }
 
 // Appends the geometry's polygons; returns false for one that encloses nothing (point, line).
-bool parse_geometry(const nlohmann::json& g, std::vector<AnnotationPolygon>& out) {
+bool parse_geometry(const nlohmann::json& g, std::vector<AnnotationPolygon>& out, int depth = 0) {
   if (!g.is_object() || !g.contains("type") || !g["type"].is_string()) throw FeatureError{"the geometry has no type"};
   const std::string type = g["type"].get<std::string>();
   if (type == "GeometryCollection") {
+    if (depth > 8) throw FeatureError{"GeometryCollections nested more than 8 deep"};
     if (!g.contains("geometries") || !g["geometries"].is_array()) throw FeatureError{"a GeometryCollection without geometries"};
     bool any = false;
-    for (const auto& sub : g["geometries"]) any |= parse_geometry(sub, out);
+    for (const auto& sub : g["geometries"]) any |= parse_geometry(sub, out, depth + 1);
     return any;
   }
   if (type != "Polygon" && type != "MultiPolygon") {
@@ -89,6 +104,7 @@ bool parse_geometry(const nlohmann::json& g, std::vector<AnnotationPolygon>& out
   if (type == "Polygon") {
     out.push_back(parse_polygon(g["coordinates"]));
   } else {
+    if (g["coordinates"].empty()) throw FeatureError{"a MultiPolygon with no polygons"};
     for (const auto& poly : g["coordinates"]) out.push_back(parse_polygon(poly));
   }
   return true;
@@ -124,7 +140,8 @@ Annotations Annotations::parse(const nlohmann::json& geojson, const std::string&
   const nlohmann::json* features = &geojson;
   nlohmann::json one;
   if (geojson.is_object()) {
-    const std::string type = geojson.value("type", "");
+    const auto t = geojson.find("type");
+    const std::string type = t != geojson.end() && t->is_string() ? t->get<std::string>() : "";
     if (type == "FeatureCollection") {
       if (!geojson.contains("features") || !geojson["features"].is_array())
         throw Error(source + ": a FeatureCollection without a list of features");
@@ -185,9 +202,7 @@ Annotations Annotations::from_mask(const cv::Mat& mask, double dx, double dy, co
     p.outer = ring(contours[i]);
     for (int h = tree[i][2]; h >= 0; h = tree[std::size_t(h)][0])
       if (contours[std::size_t(h)].size() >= 3) p.holes.push_back(ring(contours[std::size_t(h)]));
-    double x0 = p.outer[0].x, y0 = p.outer[0].y, x1 = x0, y1 = y0;
-    for (const auto& q : p.outer) x0 = std::min(x0, q.x), y0 = std::min(y0, q.y), x1 = std::max(x1, q.x), y1 = std::max(y1, q.y);
-    p.bounds = cv::Rect2d(x0, y0, x1 - x0, y1 - y0);
+    p.bounds = bounds_of(p.outer);
     ann.polygons.push_back(std::move(p));
   }
   Annotations a;
@@ -257,54 +272,76 @@ const Annotation* Annotations::at(double x, double y) const {
   return nullptr;
 }
 
-double Annotations::fraction_inside(const RegionInfo& r) const {
+double Annotations::fraction_inside(const RegionInfo& r, const Annotation* only) const {
   if (r.width <= 0 || r.height <= 0) return 0;
-  // Rasterise what falls in the region (pixels of its level), holes cut out per polygon.
-  cv::Mat1b inside(int(r.height), int(r.width), std::uint8_t(0));
+  // Row by row through the pixel centres: the crossings of each polygon's rings (outer and holes
+  // together: even-odd) bound the runs of centres inside it.
   const double ds = r.downsample > 0 ? r.downsample : 1;
   const cv::Rect2d reg(double(r.x), double(r.y), double(r.width) * ds, double(r.height) * ds);
-  constexpr int kShift = 4;  // sub-pixel vertices
-  auto local = [&](const std::vector<cv::Point2d>& ring) {
-    std::vector<cv::Point> pts;
-    pts.reserve(ring.size());
-    // Pixel i covers [i, i+1) of the level: its centre i + 0.5 must fall inside.
-    for (const auto& q : ring)
-      pts.emplace_back(int(std::lround(((q.x - reg.x) / ds - 0.5) * (1 << kShift))),
-                       int(std::lround(((q.y - reg.y) / ds - 0.5) * (1 << kShift))));
-    return pts;
-  };
-  for (const Annotation& a : features_) {
-    for (const AnnotationPolygon& p : a.polygons) {
-      if ((p.bounds & reg).area() <= 0) continue;
-      cv::Mat1b one(inside.size(), std::uint8_t(0));
-      std::vector<std::vector<cv::Point>> outer{local(p.outer)};
-      cv::fillPoly(one, outer, cv::Scalar(255), cv::LINE_8, kShift);
-      if (!p.holes.empty()) {
-        std::vector<std::vector<cv::Point>> holes;
-        for (const auto& h : p.holes) holes.push_back(local(h));
-        cv::fillPoly(one, holes, cv::Scalar(0), cv::LINE_8, kShift);
+  std::vector<std::uint8_t> row(std::size_t(r.width));
+  std::vector<double> xs;
+  std::int64_t inside = 0;
+  for (std::int64_t j = 0; j < r.height; ++j) {
+    const double y = reg.y + (double(j) + 0.5) * ds;
+    std::fill(row.begin(), row.end(), 0);
+    for (const Annotation& a : features_) {
+      if (only && &a != only) continue;
+      for (const AnnotationPolygon& p : a.polygons) {
+        if (y < p.bounds.y || y > p.bounds.y + p.bounds.height || (p.bounds & reg).area() <= 0) continue;
+        xs.clear();
+        crossings(p.outer, y, xs);
+        for (const auto& h : p.holes) crossings(h, y, xs);
+        std::sort(xs.begin(), xs.end());
+        for (std::size_t k = 0; k + 1 < xs.size(); k += 2) {
+          // Centres x0 + (i + 0.5) ds in [xs[k], xs[k+1]).
+          const auto first = std::max<std::int64_t>(0, std::int64_t(std::ceil((xs[k] - reg.x) / ds - 0.5)));
+          const auto last = std::min<std::int64_t>(r.width, std::int64_t(std::ceil((xs[k + 1] - reg.x) / ds - 0.5)));
+          for (std::int64_t i = first; i < last; ++i) row[std::size_t(i)] = 1;
+        }
       }
-      inside |= one;
     }
+    inside += std::count(row.begin(), row.end(), std::uint8_t(1));
   }
-  return double(cv::countNonZero(inside)) / double(inside.total());
+  return double(inside) / (double(r.width) * double(r.height));
 }
 
-std::optional<cv::Point2d> Annotations::random_point(Rng& rng) const {
+bool Annotations::serves(const RegionInfo& r, RoiMode mode, double min_fraction, const Annotation** cls) const {
+  const double ds = r.downsample > 0 ? r.downsample : 1;
+  const Annotation* at_centre = at(double(r.x) + double(r.width) * ds / 2, double(r.y) + double(r.height) * ds / 2);
+  const bool include = mode == RoiMode::Include;
+  bool served = include == (at_centre != nullptr);
+  const Annotation* best = at_centre;
+  if (min_fraction > 0) {
+    const double f = fraction_inside(r);
+    served = (include ? f : 1 - f) >= min_fraction;
+    if (served && include && !best) {  // inside by area, not by its centre: the class covering most of it
+      double most = 0;
+      for (const Annotation& a : features_)
+        if (const double fa = fraction_inside(r, &a); fa > most) most = fa, best = &a;
+    }
+  }
+  if (cls) *cls = include ? best : nullptr;
+  return served;
+}
+
+std::optional<cv::Point2d> Annotations::random_point(Rng& rng, const cv::Rect2d* within) const {
   std::vector<const AnnotationPolygon*> polys;
   std::vector<double> cumulative;
   double total = 0;
   for (const Annotation& a : features_)
-    for (const AnnotationPolygon& p : a.polygons)
-      if (const double area = p.area(); area > 0) total += area, polys.push_back(&p), cumulative.push_back(total);
+    for (const AnnotationPolygon& p : a.polygons) {
+      const cv::Rect2d box = within ? (p.bounds & *within) : p.bounds;
+      if (const double area = p.area(); area > 0 && box.area() > 0) total += area, polys.push_back(&p), cumulative.push_back(total);
+    }
   if (polys.empty()) return std::nullopt;
-  for (int attempt = 0; attempt < 64; ++attempt) {
+  for (int attempt = 0; attempt < 16; ++attempt) {
     const double pick = rng.uniform() * total;
     const std::size_t k = std::size_t(std::upper_bound(cumulative.begin(), cumulative.end(), pick) - cumulative.begin());
     const AnnotationPolygon& p = *polys[std::min(k, polys.size() - 1)];
-    // Rejection in the bounding box: a polygon fills at least a few percent of it in practice.
-    for (int tries = 0; tries < 64; ++tries) {
-      const double x = p.bounds.x + rng.uniform() * p.bounds.width, y = p.bounds.y + rng.uniform() * p.bounds.height;
+    const cv::Rect2d box = within ? (p.bounds & *within) : p.bounds;
+    // Rejection in the (clipped) bounding box; a thin diagonal polygon fills little of it.
+    for (int tries = 0; tries < 256; ++tries) {
+      const double x = box.x + rng.uniform() * box.width, y = box.y + rng.uniform() * box.height;
       if (p.contains(x, y)) return cv::Point2d(x, y);
     }
   }

@@ -18,7 +18,7 @@ DeviceFeed::DeviceFeed(torch::Device device) : device_(device) {
 
 c10::Stream DeviceFeed::copy_stream() const { return stream_ ? *stream_ : impl_->getStream(device_); }
 
-DeviceFeed::Events DeviceFeed::transfer(Batch& b, const CollateFn& device_stage) const {
+c10::Event DeviceFeed::transfer(Batch& b, const CollateFn& device_stage, const std::function<void(c10::Event)>& copied) const {
   const c10::Stream stream = copy_stream();
   c10::StreamGuard on_copy_stream(stream);  // also makes device_ current on this thread
   auto move = [&](torch::Tensor& t) {
@@ -28,11 +28,13 @@ DeviceFeed::Events DeviceFeed::transfer(Batch& b, const CollateFn& device_stage)
   move(b.patients);
   move(b.coords);
   move(b.labels);
-  Events e{c10::Event(device_.type()), c10::Event(device_.type())};
-  e.copied.record(stream);
+  c10::Event done_copying(device_.type());
+  done_copying.record(stream);
+  copied(std::move(done_copying));
   if (device_stage) device_stage(b);
-  e.ready.record(stream);
-  return e;
+  c10::Event ready(device_.type());
+  ready.record(stream);
+  return ready;
 }
 
 void DeviceFeed::hand_over(const Batch& b, const c10::Event& ready) const {

@@ -3,16 +3,19 @@
 // transfer (and its device collate stage) overlaps the current training step.
 //
 // Threads: transfer() runs on whichever thread assembles a batch (the prefetch task or a
-// DataLoader worker), hand_over() on the thread that returns it to the training loop. The
-// copy stream is shared by them (streams are thread-safe); nothing here is mutable after
-// construction. Ordering: the copy stream's work -> `ready` event -> the consumer's stream
-// waits on it (hand_over), so no kernel of the training step can read a half-copied batch.
+// DataLoader worker), hand_over() on the thread that returns it from get_batch. The copy stream
+// is shared by them (streams are thread-safe); nothing here is mutable after construction.
+// Ordering: the copy stream's work -> `ready` event -> the stream current on the thread that
+// calls get_batch waits on it (hand_over), so no kernel queued there after get_batch returns can
+// read a half-copied batch. With DataLoader workers that thread is a worker, whose current
+// stream is the default one: the training loop must then run on the default stream too.
 // Written against c10's device-generic API, so it compiles in a CPU-only LibTorch too.
 #include <c10/core/Event.h>
 #include <c10/core/Stream.h>
 #include <c10/core/impl/VirtualGuardImpl.h>
 #include <torch/types.h>
 
+#include <functional>
 #include <memory>
 
 #include "pydmed/torch/batch.hpp"
@@ -28,13 +31,12 @@ class DeviceFeed {
   bool on_host() const { return device_.is_cpu(); }
   bool pinned() const { return device_.is_cuda(); }  // host buffers worth page-locking
 
-  struct Events {
-    c10::Event copied;  // the host buffers may be reused after this
-    c10::Event ready;   // the batch, device stage included, is on the device
-  };
   // Copies the batch's tensors to the device with non_blocking and runs `device_stage` there,
   // all on the copy stream (on the current stream where the device type has no stream pool).
-  Events transfer(Batch& b, const CollateFn& device_stage) const;
+  // `copied` gets the event after which the host buffers may be reused, before the device stage
+  // runs (so a stage that throws cannot leave a buffer unguarded). Returns the event after which
+  // the batch, device stage included, is on the device.
+  c10::Event transfer(Batch& b, const CollateFn& device_stage, const std::function<void(c10::Event)>& copied) const;
   // The calling thread's current stream waits for `ready`; the batch's device memory is marked
   // as used on that stream, so the caching allocator does not give it back to the copy stream
   // while the training step's kernels may still read it.

@@ -150,7 +150,7 @@ LightDL::Assembled LightDL::assemble(const Shared& s, std::size_t n) {
     const auto& classes = s.options.roi_classes();
     for (std::size_t i = 0; i < got; ++i) {
       const auto info = nlohmann::json::parse(b.records[i].info_json.empty() ? "{}" : b.records[i].info_json, nullptr, false);
-      const std::string cls = info.is_object() ? info.value("roi", std::string("(none)")) : "(none)";
+      const std::string cls = info.is_object() ? info.value("roi", std::string()) : "";  // "": no annotation class
       const auto it = std::find(classes.begin(), classes.end(), cls);
       if (it == classes.end()) throw Error("patient " + std::to_string(b.records[i].patient) + ": annotation class '" + cls + "' is not in TorchOptions::roi_classes");
       l[std::int64_t(i)] = std::int64_t(it - classes.begin());
@@ -166,9 +166,8 @@ LightDL::Assembled LightDL::assemble(const Shared& s, std::size_t n) {
   if (s.feed.on_host()) {
     if (collate.device) collate.device(b);
   } else {
-    DeviceFeed::Events e = s.feed.transfer(b, collate.device);
-    s.buffers.copy_enqueued(buffer, std::move(e.copied));
-    a.ready = std::make_unique<c10::Event>(std::move(e.ready));
+    a.ready = std::make_unique<c10::Event>(
+        s.feed.transfer(b, collate.device, [&](c10::Event copied) { s.buffers.copy_enqueued(buffer, std::move(copied)); }));
   }
   a.batch = std::move(b);
   return a;

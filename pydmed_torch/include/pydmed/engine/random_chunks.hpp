@@ -77,6 +77,9 @@ class RandomSmallChunkCollector : public SmallChunkCollector {
   std::string roi_path_;  // the annotations read for this visit's BigChunks
   Annotations roi_;
   std::unique_ptr<TissueMask> tissue_;  // for min_tissue, once a visit
+  // BigChunks in a row that served nothing (an unmeetable rule must fail, not spin).
+  int empty_bigchunks_ = 0;
+  std::uint32_t last_served_bigchunk_ = UINT32_MAX;
 };
 
 }  // namespace pydmed

@@ -58,10 +58,16 @@ class Annotations {
 
   // The first feature (in file order) with a polygon containing the level-0 point, or null.
   const Annotation* at(double x, double y) const;
-  // Fraction of a level region's pixels (pixel centres) inside some polygon, for min_roi_fraction.
-  double fraction_inside(const RegionInfo& region) const;
-  // A level-0 point inside some polygon, polygons drawn by area; none if nothing has area.
-  std::optional<cv::Point2d> random_point(Rng& rng) const;
+  // Fraction of a level region's pixels whose centre contains() puts inside a polygon (of
+  // `only`, when given), for min_roi_fraction.
+  double fraction_inside(const RegionInfo& region, const Annotation* only = nullptr) const;
+  // The loaders' rule for a region of a level: Include serves it when its centre lies inside a
+  // polygon (or, with min_fraction > 0, that fraction of its pixels), Exclude when outside. `cls`
+  // gets the class served under Include: the feature at the centre, else the one covering most.
+  bool serves(const RegionInfo& region, RoiMode mode, double min_fraction, const Annotation** cls = nullptr) const;
+  // A level-0 point inside some polygon (of those meeting `within`, and inside it), polygons drawn
+  // by area; none if nothing there has area or no point was found (very thin polygons).
+  std::optional<cv::Point2d> random_point(Rng& rng, const cv::Rect2d* within = nullptr) const;
 
  private:
   void add(Annotation a);

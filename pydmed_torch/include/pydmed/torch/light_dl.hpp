@@ -8,7 +8,10 @@
 //   for (auto& batch : *loader) { ... batch.data, batch.labels ... }
 //
 // Copies share one loader (the DataLoader copies the dataset into each worker thread), and
-// get_batch is thread-safe, so DataLoaderOptions().workers(k) works for any k.
+// get_batch is thread-safe, so DataLoaderOptions().workers(k) works for any k. On a GPU,
+// get_batch makes the stream current on its calling thread wait for the batch's copy: with
+// workers(k > 0) that is a worker's default stream, so train on the default stream then, or
+// use workers(0) (the loader prefetches the next batch by itself).
 #include <torch/data/datasets/base.h>
 #include <torch/data/samplers/base.h>
 #include <torch/data/samplers/stream.h>
