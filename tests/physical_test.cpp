@@ -10,6 +10,7 @@
 #include "pydmed/data/manifest.hpp"
 #include "pydmed/data/record_slide.hpp"
 #include "pydmed/error.hpp"
+#include "pydmed/random.hpp"
 #include "pydmed/slide/slide.hpp"
 #include "support.hpp"
 
@@ -124,4 +125,26 @@ TEST(Physical, ReadCommandTakesMppAndMagnification) {
                                           t.file("d.png"), nullptr, &err), 2);
 }
 
+}  // namespace
+
+namespace {
+// The loaders' resize is OpenCV's INTER_AREA bit for bit, at any size (non-integer factors take
+// the project's own path, integer ones OpenCV's), and INTER_LINEAR when upsampling.
+TEST(Physical, ResizeToPatchIsOpenCvsInterAreaExactly) {
+  cv::Mat big(900, 900, CV_8UC3);
+  cv::randu(big, 0, 256);
+  pydmed::Rng rng(11);
+  for (int i = 0; i < 1500; ++i) {
+    const int dw = int(rng.between(4, 260)), dh = i % 3 ? int(rng.between(4, 260)) : dw;
+    const int sw = int(rng.between(dw, std::min(3 * dw, 600))), sh = i % 3 ? int(rng.between(dh, std::min(3 * dh, 600))) : sw;
+    const cv::Mat region = big(cv::Rect(int(rng.between(0, 900 - sw)), int(rng.between(0, 900 - sh)), sw, sh));
+    cv::Mat want;
+    cv::resize(region, want, cv::Size(dw, dh), 0, 0, cv::INTER_AREA);
+    ASSERT_EQ(cv::norm(pydmed::resize_to_patch(region, cv::Size(dw, dh)), want, cv::NORM_INF), 0)
+        << sw << " x " << sh << " to " << dw << " x " << dh;
+  }
+  cv::Mat up;
+  cv::resize(big(cv::Rect(0, 0, 100, 100)), up, cv::Size(150, 150), 0, 0, cv::INTER_LINEAR);
+  EXPECT_EQ(cv::norm(pydmed::resize_to_patch(big(cv::Rect(0, 0, 100, 100)), cv::Size(150, 150), true), up, cv::NORM_INF), 0);
+}
 }  // namespace

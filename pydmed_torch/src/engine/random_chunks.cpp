@@ -6,6 +6,7 @@
 
 #include "pydmed/data/record_slide.hpp"
 #include "pydmed/error.hpp"
+#include "pydmed/slide/physical.hpp"
 #include "pydmed/slide/slide.hpp"
 #include "pydmed/slide/tissue_mask.hpp"
 
@@ -191,9 +192,7 @@ Extraction RandomSmallChunkCollector::extract_smallchunk(std::uint64_t call_coun
   if (roi && include) c.info = {{"roi", cls ? cls->cls : ""}};
   c.data = bc.data(cv::Rect(px, py, rw, rh));
   if (rw != p.width || rh != p.height) {
-    cv::Mat resized;
-    cv::resize(c.data, resized, cv::Size(p.width, p.height), 0, 0, upsample ? cv::INTER_LINEAR : cv::INTER_AREA);
-    c.data = resized;
+    c.data = resize_to_patch(c.data, cv::Size(p.width, p.height), upsample);
   }
   if (mpp > 0) c.width = rw, c.height = rh, c.mpp = mpp;
   c.level = bc.region.level;

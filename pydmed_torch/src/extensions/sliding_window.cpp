@@ -6,6 +6,7 @@
 
 #include "pydmed/data/record_slide.hpp"
 #include "pydmed/error.hpp"
+#include "pydmed/slide/physical.hpp"
 
 namespace pydmed {
 
@@ -187,9 +188,7 @@ class SlidingWindowCollector : public SmallChunkCollector {
     SmallChunk c;
     c.data = bc.data(in_bigchunk);
     if (g.kw != sw_.kernel() || g.kh != sw_.kernel()) {  // at a physical resolution: the region, resized
-      cv::Mat resized;
-      cv::resize(c.data, resized, cv::Size(sw_.kernel(), sw_.kernel()), 0, 0, upsample_ ? cv::INTER_LINEAR : cv::INTER_AREA);
-      c.data = resized;
+      c.data = resize_to_patch(c.data, cv::Size(sw_.kernel(), sw_.kernel()), upsample_);
     }
     if (mpp_ > 0) c.width = int(g.kw), c.height = int(g.kh), c.mpp = mpp_;
     c.x = std::llround(double(lx) * ds);

@@ -44,10 +44,7 @@ cv::Mat Slide::read_region_at_mpp(std::int64_t x, std::int64_t y, double target_
                                   bool allow_upsample) const {
   const PhysicalRegion r = physical_region(target_mpp, width, height, allow_upsample);
   cv::Mat level = read_region(x, y, r.level, r.width, r.height);
-  if (level.cols == width && level.rows == height) return level;
-  cv::Mat out;
-  cv::resize(level, out, cv::Size(width, height), 0, 0, r.upsample ? cv::INTER_LINEAR : cv::INTER_AREA);
-  return out;
+  return resize_to_patch(level, cv::Size(width, height), r.upsample);
 }
 
 }  // namespace pydmed
