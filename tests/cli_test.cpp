@@ -32,12 +32,27 @@ TEST(Cli, InfoPrintsJson) {
   ASSERT_EQ(run_command(kCli + " info " + wsi("test3-DAPI-2-387.ndpi"), &out, &err), 0) << err;
   const auto j = nlohmann::json::parse(out);
   EXPECT_EQ(j["vendor"], "hamamatsu");
+  EXPECT_EQ(j["reader"], "openslide");
   EXPECT_EQ(j["level_count"], 7);
   ASSERT_EQ(j["levels"].size(), 7u);
   EXPECT_EQ(j["levels"][0]["width"], 3968);
   EXPECT_EQ(j["levels"][6]["height"], 76);
   EXPECT_GT(j["levels"][6]["downsample"].get<double>(), 60);
   EXPECT_NEAR(j["mpp_x"].get<double>(), 0.228, 0.002);
+}
+
+// Which reader decodes a slide, as `"reader"`: OpenSlide, libtiff (a striped TIFF OpenSlide
+// refuses), OpenCV (a PNG).
+TEST(Cli, InfoNamesTheReader) {
+  TempDir t;
+  cv::Mat img(40, 60, CV_8UC3, cv::Scalar(10, 200, 30));
+  cv::imwrite(t.file("a.png"), img);
+  cv::imwrite(t.file("b.tif"), img);
+  std::string out, err;
+  ASSERT_EQ(run_command(kCli + " info " + t.file("a.png"), &out, &err), 0) << err;
+  EXPECT_EQ(nlohmann::json::parse(out)["reader"], "opencv");
+  ASSERT_EQ(run_command(kCli + " info " + t.file("b.tif"), &out, &err), 0) << err;
+  EXPECT_EQ(nlohmann::json::parse(out)["reader"], "tiff") << out;
 }
 
 TEST(Cli, BadSlideExitsOneWithOneLine) {

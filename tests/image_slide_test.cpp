@@ -105,6 +105,7 @@ TEST(ImageSlide, PngAndJpegOpenFromTheHeaderAndDecodeOnFirstRead) {
     SCOPED_TRACE(p);
     Slide s(p);
     EXPECT_EQ(s.vendor(), "image");
+    EXPECT_EQ(s.reader(), "opencv");
     EXPECT_EQ(s.levels()[0].width, w);
     EXPECT_EQ(s.levels()[0].height, h);
     EXPECT_EQ(s.resident_bytes(), std::size_t(w) * h * 3);

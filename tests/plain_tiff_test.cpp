@@ -138,6 +138,7 @@ TEST(PlainTiff, StripedRgbMatchesOpenCVAcrossStripsAndEdges) {
     cv::cvtColor(want, want, cv::COLOR_BGR2RGB);
     Slide s(p);
     EXPECT_EQ(s.vendor(), "tiff");
+  EXPECT_EQ(s.reader(), "tiff");
     ASSERT_EQ(s.level_count(), 1);
     EXPECT_EQ(s.levels()[0].width, 70);
     EXPECT_EQ(s.levels()[0].height, 50);

@@ -7,7 +7,7 @@
 namespace pydmed::cli {
 
 Runner add_info(CLI::App& app) {
-  auto* sub = app.add_subcommand("info", "Print a slide's vendor, levels and mpp as JSON");
+  auto* sub = app.add_subcommand("info", "Print a slide's vendor, reader, levels and mpp as JSON");
   auto path = std::make_shared<std::string>();
   auto props = std::make_shared<bool>(false);
   sub->add_option("SLIDE", *path, "slide or image file")->required();
@@ -17,6 +17,7 @@ Runner add_info(CLI::App& app) {
     nlohmann::json j;
     j["path"] = slide.path();
     j["vendor"] = slide.vendor();
+    j["reader"] = slide.reader();
     j["level_count"] = slide.level_count();
     j["levels"] = nlohmann::json::array();
     for (const auto& l : slide.levels()) {

@@ -16,6 +16,7 @@ constexpr std::size_t kOpenSlideCacheBytes = std::size_t{32} << 20;
 class SlideBackend {
  public:
   virtual ~SlideBackend() = default;
+  std::string reader;  // which backend: "openslide", "tiff", "opencv" (pydmed info's "reader")
   std::string vendor;
   std::vector<LevelInfo> levels;
   std::map<std::string, std::string> properties;

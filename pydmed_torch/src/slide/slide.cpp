@@ -13,6 +13,7 @@ Slide::Slide(const std::string& path) : path_(path), backend_(open_backend(path)
   // Kept here, not only in the backend: read_region_salvage may replace the backend, and
   // references from levels() and properties() must stay valid.
   vendor_ = backend_->vendor;
+  reader_ = backend_->reader;
   levels_ = backend_->levels;
   properties_ = backend_->properties;
 }

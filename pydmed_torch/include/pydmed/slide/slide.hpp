@@ -51,6 +51,8 @@ class Slide {
   // OpenSlide's vendor ("aperio", "generic-tiff", ...), "tiff" for libtiff-read files, or
   // "image" for OpenCV-read files.
   const std::string& vendor() const;
+  // Which reader decodes it: "openslide", "tiff" (libtiff) or "opencv".
+  const std::string& reader() const { return reader_; }
   int level_count() const { return static_cast<int>(levels().size()); }
   const std::vector<LevelInfo>& levels() const;
   const LevelInfo& level(int level) const;  // throws SlideError when out of range
@@ -128,7 +130,7 @@ class Slide {
 
   std::string path_;
   std::unique_ptr<SlideBackend> backend_;
-  std::string vendor_;  // the backend's, kept across reopen()
+  std::string vendor_, reader_;  // the backend's, kept across reopen()
   std::vector<LevelInfo> levels_;
   std::map<std::string, std::string> properties_;
   std::optional<double> mpp_x_, mpp_y_;  // set_mpp's
