@@ -144,21 +144,24 @@ LightDL::Assembled LightDL::assemble(const Shared& s, std::size_t n) {
     p[std::int64_t(i)] = r.patient;
     c[std::int64_t(i)][0] = r.x, c[std::int64_t(i)][1] = r.y, c[std::int64_t(i)][2] = r.level;
   }
-  if (!s.options.roi_classes().empty()) {
-    b.labels = torch::empty({std::int64_t(got)}, ids);
-    auto l = b.labels.accessor<std::int64_t, 1>();
-    const auto& classes = s.options.roi_classes();
-    for (std::size_t i = 0; i < got; ++i) {
-      const auto info = nlohmann::json::parse(b.records[i].info_json.empty() ? "{}" : b.records[i].info_json, nullptr, false);
+  // Labels: each patch's annotation class (TorchOptions::roi_classes), or its patient's label.
+  std::function<std::int64_t(const ChunkRecord&)> label_of;
+  if (const auto& classes = s.options.roi_classes(); !classes.empty()) {
+    label_of = [&classes](const ChunkRecord& r) {
+      const auto info = nlohmann::json::parse(r.info_json.empty() ? "{}" : r.info_json, nullptr, false);
       const std::string cls = info.is_object() ? info.value("roi", std::string()) : "";  // "": no annotation class
       const auto it = std::find(classes.begin(), classes.end(), cls);
-      if (it == classes.end()) throw Error("patient " + std::to_string(b.records[i].patient) + ": annotation class '" + cls + "' is not in TorchOptions::roi_classes");
-      l[std::int64_t(i)] = std::int64_t(it - classes.begin());
-    }
+      if (it == classes.end())
+        throw Error("patient " + std::to_string(r.patient) + ": annotation class '" + cls + "' is not in TorchOptions::roi_classes");
+      return std::int64_t(it - classes.begin());
+    };
   } else if (!s.options.label().empty()) {
+    label_of = [&s](const ChunkRecord& r) { return s.label_of.at(r.patient); };
+  }
+  if (label_of) {
     b.labels = torch::empty({std::int64_t(got)}, ids);
     auto l = b.labels.accessor<std::int64_t, 1>();
-    for (std::size_t i = 0; i < got; ++i) l[std::int64_t(i)] = s.label_of.at(b.records[i].patient);
+    for (std::size_t i = 0; i < got; ++i) l[std::int64_t(i)] = label_of(b.records[i]);
   }
   const Collate& collate = s.options.collate();
   if (collate.host) collate.host(b);
