@@ -7,17 +7,16 @@
 namespace bench {
 
 pydmed::LightDL make_pydmed_dl(const Workload& w, torch::Device device, pydmed::Collate collate) {
+  const auto bigchunks = pydmed::RandomBigChunkOptions().level(w.level).width(w.bigchunk).height(w.bigchunk).mpp(w.mpp);
   return pydmed::LightDL(
-      w.dataset,
-      pydmed::random_bigchunk_loader(pydmed::RandomBigChunkOptions().level(w.level).width(w.bigchunk).height(w.bigchunk).mpp(w.mpp)),
+      w.dataset, pydmed::random_bigchunk_loader(bigchunks),
       pydmed::random_smallchunk_collector(pydmed::RandomSmallChunkOptions().max_per_bigchunk(w.max_per_bigchunk)),
       pydmed::Options()
           .num_bigchunkloaders(w.collectors)
           .batch_size(w.batch)
           .maxlength_queue_smallchunk(std::max(100, w.batch))
           .patch_shape({w.patch, w.patch, 3})
-          // At a physical resolution a BigChunk is in level pixels: room for a level up to 2x finer.
-          .max_bigchunk_bytes(std::size_t(w.bigchunk) * std::size_t(w.bigchunk) * 3 * (w.mpp > 0 ? 4 : 1))
+          .max_bigchunk_bytes(bigchunks.bigchunk_bytes())
           .interval_resched(w.interval_resched)
           .seed(w.seed),
       pydmed::TorchOptions().device(device).collate(std::move(collate)));

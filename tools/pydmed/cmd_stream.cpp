@@ -59,6 +59,10 @@ Runner add_stream(CLI::App& app) {
     const double mpp = a->physical.target();
     for (const auto& s : skipped) std::cerr << "skipped: " << s << '\n';
     const int batch = int(std::min<std::uint64_t>(64, a->count > 0 ? a->count : 64));
+    const auto bigchunks = RandomBigChunkOptions().level(a->level).width(a->bigchunk).height(a->bigchunk)
+                               .min_tissue(a->min_tissue)
+                               .mpp(mpp).upsample(a->physical.upsample)
+                               .roi(a->roi.roi_mode()).min_roi_fraction(a->roi.min_fraction);
     Options o = Options()
                     .num_bigchunkloaders(a->collectors)
                     .interval_resched(a->interval)
@@ -66,16 +70,11 @@ Runner add_stream(CLI::App& app) {
                     .batch_size(batch)
                     .maxlength_queue_smallchunk(std::max(64, batch))
                     .patch_shape({a->patch, a->patch, 3})
-                    // At a physical resolution a BigChunk is in the level's pixels: room for a
-                    // level up to 2x finer than the target (the loader shrinks it beyond).
-                    .max_bigchunk_bytes(std::size_t(a->bigchunk) * std::size_t(a->bigchunk) * 3 * (mpp > 0 ? 4 : 1));
+                    .max_bigchunk_bytes(bigchunks.bigchunk_bytes());
     const auto loader = admit(
         [&] {
           return std::make_unique<LightDLCore>(
-              ds, random_bigchunk_loader(RandomBigChunkOptions().level(a->level).width(a->bigchunk).height(a->bigchunk)
-                                             .min_tissue(a->min_tissue)
-                                             .mpp(mpp).upsample(a->physical.upsample)
-                                             .roi(a->roi.roi_mode()).min_roi_fraction(a->roi.min_fraction)),
+              ds, random_bigchunk_loader(bigchunks),
               random_smallchunk_collector(RandomSmallChunkOptions().max_per_bigchunk(a->max_per_bigchunk).min_tissue(a->min_tissue)), o);
         },
         "--collectors " + std::to_string(a->collectors) + " with --bigchunk " + std::to_string(a->bigchunk));

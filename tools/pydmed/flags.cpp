@@ -17,6 +17,19 @@ std::string check_integer(const std::string& s, T lo, T hi, const std::string& w
   if (v < lo || v > hi) return "must be " + what + " (got " + s + ")";
   return "";
 }
+
+// A decimal number for which `ok` holds.
+template <class Ok>
+CLI::Validator number(const std::string& what, Ok ok) {
+  return CLI::Validator(
+      [=](std::string& s) -> std::string {
+        char* end = nullptr;
+        const double v = std::strtod(s.c_str(), &end);
+        if (s.empty() || end != s.c_str() + s.size() || !ok(v)) return "must be " + what + " (got '" + s + "')";
+        return "";
+      },
+      what);
+}
 }  // namespace
 
 CLI::Validator integer(std::int64_t lo, std::int64_t hi) {
@@ -36,29 +49,11 @@ CLI::Validator unsigned_integer() {
 }
 
 CLI::Validator positive_number() {
-  const std::string what = "a number > 0";
-  return CLI::Validator(
-      [=](std::string& s) -> std::string {
-        char* end = nullptr;
-        const double v = std::strtod(s.c_str(), &end);
-        if (s.empty() || end != s.c_str() + s.size() || !std::isfinite(v) || !(v > 0)) {
-          return "must be " + what + " (got '" + s + "')";
-        }
-        return "";
-      },
-      what);
+  return number("a number > 0", [](double v) { return std::isfinite(v) && v > 0; });
 }
 
 CLI::Validator fraction() {
-  const std::string what = "a number from 0 to 1";
-  return CLI::Validator(
-      [=](std::string& s) -> std::string {
-        char* end = nullptr;
-        const double v = std::strtod(s.c_str(), &end);
-        if (s.empty() || end != s.c_str() + s.size() || !(v >= 0 && v <= 1)) return "must be " + what + " (got '" + s + "')";
-        return "";
-      },
-      what);
+  return number("a number from 0 to 1", [](double v) { return v >= 0 && v <= 1; });
 }
 
 }  // namespace pydmed::cli

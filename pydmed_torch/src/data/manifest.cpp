@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <tuple>
 
 #include "data/csv.hpp"
 #include "pydmed/error.hpp"
@@ -95,8 +96,8 @@ Dataset read_manifest(const std::string& path) {
     }
     Patient p;
     std::map<std::string, nlohmann::json> record_infos;
-    std::map<std::string, double> record_mpp;
-    std::map<std::string, std::string> record_roi;
+    // What the mpp: and roi: columns add to a record's infos (under the column's kind): key, record, value.
+    std::vector<std::tuple<std::string, std::string, nlohmann::json>> record_keys;
     for (std::size_t i = 0; i < cols.size(); ++i) {
       const std::string& v = f[i];
       switch (cols[i].kind) {
@@ -125,12 +126,13 @@ Dataset read_manifest(const std::string& path) {
           if (!n.is_number() || !(n.get<double>() > 0) || !std::isfinite(n.get<double>())) {
             throw DatasetError(path, lineno, "column 'mpp:" + cols[i].name + "': '" + v + "' is not a positive number of microns per pixel");
           }
-          record_mpp[cols[i].name] = n.get<double>();
+          record_keys.emplace_back("mpp", cols[i].name, n.get<double>());  // open_record_slide gives it to the slide
           break;
         }
         case Kind::Roi:
           // Annotations (GeoJSON) of the record's slide; relative to the manifest like records.
-          if (!v.empty()) record_roi[cols[i].name] = fs::path(v).is_absolute() ? v : (fs::path(dir) / v).string();
+          if (!v.empty())  // record_annotations reads it
+            record_keys.emplace_back("roi", cols[i].name, fs::path(v).is_absolute() ? v : (fs::path(dir) / v).string());
           break;
         case Kind::RecordInfo:
         case Kind::Info: {
@@ -151,15 +153,10 @@ Dataset read_manifest(const std::string& path) {
       if (it == p.dict_records.end()) throw DatasetError(path, lineno, "recordinfo:" + rec + " given for an empty record");
       it->second.dict_infos = std::move(info);
     }
-    for (auto& [rec, mpp] : record_mpp) {
+    for (auto& [key, rec, value] : record_keys) {
       auto it = p.dict_records.find(rec);
-      if (it == p.dict_records.end()) throw DatasetError(path, lineno, "mpp:" + rec + " given for an empty record");
-      it->second.dict_infos["mpp"] = mpp;  // Record::open_slide gives it to the slide
-    }
-    for (auto& [rec, roi] : record_roi) {
-      auto it = p.dict_records.find(rec);
-      if (it == p.dict_records.end()) throw DatasetError(path, lineno, "roi:" + rec + " given for an empty record");
-      it->second.dict_infos["roi"] = roi;  // record_annotations reads it
+      if (it == p.dict_records.end()) throw DatasetError(path, lineno, key + ":" + rec + " given for an empty record");
+      it->second.dict_infos[key] = std::move(value);
     }
     patients.push_back(std::move(p));
   }

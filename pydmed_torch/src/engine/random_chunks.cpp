@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <opencv2/imgproc.hpp>
 
 #include "pydmed/data/record_slide.hpp"
 #include "pydmed/error.hpp"
@@ -28,10 +27,11 @@ std::optional<BigChunk> RandomBigChunkLoader::extract_bigchunk(const nlohmann::j
     const Record& record = patient().record(o_.record());
     slide_ = std::make_unique<Slide>(open_record_slide(record));
     roi_ = std::make_unique<Annotations>(record_annotations(record));
+    if (!roi_->empty()) roi_path_ = record.dict_infos["roi"].get<std::string>();
     const LevelInfo& l0 = slide_->levels()[0];
     if (!roi_->empty() && o_.roi() == RoiMode::Include && (roi_->bounds() & cv::Rect2d(0, 0, double(l0.width), double(l0.height))).area() <= 0)
-      throw Error(record.dict_infos["roi"].get<std::string>() + ": the annotations lie outside the slide's " + std::to_string(l0.width) +
-                  " x " + std::to_string(l0.height) + " pixels");
+      throw Error(roi_path_ + ": the annotations lie outside the slide's " + std::to_string(l0.width) + " x " + std::to_string(l0.height) +
+                  " pixels");
   }
   Slide& slide = *slide_;
   const bool include = !roi_->empty() && o_.roi() == RoiMode::Include;
@@ -71,8 +71,7 @@ std::optional<BigChunk> RandomBigChunkLoader::extract_bigchunk(const nlohmann::j
     if (include) {
       const auto pt = roi_->random_point(rng);
       if (!pt)
-        throw Error(patient().record(o_.record()).dict_infos["roi"].get<std::string>() +
-                    ": no point found inside the annotations (no polygon with area, or only very thin ones)");
+        throw Error(roi_path_ + ": no point found inside the annotations (no polygon with area, or only very thin ones)");
       const auto px = std::int64_t(pt->x / L.downsample), py = std::int64_t(pt->y / L.downsample);
       return std::pair<std::int64_t, std::int64_t>(std::clamp<std::int64_t>(px - rng.between(0, w - 1), 0, mx),
                                                    std::clamp<std::int64_t>(py - rng.between(0, h - 1), 0, my));
@@ -100,7 +99,7 @@ std::optional<BigChunk> RandomBigChunkLoader::extract_bigchunk(const nlohmann::j
   if (!physical.is_null()) bc.info = std::move(physical);  // how the collector cuts and resizes
   if (o_.record() != "wsi") bc.info["record"] = o_.record();  // the collector's min_tissue reads it too
   if (!roi_->empty()) {  // which patches the collector may serve
-    bc.info["roi"] = patient().record(o_.record()).dict_infos["roi"];
+    bc.info["roi"] = roi_path_;
     bc.info["roi_mode"] = to_string(o_.roi());
     bc.info["min_roi_fraction"] = o_.min_roi_fraction();
   }
@@ -138,7 +137,7 @@ Extraction RandomSmallChunkCollector::extract_smallchunk(std::uint64_t call_coun
   bool include = true;
   double min_fraction = 0;
   if (const auto it = bc.info.find("roi"); it != bc.info.end()) {
-    if (roi_path_ != it->get<std::string>()) roi_ = Annotations::read(roi_path_ = it->get<std::string>());
+    if (const auto& path = it->get_ref<const std::string&>(); path != roi_path_) roi_ = Annotations::read(roi_path_ = path);
     roi = &roi_;
     include = bc.info.value("roi_mode", "include") == "include";
     min_fraction = bc.info.value("min_roi_fraction", 0.0);

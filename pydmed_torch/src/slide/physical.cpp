@@ -2,7 +2,6 @@
 // read at the coarsest level still at least as fine as M (1% slack, so that 0.2282 x 2 serves
 // 0.46), round(P * M / mpp) pixels of it, then resized to P.
 #include <cmath>
-#include <opencv2/imgproc.hpp>
 
 #include "pydmed/error.hpp"
 #include "pydmed/slide/slide.hpp"

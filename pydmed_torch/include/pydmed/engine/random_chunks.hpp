@@ -38,6 +38,12 @@ struct RandomBigChunkOptions {
   // > 0: instead of the centre, at least this fraction of the patch's area must lie on the
   // served side (inside for Include, outside for Exclude).
   PYDMED_ARG(double, min_roi_fraction) = 0.0;
+
+ public:
+  // What Options::max_bigchunk_bytes must hold for these BigChunks: width x height RGB, and 4x
+  // that at a physical resolution (the BigChunk is in the level's pixels: room for a level up to
+  // 2x finer than the target; the loader shrinks it beyond).
+  std::size_t bigchunk_bytes() const { return std::size_t(width()) * std::size_t(height()) * 3 * (mpp() > 0 ? 4 : 1); }
 };
 
 class RandomBigChunkLoader : public BigChunkLoader {
@@ -52,6 +58,7 @@ class RandomBigChunkLoader : public BigChunkLoader {
   std::unique_ptr<Slide> slide_;
   std::unique_ptr<TissueMask> mask_;
   std::unique_ptr<Annotations> roi_;
+  std::string roi_path_;  // its file, for messages and for the collector
 };
 
 struct RandomSmallChunkOptions {
