@@ -10,7 +10,7 @@ namespace bench {
 nlohmann::json Workload::to_json() const {
   return {{"slides", slides}, {"patients", dataset.size()}, {"patch", patch}, {"bigchunk", bigchunk},
           {"level", level}, {"collectors", collectors}, {"batch", batch}, {"seconds", seconds},
-          {"interval_resched", interval_resched}, {"max_per_bigchunk", max_per_bigchunk}, {"seed", seed}, {"mpp", mpp},
+          {"interval_resched", interval_resched}, {"max_per_bigchunk", max_per_bigchunk}, {"seed", seed}, {"mpp", mpp}, {"decode_threads", decode_threads},
           {"cores", sysconf(_SC_NPROCESSORS_ONLN)}};
 }
 

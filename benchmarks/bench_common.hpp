@@ -19,6 +19,7 @@ namespace bench {
 struct Workload {
   std::string slides;
   int patch = 224, bigchunk = 2048, collectors = 2, batch = 64, level = 0;
+  int decode_threads = 1;  // Options::decode_threads, and per read in the decode_bound systems
   double seconds = 10, interval_resched = 5;
   double mpp = 0;  // > 0: the pydmed_torch_mpp system reads at this many microns per pixel
   std::uint64_t max_per_bigchunk = 0, seed = 0;
@@ -51,6 +52,7 @@ nlohmann::json measure(const std::string& name, const Workload& w, const std::fu
 std::unique_ptr<System> make_pydmed(const Workload& w);
 std::unique_ptr<System> make_naive(const Workload& w);
 std::unique_ptr<System> make_chunkdataset(const Workload& w);
-std::unique_ptr<System> make_decode_bound(const Workload& w);
+// Bare BigChunk reads through `reader` ("": the registry's choice, "openslide", "tiff").
+std::unique_ptr<System> make_decode_bound(const Workload& w, const std::string& reader);
 
 }  // namespace bench

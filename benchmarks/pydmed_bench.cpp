@@ -39,7 +39,8 @@ nlohmann::json run_isolated(const std::string& name, const bench::Workload& w) {
       else if (name == "naive_read_region") r = bench::measure(name, w, [&] { return bench::make_naive(w); });
       else if (name == "chunkdataset") r = bench::measure(name, w, [&] { return bench::make_chunkdataset(w); });
       else {
-        r = bench::measure(name, w, [&] { return bench::make_decode_bound(w); });
+        const std::string reader = name == "decode_bound_openslide" ? "openslide" : name == "decode_bound_tiles" ? "tiff" : "";
+        r = bench::measure(name, w, [&] { return bench::make_decode_bound(w, reader); });
         // The ceiling for any loader serving max_per_bigchunk patches per BigChunk.
         if (w.max_per_bigchunk > 0) r["patches_per_s_bound"] = r["bigchunks_per_s"].get<double>() * double(w.max_per_bigchunk);
       }
@@ -78,10 +79,13 @@ int main(int argc, char** argv) {
   app.add_option("--interval-resched", w.interval_resched, "seconds between swaps")->default_val(5)->check(CLI::PositiveNumber);
   app.add_option("--max-per-bigchunk", w.max_per_bigchunk, "patches per BigChunk, 0: no limit")->default_val(0);
   app.add_option("--seed", w.seed, "random seed")->default_val(0);
+  app.add_option("--decode-threads", w.decode_threads, "threads decoding one BigChunk's tiles (the tile reader; 1: off)")
+      ->default_val(1)->check(CLI::Range(1, 64));
   app.add_option("--mpp", w.mpp, "also run pydmed_torch_mpp: patches read at this many microns per pixel (resized)")
       ->check(CLI::PositiveNumber);
   app.add_option("--systems", systems,
-                 "comma-separated: pydmed_torch,naive_read_region,chunkdataset (default), decode_bound (bare BigChunk reads), "
+                 "comma-separated: pydmed_torch,naive_read_region,chunkdataset (default), decode_bound (bare BigChunk reads, "
+                 "the registry's reader), decode_bound_openslide, decode_bound_tiles (through that reader only), "
                  "pydmed_torch_mpp (added by --mpp)");
   bench::GpuWorkload gw;
   app.add_option("--gpu-collectors", gw.collectors, "collectors feeding the GPU model step, 0: cores minus two")
@@ -107,15 +111,15 @@ int main(int argc, char** argv) {
     std::string name;
     while (std::getline(ss, name, ',')) {
       if (name != "pydmed_torch" && name != "pydmed_torch_mpp" && name != "naive_read_region" && name != "chunkdataset" &&
-          name != "decode_bound") {
+          name != "decode_bound" && name != "decode_bound_openslide" && name != "decode_bound_tiles") {
         throw std::runtime_error("unknown system '" + name + "'");
       }
       std::cerr << "pydmed_bench: running " << name << " for " << w.seconds << " s\n";
       out["results"].push_back(run_isolated(name, w));
     }
     // Ratios of pydmed_torch to each system (how many times faster, leaner ...).
-    const nlohmann::json* ours = nullptr;
-    for (const auto& r : out["results"])
+    nlohmann::json* ours = nullptr;
+    for (auto& r : out["results"])
       if (r["system"] == "pydmed_torch" && r.contains("patches_per_s")) ours = &r;
     if (ours) {
       for (auto& r : out["results"]) {
@@ -124,6 +128,10 @@ int main(int argc, char** argv) {
         // What reading at a physical resolution keeps of the native throughput.
         if (r["system"] == "pydmed_torch_mpp") r["vs_native"] = r["patches_per_s"].get<double>() / (*ours)["patches_per_s"].get<double>();
       }
+      // pydmed_torch against each reader's decode bound (patches per BigChunk times BigChunks/s).
+      for (const auto& r : out["results"])
+        if (r.contains("patches_per_s_bound") && r["patches_per_s_bound"].get<double>() > 0)
+          (*ours)["vs_" + r["system"].get<std::string>()] = (*ours)["patches_per_s"].get<double>() / r["patches_per_s_bound"].get<double>();
     }
     if (auto g = bench::gpu_figures(w, gw); !g.is_null()) out["gpu"] = g;
     std::cout << out.dump(2) << std::endl;

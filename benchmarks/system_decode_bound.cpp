@@ -1,6 +1,7 @@
-// The decoder's ceiling: N threads reading random BigChunks with read_region and nothing else.
-// It serves no patches and never idles; its BigChunks/s times the patches per BigChunk bounds
-// every loader.
+// The decoder's ceiling: N threads reading random BigChunks with read_region and nothing else,
+// through one reader (decode_bound_openslide, decode_bound_tiles) or the registry's choice
+// (decode_bound). It serves no patches and never idles; its BigChunks/s times the patches per
+// BigChunk bounds every loader that reads through that reader.
 #include <atomic>
 #include <thread>
 
@@ -13,7 +14,12 @@ namespace {
 
 class DecodeBound : public System {
  public:
-  explicit DecodeBound(const Workload& w) : w_(w) {
+  DecodeBound(const Workload& w, std::string reader) : w_(w), reader_(std::move(reader)) {
+    // Opened here, so that a slide the reader declines is the system's error, not a thread's.
+    for (const auto& p : w_.dataset.list_patients) {
+      pydmed::Slide s(p.record("wsi").path(), reader_);
+      s.set_decode_threads(w.decode_threads);
+    }
     for (int t = 0; t < w.collectors; ++t) threads_.emplace_back([this, t] { work(t); });
   }
   ~DecodeBound() override {
@@ -29,7 +35,10 @@ class DecodeBound : public System {
  private:
   void work(int t) {
     std::vector<pydmed::Slide> slides;
-    for (const auto& p : w_.dataset.list_patients) slides.emplace_back(p.record("wsi").path());
+    for (const auto& p : w_.dataset.list_patients) {
+      slides.emplace_back(p.record("wsi").path(), reader_);
+      slides.back().set_decode_threads(w_.decode_threads);
+    }
     pydmed::Rng rng({w_.seed, std::uint64_t(t), 0xDEC0DE});
     std::vector<std::uint8_t> buf(std::size_t(w_.bigchunk) * std::size_t(w_.bigchunk) * 3);
     while (!stop_) {
@@ -42,6 +51,7 @@ class DecodeBound : public System {
     }
   }
   Workload w_;
+  std::string reader_;
   std::vector<std::thread> threads_;
   std::atomic<bool> stop_{false};
   std::atomic<std::uint64_t> count_{0};
@@ -49,6 +59,8 @@ class DecodeBound : public System {
 
 }  // namespace
 
-std::unique_ptr<System> make_decode_bound(const Workload& w) { return std::make_unique<DecodeBound>(w); }
+std::unique_ptr<System> make_decode_bound(const Workload& w, const std::string& reader) {
+  return std::make_unique<DecodeBound>(w, reader);
+}
 
 }  // namespace bench

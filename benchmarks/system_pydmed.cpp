@@ -18,6 +18,7 @@ pydmed::LightDL make_pydmed_dl(const Workload& w, torch::Device device, pydmed::
           .patch_shape({w.patch, w.patch, 3})
           .max_bigchunk_bytes(bigchunks.bigchunk_bytes())
           .interval_resched(w.interval_resched)
+          .decode_threads(w.decode_threads)
           .seed(w.seed),
       pydmed::TorchOptions().device(device).collate(std::move(collate)));
 }

@@ -10,9 +10,10 @@ PKGS=(
   libopenslide-dev                   # OpenSlide 3.4.1: every vendor format
   libopencv-dev                      # images, transforms, tissue masks
   libtiff-dev zlib1g-dev             # sample pyramid writer, CRC-32
+  libjpeg62-turbo-dev                # the exact tile reader's JPEG decoder
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libssl-dev                         # SHA-256 for the exact-region tests
+  libssl-dev                         # SHA-256: quickhash-1, the exact-region tests
   procps                             # ps/pgrep, used by process-tree tests
 )
 export DEBIAN_FRONTEND=noninteractive

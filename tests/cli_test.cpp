@@ -41,8 +41,8 @@ TEST(Cli, InfoPrintsJson) {
   EXPECT_NEAR(j["mpp_x"].get<double>(), 0.228, 0.002);
 }
 
-// Which reader decodes a slide, as `"reader"`: OpenSlide, libtiff (a striped TIFF OpenSlide
-// refuses), OpenCV (a PNG).
+// Which reader decodes a slide, as `"reader"`: the tile reader (a JPEG-tiled pyramid), OpenSlide
+// (NDPI), libtiff (a striped TIFF OpenSlide refuses), OpenCV (a PNG).
 TEST(Cli, InfoNamesTheReader) {
   TempDir t;
   cv::Mat img(40, 60, CV_8UC3, cv::Scalar(10, 200, 30));
@@ -52,6 +52,9 @@ TEST(Cli, InfoNamesTheReader) {
   ASSERT_EQ(run_command(kCli + " info " + t.file("a.png"), &out, &err), 0) << err;
   EXPECT_EQ(nlohmann::json::parse(out)["reader"], "opencv");
   ASSERT_EQ(run_command(kCli + " info " + t.file("b.tif"), &out, &err), 0) << err;
+  EXPECT_EQ(nlohmann::json::parse(out)["reader"], "libtiff") << out;
+  PYDMED_REQUIRE_WSI();
+  ASSERT_EQ(run_command(kCli + " info " + wsi("CMU-1-Small-Region-pyramid.tiff"), &out, &err), 0) << err;
   EXPECT_EQ(nlohmann::json::parse(out)["reader"], "tiff") << out;
 }
 

@@ -138,7 +138,7 @@ TEST(PlainTiff, StripedRgbMatchesOpenCVAcrossStripsAndEdges) {
     cv::cvtColor(want, want, cv::COLOR_BGR2RGB);
     Slide s(p);
     EXPECT_EQ(s.vendor(), "tiff");
-  EXPECT_EQ(s.reader(), "tiff");
+  EXPECT_EQ(s.reader(), "libtiff");
     ASSERT_EQ(s.level_count(), 1);
     EXPECT_EQ(s.levels()[0].width, 70);
     EXPECT_EQ(s.levels()[0].height, 50);
@@ -179,7 +179,7 @@ TEST(PlainTiff, TiledReaderEqualsOpenSlide) {
   write_sample_slide(jpeg, SampleSlideOptions().width(700).height(500).tile_size(128));
   for (const auto& p : {lzw, jpeg}) {
     SCOPED_TRACE(p);
-    Slide s(p);
+    Slide s(p, "openslide");
     ASSERT_EQ(s.vendor(), "generic-tiff");
     EXPECT_EQ(s.resident_bytes(), std::size_t{32} << 20);  // OpenSlide 3.4.1's tile cache
     OpenResult r = open_with_tiff(p);

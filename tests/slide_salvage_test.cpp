@@ -55,29 +55,38 @@ TEST(Salvage, OneDamagedTileCostsOnlyItsPixels) {
   }
 }
 
+// Through both readers of the damaged slide: OpenSlide, whose failed handle stays failed until
+// salvage reopens it, and the tile reader, whose failure is the damaged tile's alone.
 TEST(Salvage, ReadsAwayFromTheDamageAreWholeAndReadRegionWorksAfterwards) {
   Slides s;
-  Slide clean(s.clean), damaged(s.damaged);
-  damaged.set_background(kBg);
+  Slide clean(s.clean);
   const cv::Mat want = clean.read_region(0, 0, 0, 700, 500);
-  cv::Mat got(500, 700, CV_8UC3);
-  EXPECT_TRUE(damaged.read_region_salvage(got.data, 0, 0, 0, 700, 500).empty());
-  EXPECT_EQ(cv::norm(got, want, cv::NORM_INF), 0);
+  for (const char* reader : {"openslide", "tiff"}) {
+    SCOPED_TRACE(reader);
+    Slide damaged(s.damaged, reader);
+    damaged.set_background(kBg);
+    cv::Mat got(500, 700, CV_8UC3);
+    EXPECT_TRUE(damaged.read_region_salvage(got.data, 0, 0, 0, 700, 500).empty());
+    EXPECT_EQ(cv::norm(got, want, cv::NORM_INF), 0);
 
-  // A failed plain read leaves OpenSlide's handle failed: even an undamaged region fails then.
-  EXPECT_THROW(damaged.read_region(kBadCol * kTile, kBadRow * kTile, 0, 10, 10), SlideError);
-  EXPECT_THROW(damaged.read_region(0, 0, 0, 10, 10), SlideError);
-  // Salvage reopens it, and plain reads of undamaged regions work again.
-  got.setTo(0);
-  EXPECT_TRUE(damaged.read_region_salvage(got.data, 0, 0, 0, 700, 500).empty());
-  EXPECT_EQ(cv::norm(got, want, cv::NORM_INF), 0);
-  cv::Mat into(500, 700, CV_8UC3);
-  damaged.read_region_into(into.data, 0, 0, 0, 700, 500);
-  EXPECT_EQ(cv::norm(into, want, cv::NORM_INF), 0);
-  // A coarser level, whose tiles are intact, reads whole.
-  cv::Mat level1(200, 300, CV_8UC3);
-  EXPECT_TRUE(damaged.read_region_salvage(level1.data, 400, 200, 1, 300, 200).empty());
-  EXPECT_EQ(cv::norm(level1, clean.read_region(400, 200, 1, 300, 200), cv::NORM_INF), 0);
+    EXPECT_THROW(damaged.read_region(kBadCol * kTile, kBadRow * kTile, 0, 10, 10), SlideError);
+    if (std::string(reader) == "openslide") {
+      EXPECT_THROW(damaged.read_region(0, 0, 0, 10, 10), SlideError);  // even an undamaged region fails now
+    } else {
+      EXPECT_EQ(cv::norm(damaged.read_region(0, 0, 0, 10, 10), want(cv::Rect(0, 0, 10, 10)), cv::NORM_INF), 0);
+    }
+    // Salvage reopens it, and plain reads of undamaged regions work again.
+    got.setTo(0);
+    EXPECT_TRUE(damaged.read_region_salvage(got.data, 0, 0, 0, 700, 500).empty());
+    EXPECT_EQ(cv::norm(got, want, cv::NORM_INF), 0);
+    cv::Mat into(500, 700, CV_8UC3);
+    damaged.read_region_into(into.data, 0, 0, 0, 700, 500);
+    EXPECT_EQ(cv::norm(into, want, cv::NORM_INF), 0);
+    // A coarser level, whose tiles are intact, reads whole.
+    cv::Mat level1(200, 300, CV_8UC3);
+    EXPECT_TRUE(damaged.read_region_salvage(level1.data, 400, 200, 1, 300, 200).empty());
+    EXPECT_EQ(cv::norm(level1, clean.read_region(400, 200, 1, 300, 200), cv::NORM_INF), 0);
+  }
 }
 
 TEST(Salvage, BadArgumentsThrowLikeReadRegion) {

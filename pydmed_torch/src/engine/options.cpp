@@ -45,6 +45,7 @@ void Options::validate() const {
   if (!(interval_resched() > 0)) throw OptionsError("interval_resched", "must be a positive number of seconds");
   if (!(bigchunk_timeout() > 0)) throw OptionsError("bigchunk_timeout", "must be a positive number of seconds");
   if (max_failures() < 1) throw OptionsError("max_failures", "must be at least 1");
+  if (decode_threads() < 1 || decode_threads() > 64) throw OptionsError("decode_threads", "must be between 1 and 64");
   const PatchShape& p = patch_shape();
   if (p.height < 1 || p.width < 1 || p.channels < 1) throw OptionsError("patch_shape", "every dimension must be positive");
   if (p.bytes() > max_bigchunk_bytes()) throw OptionsError("patch_shape", "a patch is larger than max_bigchunk_bytes");

@@ -26,6 +26,7 @@ std::optional<BigChunk> RandomBigChunkLoader::extract_bigchunk(const nlohmann::j
   if (!slide_) {
     const Record& record = patient().record(o_.record());
     slide_ = std::make_unique<Slide>(open_record_slide(record));
+    slide_->set_decode_threads(options().decode_threads());
     roi_ = std::make_unique<Annotations>(record_annotations(record));
     if (!roi_->empty()) roi_path_ = record.dict_infos["roi"].get<std::string>();
     const LevelInfo& l0 = slide_->levels()[0];

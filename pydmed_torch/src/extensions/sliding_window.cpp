@@ -105,7 +105,10 @@ class SlidingWindowLoader : public BigChunkLoader {
  public:
   explicit SlidingWindowLoader(SlidingWindowOptions sw) : sw_(std::move(sw)) {}
   std::optional<BigChunk> extract_bigchunk(const nlohmann::json&) override {
-    if (!slide_) slide_ = std::make_unique<Slide>(open_record_slide(patient().record(sw_.record())));  // once a visit
+    if (!slide_) {  // once a visit
+      slide_ = std::make_unique<Slide>(open_record_slide(patient().record(sw_.record())));
+      slide_->set_decode_threads(options().decode_threads());
+    }
     const int k = sw_.kernel();
     int level = 0;
     nlohmann::json info;

@@ -1,5 +1,6 @@
 #include "slide/image_header.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <fstream>
@@ -41,6 +42,52 @@ std::optional<std::uint64_t> tiff_first_directory_offset(const std::string& path
   if (version == 42) return get(4, 4);
   if (version != 43 || !in.read(reinterpret_cast<char*>(b + 8), 8)) return std::nullopt;
   return get(8, 8);  // BigTIFF: offset size (2), zero (2), then the 8-byte offset
+}
+
+std::optional<double> tiff_first_directory_real(const std::string& path, std::uint16_t tag) {
+  const auto first = tiff_first_directory_offset(path);
+  std::ifstream in(path, std::ios::binary);
+  unsigned char head[4] = {};
+  if (!first || !in.read(reinterpret_cast<char*>(head), 4)) return std::nullopt;
+  const bool little = head[0] == 'I', big = (little ? head[2] : head[3]) == 43;
+  auto get = [&](const unsigned char* b, int bytes) {
+    std::uint64_t v = 0;
+    for (int k = 0; k < bytes; ++k) v |= std::uint64_t(b[little ? k : bytes - 1 - k]) << (8 * k);
+    return v;
+  };
+  auto read_at = [&](std::uint64_t at, unsigned char* b, int n) {
+    return bool(in.seekg(std::streamoff(at)) && in.read(reinterpret_cast<char*>(b), n));
+  };
+  const int count_bytes = big ? 8 : 2, entry_bytes = big ? 20 : 12, field_bytes = big ? 8 : 4;
+  unsigned char b[20];
+  if (!read_at(*first, b, count_bytes)) return std::nullopt;
+  const std::uint64_t entries = std::min<std::uint64_t>(get(b, count_bytes), 4096);
+  for (std::uint64_t i = 0; i < entries; ++i) {
+    if (!read_at(*first + std::uint64_t(count_bytes) + i * std::uint64_t(entry_bytes), b, entry_bytes)) return std::nullopt;
+    if (get(b, 2) != tag) continue;
+    const auto type = get(b + 2, 2);
+    const int size = type == 5 || type == 10 || type == 12 ? 8 : type == 11 ? 4 : 0;
+    if (size == 0 || get(b + 4, field_bytes) < 1) return std::nullopt;
+    unsigned char v[8];
+    const unsigned char* value = b + 4 + field_bytes;  // inline when it fits the field
+    if (size > field_bytes) {
+      if (!read_at(get(value, field_bytes), v, size)) return std::nullopt;
+      value = v;
+    }
+    if (type == 5) return double(get(value, 4)) / double(get(value + 4, 4));
+    if (type == 10) return double(std::int32_t(get(value, 4))) / double(std::int32_t(get(value + 4, 4)));
+    const std::uint64_t bits = get(value, size);
+    if (type == 11) {
+      float f;
+      const auto u = std::uint32_t(bits);
+      std::memcpy(&f, &u, 4);
+      return double(f);
+    }
+    double d;
+    std::memcpy(&d, &bits, 8);
+    return d;
+  }
+  return std::nullopt;
 }
 
 std::optional<ImageSize> png_size(const std::string& path) {

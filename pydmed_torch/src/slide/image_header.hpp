@@ -19,6 +19,11 @@ struct ImageSize {
 // TIFF: where the first directory starts (classic or BigTIFF, either byte order).
 std::optional<std::uint64_t> tiff_first_directory_offset(const std::string& path);
 
+// TIFF: the value of a real-valued tag (RATIONAL, SRATIONAL, FLOAT or DOUBLE) of the first
+// directory, at full precision (libtiff hands some rationals out as float). nullopt when the tag
+// is absent, of another type or unreadable.
+std::optional<double> tiff_first_directory_real(const std::string& path, std::uint16_t tag);
+
 // PNG: the IHDR chunk, which the format requires first. nullopt when it is not there.
 std::optional<ImageSize> png_size(const std::string& path);
 // JPEG: the first SOFn segment, walking the markers before it. nullopt when none is found

@@ -2,12 +2,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 #include <utility>
 
 #include "pydmed/error.hpp"
 #include "slide/backend.hpp"
+#include "slide/image_header.hpp"
 #include "slide/tiff_log.hpp"
 
 namespace pydmed {
@@ -25,23 +28,76 @@ void check_file(const std::string& path) {
   if (::access(path.c_str(), R_OK) != 0) throw SlideError(path, std::strerror(errno));
 }
 
+bool any_file(const std::string&) { return true; }
+bool is_tiff(const std::string& path) { return sniff_image_kind(path) == ImageKind::kTiff; }
+
+struct Registry {
+  std::mutex mu;  // guards entries; open_backend copies them out and opens without it
+  std::vector<SlideBackendEntry> entries{
+      {"tiff", is_tiff, open_with_tiff_tiles},
+      {"openslide", any_file, open_with_openslide},
+      {"libtiff", any_file, open_with_tiff},
+      {"opencv", any_file, open_with_opencv},
+  };
+};
+
+Registry& registry() {
+  static Registry r;
+  return r;
+}
+
+// How messages name the built-in readers (what users know them as).
+std::string display_name(const std::string& name) {
+  if (name == "openslide") return "OpenSlide";
+  if (name == "opencv") return "OpenCV";
+  return name;
+}
+
 }  // namespace
 
-std::unique_ptr<SlideBackend> open_backend(const std::string& path) {
+void register_slide_backend(SlideBackendEntry entry, std::size_t position) {
+  if (entry.name.empty() || !entry.probe || !entry.open) throw Error("register_slide_backend: a reader needs a name, a probe and an opener");
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mu);
+  position = std::min(position, r.entries.size());
+  r.entries.insert(r.entries.begin() + std::ptrdiff_t(position), std::move(entry));
+}
+
+std::vector<std::string> slide_backend_names() {
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mu);
+  std::vector<std::string> names;
+  for (const auto& e : r.entries) names.push_back(e.name);
+  return names;
+}
+
+std::unique_ptr<SlideBackend> open_backend(const std::string& path, const std::string& only) {
   check_file(path);
   silence_libtiff();  // OpenSlide reads TIFFs through libtiff too
-  static const std::pair<const char*, OpenResult (*)(const std::string&)> kOpeners[] = {
-      {"OpenSlide", open_with_openslide}, {"libtiff", open_with_tiff}, {"OpenCV", open_with_opencv}};
+  std::vector<SlideBackendEntry> entries;
+  {
+    std::lock_guard<std::mutex> lock(registry().mu);
+    entries = registry().entries;
+  }
+  if (!only.empty()) {
+    entries.erase(std::remove_if(entries.begin(), entries.end(), [&](const auto& e) { return e.name != only; }), entries.end());
+    if (entries.empty()) throw SlideError(path, "no reader named '" + only + "'");
+  }
   std::string reasons;
   bool recognised = false;
-  for (const auto& [name, open] : kOpeners) {
-    OpenResult r = open(path);
-    if (r.backend && !r.backend->levels.empty()) return std::move(r.backend);
+  for (const auto& e : entries) {
+    if (!e.probe(path)) continue;
+    OpenResult r = e.open(path);
+    if (r.backend && !r.backend->levels.empty()) {
+      r.backend->reader = e.name;
+      return std::move(r.backend);
+    }
     if (r.backend) r.reason = "the slide has no levels";
-    reasons += std::string(reasons.empty() ? "" : "; ") + name + ": " + r.reason;
+    if (!r.reason.empty()) reasons += (reasons.empty() ? "" : "; ") + display_name(e.name) + ": " + r.reason;
     recognised = recognised || r.recognised;
     if (r.final) break;
   }
+  if (!only.empty() && reasons.empty()) reasons = display_name(only) + ": not a file it reads";
   throw SlideError(path, (recognised ? "cannot open: " : "unsupported format: ") + reasons);
 }
 

@@ -50,7 +50,6 @@ class OpenCVBackend : public SlideBackend {
   // `rgb` empty: decode `path` on the first read.
   OpenCVBackend(std::string path, std::int64_t w, std::int64_t h, cv::Mat rgb)
       : path_(std::move(path)), image_(std::move(rgb)) {
-    reader = "opencv";
     vendor = "image";
     levels.push_back({w, h, 1.0});
   }

@@ -18,7 +18,6 @@ class OpenSlideBackend : public SlideBackend {
   OpenSlideBackend(const std::string& path, const char* vendor_name, openslide_t* osr)
       : path_(path), handle_(osr, &openslide_close), osr_(osr) {
     check("opening");
-    reader = "openslide";
     vendor = vendor_name;
     const int32_t n = openslide_get_level_count(osr_);
     check("reading the level count");

@@ -1,7 +1,7 @@
 // Slide::resident_bytes_estimate: what a slide will hold once a loader opens it, from its
 // header alone, so that memory admission can count it for a whole dataset in milliseconds.
 // The number is the backend's own (SlideBackend::resident_bytes), from the openers that read
-// headers only: libtiff's for TIFFs OpenSlide does not take, OpenCV's for PNG and JPEG (which
+// headers only: the tile reader's, libtiff's for TIFFs OpenSlide does not take, OpenCV's for PNG and JPEG (which
 // decode on the first read, not at open).
 #include <openslide/openslide.h>
 
@@ -22,7 +22,8 @@ std::size_t Slide::resident_bytes_estimate(const std::string& path) {
     case ImageKind::kJpeg:
       return held_by(open_with_opencv(path));
     case ImageKind::kTiff:
-      // Every vendor OpenSlide detects (NDPI's one-strip levels included) holds its cache.
+      if (OpenResult r = open_with_tiff_tiles(path); r.backend) return held_by(r);
+      // Every other vendor OpenSlide detects (NDPI's one-strip levels included) holds its cache.
       if (openslide_detect_vendor(path.c_str())) return kOpenSlideCacheBytes;
       return held_by(open_with_tiff(path));
     default:

@@ -58,7 +58,7 @@ bool same_levels(const std::vector<LevelInfo>& a, const std::vector<LevelInfo>& 
 void Slide::reopen() {
   std::unique_ptr<SlideBackend> fresh;
   try {
-    fresh = open_backend(path_);
+    fresh = open_backend(path_, reader_);  // the same reader: its levels and bytes
   } catch (const SlideError& e) {
     throw SlideError(path_, "reopening after a failed read: " + e.reason());
   }
@@ -66,6 +66,7 @@ void Slide::reopen() {
     throw SlideError(path_, "reopening after a failed read: the file changed (now " + fresh->vendor + ", " +
                                 std::to_string(fresh->levels.size()) + " levels)");
   }
+  fresh->set_decode_threads(decode_threads_);
   backend_ = std::move(fresh);
 }
 

@@ -13,6 +13,7 @@
 #include "pydmed/error.hpp"
 #include "pydmed/random.hpp"
 #include "slide/tiff_log.hpp"
+#include "slide/tile_painter.hpp"
 
 namespace pydmed {
 namespace {
@@ -41,7 +42,7 @@ struct Blob {
 };
 
 // The procedural slide: tissue blobs with ragged edges, eosin texture and nuclei.
-class SampleImage {
+class SampleImage : public TilePainter {
  public:
   explicit SampleImage(const SampleSlideOptions& o) : o_(o) {
     Rng rng({o.seed(), 0x5A11DE});
@@ -72,7 +73,7 @@ class SampleImage {
   double stain(double x, double y) const { return value_noise(o_.seed() ^ 0x57A1, x, y, 96.0); }
 
   // One tile of level `ds` (level-0 pixels per pixel), corner at level pixel (px, py), RGB.
-  void render(cv::Mat& tile, std::int64_t px, std::int64_t py, double ds) const {
+  void paint(cv::Mat& tile, std::int64_t px, std::int64_t py, double ds) const override {
     const int n = tile.rows;
     const double x0 = px * ds, y0 = py * ds, span = n * ds;
     // Smooth fields on a coarse grid, interpolated per pixel: cheap at any size.
@@ -161,9 +162,10 @@ int write_sample_slide(const std::string& path, const SampleSlideOptions& o) {
   errno = 0;
   const TiffPtr tif = open_tiff(path, big ? "w8" : "w", &errors);
   if (!tif) throw Error(path + ": cannot create the TIFF file: " + (errno ? std::strerror(errno) : errors.last));
-  const SampleImage image(o);
+  const std::unique_ptr<TilePainter> image =
+      o.source().empty() ? std::unique_ptr<TilePainter>(std::make_unique<SampleImage>(o)) : make_mosaic_painter(o.source(), o.seed());
   const std::string description = "pydmed_torch sample slide; label=" + std::to_string(o.label()) +
-                                  "; seed=" + std::to_string(o.seed());
+                                  "; seed=" + std::to_string(o.seed()) + (o.source().empty() ? "" : "; mosaic of " + o.source());
   cv::Mat tile(ts, ts, CV_8UC3);
   std::int64_t w = o.width(), h = o.height();
   int level = 0;
@@ -188,7 +190,7 @@ int write_sample_slide(const std::string& path, const SampleSlideOptions& o) {
     if (level == 0) TIFFSetField(t, TIFFTAG_IMAGEDESCRIPTION, description.c_str());
     for (std::int64_t ty = 0; ty < h; ty += ts) {
       for (std::int64_t tx = 0; tx < w; tx += ts) {
-        image.render(tile, tx, ty, ds);
+        image->paint(tile, tx, ty, ds);
         // Beyond the image edge: background, so that padding compresses to nothing.
         if (tx + ts > w) tile.colRange(int(w - tx), ts).setTo(cv::Scalar(244, 243, 245));
         if (ty + ts > h) tile.rowRange(int(h - ty), ts).setTo(cv::Scalar(244, 243, 245));

@@ -9,7 +9,9 @@
 
 namespace pydmed {
 
-Slide::Slide(const std::string& path) : path_(path), backend_(open_backend(path)) {
+Slide::Slide(const std::string& path) : Slide(path, std::string()) {}
+
+Slide::Slide(const std::string& path, const std::string& reader) : path_(path), backend_(open_backend(path, reader)) {
   // Kept here, not only in the backend: read_region_salvage may replace the backend, and
   // references from levels() and properties() must stay valid.
   vendor_ = backend_->vendor;
@@ -24,6 +26,10 @@ Slide& Slide::operator=(Slide&&) noexcept = default;
 
 const std::string& Slide::vendor() const { return vendor_; }
 std::size_t Slide::resident_bytes() const { return backend_->resident_bytes(); }
+void Slide::set_decode_threads(int threads) {
+  decode_threads_ = std::max(1, threads);
+  backend_->set_decode_threads(decode_threads_);
+}
 const std::vector<LevelInfo>& Slide::levels() const { return levels_; }
 const std::map<std::string, std::string>& Slide::properties() const {
   return properties_;

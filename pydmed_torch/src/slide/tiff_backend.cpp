@@ -39,7 +39,6 @@ class TiffBackend : public SlideBackend {
               std::size_t scratch_bytes)
       : path_(std::move(path)), errors_(std::move(errors)), tif_(std::move(tif)), width_(w), height_(h), grid_(grid),
         fast_rgb_(fast_rgb), scratch_bytes_(scratch_bytes) {
-    reader = "tiff";
     vendor = "tiff";
     levels.push_back({w, h, 1.0});
     // The decoding unit, under OpenSlide's names: read_region_salvage cuts a failed read along it.

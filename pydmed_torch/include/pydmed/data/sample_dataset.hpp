@@ -10,8 +10,9 @@ namespace pydmed {
 
 // Writes `count` slides `slide_000.tiff`, ... of `size` x `size` pixels into `dir` (created if
 // needed) and `dir/manifest.csv`, with record "wsi" and label "class" (0 or 1, half each, in a
-// seeded order). Returns the dataset.
-Dataset make_sample_dataset(const std::string& dir, int count, std::int64_t size,
-                            std::uint64_t seed);
+// seeded order). With `source`, a real slide, the pixels are mosaics of its tissue instead
+// (SampleSlideOptions::source; the labels then mean nothing). Returns the dataset.
+Dataset make_sample_dataset(const std::string& dir, int count, std::int64_t size, std::uint64_t seed,
+                            const std::string& source = "");
 
 }  // namespace pydmed

@@ -59,6 +59,9 @@ struct Options {
   PYDMED_ARG(std::size_t, max_status_bytes) = 4096;
   // Read the next BigChunk while the current one is served (twice the BigChunk memory).
   PYDMED_ARG(bool, prefetch_bigchunk) = true;
+  // Threads that decode one BigChunk's tiles in its loader process (the tile reader's slides
+  // only; 1: off). Worth it where cores outnumber the loaded patients' collectors.
+  PYDMED_ARG(int, decode_threads) = 1;
   // A BigChunkLoader that takes longer is killed and its patient gets an error.
   PYDMED_ARG(double, bigchunk_timeout) = 60.0;
   // A patient whose collector or loader fails this many times is set aside.

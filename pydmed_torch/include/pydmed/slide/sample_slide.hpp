@@ -1,6 +1,7 @@
 #pragma once
 // Synthetic, tissue-like, tiled JPEG pyramidal TIFFs that OpenSlide opens as "generic-tiff".
-// Written tile by tile from a procedural image, so memory stays small at any size.
+// Written tile by tile from a procedural image (or a mosaic of a real slide), so memory stays
+// small at any size.
 #include <cstdint>
 #include <string>
 
@@ -18,6 +19,9 @@ struct SampleSlideOptions {
   PYDMED_ARG(int, tile_size) = 256;     // a multiple of 16, as TIFF requires
   PYDMED_ARG(int, jpeg_quality) = 90;
   PYDMED_ARG(double, mpp) = 0.5;        // microns per level-0 pixel, written as resolution tags
+  // A real slide: the pixels are then a mosaic of blocks of its tissue (label ignored), for
+  // benchmarks on real tissue, which decodes slower than the procedural pictures.
+  PYDMED_ARG(std::string, source) = "";
 };
 
 // Writes the slide to `path`; levels halve until the whole level fits in one tile.

@@ -2,6 +2,8 @@
 // A whole-slide image (any vendor format OpenSlide knows), a TIFF OpenSlide does not open
 // (striped, or tiled in a way it refuses: through libtiff, first directory, one level) or a
 // plain PNG/JPEG/... image (through OpenCV, one level), read as RGB uint8, height x width x 3.
+// Which reader decodes a file is the registry's choice (pydmed/slide/backend.hpp): Aperio and
+// generic-tiff JPEG pyramids go to the project's tile reader, byte-identical to OpenSlide.
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -28,7 +30,7 @@ struct Rgb {
   std::uint8_t r = 255, g = 255, b = 255;
 };
 
-class SlideBackend;  // OpenSlide, libtiff or OpenCV, behind the same face
+class SlideBackend;  // a reader from the registry (pydmed/slide/backend.hpp)
 
 class Slide {
  public:
@@ -43,6 +45,9 @@ class Slide {
   // as a vendor format but fails to open is not handed to the others: "cannot open:
   // OpenSlide: aperio: <why>" (generic-tiff excepted: libtiff may still read that TIFF).
   explicit Slide(const std::string& path);
+  // Opens `path` with the named reader only ("openslide", "tiff", ...; see
+  // slide_backend_names()), e.g. to compare readers. SlideError when that reader declines it.
+  Slide(const std::string& path, const std::string& reader);
   ~Slide();
   Slide(Slide&&) noexcept;
   Slide& operator=(Slide&&) noexcept;
@@ -51,7 +56,8 @@ class Slide {
   // OpenSlide's vendor ("aperio", "generic-tiff", ...), "tiff" for libtiff-read files, or
   // "image" for OpenCV-read files.
   const std::string& vendor() const;
-  // Which reader decodes it: "openslide", "tiff" (libtiff) or "opencv".
+  // Which reader decodes it: "tiff" (the tile reader), "openslide", "libtiff", "opencv", or the
+  // name a registered reader was given.
   const std::string& reader() const { return reader_; }
   int level_count() const { return static_cast<int>(levels().size()); }
   const std::vector<LevelInfo>& levels() const;
@@ -104,6 +110,11 @@ class Slide {
   std::vector<DamagedPiece> read_region_salvage(std::uint8_t* rgb, std::int64_t x, std::int64_t y, int level,
                                                 std::int64_t width, std::int64_t height);
 
+  // Threads one read may decode tiles with (default 1). Readers that cannot split a read (all
+  // but the tile reader) ignore it. A BigChunk of 2048 x 2048 is 64 to 81 tiles: worth it where
+  // the loader process has cores to spare.
+  void set_decode_threads(int threads);
+
   // The whole slide scaled to fit in max_size x max_size, aspect kept (RGB).
   cv::Mat thumbnail(int max_size) const;
 
@@ -111,6 +122,8 @@ class Slide {
   // - OpenCV (vendor "image"): the whole decoded image, width * height * 3 (from the first
   //   read on for PNG and JPEG, which open from their header; images over 2^28 pixels are
   //   refused at open);
+  // - the tile reader: its tile tables, one decoder's buffers per decode thread, and OpenSlide's
+  //   cache when a level's downsample is not a whole number (reads there go to OpenSlide);
   // - libtiff (vendor "tiff"): the largest strip or tile as 4-byte ARGB (the one kept between
   //   reads) plus libtiff's compressed and decoded buffers for it;
   // - OpenSlide: its tile cache, 32 MiB a handle in 3.4.1 (_OPENSLIDE_USEFUL_CACHE_SIZE).
@@ -135,6 +148,7 @@ class Slide {
   std::map<std::string, std::string> properties_;
   std::optional<double> mpp_x_, mpp_y_;  // set_mpp's
   Rgb background_;
+  int decode_threads_ = 1;  // set_decode_threads's, kept across reopen()
 };
 
 }  // namespace pydmed

@@ -1,0 +1,40 @@
+#pragma once
+// Private: what OpenSlide 3.4.1 makes of an Aperio or generic-tiff file (which directories are
+// levels, their order and downsamples, the properties, the associated images), worked out from
+// the TIFF with OpenSlide's own rules (openslide-vendor-{generic-tiff,aperio}.c, openslide.c and
+// openslide-decode-tifflike.c at v3.4.1), and whether every level is JPEG that OpenSlide decodes
+// straight with libjpeg (its read_direct path), so that this project can decode it the same way.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "pydmed/slide/slide.hpp"
+
+namespace pydmed {
+
+// One level's JPEG tiles: where each lies in the file, and the tables they share.
+struct TiffLevel {
+  std::uint16_t directory = 0;  // TIFF directory index
+  std::int64_t width = 0, height = 0;
+  std::int64_t tile_width = 0, tile_height = 0;
+  std::int64_t tiles_across = 0;
+  bool ycbcr = false;  // photometric YCbCr (else RGB): the JPEG colour space, as OpenSlide sets it
+  std::vector<std::uint64_t> offsets, byte_counts;  // per tile, row by row; a count of 0: never written
+  std::vector<std::uint8_t> jpeg_tables;            // JPEGTables: an abbreviated stream, or empty
+  std::uint64_t largest_tile_bytes = 0;             // compressed
+};
+
+struct TiffPyramid {
+  std::string vendor;  // "aperio" or "generic-tiff"
+  std::vector<TiffLevel> tiff_levels;
+  std::vector<LevelInfo> levels;
+  std::map<std::string, std::string> properties;
+  std::vector<std::string> associated;  // names, in OpenSlide's order
+};
+
+// The pyramid of `path`, whose vendor OpenSlide detected as `vendor`. Returns "" with `out`
+// filled when every level is JPEG that OpenSlide decodes straight with libjpeg, else why not.
+std::string read_tiff_pyramid(const std::string& path, const std::string& vendor, TiffPyramid& out);
+
+}  // namespace pydmed
