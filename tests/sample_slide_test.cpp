@@ -119,3 +119,36 @@ TEST(SampleSlide, TwentyThousandSquareStaysUnder200MB) {
   EXPECT_EQ(s.level_count(), 8);  // 20000 / 2^7 = 157 <= 256
   EXPECT_LE(s.levels().back().width, 256);
 }
+
+// --from: the pixels are blocks of a real slide's tissue (each found in the source, up to JPEG's
+// loss), the levels agree, a seed fixes the mosaic, and a bad source is one line naming it.
+TEST(SampleSlide, MosaicOfARealSlide) {
+  PYDMED_REQUIRE_WSI();
+  pydmed::test::TempDir d;
+  const std::string src = pydmed::test::wsi("CMU-1-Small-Region.svs");
+  write_sample_slide(d.file("m.tiff"), SampleSlideOptions().width(2048).height(1536).seed(5).source(src));
+  write_sample_slide(d.file("m2.tiff"), SampleSlideOptions().width(2048).height(1536).seed(6).source(src));
+  Slide s(d.file("m.tiff")), source(src);
+  const cv::Mat whole = source.read_region(0, 0, 0, source.level(0).width, source.level(0).height);
+  auto best_match = [&](std::int64_t x, std::int64_t y) {
+    cv::Mat score;
+    cv::matchTemplate(whole, s.read_region(x, y, 0, 128, 128), score, cv::TM_SQDIFF_NORMED);
+    double best = 1;
+    cv::minMaxLoc(score, &best);
+    return best;
+  };
+  EXPECT_LT(best_match(192, 192), 0.02);             // inside block (0, 0)
+  EXPECT_LT(best_match(3 * 512 + 192, 2 * 512 + 192), 0.02);  // inside block (3, 2)
+  EXPECT_GT(best_match(512 - 64, 512 - 64), 0.04);   // across four blocks: no one place matches
+  const cv::Mat fine = s.read_region(0, 0, 0, 2048, 1536), coarse = s.read_region(0, 0, 2, 512, 384);
+  cv::Mat shrunk;
+  cv::resize(fine, shrunk, coarse.size(), 0, 0, cv::INTER_AREA);
+  EXPECT_LT(cv::norm(shrunk, coarse, cv::NORM_L1) / double(coarse.total() * 3), 8.0);
+  EXPECT_GT(cv::norm(fine, Slide(d.file("m2.tiff")).read_region(0, 0, 0, 2048, 1536), cv::NORM_L1), 0);
+  try {
+    write_sample_slide(d.file("x.tiff"), SampleSlideOptions().width(512).height(512).source(d.file("missing.svs")));
+    FAIL() << "a missing source was accepted";
+  } catch (const SlideError& e) {
+    EXPECT_NE(std::string(e.what()).find(d.file("missing.svs") + ": no such file"), std::string::npos) << e.what();
+  }
+}

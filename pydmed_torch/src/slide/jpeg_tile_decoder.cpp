@@ -1,5 +1,6 @@
 #include "slide/jpeg_tile_decoder.hpp"
 
+#include <algorithm>
 #include <csetjmp>
 #include <cstdio>
 // jpeglib.h needs size_t and FILE declared first.
@@ -32,7 +33,7 @@ void emit_message(j_common_ptr cinfo, int level) {
 // The body runs between setjmp and a possible longjmp: plain C only, no C++ object with a
 // destructor lives across it.
 bool run(JpegTileDecoder::State* s, const std::uint8_t* tables, std::size_t tables_bytes, const std::uint8_t* data,
-         std::size_t bytes, bool ycbcr, int width, int height, std::uint8_t* const* rows) {
+         std::size_t bytes, bool ycbcr, int width, int height, int rows_wanted, std::uint8_t* const* rows) {
   j_decompress_ptr cinfo = &s->cinfo;
   if (setjmp(s->env) != 0) {
     jpeg_abort_decompress(cinfo);
@@ -61,11 +62,11 @@ bool run(JpegTileDecoder::State* s, const std::uint8_t* tables, std::size_t tabl
     jpeg_abort_decompress(cinfo);
     return false;
   }
-  while (cinfo->output_scanline < cinfo->output_height) {
+  while (cinfo->output_scanline < JDIMENSION(rows_wanted)) {
     const JDIMENSION at = cinfo->output_scanline;
-    jpeg_read_scanlines(cinfo, const_cast<JSAMPARRAY>(rows + at), cinfo->output_height - at);
+    jpeg_read_scanlines(cinfo, const_cast<JSAMPARRAY>(rows + at), JDIMENSION(rows_wanted) - at);
   }
-  // The rest of the stream is not read (OpenSlide does not read it either): abort, not finish.
+  // The rest of the stream is not read (OpenSlide does not read its end either): abort, not finish.
   jpeg_abort_decompress(cinfo);
   return true;
 }
@@ -83,9 +84,9 @@ JpegTileDecoder::JpegTileDecoder() : s_(std::make_unique<State>()) {
 JpegTileDecoder::~JpegTileDecoder() { jpeg_destroy_decompress(&s_->cinfo); }
 
 std::string JpegTileDecoder::decode(const std::uint8_t* tables, std::size_t tables_bytes, const std::uint8_t* data, std::size_t bytes,
-                                    bool ycbcr, int width, int height, std::uint8_t* const* rows) {
+                                    bool ycbcr, int width, int height, int rows_wanted, std::uint8_t* const* rows) {
   s_->message[0] = '\0';
-  if (run(s_.get(), tables, tables_bytes, data, bytes, ycbcr, width, height, rows)) return "";
+  if (run(s_.get(), tables, tables_bytes, data, bytes, ycbcr, width, height, std::min(rows_wanted, height), rows)) return "";
   return s_->message[0] ? s_->message : "libjpeg failed";
 }
 

@@ -166,7 +166,7 @@ class TiffTileBackend : public SlideBackend {
                                                                    : d->tile.data() + std::size_t(i) * tile_row_bytes;
       }
       const std::string err = d->jpeg.decode(L.jpeg_tables.empty() ? nullptr : L.jpeg_tables.data(), L.jpeg_tables.size(), d->raw.data(),
-                                             bytes, L.ycbcr, int(L.tile_width), int(L.tile_height), d->rows.data());
+                                             bytes, L.ycbcr, int(L.tile_width), int(L.tile_height), int(cy1 - ty), d->rows.data());
       if (!err.empty()) throw SlideError(path_, "cannot decode " + where() + ": " + err);
       if (whole_rows) continue;
       for (std::int64_t yy = cy0; yy < cy1; ++yy) {
