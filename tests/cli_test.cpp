@@ -153,6 +153,29 @@ TEST(Cli, StreamListsEveryDeliveredPatchWithItsCrc) {
   }
 }
 
+// BigChunks start on the tile grid (256 here), and patches stay uniform over the tile phase:
+// each of the 8 bands of x mod 256 (and y) gets its 1/8 of 16,000 patches (binomial sd ~ 1.9%;
+// without the whole-tile span of offsets the bands would differ by 8 to 7).
+TEST(Cli, BigChunksOnTheTileGridKeepPatchesUniform) {
+  TempDir t;
+  std::string out, err;
+  ASSERT_EQ(run_command(kCli + " make-sample-slides " + t.path() + " --count 2 --size 4000", &out, &err), 0) << err;
+  ASSERT_EQ(run_command(kCli + " stream " + t.path() + " --count 16000 --max-per-bigchunk 40 --seed 3 --out " + t.file("s.tsv"),
+                        &out, &err), 0) << err;
+  const auto rows = tsv(pydmed::test::read_file(t.file("s.tsv")));
+  ASSERT_EQ(rows.size(), 16001u);
+  std::vector<int> bands_x(8), bands_y(8);
+  for (std::size_t i = 1; i < rows.size(); ++i) {
+    ASSERT_EQ(std::stoll(rows[i][2]) % 256, 0) << "BigChunk off the grid, row " << i;
+    ASSERT_EQ(std::stoll(rows[i][3]) % 256, 0) << "BigChunk off the grid, row " << i;
+    ++bands_x[std::size_t(std::stoll(rows[i][4]) % 256 / 32)], ++bands_y[std::size_t(std::stoll(rows[i][5]) % 256 / 32)];
+  }
+  for (int b = 0; b < 8; ++b) {
+    EXPECT_NEAR(bands_x[std::size_t(b)], 2000, 150) << "x band " << b;
+    EXPECT_NEAR(bands_y[std::size_t(b)], 2000, 150) << "y band " << b;
+  }
+}
+
 // --mpp 1.0: the NDPI (0.228 um/px, 2x pyramid) is read at level 2, 70 pixels for a 64-pixel
 // patch; the SVS (0.499, one level) at level 0, 128 pixels; each patch is that region resized.
 TEST(Cli, StreamAtAPhysicalResolution) {

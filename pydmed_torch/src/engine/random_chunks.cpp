@@ -17,6 +17,19 @@ namespace {
 std::unique_ptr<TissueMask> tissue_of(const Slide& slide) {
   return std::make_unique<TissueMask>(slide, TissueMaskOptions().thumbnail_size(512));
 }
+// The reader's tile size on `level`, in its pixels; 0 where it does not say.
+std::pair<std::int64_t, std::int64_t> tile_grid(const Slide& slide, int level) {
+  const std::string p = "openslide.level[" + std::to_string(level) + "].tile-";
+  const auto& props = slide.properties();
+  const auto w = props.find(p + "width"), h = props.find(p + "height");
+  if (w == props.end() || h == props.end()) return {0, 0};
+  try {
+    return {std::max<std::int64_t>(0, std::stoll(w->second)), std::max<std::int64_t>(0, std::stoll(h->second))};
+  } catch (const std::exception&) {
+    return {0, 0};
+  }
+}
+
 }  // namespace
 
 RandomBigChunkLoader::RandomBigChunkLoader(RandomBigChunkOptions o) : o_(std::move(o)) {}
@@ -64,6 +77,15 @@ std::optional<BigChunk> RandomBigChunkLoader::extract_bigchunk(const nlohmann::j
   }
   const int w = int(std::min<std::int64_t>(bw, L.width));
   const int h = int(std::min<std::int64_t>(bh, L.height));
+  // On the tile grid, per axis where the BigChunk can move and holds a tile's worth of patch
+  // offsets: positions are then multiples of the tile, and the collector draws patch offsets
+  // from [0, span), a multiple of the tile too, which keeps the interior's pixels equally likely.
+  std::int64_t gx = 0, gy = 0, span_x = 0, span_y = 0;
+  if (o_.align_to_tiles() && !include) {
+    const auto grid = tile_grid(slide, level);
+    if (grid.first > 0 && L.width > w && w - pw + 1 >= grid.first) gx = grid.first, span_x = (w - pw + 1) / gx * gx;
+    if (grid.second > 0 && L.height > h && h - ph + 1 >= grid.second) gy = grid.second, span_y = (h - ph + 1) / gy * gy;
+  }
   Rng rng = random_stream();
   // Positions in pixels of the level, so level-0 positions are whole multiples of the downsample.
   // Inside annotations: a BigChunk holding a random point of a polygon, anywhere in it.
@@ -77,7 +99,8 @@ std::optional<BigChunk> RandomBigChunkLoader::extract_bigchunk(const nlohmann::j
       return std::pair<std::int64_t, std::int64_t>(std::clamp<std::int64_t>(px - rng.between(0, w - 1), 0, mx),
                                                    std::clamp<std::int64_t>(py - rng.between(0, h - 1), 0, my));
     }
-    return std::pair<std::int64_t, std::int64_t>(rng.between(0, mx), rng.between(0, my));
+    return std::pair<std::int64_t, std::int64_t>(gx ? gx * rng.between(0, mx / gx) : rng.between(0, mx),
+                                                 gy ? gy * rng.between(0, my / gy) : rng.between(0, my));
   };
   auto [lx, ly] = draw();
   if (o_.min_tissue() > 0) {
@@ -98,6 +121,7 @@ std::optional<BigChunk> RandomBigChunkLoader::extract_bigchunk(const nlohmann::j
   // A damaged tile costs its own pixels, not the BigChunk: the collector draws around it.
   bc.damaged = slide.read_region_salvage(bc.data.data, bc.region.x, bc.region.y, level, w, h);
   if (!physical.is_null()) bc.info = std::move(physical);  // how the collector cuts and resizes
+  if (gx || gy) bc.info["patch_offsets"] = {span_x, span_y};  // per axis, 0: anywhere
   if (o_.record() != "wsi") bc.info["record"] = o_.record();  // the collector's min_tissue reads it too
   if (!roi_->empty()) {  // which patches the collector may serve
     bc.info["roi"] = roi_path_;
@@ -158,6 +182,9 @@ Extraction RandomSmallChunkCollector::extract_smallchunk(std::uint64_t call_coun
     return !roi || roi->serves(r, mode, min_fraction, &cls);
   };
   Rng rng = random_stream(call_count);
+  // A BigChunk on the tile grid says from how many offsets per axis to draw (see the loader).
+  std::int64_t offsets[2] = {0, 0};
+  if (const auto it = bc.info.find("patch_offsets"); it != bc.info.end()) offsets[0] = it->at(0), offsets[1] = it->at(1);
   const cv::Rect2d bigchunk(double(bc.region.x), double(bc.region.y), bc.data.cols * ds, bc.data.rows * ds);
   auto draw = [&]() -> std::pair<int, int> {
     // Inside annotations: around a random point of the polygons meeting this BigChunk, so small
@@ -168,7 +195,8 @@ Extraction RandomSmallChunkCollector::extract_smallchunk(std::uint64_t call_coun
                 std::clamp(int(std::floor((pt->y - bigchunk.y) / ds - rh / 2.0)), 0, bc.data.rows - rh)};
       }
     }
-    return {int(rng.between(0, bc.data.cols - rw)), int(rng.between(0, bc.data.rows - rh))};
+    return {int(offsets[0] ? rng.between(0, offsets[0] - 1) : rng.between(0, bc.data.cols - rw)),
+            int(offsets[1] ? rng.between(0, offsets[1] - 1) : rng.between(0, bc.data.rows - rh))};
   };
   auto [px, py] = draw();
   // Around the damage, on tissue, inside (or outside) the annotations; a BigChunk with no place

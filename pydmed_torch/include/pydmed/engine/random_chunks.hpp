@@ -38,6 +38,13 @@ struct RandomBigChunkOptions {
   // > 0: instead of the centre, at least this fraction of the patch's area must lie on the
   // served side (inside for Include, outside for Exclude).
   PYDMED_ARG(double, min_roi_fraction) = 0.0;
+  // Start BigChunks on the reader's tile grid (openslide.level[N].tile-width/-height), so a
+  // read decodes no tile it uses only part of at its left and top (about a fifth of the tiles
+  // of a 2048 BigChunk over 256 tiles). Patches are then drawn from a whole number of tiles'
+  // worth of offsets, so every pixel of the slide's interior stays equally likely; the last
+  // tile's width at the right and bottom edges is served less often. Not with Include
+  // annotations, whose BigChunks are placed over the polygons.
+  PYDMED_ARG(bool, align_to_tiles) = true;
 
  public:
   // What Options::max_bigchunk_bytes must hold for these BigChunks: width x height RGB, and 4x
