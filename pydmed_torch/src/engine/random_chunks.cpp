@@ -17,19 +17,6 @@ namespace {
 std::unique_ptr<TissueMask> tissue_of(const Slide& slide) {
   return std::make_unique<TissueMask>(slide, TissueMaskOptions().thumbnail_size(512));
 }
-// The reader's tile size on `level`, in its pixels; 0 where it does not say.
-std::pair<std::int64_t, std::int64_t> tile_grid(const Slide& slide, int level) {
-  const std::string p = "openslide.level[" + std::to_string(level) + "].tile-";
-  const auto& props = slide.properties();
-  const auto w = props.find(p + "width"), h = props.find(p + "height");
-  if (w == props.end() || h == props.end()) return {0, 0};
-  try {
-    return {std::max<std::int64_t>(0, std::stoll(w->second)), std::max<std::int64_t>(0, std::stoll(h->second))};
-  } catch (const std::exception&) {
-    return {0, 0};
-  }
-}
-
 }  // namespace
 
 RandomBigChunkLoader::RandomBigChunkLoader(RandomBigChunkOptions o) : o_(std::move(o)) {}
@@ -82,7 +69,7 @@ std::optional<BigChunk> RandomBigChunkLoader::extract_bigchunk(const nlohmann::j
   // from [0, span), a multiple of the tile too, which keeps the interior's pixels equally likely.
   std::int64_t gx = 0, gy = 0, span_x = 0, span_y = 0;
   if (o_.align_to_tiles() && !include) {
-    const auto grid = tile_grid(slide, level);
+    const auto grid = slide.tile_size(level);
     if (grid.first > 0 && L.width > w && w - pw + 1 >= grid.first) gx = grid.first, span_x = (w - pw + 1) / gx * gx;
     if (grid.second > 0 && L.height > h && h - ph + 1 >= grid.second) gy = grid.second, span_y = (h - ph + 1) / gy * gy;
   }

@@ -74,9 +74,12 @@ Grid grid_of(const nlohmann::json& g, const SlidingWindowOptions& sw) {
 
 // How the grid is cut into BigChunks: groups of rows x groups of columns, each group's pixels
 // within max_bigchunk_bytes (with 2 pixels to spare where starts were rounded to the level).
+// Where the reader's tiles are known, a group ends where the next one starts on a tile edge when
+// that keeps at least half the windows a BigChunk could hold: then no tile is decoded for two
+// BigChunks (with stride = kernel; overlapping windows share their overlap either way).
 struct Plan {
   std::int64_t cols_per = 1, rows_per = 1, col_groups = 1, row_groups = 1;
-  Plan(const Grid& g, std::size_t max_bytes, bool rounded) {
+  Plan(const Grid& g, std::size_t max_bytes, bool rounded, std::pair<std::int64_t, std::int64_t> tile) {
     const auto ncols = std::int64_t(g.lx.size()), nrows = std::int64_t(g.ly.size());
     const std::int64_t spare = rounded ? 2 : 0;
     auto most = [](const std::vector<std::int64_t>& starts, std::int64_t region, std::int64_t limit) {
@@ -84,9 +87,15 @@ struct Plan {
       while (n < std::int64_t(starts.size()) && starts[std::size_t(n)] + region - starts[0] <= limit) ++n;
       return n;
     };
-    cols_per = most(g.lx, g.kw + spare, std::int64_t(max_bytes / (3 * std::size_t(g.kh + spare))));
+    auto on_tiles = [](const std::vector<std::int64_t>& starts, std::int64_t n, std::int64_t t) {
+      if (t <= 0) return n;
+      for (std::int64_t m = n; m > 0 && 2 * m >= n && m < std::int64_t(starts.size()); --m)
+        if (starts[std::size_t(m)] % t == 0) return m;
+      return n;
+    };
+    cols_per = on_tiles(g.lx, most(g.lx, g.kw + spare, std::int64_t(max_bytes / (3 * std::size_t(g.kh + spare)))), tile.first);
     const std::int64_t span_w = g.lx[std::size_t(cols_per - 1)] + g.kw - g.lx[0] + spare;
-    rows_per = most(g.ly, g.kh + spare, std::int64_t(max_bytes / (3 * std::size_t(span_w))));
+    rows_per = on_tiles(g.ly, most(g.ly, g.kh + spare, std::int64_t(max_bytes / (3 * std::size_t(span_w)))), tile.second);
     col_groups = (ncols + cols_per - 1) / cols_per;
     row_groups = (nrows + rows_per - 1) / rows_per;
   }
@@ -125,7 +134,7 @@ class SlidingWindowLoader : public BigChunkLoader {
     }
     const LevelInfo& L = slide_->level(level);
     const Grid grid = grid_of(info, sw_);
-    const Plan plan(grid, options().max_bigchunk_bytes(), sw_.mpp() > 0);
+    const Plan plan(grid, options().max_bigchunk_bytes(), sw_.mpp() > 0, slide_->tile_size(level));
     const std::int64_t b = start_bigchunk(get_checkpoint()) + bigchunk_number();
     if (b >= plan.count()) return std::nullopt;  // every window served: the patient is finished
     const std::int64_t rg = b / plan.col_groups, cg = b % plan.col_groups;

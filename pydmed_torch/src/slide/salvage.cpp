@@ -11,19 +11,6 @@
 namespace pydmed {
 namespace {
 
-// OpenSlide's tile size for the level, else 256.
-std::int64_t tile_size(const std::map<std::string, std::string>& props, int level, const char* axis) {
-  const auto it = props.find("openslide.level[" + std::to_string(level) + "].tile-" + axis);
-  if (it != props.end()) {
-    try {
-      const long long v = std::stoll(it->second);
-      if (v > 0 && v <= (1 << 20)) return v;
-    } catch (const std::exception&) {
-    }
-  }
-  return 256;
-}
-
 // Piece edges along one axis, in region pixels: 0, every tile edge strictly inside, `length`.
 // `origin` is the region's start in pixels of the level.
 std::vector<std::int64_t> edges(double origin, std::int64_t length, std::int64_t tile) {
@@ -86,8 +73,12 @@ std::vector<DamagedPiece> Slide::read_region_salvage(std::uint8_t* rgb, std::int
   reopen();
   // One piece per tile of the level, so that one bad tile costs only its own pixels.
   const double ds = level(lvl).downsample;
-  const auto xs = edges(double(x) / ds, width, tile_size(properties(), lvl, "width"));
-  const auto ys = edges(double(y) / ds, height, tile_size(properties(), lvl, "height"));
+  // The reader's tiles, else 256 (and never absurd ones).
+  auto [tw, th] = tile_size(lvl);
+  if (tw <= 0 || tw > (1 << 20)) tw = 256;
+  if (th <= 0 || th > (1 << 20)) th = 256;
+  const auto xs = edges(double(x) / ds, width, tw);
+  const auto ys = edges(double(y) / ds, height, th);
   std::vector<DamagedPiece> damaged;
   std::vector<std::uint8_t> piece;
   for (std::size_t j = 0; j + 1 < ys.size(); ++j) {

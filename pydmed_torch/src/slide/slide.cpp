@@ -43,6 +43,17 @@ const LevelInfo& Slide::level(int level) const {
   return levels()[static_cast<std::size_t>(level)];
 }
 
+std::pair<std::int64_t, std::int64_t> Slide::tile_size(int lvl) const {
+  const std::string p = "openslide.level[" + std::to_string(lvl) + "].tile-";
+  const auto w = properties_.find(p + "width"), h = properties_.find(p + "height");
+  if (w == properties_.end() || h == properties_.end()) return {0, 0};
+  try {
+    return {std::max<std::int64_t>(0, std::stoll(w->second)), std::max<std::int64_t>(0, std::stoll(h->second))};
+  } catch (const std::exception&) {
+    return {0, 0};
+  }
+}
+
 int Slide::best_level_for_downsample(double downsample) const {
   const auto& lv = levels();
   if (!(downsample >= lv[0].downsample)) return 0;

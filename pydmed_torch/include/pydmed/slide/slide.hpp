@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <utility>
 #include <memory>
 #include <optional>
 #include <string>
@@ -62,6 +63,9 @@ class Slide {
   int level_count() const { return static_cast<int>(levels().size()); }
   const std::vector<LevelInfo>& levels() const;
   const LevelInfo& level(int level) const;  // throws SlideError when out of range
+  // The reader's tile size on `level` in its pixels (openslide.level[N].tile-width/-height),
+  // {0, 0} where it does not say. Reads aligned to it decode no tile twice.
+  std::pair<std::int64_t, std::int64_t> tile_size(int level) const;
   // The level whose downsample is the largest not above `downsample` (OpenSlide's rule).
   int best_level_for_downsample(double downsample) const;
   // Microns per level-0 pixel: set_mpp's, else OpenSlide's openslide.mpp-x/y, else the TIFF
