@@ -151,6 +151,22 @@ TEST(TileReader, ThousandsOfRegionsAreByteIdenticalToOpenSlide) {
   expect_regions_identical(wsi("small.svs"), 200, 5);
 }
 
+// OpenSlide paints reads larger than 4096 pixels in pieces whose later ones fall between pixels
+// on a level with a downsample that is not whole: such reads must be OpenSlide's too.
+TEST(TileReader, ReadsOfMoreThan4096PixelsOnUnevenLevels) {
+  TempDir dir;
+  const std::string p = dir.file("wide.tiff");
+  write_sample_slide(p, SampleSlideOptions().width(9001).height(301).tile_size(256).seed(8));
+  Slide s(p);
+  s.set_background(kBg);
+  ASSERT_NE(s.level(1).downsample, 2.0);
+  OsrPtr osr = open_osr(p);
+  for (const auto& [x, w] : {std::pair<std::int64_t, int>{0, 4501}, {0, 4097}, {0, 4096}}) {
+    EXPECT_TRUE(same(s.read_region(x, 0, 1, w, 151), osr_region(osr.get(), x, 0, 1, w, 151))) << w;
+  }
+  EXPECT_TRUE(same(s.read_region(-3, 5, 0, 9010, 40), osr_region(osr.get(), -3, 5, 0, 9010, 40)));  // level 0: always whole
+}
+
 TEST(TileReader, ParallelDecodeGivesTheSameBytes) {
   const GeneratedSlides g;
   Slide one(g.even), four(g.even);

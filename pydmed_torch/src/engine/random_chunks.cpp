@@ -86,8 +86,14 @@ std::optional<BigChunk> RandomBigChunkLoader::extract_bigchunk(const nlohmann::j
       return std::pair<std::int64_t, std::int64_t>(std::clamp<std::int64_t>(px - rng.between(0, w - 1), 0, mx),
                                                    std::clamp<std::int64_t>(py - rng.between(0, h - 1), 0, my));
     }
-    return std::pair<std::int64_t, std::int64_t>(gx ? gx * rng.between(0, mx / gx) : rng.between(0, mx),
-                                                 gy ? gy * rng.between(0, my / gy) : rng.between(0, my));
+    // On the grid, plus the last position itself where it is off the grid, so that the edge is
+    // reached; a BigChunk there draws its patches anywhere in it.
+    auto position = [&](std::int64_t g, std::int64_t m) {
+      if (!g) return rng.between(0, m);
+      const std::int64_t k = rng.between(0, m / g + (m % g != 0));
+      return std::min(k * g, m);
+    };
+    return std::pair<std::int64_t, std::int64_t>(position(gx, mx), position(gy, my));
   };
   auto [lx, ly] = draw();
   if (o_.min_tissue() > 0) {
@@ -108,7 +114,7 @@ std::optional<BigChunk> RandomBigChunkLoader::extract_bigchunk(const nlohmann::j
   // A damaged tile costs its own pixels, not the BigChunk: the collector draws around it.
   bc.damaged = slide.read_region_salvage(bc.data.data, bc.region.x, bc.region.y, level, w, h);
   if (!physical.is_null()) bc.info = std::move(physical);  // how the collector cuts and resizes
-  if (gx || gy) bc.info["patch_offsets"] = {span_x, span_y};  // per axis, 0: anywhere
+  if (gx || gy) bc.info["patch_offsets"] = {gx && lx % gx == 0 ? span_x : 0, gy && ly % gy == 0 ? span_y : 0};  // per axis, 0: anywhere
   if (o_.record() != "wsi") bc.info["record"] = o_.record();  // the collector's min_tissue reads it too
   if (!roi_->empty()) {  // which patches the collector may serve
     bc.info["roi"] = roi_path_;

@@ -15,7 +15,9 @@ constexpr std::size_t kOpenSlideCacheBytes = std::size_t{32} << 20;
 // through libtiff: read exactly as OpenSlide reads them, at libjpeg-turbo's speed. Anything it
 // cannot match exactly (another compression, a non-integer position) it declines quietly or
 // hands to OpenSlide.
-OpenResult open_with_tiff_tiles(const std::string& path);
+// `quickhash` false: without openslide.quickhash-1, which reads the smallest level's tiles (for
+// memory estimates, which need only the header).
+OpenResult open_with_tiff_tiles(const std::string& path, bool quickhash = true);
 // A vendor OpenSlide detects but cannot open is final, except generic-tiff (libtiff may
 // still read a tiled TIFF OpenSlide refuses).
 OpenResult open_with_openslide(const std::string& path);

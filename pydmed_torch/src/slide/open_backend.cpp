@@ -34,7 +34,7 @@ bool is_tiff(const std::string& path) { return sniff_image_kind(path) == ImageKi
 struct Registry {
   std::mutex mu;  // guards entries; open_backend copies them out and opens without it
   std::vector<SlideBackendEntry> entries{
-      {"tiff", is_tiff, open_with_tiff_tiles},
+      {"tiff", is_tiff, [](const std::string& path) { return open_with_tiff_tiles(path); }},
       {"openslide", any_file, open_with_openslide},
       {"libtiff", any_file, open_with_tiff},
       {"opencv", any_file, open_with_opencv},

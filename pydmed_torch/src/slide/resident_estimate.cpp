@@ -22,7 +22,7 @@ std::size_t Slide::resident_bytes_estimate(const std::string& path) {
     case ImageKind::kJpeg:
       return held_by(open_with_opencv(path));
     case ImageKind::kTiff:
-      if (OpenResult r = open_with_tiff_tiles(path); r.backend) return held_by(r);
+      if (OpenResult r = open_with_tiff_tiles(path, false); r.backend) return held_by(r);
       // Every other vendor OpenSlide detects (NDPI's one-strip levels included) holds its cache.
       if (openslide_detect_vendor(path.c_str())) return kOpenSlideCacheBytes;
       return held_by(open_with_tiff(path));

@@ -1,13 +1,14 @@
 #include "slide/tiff_pyramid.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <openssl/evp.h>
 #include <tiffio.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cinttypes>
+#include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -24,8 +25,8 @@ constexpr std::uint64_t kQuickhashMaxBytes = 5 << 20;  // OpenSlide omits the ha
 // _openslide_format_double: g_ascii_dtostr, a locale-free "%.17g".
 std::string format_double(double v) {
   char s[40];
-  std::snprintf(s, sizeof s, "%.17g", v);
-  return s;
+  const auto r = std::to_chars(s, s + sizeof s, v, std::chars_format::general, 17);
+  return std::string(s, r.ptr);
 }
 
 // g_strstrip: ASCII whitespace off both ends.
@@ -63,20 +64,21 @@ void add_aperio_properties(const std::string& desc, std::map<std::string, std::s
     const auto eq = parts[i].find('=');
     props["aperio." + strip(parts[i].substr(0, eq))] = eq == std::string::npos ? "" : strip(parts[i].substr(eq + 1));
   }
-  // _openslide_duplicate_int_prop / _double_prop: only values that parse whole.
+  // _openslide_duplicate_int_prop / _double_prop: only values that parse whole (an integer out
+  // of range is clamped, as g_ascii_strtoll does; a double out of range or NaN is dropped).
   if (auto it = props.find("aperio.AppMag"); it != props.end() && !it->second.empty()) {
     char* end = nullptr;
-    errno = 0;
     const long long v = std::strtoll(it->second.c_str(), &end, 10);
-    if (*end == '\0' && errno == 0) props["openslide.objective-power"] = std::to_string(v);
+    if (*end == '\0') props["openslide.objective-power"] = std::to_string(v);
   }
   if (auto it = props.find("aperio.MPP"); it != props.end() && !it->second.empty()) {
     std::string s = it->second;
     std::replace(s.begin(), s.end(), ',', '.');
-    char* end = nullptr;
-    errno = 0;
-    const double v = std::strtod(s.c_str(), &end);
-    if (*end == '\0' && errno != ERANGE) props["openslide.mpp-x"] = props["openslide.mpp-y"] = format_double(v);
+    const char* first = s.c_str() + (s[0] == '+' ? 1 : 0);  // g_ascii_strtod takes a plus sign, from_chars not
+    double v = 0;
+    const auto r = std::from_chars(first, s.c_str() + s.size(), v);
+    if (r.ec == std::errc() && r.ptr == s.c_str() + s.size() && !std::isnan(v))
+      props["openslide.mpp-x"] = props["openslide.mpp-y"] = format_double(v);
   }
 }
 
@@ -92,14 +94,15 @@ std::string aperio_associated_name(TIFF* t, tdir_t dir) {
 
 // openslide.quickhash-1 (openslide-decode-tifflike.c): SHA-256 of the raw tiles of the smallest
 // level, then of nine string tags of directory 0, each name and value with its NUL. Empty when
-// the tiles exceed 5 MiB, where OpenSlide sets no hash.
-std::string quickhash(const std::string& path, const TiffLevel& smallest, const std::vector<std::optional<std::string>>& strings,
-                      const char* const* names) {
+// the tiles exceed 5 MiB, where OpenSlide sets no hash; nullopt when they cannot be read (and
+// OpenSlide fails the open).
+std::optional<std::string> quickhash(const std::string& path, const TiffLevel& smallest,
+                                     const std::vector<std::optional<std::string>>& strings, const char* const* names) {
   std::uint64_t total = 0;
   for (auto n : smallest.byte_counts) total += n;
   if (total > kQuickhashMaxBytes) return "";
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return "";
+  if (fd < 0) return std::nullopt;
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
   EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
   std::vector<std::uint8_t> buf;
@@ -110,7 +113,7 @@ std::string quickhash(const std::string& path, const TiffLevel& smallest, const 
     EVP_DigestUpdate(ctx.get(), buf.data(), buf.size());
   }
   ::close(fd);
-  if (!ok) return "";
+  if (!ok) return std::nullopt;
   for (std::size_t i = 0; i < strings.size(); ++i) {
     EVP_DigestUpdate(ctx.get(), names[i], std::strlen(names[i]) + 1);
     const std::string v = strings[i].value_or("");
@@ -127,7 +130,7 @@ std::string quickhash(const std::string& path, const TiffLevel& smallest, const 
 
 // Whether OpenSlide decodes this directory's tiles straight with libjpeg (its read_direct
 // path: JPEG, contiguous 8-bit RGB or YCbCr), and where they are. "" or why not.
-std::string read_level(TIFF* t, tdir_t dir, TiffLevel& L) {
+std::string read_level(TIFF* t, tdir_t dir, std::uint64_t file_size, TiffLevel& L) {
   std::uint16_t compression = 0, planar = 0, photometric = 0, bits = 0, spp = 0;
   std::uint32_t w = 0, h = 0, tw = 0, th = 0;
   if (!TIFFGetField(t, TIFFTAG_IMAGEWIDTH, &w) || !TIFFGetField(t, TIFFTAG_IMAGELENGTH, &h) ||
@@ -142,7 +145,7 @@ std::string read_level(TIFF* t, tdir_t dir, TiffLevel& L) {
     return "directory " + std::to_string(dir) + " is not 8-bit RGB or YCbCr JPEG (compression " + std::to_string(compression) + ")";
   }
   if (w == 0 || h == 0 || tw == 0 || th == 0) return "directory " + std::to_string(dir) + " is empty";
-  L.directory = std::uint16_t(dir);
+  if (tw > 65535 || th > 65535) return "directory " + std::to_string(dir) + " has tiles larger than a JPEG can be";
   L.width = w, L.height = h, L.tile_width = tw, L.tile_height = th;
   L.tiles_across = (L.width + tw - 1) / tw;
   L.ycbcr = photometric == PHOTOMETRIC_YCBCR;
@@ -152,6 +155,8 @@ std::string read_level(TIFF* t, tdir_t dir, TiffLevel& L) {
   for (std::uint32_t i = 0; i < n; ++i) {
     L.offsets[i] = TIFFGetStrileOffset(t, i);
     L.byte_counts[i] = TIFFGetStrileByteCount(t, i);
+    // A tile past the end of the file (a cut file): OpenSlide's to read and fail.
+    if (L.offsets[i] > file_size || L.byte_counts[i] > file_size - L.offsets[i]) return "a tile lies past the end of the file";
     L.largest_tile_bytes = std::max(L.largest_tile_bytes, L.byte_counts[i]);
   }
   std::uint32_t count = 0;
@@ -165,7 +170,9 @@ std::string read_level(TIFF* t, tdir_t dir, TiffLevel& L) {
 
 }  // namespace
 
-std::string read_tiff_pyramid(const std::string& path, const std::string& vendor, TiffPyramid& out) {
+std::string read_tiff_pyramid(const std::string& path, const std::string& vendor, bool with_quickhash, TiffPyramid& out) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return "cannot stat it";
   TiffErrors errors;
   TiffPtr tif = open_tiff(path, "rm", &errors);
   if (!tif) return "libtiff cannot open it: " + errors.last;
@@ -201,7 +208,7 @@ std::string read_tiff_pyramid(const std::string& path, const std::string& vendor
       if (!TIFFGetField(t, TIFFTAG_SUBFILETYPE, &subfile) || !(subfile & FILETYPE_REDUCEDIMAGE)) continue;
     }
     TiffLevel L;
-    if (std::string why = read_level(t, dir, L); !why.empty()) return why;
+    if (std::string why = read_level(t, dir, std::uint64_t(st.st_size), L); !why.empty()) return why;
     // Aperio marks tiles next to a zero-length one missing and paints them from the level above:
     // only OpenSlide reproduces that.
     if (aperio && std::count(L.byte_counts.begin(), L.byte_counts.end(), 0) > 0) return "Aperio level with missing tiles";
@@ -244,7 +251,11 @@ std::string read_tiff_pyramid(const std::string& path, const std::string& vendor
     if (!strings[0]) return "Aperio slide without ImageDescription";
     add_aperio_properties(*strings[0], props);
   }
-  if (std::string hash = quickhash(path, out.tiff_levels.back(), strings, kStringNames); !hash.empty()) props["openslide.quickhash-1"] = hash;
+  if (with_quickhash) {
+    const auto hash = quickhash(path, out.tiff_levels.back(), strings, kStringNames);
+    if (!hash) return "cannot read the smallest level's tiles for openslide.quickhash-1";
+    if (!hash->empty()) props["openslide.quickhash-1"] = *hash;
+  }
   // A later image of the same name replaces an earlier one; OpenSlide lists the names sorted.
   for (const auto& a : associated) out.associated.push_back(a.first);
   std::sort(out.associated.begin(), out.associated.end());

@@ -15,7 +15,6 @@ namespace pydmed {
 
 // One level's JPEG tiles: where each lies in the file, and the tables they share.
 struct TiffLevel {
-  std::uint16_t directory = 0;  // TIFF directory index
   std::int64_t width = 0, height = 0;
   std::int64_t tile_width = 0, tile_height = 0;
   std::int64_t tiles_across = 0;
@@ -34,7 +33,8 @@ struct TiffPyramid {
 };
 
 // The pyramid of `path`, whose vendor OpenSlide detected as `vendor`. Returns "" with `out`
-// filled when every level is JPEG that OpenSlide decodes straight with libjpeg, else why not.
-std::string read_tiff_pyramid(const std::string& path, const std::string& vendor, TiffPyramid& out);
+// filled when every level is JPEG that OpenSlide decodes straight with libjpeg and every tile
+// lies in the file, else why not. `quickhash` false leaves openslide.quickhash-1 out.
+std::string read_tiff_pyramid(const std::string& path, const std::string& vendor, bool quickhash, TiffPyramid& out);
 
 }  // namespace pydmed

@@ -14,12 +14,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <exception>
 #include <mutex>
+#include <system_error>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "pydmed/error.hpp"
@@ -42,13 +45,28 @@ struct TileDecoder {
   std::vector<std::uint8_t*> rows;          // where libjpeg writes each row
 };
 
+// Closes its file descriptor.
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd = -1) : fd_(fd) {}
+  FileDescriptor(FileDescriptor&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  FileDescriptor& operator=(FileDescriptor&&) = delete;
+  ~FileDescriptor() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
 struct TileJob {
   std::int64_t col, row;
 };
 
 class TiffTileBackend : public SlideBackend {
  public:
-  TiffTileBackend(std::string path, TiffPyramid p, int fd) : path_(std::move(path)), pyramid_(std::move(p)), fd_(fd) {
+  TiffTileBackend(std::string path, TiffPyramid p, FileDescriptor fd) : path_(std::move(path)), pyramid_(std::move(p)), fd_(std::move(fd)) {
     vendor = pyramid_.vendor;
     levels = pyramid_.levels;
     properties = pyramid_.properties;
@@ -65,7 +83,7 @@ class TiffTileBackend : public SlideBackend {
     // anything else is resampled by cairo, which only OpenSlide reproduces.
     const double ds = levels[std::size_t(level)].downsample;
     const double lx = double(x) / ds, ly = double(y) / ds;
-    if (lx != std::floor(lx) || ly != std::floor(ly)) return openslide().read_region(rgb, x, y, level, w, h, bg);
+    if (lx != std::floor(lx) || ly != std::floor(ly) || !whole_pieces(ds, w, h)) return openslide().read_region(rgb, x, y, level, w, h, bg);
     const TiffLevel& L = pyramid_.tiff_levels[std::size_t(level)];
     const std::int64_t X = std::int64_t(lx), Y = std::int64_t(ly);
     const std::int64_t x0 = std::max<std::int64_t>(X, 0), y0 = std::max<std::int64_t>(Y, 0);
@@ -76,12 +94,14 @@ class TiffTileBackend : public SlideBackend {
     for (std::int64_t r = y0 / L.tile_height; r <= (y1 - 1) / L.tile_height; ++r)
       for (std::int64_t c = x0 / L.tile_width; c <= (x1 - 1) / L.tile_width; ++c) jobs.push_back({c, r});
     const Target target{rgb, X, Y, w, h, x0, y0, x1, y1, bg};
-    const std::size_t threads = std::min<std::size_t>(std::size_t(decode_threads_), jobs.size());
+    const std::size_t threads = std::min<std::size_t>(std::size_t(decode_threads_.load(std::memory_order_relaxed)), jobs.size());
     if (threads <= 1) return decode(level, jobs, 0, jobs.size(), target);
     // Threads started per read, not pooled: a BigChunk read takes tens of milliseconds, a thread
-    // start tens of microseconds, and an idle pool would sit in every loader process.
+    // start tens of microseconds, and an idle pool would sit in every loader process. A part
+    // whose thread cannot start is decoded here.
     std::vector<std::exception_ptr> errors(threads);
     std::vector<std::thread> pool;
+    std::vector<std::size_t> here{0};
     auto part = [&](std::size_t i) {
       try {
         decode(level, jobs, jobs.size() * i / threads, jobs.size() * (i + 1) / threads, target);
@@ -89,16 +109,23 @@ class TiffTileBackend : public SlideBackend {
         errors[i] = std::current_exception();
       }
     };
-    for (std::size_t i = 1; i < threads; ++i) pool.emplace_back(part, i);
-    part(0);
+    for (std::size_t i = 1; i < threads; ++i) {
+      try {
+        pool.emplace_back(part, i);
+      } catch (const std::system_error&) {
+        here.push_back(i);
+      }
+    }
+    for (std::size_t i : here) part(i);
     for (auto& t : pool) t.join();
     for (auto& e : errors)
       if (e) std::rethrow_exception(e);
   }
 
-  // What reading holds: the tile tables (16 bytes a tile), a decoder per decoding thread with
-  // the largest level's buffers, and OpenSlide's cache where a level's downsample is not whole
-  // (its reads go there).
+  // What reading holds: the tile tables (16 bytes a tile), a decoder with the largest level's
+  // buffers per thread decoding at once (decode threads, or more threads reading at once), and
+  // OpenSlide's cache once it is open or where a level's downsample is not whole (reads there
+  // go to it). Associated images and reads between pixels open it too, beyond this bound.
   std::size_t resident_bytes() const override {
     std::size_t tables = 0, per_decoder = 0;
     bool needs_openslide = false;
@@ -108,14 +135,29 @@ class TiffTileBackend : public SlideBackend {
       per_decoder = std::max(per_decoder, std::size_t(L.tile_width * L.tile_height * 3 + L.largest_tile_bytes) + kDecoderOverheadBytes);
       needs_openslide = needs_openslide || levels[i].downsample != std::floor(levels[i].downsample);
     }
-    return tables + per_decoder * std::size_t(decode_threads_) + (needs_openslide ? kOpenSlideCacheBytes : 0);
+    std::size_t decoders = std::size_t(decode_threads_.load(std::memory_order_relaxed));
+    {
+      std::lock_guard<std::mutex> lock(pool_mu_);
+      decoders = std::max(decoders, decoders_made_);
+    }
+    {
+      std::lock_guard<std::mutex> lock(openslide_mu_);
+      needs_openslide = needs_openslide || openslide_;
+    }
+    return tables + per_decoder * decoders + (needs_openslide ? kOpenSlideCacheBytes : 0);
   }
 
-  ~TiffTileBackend() override { ::close(fd_); }
-
-  void set_decode_threads(int threads) override { decode_threads_ = std::max(1, threads); }
+  // Relaxed: a read started before the change may use either count.
+  void set_decode_threads(int threads) override { decode_threads_.store(std::max(1, threads), std::memory_order_relaxed); }
 
  private:
+  // OpenSlide paints a region in pieces of 4096 x 4096 pixels of the level, the later ones at
+  // level-0 x + 4096 * k * downsample: a whole pixel of the level only where the downsample is.
+  static bool whole_pieces(double ds, std::int64_t w, std::int64_t h) {
+    constexpr std::int64_t kPiece = 4096;  // openslide.c read_region's d
+    return ds == std::floor(ds) || (w <= kPiece && h <= kPiece);
+  }
+
   // Where a read's pixels go: level pixel (X, Y) is rgb[0]; only [x0, x1) x [y0, y1) is in the level.
   struct Target {
     std::uint8_t* rgb;
@@ -153,7 +195,7 @@ class TiffTileBackend : public SlideBackend {
         return "the tile at level " + std::to_string(level) + " pixel (" + std::to_string(tx) + ", " + std::to_string(ty) + ")";
       };
       d->raw.resize(bytes);
-      const ssize_t got = ::pread(fd_, d->raw.data(), bytes, off_t(L.offsets[index]));
+      const ssize_t got = ::pread(fd_.get(), d->raw.data(), bytes, off_t(L.offsets[index]));
       if (got != ssize_t(bytes)) {
         throw SlideError(path_, "cannot read " + where() + ": " + (got < 0 ? std::strerror(errno) : "the file ends before it (truncated?)"));
       }
@@ -166,7 +208,7 @@ class TiffTileBackend : public SlideBackend {
                                                                    : d->tile.data() + std::size_t(i) * tile_row_bytes;
       }
       const std::string err = d->jpeg.decode(L.jpeg_tables.empty() ? nullptr : L.jpeg_tables.data(), L.jpeg_tables.size(), d->raw.data(),
-                                             bytes, L.ycbcr, int(L.tile_width), int(L.tile_height), int(cy1 - ty), d->rows.data());
+                                             bytes, L.ycbcr, int(L.tile_width), int(L.tile_height), d->rows.data());
       if (!err.empty()) throw SlideError(path_, "cannot decode " + where() + ": " + err);
       if (whole_rows) continue;
       for (std::int64_t yy = cy0; yy < cy1; ++yy) {
@@ -179,7 +221,10 @@ class TiffTileBackend : public SlideBackend {
 
   std::unique_ptr<TileDecoder> acquire() const {
     std::lock_guard<std::mutex> lock(pool_mu_);
-    if (pool_.empty()) return std::make_unique<TileDecoder>();
+    if (pool_.empty()) {
+      ++decoders_made_;
+      return std::make_unique<TileDecoder>();
+    }
     auto d = std::move(pool_.back());
     pool_.pop_back();
     return d;
@@ -202,28 +247,28 @@ class TiffTileBackend : public SlideBackend {
 
   std::string path_;
   TiffPyramid pyramid_;
-  int decode_threads_ = 1;
-  int fd_ = -1;  // pread only: safe from any thread, and across fork
-  mutable std::mutex pool_mu_;  // guards pool_
+  FileDescriptor fd_;  // pread only: safe from any thread, and across fork
+  std::atomic<int> decode_threads_{1};
+  mutable std::mutex pool_mu_;  // guards pool_ and decoders_made_
   mutable std::vector<std::unique_ptr<TileDecoder>> pool_;  // idle decoders
+  mutable std::size_t decoders_made_ = 0;
   mutable std::mutex openslide_mu_;  // guards the creation of openslide_ (OpenSlide reads are thread-safe)
   mutable std::unique_ptr<SlideBackend> openslide_;
 };
 
 }  // namespace
 
-OpenResult open_with_tiff_tiles(const std::string& path) {
+OpenResult open_with_tiff_tiles(const std::string& path, bool quickhash) {
   OpenResult r;
   // OpenSlide's own detection decides the vendor, so every other TIFF-based vendor (NDPI,
   // Philips, Ventana, Leica, Trestle) stays OpenSlide's.
   const char* vendor = openslide_detect_vendor(path.c_str());
   if (!vendor || (std::strcmp(vendor, "aperio") != 0 && std::strcmp(vendor, "generic-tiff") != 0)) return r;
+  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   TiffPyramid p;
-  if (!read_tiff_pyramid(path, vendor, p).empty()) return r;  // not exact here: OpenSlide's, quietly
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return r;
+  if (fd.get() < 0 || !read_tiff_pyramid(path, vendor, quickhash, p).empty()) return r;  // not exact here: OpenSlide's, quietly
   r.recognised = true;
-  r.backend = std::make_unique<TiffTileBackend>(path, std::move(p), fd);
+  r.backend = std::make_unique<TiffTileBackend>(path, std::move(p), std::move(fd));
   return r;
 }
 

@@ -41,9 +41,10 @@ struct RandomBigChunkOptions {
   // Start BigChunks on the reader's tile grid (openslide.level[N].tile-width/-height), so a
   // read decodes no tile it uses only part of at its left and top (about a fifth of the tiles
   // of a 2048 BigChunk over 256 tiles). Patches are then drawn from a whole number of tiles'
-  // worth of offsets, so every pixel of the slide's interior stays equally likely; the last
-  // tile's width at the right and bottom edges is served less often. Not with Include
-  // annotations, whose BigChunks are placed over the polygons.
+  // worth of offsets, so every pixel of the slide's interior stays equally likely. The last
+  // position (flush with the right or bottom edge) is also drawn, its patches anywhere in it,
+  // so the edges are reached, with a density that differs there (as with any random
+  // BigChunks). Not with Include annotations, whose BigChunks are placed over the polygons.
   PYDMED_ARG(bool, align_to_tiles) = true;
 
  public:
