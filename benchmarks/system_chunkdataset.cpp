@@ -1,5 +1,5 @@
 // LibTorch's own ChunkDataset (its threaded take on BigChunks): a chunk is one random BigChunk
-// read with OpenSlide, cut into max_per_bigchunk patches (1024 when there is no limit).
+// read through pydmed::Slide (the registry's reader, as pydmed_torch reads), cut into max_per_bigchunk patches (1024 when there is no limit).
 #include <torch/torch.h>
 
 #include <atomic>

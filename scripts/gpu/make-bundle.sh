@@ -36,7 +36,7 @@ fi
 # Headers, .so links, CMake and pkg-config files: everything CMakeLists.txt, pydmed_torch/,
 # tools/, tests/, examples/ and benchmarks/ find (LibTorch excepted).
 DEV_PKGS=(libopenslide-dev libopencv-dev libopencv-core-dev libopencv-imgproc-dev
-  libopencv-imgcodecs-dev libtiff-dev zlib1g-dev nlohmann-json3-dev libcli11-dev libgtest-dev
+  libopencv-imgcodecs-dev libtiff-dev libjpeg62-turbo-dev zlib1g-dev nlohmann-json3-dev libcli11-dev libgtest-dev
   libgmock-dev libbenchmark-dev libssl-dev pkgconf pkgconf-bin)
 # Runtime closure of libopenslide, libopencv_{core,imgproc,imgcodecs}, libtiff, libcrypto,
 # libbenchmark and pkgconf, without the glibc family and without what only gdal/gdcm pull in.
