@@ -1,6 +1,9 @@
-# The README's main job, smaller: the demo must beat chance on held-out patients.
+# The README's main job, smaller: the demo must beat chance on held-out patients. Steps with a
+# margin: on an idle machine the loss is down by step 200, but on a loaded one (collectors
+# starved of CPU, so batches mix fewer patients while swaps settle) it was seen to fall only
+# after step 270.
 file(REMOVE_RECURSE "${WORK_DIR}")
-execute_process(COMMAND "${DEMO}" --slides "${WORK_DIR}" --steps 400 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+execute_process(COMMAND "${DEMO}" --slides "${WORK_DIR}" --steps 600 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "train_demo failed (${rc}):\n${out}\n${err}")
 endif()
@@ -14,7 +17,7 @@ message(STATUS "held-out patch accuracy ${CMAKE_MATCH_1}%")
 
 # At a physical resolution (the sample slides are 0.5 um/px): 0.8 um/px, patches resized from
 # 102-pixel regions; the same slides.
-execute_process(COMMAND "${DEMO}" --slides "${WORK_DIR}" --steps 300 --mpp 0.8 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+execute_process(COMMAND "${DEMO}" --slides "${WORK_DIR}" --steps 450 --mpp 0.8 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "train_demo --mpp 0.8 failed (${rc}):\n${out}\n${err}")
 endif()
