@@ -64,7 +64,7 @@ std::string who(const VisitSpec& v) {
   return "patient " + std::to_string(v.patient.int_uniqueid) + " visit " + std::to_string(v.visit);
 }
 
-TaskContext base_context(const VisitSpec& v, const CollectorEnv& env, std::uint64_t role) {
+TaskContext base_context(const VisitSpec& v, const CollectorEnv& env, StreamRole role) {
   TaskContext ctx;
   ctx.patient = &v.patient;
   ctx.options = env.options;
@@ -115,7 +115,7 @@ int load_one(BigChunkLoader& loader, TaskContext& ctx, const VisitSpec& v, const
 // whole visit (not one BigChunk, as in PyDmed) keeps the loader's open slides, tile cache and
 // tissue mask, and saves a fork per BigChunk; a crash still takes only this process.
 int serve_loads(const VisitSpec& v, const CollectorEnv& env, int requests, int answers) {
-  TaskContext ctx = base_context(v, env, 1);
+  TaskContext ctx = base_context(v, env, StreamRole::kBigChunkLoader);
   ctx.bigchunk_capacity = env.options->max_bigchunk_bytes();
   std::unique_ptr<BigChunkLoader> loader;
   try {
@@ -156,7 +156,7 @@ class LoaderProcess {
   ~LoaderProcess() {
     close(requests_);
     close(answers_);
-    if (pid_ != 0) {  // stop it (end of file asks nicely; a stuck one is killed)
+    if (pid_ != 0) {  // closed pipes end an idle loader; one mid-read is not waited for
       int status;
       kill(pid_, SIGKILL);
       wait_child(pid_, pidfd_, -1, &status);
@@ -261,7 +261,7 @@ int run_collector(const VisitSpec& v, const CollectorEnv& env) {
   sigaction(SIGTERM, &sa, nullptr);
   CollectorSlot& slot = *env.slot;
   const Options& o = *env.options;
-  TaskContext ctx = base_context(v, env, 2);
+  TaskContext ctx = base_context(v, env, StreamRole::kCollector);
   ctx.checkpoint_out = &slot.checkpoint;
   ctx.status_out = &slot.status;
   const PatchShape& shape = o.patch_shape();
@@ -300,7 +300,7 @@ int run_collector(const VisitSpec& v, const CollectorEnv& env) {
         }
         SmallChunk& c = e.chunk();
         if (o.transform()) {
-          Rng rng({o.seed(), std::uint64_t(v.patient.int_uniqueid), v.visit, number, call, 3});
+          Rng rng({o.seed(), std::uint64_t(v.patient.int_uniqueid), v.visit, number, call, std::uint64_t(StreamRole::kTransform)});
           c.data = o.transform()(c.data, rng);
         }
         if (c.data.rows != shape.height || c.data.cols != shape.width || c.data.channels() != shape.channels ||

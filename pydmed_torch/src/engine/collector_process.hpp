@@ -8,9 +8,6 @@
 
 namespace pydmed::detail {
 
-using LoaderFactory = std::function<std::unique_ptr<BigChunkLoader>()>;
-using CollectorFactory = std::function<std::unique_ptr<SmallChunkCollector>()>;
-
 // Everything a visit needs, copied before the fork so the child reads no shared root state.
 struct VisitSpec {
   Patient patient;

@@ -25,6 +25,15 @@ CollectorSlot::Offsets CollectorSlot::offsets(const Options& o) {
   return f;
 }
 
+CollectorSlot::Bytes CollectorSlot::bytes_by_part(const Options& o) {
+  const Offsets f = offsets(o);
+  Bytes b;
+  b.ring = f.checkpoint - f.ring;
+  b.control = f.meta[0] - f.checkpoint;  // checkpoint, status, error, counters
+  b.bigchunks = f.total - f.meta[0];
+  return b;
+}
+
 CollectorSlot::CollectorSlot(std::uint8_t* at, const Options& o, Doorbell* bell, const Offsets& f)
     : ring(at + f.ring, std::uint32_t(o.maxlength_queue_smallchunk()), o.max_smallchunk_info_bytes(),
            o.patch_shape().bytes(), bell),

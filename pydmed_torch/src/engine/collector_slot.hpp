@@ -31,12 +31,30 @@ struct BigChunkMeta {
   DamageMeta damage;
 };
 
+// Counts a slot's processes add to (they only grow); the root reads them as deltas of a visit.
 struct SlotCounters {
   std::atomic<std::int32_t> loader_pid;        // the BigChunkLoader now running, 0: none
   std::atomic<std::uint64_t> bigchunks_loaded;
   std::atomic<std::uint64_t> bigchunk_read_ns;  // time from loader start to BigChunk ready
   std::atomic<std::uint64_t> bigchunks_failed;  // read, but every pixel damaged
   std::atomic<std::uint64_t> reports;           // ring slots that are SkippedRegion reports, not SmallChunks
+};
+
+// The growing counters at one moment: taken when a visit starts, subtracted when it is read.
+struct CounterSnapshot {
+  std::uint64_t bigchunks = 0, read_ns = 0, failed = 0, reports = 0;
+  static CounterSnapshot of(const SlotCounters& c) {
+    // reports first: see LightDLCore's SlotState::produced for why it is read before the ring.
+    CounterSnapshot s;
+    s.reports = c.reports.load();
+    s.bigchunks = c.bigchunks_loaded.load();
+    s.read_ns = c.bigchunk_read_ns.load();
+    s.failed = c.bigchunks_failed.load();
+    return s;
+  }
+  CounterSnapshot since(const CounterSnapshot& start) const {
+    return {bigchunks - start.bigchunks, read_ns - start.read_ns, failed - start.failed, reports - start.reports};
+  }
 };
 
 // One BigChunk's memory: a loader writes it, the collector serves from it.
@@ -50,6 +68,12 @@ struct BigChunkArea {
 // current one is served.
 class CollectorSlot {
  public:
+  // What one slot maps, by part (Options::memory_plan reports them): the ring; the BigChunk
+  // areas with their meta and info; the texts and counters.
+  struct Bytes {
+    std::size_t ring = 0, bigchunks = 0, control = 0;
+  };
+  static Bytes bytes_by_part(const Options& o);
   static std::size_t bytes_for(const Options& o) { return offsets(o).total; }
   CollectorSlot(std::uint8_t* at, const Options& o, Doorbell* bell) : CollectorSlot(at, o, bell, offsets(o)) {}
 

@@ -1,6 +1,7 @@
 #pragma once
 // Blocking waits on 32-bit words in shared memory, across processes (no FUTEX_PRIVATE_FLAG).
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 namespace pydmed::detail {
@@ -28,5 +29,9 @@ struct Doorbell {
     sleepers.fetch_sub(1, std::memory_order_seq_cst);
   }
 };
+
+// The doorbell's place at the start of the loader's shared memory, slots after it.
+constexpr std::size_t kDoorbellBytes = 64;
+static_assert(sizeof(Doorbell) <= kDoorbellBytes);
 
 }  // namespace pydmed::detail

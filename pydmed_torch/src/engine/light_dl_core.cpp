@@ -68,13 +68,15 @@ struct LightDLCore::SlotState {
   std::int64_t patient = -1;
   std::uint32_t visit = 0;
   std::uint32_t head_at_start = 0, checkpoint_at_start = 0, status_at_start = 0;
-  std::uint64_t bigchunks_at_start = 0, failed_at_start = 0, read_ns_at_start = 0, reports_at_start = 0;
+  detail::CounterSnapshot at_start;
 
+  // The slot's counters this visit.
+  detail::CounterSnapshot counted(const CollectorSlot& cs) const { return detail::CounterSnapshot::of(*cs.counters).since(at_start); }
   // SmallChunks this visit published: ring slots less reports of skipped regions. The
   // collector counts a report after publishing its slot (a release), and reports are read
   // first here (an acquire), so the slots seen are never fewer than the reports.
   std::uint64_t produced(const CollectorSlot& cs) const {
-    const std::uint64_t reports = cs.counters->reports.load() - reports_at_start;
+    const std::uint64_t reports = cs.counters->reports.load() - at_start.reports;
     const std::uint64_t slots = std::uint32_t(cs.ring.published() - head_at_start);
     return slots > reports ? slots - reports : 0;
   }
@@ -113,10 +115,10 @@ LightDLCore::LightDLCore(Dataset dataset, LoaderFactory make_loader, CollectorFa
   }
   const std::size_t n = std::size_t(options_.num_bigchunkloaders());
   const std::size_t slot_bytes = detail::align64(CollectorSlot::bytes_for(options_));
-  shm_ = std::make_unique<detail::SharedMemory>(64 + n * slot_bytes);
+  shm_ = std::make_unique<detail::SharedMemory>(detail::kDoorbellBytes + n * slot_bytes);
   bell_ = new (shm_->data()) detail::Doorbell();
   for (std::size_t k = 0; k < n; ++k) {
-    slots_.push_back(std::make_unique<CollectorSlot>(shm_->data() + 64 + k * slot_bytes, options_, bell_));
+    slots_.push_back(std::make_unique<CollectorSlot>(shm_->data() + detail::kDoorbellBytes + k * slot_bytes, options_, bell_));
     slot_state_.push_back(std::make_unique<SlotState>());
   }
   if (!options_.log_file().empty()) {
@@ -164,7 +166,7 @@ void LightDLCore::wake_scheduler() {
 
 Rng LightDLCore::decision_rng() {
   std::lock_guard<std::mutex> g(mu_);
-  return Rng({options_.seed(), decisions_++, 0x5C4EDULL});
+  return Rng({options_.seed(), decisions_++, std::uint64_t(detail::StreamRole::kScheduler)});
 }
 
 void LightDLCore::record_error(std::int64_t patient, std::uint32_t visit, const std::string& message) {
@@ -292,10 +294,7 @@ bool LightDLCore::start_visit(std::size_t k, std::int64_t id) {
   fresh.head_at_start = cs.ring.published();
   fresh.checkpoint_at_start = cs.checkpoint.read(&ignored);
   fresh.status_at_start = cs.status.read(&ignored);
-  fresh.bigchunks_at_start = cs.counters->bigchunks_loaded.load();
-  fresh.failed_at_start = cs.counters->bigchunks_failed.load();
-  fresh.read_ns_at_start = cs.counters->bigchunk_read_ns.load();
-  fresh.reports_at_start = cs.counters->reports.load();
+  fresh.at_start = detail::CounterSnapshot::of(*cs.counters);
   const detail::CollectorEnv env{&options_, &make_loader_, &make_collector_, &cs, log_fd_};
   detail::ChildSetup setup;
   setup.cores = options_.core_assignment().smallchunkcollectors;
@@ -351,9 +350,10 @@ void LightDLCore::end_visit(std::size_t k, int status, bool requested, const rus
     std::lock_guard<std::mutex> g(mu_);
     PatientState& ps = *patients_.at(st.patient);
     ps.produced += st.produced(cs);
-    ps.bigchunks += cs.counters->bigchunks_loaded.load() - st.bigchunks_at_start;
-    ps.bigchunks_failed += cs.counters->bigchunks_failed.load() - st.failed_at_start;
-    ps.read_ns += cs.counters->bigchunk_read_ns.load() - st.read_ns_at_start;
+    const detail::CounterSnapshot visit = st.counted(cs);
+    ps.bigchunks += visit.bigchunks;
+    ps.bigchunks_failed += visit.failed;
+    ps.read_ns += visit.read_ns;
     if (cv != st.checkpoint_at_start) ps.checkpoint = parse_or_null(checkpoint);
     if (sv != st.status_at_start) ps.status = parse_or_null(patient_status);
     ps.slot = -1;
@@ -601,6 +601,11 @@ std::uint32_t LightDLCore::schedcount(std::int64_t patient) const {
 
 LoaderStats LightDLCore::stats() const {
   LoaderStats s;
+  {
+    // Taken alone, before mu_: no lock order to keep with the consumer's.
+    std::lock_guard<std::mutex> g(consume_mu_);
+    s.root_queue = stored_.size();
+  }
   std::lock_guard<std::mutex> g(mu_);
   for (auto& [id, ps] : patients_) {
     PatientStats p;
@@ -615,8 +620,9 @@ LoaderStats LightDLCore::stats() const {
       const CollectorSlot& cs = *slots_[std::size_t(ps->slot)];
       const SlotState& st = *slot_state_[std::size_t(ps->slot)];
       p.produced += st.produced(cs);
-      p.bigchunks += cs.counters->bigchunks_loaded.load() - st.bigchunks_at_start;
-      p.bigchunk_read_s += double(cs.counters->bigchunk_read_ns.load() - st.read_ns_at_start) * 1e-9;
+      const detail::CounterSnapshot visit = st.counted(cs);
+      p.bigchunks += visit.bigchunks;
+      p.bigchunk_read_s += double(visit.read_ns) * 1e-9;
     }
     p.failures = ps->failures;
     p.loaded = ps->slot >= 0;

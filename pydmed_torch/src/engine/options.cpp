@@ -6,7 +6,7 @@
 #include <string>
 
 #include "engine/ring.hpp"
-#include "engine/shared_text.hpp"
+#include "engine/collector_slot.hpp"
 #include "pydmed/error.hpp"
 
 namespace pydmed {
@@ -64,11 +64,11 @@ MemoryPlan Options::memory_plan(std::size_t slide_bytes) const {
   MemoryPlan m;
   const std::size_t n = std::size_t(num_bigchunkloaders());
   const std::size_t stride = detail::Ring::slot_stride(max_smallchunk_info_bytes(), patch_shape().bytes());
-  m.rings = n * detail::Ring::bytes_for(std::uint32_t(maxlength_queue_smallchunk()), max_smallchunk_info_bytes(),
-                                        patch_shape().bytes());
-  m.bigchunks = n * (prefetch_bigchunk() ? 2 : 1) * (max_bigchunk_bytes() + max_bigchunk_info_bytes() + 4096);
-  m.control = n * (detail::SharedText::bytes_for(max_checkpoint_bytes()) + detail::SharedText::bytes_for(max_status_bytes()) +
-                   detail::SharedText::bytes_for(4096) + 4096);
+  // What the slots map, as they lay it out (the doorbell's line aside).
+  const detail::CollectorSlot::Bytes slot = detail::CollectorSlot::bytes_by_part(*this);
+  m.rings = n * slot.ring;
+  m.bigchunks = n * slot.bigchunks;
+  m.control = n * slot.control + detail::kDoorbellBytes;
   // Swaps wait until the root queue is empty, so it never holds more than every ring's worth.
   m.root_queue = std::min(std::size_t(maxlength_queue_lightdl()), n * std::size_t(maxlength_queue_smallchunk())) * stride;
   m.slides = slide_bytes;

@@ -3,10 +3,25 @@
 // process writes SmallChunks, the root reads them. Counters only grow (mod 2^32), so the
 // number a collector has published is simply `head`. Blocking, never spinning: a full ring
 // parks the producer on a futex; a published slot rings the consumer's doorbell.
+//
+// Who owns what: the producer (one collector process) writes `head` and a slot until it
+// publishes it; the consumer writes `tail`. The consumer is single because the root calls
+// available/front/pop only under LightDLCore's consume_mu_. Memory orders, in pairs:
+// - publish()'s release store of head / the consumer's acquire load of head (available,
+//   published): the slot's bytes, written before publish, are visible once it is counted;
+// - pop()'s store of tail (seq_cst, so a release too) / the producer's acquire load of tail in
+//   wait_for_free_slot: the consumer has finished reading a slot before it is reused;
+// - producer_sleeping: the producer stores 1 then loads tail, the consumer stores tail then
+//   loads producer_sleeping, all seq_cst. In their single total order one of them sees the
+//   other's store: the consumer wakes the producer, or the producer sees room and does not
+//   sleep. futex_wait(&tail, seen) re-checks tail in the kernel, so a pop between the load and
+//   the sleep is not lost either (and the wait times out after a second regardless).
+// The atomics live in memory shared by two processes: they must be lock-free (address-free).
 #include <atomic>
 #include <csignal>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "engine/futex.hpp"
 
@@ -32,6 +47,9 @@ struct SlotHeader {
                            // (x, y, level, width, height: the region; info: the reason text)
   double mpp;              // microns per pixel of the patch; 0: not resampled
 };
+// Written by one process and read by another with plain copies.
+static_assert(std::is_trivially_copyable_v<SlotHeader> && std::is_standard_layout_v<SlotHeader>);
+static_assert(std::atomic<std::uint32_t>::is_always_lock_free, "ring counters are shared between processes");
 
 class Ring {
  public:
@@ -51,7 +69,7 @@ class Ring {
   void publish();
   std::uint32_t published() const { return h_->head.load(std::memory_order_acquire); }
 
-  // Consumer.
+  // Consumer: one thread at a time (the caller's lock).
   std::uint32_t available() const {
     return h_->head.load(std::memory_order_acquire) - h_->tail.load(std::memory_order_relaxed);
   }
@@ -65,13 +83,13 @@ class Ring {
   const std::uint8_t* data(const std::uint8_t* slot) const { return slot + sizeof(SlotHeader) + info_cap_; }
 
  private:
-  struct alignas(64) Header {
-    std::atomic<std::uint32_t> head;  // written by the producer only
-    char pad0[60];
-    std::atomic<std::uint32_t> tail;  // written by the consumer only
-    std::atomic<std::uint32_t> producer_sleeping;
-    char pad1[56];
+  // Each writer's counter on its own cache line, so the two processes never write one line.
+  struct Header {
+    alignas(64) std::atomic<std::uint32_t> head;  // the producer's
+    alignas(64) std::atomic<std::uint32_t> tail;  // the consumer's
+    std::atomic<std::uint32_t> producer_sleeping;  // the producer's; read by the consumer in pop()
   };
+  static_assert(sizeof(Header) == 128 && offsetof(Header, tail) == 64, "the shared layout: two cache lines");
   std::uint8_t* slot(std::uint32_t index) const { return slots_ + std::size_t(index % cap_) * stride_; }
 
   Header* h_;

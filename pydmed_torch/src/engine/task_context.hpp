@@ -9,12 +9,21 @@
 
 namespace pydmed::detail {
 
+// The engine's random streams, each keyed by the seed, its role and what it is for. The values
+// are part of what a seed means: changing one changes every seeded run.
+enum class StreamRole : std::uint64_t {
+  kBigChunkLoader = 1,    // PatientTask::random_stream in a loader: {seed, patient, visit, bigchunk, call, role}
+  kCollector = 2,         // ... in a collector
+  kTransform = 3,         // Options::transform: {seed, patient, visit, bigchunk, call, role}
+  kScheduler = 0x5C4ED,   // the scheduler's decisions: {seed, decision number, role}
+};
+
 struct TaskContext {
   const Patient* patient = nullptr;
   const Options* options = nullptr;
   std::uint32_t visit = 0;
   std::uint32_t bigchunk_number = 0;
-  std::uint64_t role = 0;  // loaders and collectors draw from different streams
+  StreamRole role = StreamRole::kBigChunkLoader;  // loaders and collectors draw from different streams
   nlohmann::json checkpoint;
   SharedText* checkpoint_out = nullptr;  // collectors only
   // set_checkpoint() stages here; the engine commits it once the SmallChunk of the same call is

@@ -32,9 +32,6 @@ class CollectorSlot;
 struct Doorbell;
 }  // namespace detail
 
-using LoaderFactory = std::function<std::unique_ptr<BigChunkLoader>()>;
-using CollectorFactory = std::function<std::unique_ptr<SmallChunkCollector>()>;
-
 // One SmallChunk of a batch: where it came from. Its pixels are in the batch buffer.
 struct ChunkRecord {
   std::int64_t patient = 0;
@@ -83,6 +80,7 @@ struct LoaderStats {
   std::uint64_t produced = 0, delivered = 0, bigchunks = 0;
   double bigchunk_read_s = 0;
   double consumer_wait_s = 0;  // time callers of next_batch spent waiting: the GPU-starved time
+  // SmallChunks in the rings now, their slots, and what the root holds of ended visits' rings.
   std::size_t ring_fill = 0, ring_capacity = 0, root_queue = 0;
   double uptime_s = 0;
   // CPU seconds used by the tree: collectors and loaders (live and ended) and the scheduler thread.

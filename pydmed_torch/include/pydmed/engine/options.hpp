@@ -39,7 +39,10 @@ struct Options {
   PYDMED_ARG(int, num_bigchunkloaders) = 10;
   // Slots in each collector's ring.
   PYDMED_ARG(int, maxlength_queue_smallchunk) = 100;
-  // The most SmallChunks the root keeps (what swapped-out patients' rings still held).
+  // PyDmed's root queue. Here the root keeps only what the rings of ended visits still held, at
+  // most one ring per collector (swaps wait until the last swap's are handed out), and drops
+  // none: the memory plan counts min(this, collectors x maxlength_queue_smallchunk) SmallChunks
+  // for it. Must hold a batch and a ring.
   PYDMED_ARG(int, maxlength_queue_lightdl) = 10000;
   // Seconds between swaps of a loaded patient for a waiting one.
   PYDMED_ARG(double, interval_resched) = 10.0;

@@ -4,6 +4,8 @@
 // LibTorch or CUDA there), see their patient and the options, and share the patient's
 // checkpoint, status and log.
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -74,5 +76,9 @@ class SmallChunkCollector : public PatientTask {
   // Read by the root (LightDLCore::get_status) while the patient is loaded and after.
   void set_status(const nlohmann::json& status);
 };
+
+// How a loader makes the user code of each visit: a fresh object per child process.
+using LoaderFactory = std::function<std::unique_ptr<BigChunkLoader>()>;
+using CollectorFactory = std::function<std::unique_ptr<SmallChunkCollector>()>;
 
 }  // namespace pydmed
