@@ -175,7 +175,14 @@ class TiffTileBackend : public SlideBackend {
   // Decodes jobs [begin, end) with one decoder and puts each tile's part of the region in place.
   void decode(int level, const std::vector<TileJob>& jobs, std::size_t begin, std::size_t end, const Target& t) const {
     const TiffLevel& L = pyramid_.tiff_levels[std::size_t(level)];
-    std::unique_ptr<TileDecoder> d = acquire();
+    // Back to the pool however this ends (a damaged tile throws): the decoder holds no state
+    // between tiles, and the pool stays the size of the most threads decoding at once.
+    struct Lease {
+      const TiffTileBackend* owner;
+      std::unique_ptr<TileDecoder> d;
+      ~Lease() { owner->release(std::move(d)); }
+    } lease{this, acquire()};
+    TileDecoder* d = lease.d.get();
     const std::size_t tile_row_bytes = std::size_t(L.tile_width) * 3;
     d->tile.resize(tile_row_bytes * std::size_t(L.tile_height));
     d->rows.resize(std::size_t(L.tile_height));
@@ -216,7 +223,6 @@ class TiffTileBackend : public SlideBackend {
                     std::size_t(cx1 - cx0) * 3);
       }
     }
-    release(std::move(d));
   }
 
   std::unique_ptr<TileDecoder> acquire() const {
