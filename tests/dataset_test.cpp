@@ -195,4 +195,35 @@ TEST(Dataset, ShardsAreDisjointAndCoverTheDataset) {
   EXPECT_THROW(d.shard(0, 0), DatasetError);
 }
 
+// By id alone, 11 patients of which ids 100, 103, 106, 109 are label 1 would give rank 0 of 3
+// all four of them (positions 0, 3, 6, 9); grouped by label every rank gets 1 or 2, and the
+// shares still are disjoint, cover the dataset and differ by at most one patient.
+TEST(Dataset, LabelBalancedShardsGiveEveryRankItsShareOfEachLabel) {
+  const Dataset d = make(11, 3);
+  ASSERT_EQ(d.shard(0, 3).size(), 4u);
+  int ones_by_id = 0;
+  for (const auto& p : d.shard(0, 3).list_patients) ones_by_id += p.labels["class"].get<int>();
+  EXPECT_EQ(ones_by_id, 4) << "the case the grouping is for";
+  const LabelFn label = d.common_label();
+  ASSERT_TRUE(label);
+  std::set<std::int64_t> all;
+  for (int r = 0; r < 3; ++r) {
+    const Dataset s = d.shard(r, 3, label);
+    EXPECT_NEAR(double(s.size()), 11.0 / 3, 1.0);
+    int ones = 0;
+    for (const auto& p : s.list_patients) {
+      ones += p.labels["class"].get<int>();
+      EXPECT_TRUE(all.insert(p.int_uniqueid).second);
+    }
+    EXPECT_NEAR(double(ones), 4.0 / 3, 1.0) << "rank " << r;
+    EXPECT_EQ(ids(s), ids(d.shard(r, 3, label))) << "deterministic";
+  }
+  EXPECT_EQ(all, ids(d));
+  // No common label: two keys on one patient, or none at all.
+  Dataset mixed = d;
+  mixed.list_patients[0].labels["other"] = 1;
+  EXPECT_FALSE(mixed.common_label());
+  EXPECT_FALSE(Dataset("none", {Patient{}}).common_label());
+}
+
 }  // namespace

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "engine_helpers.hpp"
+#include "pydmed/engine/distributed.hpp"
 #include "pydmed/error.hpp"
 #include "pydmed/slide/slide.hpp"
 
@@ -95,6 +96,38 @@ TEST(Options, AdmissionCountsWhatOpenSlidesHold) {
   for (const auto& p : two.list_patients) held += Slide(p.record("wsi").path()).resident_bytes();
   EXPECT_EQ(small.memory_plan().slides, held);
   EXPECT_LT(held, 2u * (32u << 20));
+}
+
+// torchrun's variables: unset is one process; values are checked and the message names the
+// variable.
+TEST(Options, DistributedEnvReadsTorchrunsVariables) {
+  const DistributedEnv none = DistributedEnv::from(nullptr, nullptr, nullptr, nullptr, nullptr);
+  EXPECT_EQ(none.rank, 0);
+  EXPECT_EQ(none.world_size, 1);
+  EXPECT_EQ(none.master_port, 0);
+  const DistributedEnv e = DistributedEnv::from("3", "4", "1", "10.0.0.2", "29500");
+  EXPECT_EQ(e.rank, 3);
+  EXPECT_EQ(e.world_size, 4);
+  EXPECT_EQ(e.local_rank, 1);
+  EXPECT_EQ(e.master_addr, "10.0.0.2");
+  EXPECT_EQ(e.master_port, 29500);
+  auto bad = [](const char* r, const char* w, const char* l, const char* p) {
+    try {
+      DistributedEnv::from(r, w, l, nullptr, p);
+    } catch (const OptionsError& x) {
+      return x.option();
+    }
+    return std::string("accepted");
+  };
+  EXPECT_EQ(bad("4", "4", nullptr, nullptr), "RANK");  // not below WORLD_SIZE
+  EXPECT_EQ(bad("-1", "4", nullptr, nullptr), "RANK");
+  EXPECT_EQ(bad("1", "0", nullptr, nullptr), "WORLD_SIZE");
+  EXPECT_EQ(bad("1", "two", nullptr, nullptr), "WORLD_SIZE");
+  EXPECT_EQ(bad("0", "2", "1x", nullptr), "LOCAL_RANK");
+  EXPECT_EQ(bad("0", "2", "0", "70000"), "MASTER_PORT");
+  EXPECT_EQ(bad("0", "2", "0", ""), "MASTER_PORT");
+  // What the loader is given.
+  EXPECT_NO_THROW(Options().rank(e.rank).world_size(e.world_size).validate());
 }
 
 }  // namespace

@@ -85,14 +85,30 @@ std::vector<Dataset> Dataset::labelbalanced_splits_from(const std::vector<double
   return to_datasets(str_dsname, std::move(parts));
 }
 
-Dataset Dataset::shard(int rank, int world_size) const {
+Dataset Dataset::shard(int rank, int world_size, const LabelFn& label) const {
   if (world_size < 1 || rank < 0 || rank >= world_size) {
     throw DatasetError("shard: rank " + std::to_string(rank) + " is not in [0, " + std::to_string(world_size) + ")");
   }
-  std::vector<Patient> sorted = list_patients, mine;
+  std::vector<Patient> sorted = list_patients, order, mine;
   std::sort(sorted.begin(), sorted.end());
-  for (std::size_t i = std::size_t(rank); i < sorted.size(); i += std::size_t(world_size)) mine.push_back(sorted[i]);
+  if (label) {
+    for (auto& [lbl, group] : by_label(sorted, label)) order.insert(order.end(), group.begin(), group.end());
+  } else {
+    order = std::move(sorted);
+  }
+  for (std::size_t i = std::size_t(rank); i < order.size(); i += std::size_t(world_size)) mine.push_back(order[i]);
   return Dataset(str_dsname, std::move(mine));
+}
+
+LabelFn Dataset::common_label() const {
+  std::string key;
+  for (const Patient& p : list_patients) {
+    if (!p.labels.is_object() || p.labels.size() != 1) return nullptr;
+    if (key.empty()) key = p.labels.begin().key();
+    if (p.labels.begin().key() != key) return nullptr;
+  }
+  if (key.empty()) return nullptr;
+  return [key](const Patient& p) { return p.labels.at(key); };
 }
 
 Dataset Dataset::balance_by_repeat(const LabelFn& label, std::int64_t newlen) const {

@@ -99,7 +99,7 @@ LightDLCore::LightDLCore(Dataset dataset, LoaderFactory make_loader, CollectorFa
   if (dataset_.size() == 0) throw DatasetError("no patients in dataset '" + dataset_.str_dsname + "'");
   if (options_.world_size() > 1) {
     const std::size_t all = dataset_.size();
-    dataset_ = dataset_.shard(options_.rank(), options_.world_size());
+    dataset_ = dataset_.shard(options_.rank(), options_.world_size(), dataset_.common_label());
     if (dataset_.size() == 0) {
       throw DatasetError("rank " + std::to_string(options_.rank()) + " of " + std::to_string(options_.world_size()) +
                          " has no patients: dataset '" + dataset_.str_dsname + "' has " + std::to_string(all) +

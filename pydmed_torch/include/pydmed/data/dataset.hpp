@@ -60,7 +60,12 @@ class Dataset {
 
   // This process's share for data-parallel training: the patients at positions rank,
   // rank + world_size, ... of the dataset sorted by id. The shares are disjoint and cover it.
-  Dataset shard(int rank, int world_size) const;
+  // With `label`, the positions run through the patients grouped by label (labels in order,
+  // ids in order within each), so every rank also gets its share of each label, to one patient.
+  Dataset shard(int rank, int world_size, const LabelFn& label = nullptr) const;
+  // The label function a loader shards by: the one label every patient has, when they all
+  // have exactly one and the same key (PyDmed's datasets mostly do); else none.
+  LabelFn common_label() const;
 
   // One patient per file under `rootdir` (recursively) whose name ends in `suffix`, in sorted
   // path order, ids 0, 1, ...; each gets a record "wsi". Optional callbacks give each

@@ -76,7 +76,9 @@ struct Options {
   // Applied to every SmallChunk inside its collector; must give Options::patch_shape.
   PYDMED_ARG(PatchTransform, transform) = nullptr;
   // Data-parallel training: this process loads only its share of the patients (those at
-  // positions rank, rank + world_size, ... of the dataset sorted by id), like DistributedSampler.
+  // positions rank, rank + world_size, ... of the dataset sorted by id, grouped by label when
+  // every patient has the same one label: Dataset::shard), like DistributedSampler.
+  // DistributedEnv::from_env() reads them as torchrun sets them.
   PYDMED_ARG(int, rank) = 0;
   PYDMED_ARG(int, world_size) = 1;
 
