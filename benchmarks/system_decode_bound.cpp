@@ -14,11 +14,14 @@ namespace {
 
 class DecodeBound : public System {
  public:
-  DecodeBound(const Workload& w, std::string reader) : w_(w), reader_(std::move(reader)) {
-    // Opened here, so that a slide the reader declines is the system's error, not a thread's.
-    for (const auto& p : w_.dataset.list_patients) {
-      pydmed::Slide s(p.record("wsi").path(), reader_);
-      s.set_decode_threads(w.decode_threads);
+  DecodeBound(const Workload& w, const std::string& reader) : w_(w), slides_(std::size_t(w.collectors)) {
+    // Every thread its own handles, opened here, so that a slide the reader declines is the
+    // system's error, not a thread's.
+    for (auto& mine : slides_) {
+      for (const auto& p : w_.dataset.list_patients) {
+        mine.emplace_back(p.record("wsi").path(), reader);
+        mine.back().set_decode_threads(w.decode_threads);
+      }
     }
     for (int t = 0; t < w.collectors; ++t) threads_.emplace_back([this, t] { work(t); });
   }
@@ -34,11 +37,7 @@ class DecodeBound : public System {
 
  private:
   void work(int t) {
-    std::vector<pydmed::Slide> slides;
-    for (const auto& p : w_.dataset.list_patients) {
-      slides.emplace_back(p.record("wsi").path(), reader_);
-      slides.back().set_decode_threads(w_.decode_threads);
-    }
+    const std::vector<pydmed::Slide>& slides = slides_[std::size_t(t)];
     pydmed::Rng rng({w_.seed, std::uint64_t(t), 0xDEC0DE});
     std::vector<std::uint8_t> buf(std::size_t(w_.bigchunk) * std::size_t(w_.bigchunk) * 3);
     while (!stop_) {
@@ -51,7 +50,7 @@ class DecodeBound : public System {
     }
   }
   Workload w_;
-  std::string reader_;
+  std::vector<std::vector<pydmed::Slide>> slides_;  // per thread
   std::vector<std::thread> threads_;
   std::atomic<bool> stop_{false};
   std::atomic<std::uint64_t> count_{0};

@@ -6,6 +6,7 @@
 
 #include "pydmed/error.hpp"
 #include "pydmed/slide/slide.hpp"
+#include "slide/argb.hpp"
 #include "slide/backend.hpp"
 
 namespace pydmed {
@@ -22,14 +23,6 @@ std::vector<std::int64_t> edges(double origin, std::int64_t length, std::int64_t
   }
   e.push_back(length);
   return e;
-}
-
-void fill(std::uint8_t* rgb, std::int64_t stride, std::int64_t x, std::int64_t y, std::int64_t w, std::int64_t h,
-          Rgb bg) {
-  for (std::int64_t r = 0; r < h; ++r) {
-    std::uint8_t* p = rgb + ((y + r) * stride + x) * 3;
-    for (std::int64_t c = 0; c < w; ++c) p[3 * c] = bg.r, p[3 * c + 1] = bg.g, p[3 * c + 2] = bg.b;
-  }
 }
 
 bool same_levels(const std::vector<LevelInfo>& a, const std::vector<LevelInfo>& b) {
@@ -66,7 +59,7 @@ std::vector<DamagedPiece> Slide::read_region_salvage(std::uint8_t* rgb, std::int
   } catch (const SlideError& e) {
     // A plain image is decoded whole, so it fails whole: one piece, not a decode per tile.
     if (vendor_ == "image") {
-      fill(rgb, width, 0, 0, width, height, background_);
+      fill_background(rgb, width, 0, 0, width, height, background_);
       return {{0, 0, int(width), int(height), e.what()}};
     }
   }
@@ -92,7 +85,7 @@ std::vector<DamagedPiece> Slide::read_region_salvage(std::uint8_t* rgb, std::int
           std::memcpy(rgb + ((py + r) * width + px) * 3, piece.data() + r * pw * 3, std::size_t(pw * 3));
         }
       } catch (const SlideError& e) {
-        fill(rgb, width, px, py, pw, ph, background_);
+        fill_background(rgb, width, px, py, pw, ph, background_);
         damaged.push_back({int(px), int(py), int(pw), int(ph), e.what()});  // names the slide
         reopen();  // the failed handle would fail every later piece
       }

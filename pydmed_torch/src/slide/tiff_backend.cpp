@@ -50,7 +50,7 @@ class TiffBackend : public SlideBackend {
 
   void read_region(std::uint8_t* rgb, std::int64_t x, std::int64_t y, int, std::int64_t w, std::int64_t h,
                    Rgb bg) const override {
-    for (std::int64_t i = 0; i < w * h; ++i) rgb[3 * i] = bg.r, rgb[3 * i + 1] = bg.g, rgb[3 * i + 2] = bg.b;
+    fill_background(rgb, w, 0, 0, w, h, bg);
     const std::int64_t x0 = std::max<std::int64_t>(x, 0), y0 = std::max<std::int64_t>(y, 0);
     const std::int64_t x1 = std::min(x + w, width_), y1 = std::min(y + h, height_);
     if (x0 >= x1 || y0 >= y1) return;

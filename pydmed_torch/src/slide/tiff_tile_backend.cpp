@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "pydmed/error.hpp"
+#include "slide/argb.hpp"
 #include "slide/backend.hpp"
 #include "slide/jpeg_tile_decoder.hpp"
 #include "slide/tiff_pyramid.hpp"
@@ -67,9 +68,10 @@ struct TileJob {
 class TiffTileBackend : public SlideBackend {
  public:
   TiffTileBackend(std::string path, TiffPyramid p, FileDescriptor fd) : path_(std::move(path)), pyramid_(std::move(p)), fd_(std::move(fd)) {
+    // The base holds them; the pyramid keeps what reading needs (its tile_levels).
     vendor = pyramid_.vendor;
-    levels = pyramid_.levels;
-    properties = pyramid_.properties;
+    levels = std::move(pyramid_.levels);
+    properties = std::move(pyramid_.properties);
   }
 
   std::vector<std::string> associated_image_names() const override { return pyramid_.associated; }
@@ -88,7 +90,7 @@ class TiffTileBackend : public SlideBackend {
     const std::int64_t X = std::int64_t(lx), Y = std::int64_t(ly);
     const std::int64_t x0 = std::max<std::int64_t>(X, 0), y0 = std::max<std::int64_t>(Y, 0);
     const std::int64_t x1 = std::min(X + w, L.width), y1 = std::min(Y + h, L.height);
-    if (x0 > X || y0 > Y || x1 < X + w || y1 < Y + h) fill(rgb, 0, 0, w, h, w, bg);  // part lies outside the level
+    if (x0 > X || y0 > Y || x1 < X + w || y1 < Y + h) fill_background(rgb, w, 0, 0, w, h, bg);  // part lies outside the level
     if (x0 >= x1 || y0 >= y1) return;
     std::vector<TileJob> jobs;
     for (std::int64_t r = y0 / L.tile_height; r <= (y1 - 1) / L.tile_height; ++r)
@@ -165,13 +167,6 @@ class TiffTileBackend : public SlideBackend {
     Rgb bg;
   };
 
-  static void fill(std::uint8_t* rgb, std::int64_t cx, std::int64_t cy, std::int64_t cw, std::int64_t ch, std::int64_t stride, Rgb bg) {
-    for (std::int64_t r = cy; r < cy + ch; ++r) {
-      std::uint8_t* p = rgb + (r * stride + cx) * 3;
-      for (std::int64_t i = 0; i < cw; ++i) p[3 * i] = bg.r, p[3 * i + 1] = bg.g, p[3 * i + 2] = bg.b;
-    }
-  }
-
   // Decodes jobs [begin, end) with one decoder and puts each tile's part of the region in place.
   void decode(int level, const std::vector<TileJob>& jobs, std::size_t begin, std::size_t end, const Target& t) const {
     const TiffLevel& L = pyramid_.tiff_levels[std::size_t(level)];
@@ -195,7 +190,7 @@ class TiffTileBackend : public SlideBackend {
       const std::uint64_t bytes = L.byte_counts[index];
       // A tile never written: transparent, so the background (see open_with_tiff_tiles).
       if (bytes == 0) {
-        fill(t.rgb, cx0 - t.X, cy0 - t.Y, cx1 - cx0, cy1 - cy0, t.w, t.bg);
+        fill_background(t.rgb, t.w, cx0 - t.X, cy0 - t.Y, cx1 - cx0, cy1 - cy0, t.bg);
         continue;
       }
       auto where = [&] {
