@@ -107,9 +107,9 @@ inline std::set<std::string> dev_shm() {
 class HaltAfter : public Scheduler {
  public:
   explicit HaltAfter(int swaps, bool armed = true) : left_(swaps), armed(armed) {}
-  SchedDecision schedule(const LightDLCore& dl, Rng&) override {
-    const LoaderStats st = dl.stats();
-    for (const PatientStats& p : st.patients) {
+  SchedDecision schedule(const SchedulerView& dl, Rng&) override {
+    const std::vector<PatientStats> patients = dl.patient_stats();
+    for (const PatientStats& p : patients) {
       if (p.loaded && p.produced <= produced_at_load_[p.patient]) return SchedDecision::keep();
     }
     if (armed && left_-- <= 0) return SchedDecision::halt();
@@ -117,7 +117,7 @@ class HaltAfter : public Scheduler {
     SchedDecision d = Scheduler::schedule(dl, rng);
     if (d.kind == SchedDecision::Kind::Swap) {
       decisions.push_back({d.remove, d.load});
-      for (const PatientStats& p : st.patients)
+      for (const PatientStats& p : patients)
         if (p.patient == d.load) produced_at_load_[p.patient] = p.produced;
     }
     return d;

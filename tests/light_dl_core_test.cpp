@@ -1,7 +1,10 @@
 // LightDLCore end to end: pixels, exactly-once delivery, checkpoints, messages, statuses.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <map>
+#include <optional>
+#include <set>
 
 #include "engine_helpers.hpp"
 #include "pydmed/error.hpp"
@@ -162,6 +165,47 @@ TEST(LightDLCore, FewerPatientsThanCollectors) {
   while (seen.size() < 2)  // one collector may start faster; CTest's timeout bounds this
     for (auto& r : consume(dl, 32).records) seen.insert(r.patient);
   EXPECT_EQ(seen.size(), 2u);
+}
+
+// When to swap is the policy's (Scheduler::swap_interval), not Options::interval_resched alone.
+class SwapClockScheduler : public Scheduler {
+ public:
+  explicit SwapClockScheduler(std::optional<double> interval) : interval_(interval) {}
+  std::optional<double> swap_interval(const SchedulerView&) override { return interval_; }
+  SchedDecision schedule(const SchedulerView&, Rng&) override {
+    ++calls;
+    return SchedDecision::halt();
+  }
+  std::atomic<int> calls{0};
+
+ private:
+  std::optional<double> interval_;
+};
+
+TEST(LightDLCore, TheSchedulerDecidesWhenToSwap) {
+  {
+    // Never: however short interval_resched is, schedule() is not asked and nobody is swapped.
+    auto never = std::make_shared<SwapClockScheduler>(std::nullopt);
+    LightDLCore dl(sample_dataset(4), random_bigchunk_loader(test_bigchunks()), random_smallchunk_collector(),
+                   test_options().interval_resched(0.001), never);
+    const Delivered d = consume(dl, 1500);
+    std::set<std::int64_t> seen;
+    for (auto& r : d.records) seen.insert(r.patient);
+    EXPECT_EQ(never->calls.load(), 0);
+    EXPECT_EQ(dl.stats().swaps, 0u);
+    EXPECT_LE(seen.size(), 2u) << "only the two patients loaded first served";
+    for (const PatientStats& p : dl.view().patient_stats()) EXPECT_LE(p.visits, 1u) << p.patient;
+  }
+  {
+    // Soon: the policy's interval wins over an interval_resched that would never come; its
+    // halt ends the loader.
+    auto soon = std::make_shared<SwapClockScheduler>(0.001);
+    LightDLCore dl(sample_dataset(4), random_bigchunk_loader(test_bigchunks()), random_smallchunk_collector(),
+                   test_options().interval_resched(1e6), soon);
+    consume(dl, 0);
+    EXPECT_TRUE(dl.finished());
+    EXPECT_EQ(soon->calls.load(), 1);
+  }
 }
 
 TEST(LightDLCore, EmptyDatasetIsRefusedAtConstruction) {

@@ -1,17 +1,19 @@
 #include "pydmed/engine/scheduler.hpp"
 
-#include "pydmed/engine/light_dl_core.hpp"
+#include <algorithm>
+
+#include "pydmed/engine/options.hpp"
 
 namespace pydmed {
 
-std::vector<std::int64_t> Scheduler::initial_schedule(const LightDLCore& dl, Rng& rng) {
+std::vector<std::int64_t> Scheduler::initial_schedule(const SchedulerView& dl, Rng& rng) {
   std::vector<std::int64_t> ids = dl.waiting_patients();
   rng.shuffle(ids);
   ids.resize(std::min<std::size_t>(ids.size(), std::size_t(dl.options().num_bigchunkloaders())));
   return ids;
 }
 
-std::optional<std::int64_t> Scheduler::pick_waiting(const LightDLCore& dl, Rng& rng) {
+std::optional<std::int64_t> Scheduler::pick_waiting(const SchedulerView& dl, Rng& rng) {
   const std::vector<std::int64_t> waiting = dl.waiting_patients();
   if (waiting.empty()) return std::nullopt;
   std::vector<double> w(waiting.size());
@@ -27,7 +29,9 @@ std::optional<std::int64_t> Scheduler::pick_waiting(const LightDLCore& dl, Rng& 
   return waiting.back();
 }
 
-SchedDecision Scheduler::schedule(const LightDLCore& dl, Rng& rng) {
+std::optional<double> Scheduler::swap_interval(const SchedulerView& dl) { return dl.options().interval_resched(); }
+
+SchedDecision Scheduler::schedule(const SchedulerView& dl, Rng& rng) {
   const std::vector<std::int64_t> loaded = dl.loaded_patients();
   if (loaded.empty()) return SchedDecision::keep();
   const std::int64_t out = loaded[rng.below(loaded.size())];
@@ -36,6 +40,6 @@ SchedDecision Scheduler::schedule(const LightDLCore& dl, Rng& rng) {
   return SchedDecision::swap(out, *in);
 }
 
-std::optional<std::int64_t> Scheduler::replacement(const LightDLCore& dl, Rng& rng) { return pick_waiting(dl, rng); }
+std::optional<std::int64_t> Scheduler::replacement(const SchedulerView& dl, Rng& rng) { return pick_waiting(dl, rng); }
 
 }  // namespace pydmed

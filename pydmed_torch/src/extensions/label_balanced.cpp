@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <map>
 
-#include "pydmed/engine/light_dl_core.hpp"
+#include "pydmed/engine/options.hpp"
 
 namespace pydmed {
 
-std::optional<std::int64_t> LabelBalancedScheduler::pick(const LightDLCore& dl, const std::vector<std::int64_t>& loaded,
+std::optional<std::int64_t> LabelBalancedScheduler::pick(const SchedulerView& dl, const std::vector<std::int64_t>& loaded,
                                                          Rng& rng, std::int64_t also) const {
   std::map<nlohmann::json, std::vector<std::int64_t>> waiting;
   std::vector<std::int64_t> pool = dl.waiting_patients();
@@ -35,7 +35,7 @@ std::optional<std::int64_t> LabelBalancedScheduler::pick(const LightDLCore& dl, 
   return best[rng.below(best.size())];
 }
 
-std::vector<std::int64_t> LabelBalancedScheduler::initial_schedule(const LightDLCore& dl, Rng& rng) {
+std::vector<std::int64_t> LabelBalancedScheduler::initial_schedule(const SchedulerView& dl, Rng& rng) {
   // Each pick sees the ones chosen so far as loaded, so the labels fill in turn.
   std::vector<std::int64_t> chosen;
   for (int k = 0; k < dl.options().num_bigchunkloaders(); ++k) {
@@ -46,7 +46,7 @@ std::vector<std::int64_t> LabelBalancedScheduler::initial_schedule(const LightDL
   return chosen;
 }
 
-SchedDecision LabelBalancedScheduler::schedule(const LightDLCore& dl, Rng& rng) {
+SchedDecision LabelBalancedScheduler::schedule(const SchedulerView& dl, Rng& rng) {
   std::vector<std::int64_t> loaded = dl.loaded_patients();
   if (loaded.empty()) return SchedDecision::keep();
   const std::size_t out = rng.below(loaded.size());
@@ -58,7 +58,7 @@ SchedDecision LabelBalancedScheduler::schedule(const LightDLCore& dl, Rng& rng) 
   return SchedDecision::swap(remove, *in);
 }
 
-std::optional<std::int64_t> LabelBalancedScheduler::replacement(const LightDLCore& dl, Rng& rng) {
+std::optional<std::int64_t> LabelBalancedScheduler::replacement(const SchedulerView& dl, Rng& rng) {
   return pick(dl, dl.loaded_patients(), rng);
 }
 

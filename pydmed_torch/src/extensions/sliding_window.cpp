@@ -227,13 +227,14 @@ class SlidingWindowCollector : public SmallChunkCollector {
 
 class SlidingWindowScheduler : public Scheduler {
  public:
-  std::vector<std::int64_t> initial_schedule(const LightDLCore& dl, Rng&) override {
+  std::vector<std::int64_t> initial_schedule(const SchedulerView& dl, Rng&) override {
     auto ids = dl.waiting_patients();  // in id order
     ids.resize(std::min<std::size_t>(ids.size(), std::size_t(dl.options().num_bigchunkloaders())));
     return ids;
   }
-  SchedDecision schedule(const LightDLCore&, Rng&) override { return SchedDecision::keep(); }
-  std::optional<std::int64_t> replacement(const LightDLCore& dl, Rng&) override {
+  // No swaps: a patient stays loaded until its windows are done.
+  std::optional<double> swap_interval(const SchedulerView&) override { return std::nullopt; }
+  std::optional<std::int64_t> replacement(const SchedulerView& dl, Rng&) override {
     // Next in id order, favouring those never loaded (a failed one is retried after them).
     auto ids = dl.waiting_patients();
     for (auto id : ids)
@@ -250,7 +251,7 @@ Options sliding_window_options(const SlidingWindowOptions& sw, Options base) {
   if (!(sw.min_roi_fraction() >= 0 && sw.min_roi_fraction() <= 1)) throw OptionsError("min_roi_fraction", "must be between 0 and 1");
   const std::size_t min_bytes = std::size_t(sw.kernel()) * std::size_t(sw.kernel()) * 3;
   if (base.max_bigchunk_bytes() < min_bytes) base.max_bigchunk_bytes(min_bytes);
-  return base.patch_shape({sw.kernel(), sw.kernel(), 3}).interval_resched(1e9);
+  return base.patch_shape({sw.kernel(), sw.kernel(), 3});
 }
 
 LoaderFactory sliding_window_loader(const SlidingWindowOptions& sw) {

@@ -25,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "file_descriptor.hpp"
 #include "pydmed/error.hpp"
 #include "slide/argb.hpp"
 #include "slide/backend.hpp"
@@ -33,6 +34,7 @@
 
 namespace pydmed {
 namespace {
+using detail::FileDescriptor;
 
 // libjpeg's state beside a decoder's buffers: a bound, not a measure.
 constexpr std::size_t kDecoderOverheadBytes = std::size_t{256} << 10;
@@ -44,21 +46,6 @@ struct TileDecoder {
   std::vector<std::uint8_t> raw;            // the compressed tile
   std::vector<std::uint8_t> tile;           // a decoded tile whose part the region takes
   std::vector<std::uint8_t*> rows;          // where libjpeg writes each row
-};
-
-// Closes its file descriptor.
-class FileDescriptor {
- public:
-  explicit FileDescriptor(int fd = -1) : fd_(fd) {}
-  FileDescriptor(FileDescriptor&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  FileDescriptor& operator=(FileDescriptor&&) = delete;
-  ~FileDescriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
 };
 
 struct TileJob {

@@ -2,20 +2,11 @@
 // PyDmed's LightDL without LibTorch: the process tree, the rings, the scheduler thread, and
 // batches gathered straight from ring slots into the caller's memory. The LibTorch face
 // (pydmed/torch/) wraps it; tools and tests use it directly.
-#include <sys/resource.h>
-#include <sys/types.h>
-
-#include <atomic>
-#include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "pydmed/data/dataset.hpp"
@@ -25,12 +16,6 @@
 #include "pydmed/engine/user_code.hpp"
 
 namespace pydmed {
-
-namespace detail {
-class SharedMemory;
-class CollectorSlot;
-struct Doorbell;
-}  // namespace detail
 
 // One SmallChunk of a batch: where it came from. Its pixels are in the batch buffer.
 struct ChunkRecord {
@@ -63,17 +48,6 @@ struct SkippedReport {
   SkippedRegion region;
 };
 
-struct PatientStats {
-  std::int64_t patient = 0;
-  std::uint32_t visits = 0;
-  std::uint64_t produced = 0, delivered = 0;  // SmallChunks (reports of skipped regions not counted)
-  std::uint64_t skipped = 0;                  // reports of skipped regions taken by the consumer
-  std::uint64_t bigchunks = 0;
-  double bigchunk_read_s = 0;
-  std::uint32_t failures = 0;
-  bool loaded = false, finished = false, set_aside = false;
-};
-
 struct LoaderStats {
   std::vector<PatientStats> patients;
   std::uint64_t swaps = 0, errors = 0;
@@ -88,6 +62,9 @@ struct LoaderStats {
   double children_cpu_s = 0;  // the same, without the scheduler thread (which is in the root's own usage)
 };
 
+// The loader: its public face. The parts behind it (src/engine/): the PatientRegistry (what the
+// root knows of each patient), the CollectorPool (the scheduler thread's processes), the
+// BatchGatherer (the consumer side of the rings) and the core that ties them.
 class LightDLCore {
  public:
   // Validates the options and admits their memory (OptionsError otherwise); refuses a dataset
@@ -121,75 +98,23 @@ class LightDLCore {
   std::vector<SkippedReport> skipped() const;
   void log(const std::string& line) const;
 
-  // For schedulers.
-  const Dataset& dataset() const { return dataset_; }
-  const Options& options() const { return options_; }
+  const Dataset& dataset() const;  // this rank's share
+  const Options& options() const;
+  // What the scheduler sees (the same queries, from any thread).
+  const SchedulerView& view() const;
   std::vector<std::int64_t> loaded_patients() const;
   std::vector<std::int64_t> waiting_patients() const;  // loadable: not loaded, finished or set aside
   std::uint32_t schedcount(std::int64_t patient) const;
 
-  const MemoryPlan& memory_plan() const { return plan_; }
+  const MemoryPlan& memory_plan() const;
   LoaderStats stats() const;
   // Process ids of the running collectors and loaders (for supervision tests and tools).
-  std::vector<pid_t> collector_pids() const;
-  std::vector<pid_t> loader_pids() const;
+  std::vector<int> collector_pids() const;
+  std::vector<int> loader_pids() const;
 
  private:
-  struct PatientState;
-  struct SlotState;
-  struct Stored;
-
-  void scheduler_main();
-  bool start_visit(std::size_t slot, std::int64_t patient);  // false: no process (recorded)
-  void end_visit(std::size_t slot, int status, bool requested, const rusage& usage);
-  void drain_ring(std::size_t slot);
-  void fill_free_slots();
-  void do_swap();
-  void stop_slots();
-  void wake_scheduler();
-  void record_error(std::int64_t patient, std::uint32_t visit, const std::string& message);
-  // An error that counts against the patient; sets it aside after Options::max_failures (mu_ held).
-  void record_failure(PatientState& ps, std::int64_t patient, std::uint32_t visit, const std::string& message);
-  Rng decision_rng();
-  double now_s() const;
-  std::size_t take(std::uint8_t* out, std::size_t max, std::vector<ChunkRecord>* records);
-  nlohmann::json live_or_kept(std::int64_t patient, const char* what, bool checkpoint) const;
-
-  Dataset dataset_;
-  LoaderFactory make_loader_;
-  CollectorFactory make_collector_;
-  Options options_;
-  std::shared_ptr<Scheduler> scheduler_;
-  MemoryPlan plan_;
-
-  std::unique_ptr<detail::SharedMemory> shm_;
-  detail::Doorbell* bell_ = nullptr;
-  std::vector<std::unique_ptr<detail::CollectorSlot>> slots_;
-  int log_fd_ = -1;
-  int wake_fd_ = -1;
-
-  mutable std::mutex mu_;  // patients_, slot_state_, errors_, counters
-  std::map<std::int64_t, std::unique_ptr<PatientState>> patients_;
-  std::vector<std::unique_ptr<SlotState>> slot_state_;
-  std::vector<PatientError> errors_;
-  std::uint64_t swaps_ = 0, decisions_ = 0;
-  double consumer_wait_s_ = 0;
-  double ended_cpu_s_ = 0;
-
-  mutable std::mutex consume_mu_;  // the consumer side of the rings, stored_ and skipped_
-  std::deque<Stored> stored_;
-  std::vector<SkippedReport> skipped_;
-  std::size_t next_ring_ = 0;
-
-  std::atomic<bool> started_{false}, stopping_{false}, finished_{false}, halted_{false};
-  std::atomic<bool> swap_pending_{false};
-  std::atomic<std::uint64_t> delivered_total_{0};
-  std::uint64_t delivered_at_last_swap_ = 0;  // scheduler thread only
-  std::atomic<double> last_request_s_{0};      // when next_batch was last called
-  std::atomic<double> scheduler_cpu_s_{0};  // the scheduler thread's CPU, as of its last wake
-  std::thread thread_;
-  std::mutex start_mu_;
-  const std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 // The ready-made loader and collector, as factories.

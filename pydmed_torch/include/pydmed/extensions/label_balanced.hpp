@@ -13,13 +13,13 @@ namespace pydmed {
 class LabelBalancedScheduler : public Scheduler {
  public:
   explicit LabelBalancedScheduler(LabelFn label) : label_(std::move(label)) {}
-  std::vector<std::int64_t> initial_schedule(const LightDLCore& dl, Rng& rng) override;
-  SchedDecision schedule(const LightDLCore& dl, Rng& rng) override;
-  std::optional<std::int64_t> replacement(const LightDLCore& dl, Rng& rng) override;
+  std::vector<std::int64_t> initial_schedule(const SchedulerView& dl, Rng& rng) override;
+  SchedDecision schedule(const SchedulerView& dl, Rng& rng) override;
+  std::optional<std::int64_t> replacement(const SchedulerView& dl, Rng& rng) override;
 
  private:
   // A waiting patient (or `also`), not in `loaded`, of the label least represented among `loaded`.
-  std::optional<std::int64_t> pick(const LightDLCore& dl, const std::vector<std::int64_t>& loaded, Rng& rng,
+  std::optional<std::int64_t> pick(const SchedulerView& dl, const std::vector<std::int64_t>& loaded, Rng& rng,
                                    std::int64_t also = -1) const;
   LabelFn label_;
 };
