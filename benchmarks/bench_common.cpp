@@ -8,9 +8,19 @@
 namespace bench {
 
 nlohmann::json Workload::to_json() const {
-  return {{"slides", slides}, {"patients", dataset.size()}, {"patch", patch}, {"bigchunk", bigchunk},
-          {"level", level}, {"collectors", collectors}, {"batch", batch}, {"seconds", seconds},
-          {"interval_resched", interval_resched}, {"max_per_bigchunk", max_per_bigchunk}, {"seed", seed}, {"mpp", mpp}, {"decode_threads", decode_threads},
+  return {{"slides", slides},
+          {"patients", dataset.size()},
+          {"patch", patch},
+          {"bigchunk", bigchunk},
+          {"level", level},
+          {"collectors", collectors},
+          {"batch", batch},
+          {"seconds", seconds},
+          {"interval_resched", interval_resched},
+          {"max_per_bigchunk", max_per_bigchunk},
+          {"seed", seed},
+          {"mpp", mpp},
+          {"decode_threads", decode_threads},
           {"cores", sysconf(_SC_NPROCESSORS_ONLN)}};
 }
 
@@ -40,10 +50,16 @@ pydmed::RegionInfo random_region(pydmed::Rng& rng, const pydmed::Slide& slide, i
   const pydmed::LevelInfo& L = slide.level(level);
   const auto x = rng.between(0, std::max<std::int64_t>(0, L.width - width));
   const auto y = rng.between(0, std::max<std::int64_t>(0, L.height - height));
-  return {std::int64_t(double(x) * L.downsample), std::int64_t(double(y) * L.downsample), level, width, height, L.downsample};
+  return {std::int64_t(double(x) * L.downsample),
+          std::int64_t(double(y) * L.downsample),
+          level,
+          width,
+          height,
+          L.downsample};
 }
 
-nlohmann::json measure(const std::string& name, const Workload& w, const std::function<std::unique_ptr<System>()>& make) {
+nlohmann::json measure(const std::string& name, const Workload& w,
+                       const std::function<std::unique_ptr<System>()>& make) {
   const double t0 = now_s();
   std::unique_ptr<System> sys = make();
   std::size_t patches = sys->next_batch();

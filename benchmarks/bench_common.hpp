@@ -47,7 +47,8 @@ double peak_rss_mb(int pid = 0);  // VmHWM of a process (0: this one), MB
 pydmed::RegionInfo random_region(pydmed::Rng& rng, const pydmed::Slide& slide, int level, int width, int height);
 
 // Runs `make` then the timed loop, in the calling process. Returns the result object.
-nlohmann::json measure(const std::string& name, const Workload& w, const std::function<std::unique_ptr<System>()>& make);
+nlohmann::json measure(const std::string& name, const Workload& w,
+                       const std::function<std::unique_ptr<System>()>& make);
 
 std::unique_ptr<System> make_pydmed(const Workload& w);
 std::unique_ptr<System> make_naive(const Workload& w);

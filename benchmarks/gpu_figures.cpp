@@ -54,7 +54,8 @@ class Step {
   // Two classes; a dataset's own labels (if any) folded onto them.
   void operator()(const pydmed::Batch& b) { (*this)(b.data, targets(b)); }
   static torch::Tensor targets(const pydmed::Batch& b) {
-    return b.labels.defined() ? b.labels.remainder(2) : torch::zeros({b.data.size(0)}, b.data.options().dtype(torch::kInt64));
+    return b.labels.defined() ? b.labels.remainder(2)
+                              : torch::zeros({b.data.size(0)}, b.data.options().dtype(torch::kInt64));
   }
   void operator()(const torch::Tensor& x, const torch::Tensor& y) {
     opt_.zero_grad();
@@ -96,7 +97,8 @@ nlohmann::json gpu_figures(const Workload& w, const GpuWorkload& g) {
   // The README's loop: uint8 over the bus, float conversion and normalisation on the device.
   pydmed::LightDL dl = make_pydmed_dl(
       lw, torch::kCUDA,
-      pydmed::default_collate(pydmed::CollateOptions().to_float(true).mean({0.485, 0.456, 0.406}).std({0.229, 0.224, 0.225})));
+      pydmed::default_collate(
+          pydmed::CollateOptions().to_float(true).mean({0.485, 0.456, 0.406}).std({0.229, 0.224, 0.225})));
   Step step;
   const std::size_t batch = std::size_t(w.batch);
   // Warm-up (cuDNN picks its algorithms, the loader fills its rings); keep one batch on the

@@ -18,7 +18,8 @@ BottleneckImpl::BottleneckImpl(std::int64_t in, std::int64_t width, std::int64_t
   bn2_ = register_module("bn2", nn::BatchNorm2d(width));
   conv3_ = register_module("conv3", conv(width, out, 1, 1));
   bn3_ = register_module("bn3", nn::BatchNorm2d(out));
-  if (stride != 1 || in != out) down_ = register_module("down", nn::Sequential(conv(in, out, 1, stride), nn::BatchNorm2d(out)));
+  if (stride != 1 || in != out)
+    down_ = register_module("down", nn::Sequential(conv(in, out, 1, stride), nn::BatchNorm2d(out)));
 }
 
 torch::Tensor BottleneckImpl::forward(const torch::Tensor& x) {

@@ -33,7 +33,8 @@ int main(int argc, char** argv) {
   app.add_option("--level", level)->check(CLI::NonNegativeNumber);
   app.add_option("--kernel", kernel)->check(CLI::PositiveNumber);
   app.add_option("--stride", stride)->check(CLI::PositiveNumber);
-  app.add_option("--collectors", collectors, "collectors, and threads for the per-window reads")->check(CLI::PositiveNumber);
+  app.add_option("--collectors", collectors, "collectors, and threads for the per-window reads")
+      ->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
   try {
     if (slides.empty()) {
@@ -52,20 +53,30 @@ int main(int argc, char** argv) {
         for (auto x : pydmed::WindowAxis::of(L.width, kernel, stride).starts)
           windows.push_back({p, std::llround(double(x) * L.downsample), std::llround(double(y) * L.downsample)});
     }
-    nlohmann::json out = {{"workload", {{"slides", slides}, {"patients", ds.size()}, {"level", level}, {"kernel", kernel},
-                                        {"stride", stride}, {"collectors", collectors}, {"windows", windows.size()}}},
+    nlohmann::json out = {{"workload",
+                           {{"slides", slides},
+                            {"patients", ds.size()},
+                            {"level", level},
+                            {"kernel", kernel},
+                            {"stride", stride},
+                            {"collectors", collectors},
+                            {"windows", windows.size()}}},
                           {"results", nlohmann::json::array()}};
 
     double t0 = now();
-    auto dl = pydmed::make_sliding_window(ds, pydmed::SlidingWindowOptions().level(level).kernel(kernel).stride(stride),
-                                          pydmed::Options().num_bigchunkloaders(collectors).batch_size(64).max_bigchunk_bytes(std::size_t(48) << 20));
+    auto dl = pydmed::make_sliding_window(
+        ds, pydmed::SlidingWindowOptions().level(level).kernel(kernel).stride(stride),
+        pydmed::Options().num_bigchunkloaders(collectors).batch_size(64).max_bigchunk_bytes(std::size_t(48) << 20));
     std::vector<std::uint8_t> buf(64 * std::size_t(kernel) * std::size_t(kernel) * 3);
     std::size_t got = 0;
     while (const std::size_t n = dl->next_batch(buf.data(), 64, nullptr)) got += n;
     const double ours = now() - t0;
     const auto st = dl->stats();
-    out["results"].push_back({{"system", "pydmed_torch_sliding_window"}, {"windows", got}, {"seconds", ours},
-                              {"windows_per_s", double(got) / ours}, {"bigchunks", st.bigchunks},
+    out["results"].push_back({{"system", "pydmed_torch_sliding_window"},
+                              {"windows", got},
+                              {"seconds", ours},
+                              {"windows_per_s", double(got) / ours},
+                              {"bigchunks", st.bigchunks},
                               {"errors", dl->errors().size()}});
     dl.reset();
 
@@ -84,7 +95,9 @@ int main(int argc, char** argv) {
     }
     for (auto& t : threads) t.join();
     const double naive = now() - t0;
-    out["results"].push_back({{"system", "read_region_per_window"}, {"windows", windows.size()}, {"seconds", naive},
+    out["results"].push_back({{"system", "read_region_per_window"},
+                              {"windows", windows.size()},
+                              {"seconds", naive},
                               {"windows_per_s", double(windows.size()) / naive}});
     out["pydmed_torch_speedup"] = naive / ours;
     std::cout << out.dump(2) << std::endl;

@@ -1,5 +1,6 @@
 // LibTorch's own ChunkDataset (its threaded take on BigChunks): a chunk is one random BigChunk
-// read through pydmed::Slide (the registry's reader, as pydmed_torch reads), cut into max_per_bigchunk patches (1024 when there is no limit).
+// read through pydmed::Slide (the registry's reader, as pydmed_torch reads), cut into max_per_bigchunk patches (1024
+// when there is no limit).
 #include <torch/torch.h>
 
 #include <atomic>
@@ -15,13 +16,15 @@ class SlideChunkReader : public torch::data::datasets::ChunkDataReader<torch::Te
  public:
   using BatchType = ChunkType;
   explicit SlideChunkReader(const Workload& w) : w_(w), count_(std::make_shared<std::atomic<std::uint64_t>>(0)) {
-    for (const auto& p : w.dataset.list_patients) slides_.push_back(std::make_shared<pydmed::Slide>(p.record("wsi").path()));
+    for (const auto& p : w.dataset.list_patients)
+      slides_.push_back(std::make_shared<pydmed::Slide>(p.record("wsi").path()));
   }
   ChunkType read_chunk(std::size_t index) override {
     pydmed::Rng rng({w_.seed, index, 0xC4C});
     const pydmed::Slide& s = *slides_[rng.below(slides_.size())];
     const auto& L = s.level(w_.level);
-    const int bw = int(std::min<std::int64_t>(w_.bigchunk, L.width)), bh = int(std::min<std::int64_t>(w_.bigchunk, L.height));
+    const int bw = int(std::min<std::int64_t>(w_.bigchunk, L.width)),
+              bh = int(std::min<std::int64_t>(w_.bigchunk, L.height));
     const auto r = random_region(rng, s, w_.level, bw, bh);
     const cv::Mat big = s.read_region(r.x, r.y, r.level, std::max(bw, w_.patch), std::max(bh, w_.patch));
     ++*count_;

@@ -43,7 +43,8 @@ class DecodeBound : public System {
     while (!stop_) {
       const pydmed::Slide& s = slides[rng.below(slides.size())];
       const auto& L = s.level(w_.level);
-      const int bw = int(std::min<std::int64_t>(w_.bigchunk, L.width)), bh = int(std::min<std::int64_t>(w_.bigchunk, L.height));
+      const int bw = int(std::min<std::int64_t>(w_.bigchunk, L.width)),
+                bh = int(std::min<std::int64_t>(w_.bigchunk, L.height));
       const auto r = random_region(rng, s, w_.level, bw, bh);
       s.read_region_into(buf.data(), r.x, r.y, r.level, bw, bh);
       ++count_;

@@ -24,7 +24,8 @@ namespace {
 // mostly background (a white slide has nothing to learn).
 class TissuePatchCollector : public pydmed::SmallChunkCollector {
  public:
-  pydmed::Extraction extract_smallchunk(std::uint64_t call, const pydmed::BigChunk& bc, const nlohmann::json&) override {
+  pydmed::Extraction extract_smallchunk(std::uint64_t call, const pydmed::BigChunk& bc,
+                                        const nlohmann::json&) override {
     if (call >= 400) return pydmed::Extraction::done();  // then a fresh BigChunk
     const auto& shape = options().patch_shape();
     pydmed::Rng rng = random_stream(call);
@@ -82,8 +83,8 @@ struct Score {
 
 // Patch accuracy over 40 batches of the patients' patches, and each patient's majority vote.
 Score evaluate(Net& net, const pydmed::Dataset& ds, const pydmed::LoaderFactory& bigchunks,
-               const pydmed::CollectorFactory& collector, const pydmed::Options& options, const pydmed::Collate& collate,
-               int batch) {
+               const pydmed::CollectorFactory& collector, const pydmed::Options& options,
+               const pydmed::Collate& collate, int batch) {
   pydmed::LightDL dl(ds, bigchunks, collector, options, pydmed::TorchOptions().label("class").collate(collate));
   std::map<std::int64_t, std::array<int, 2>> votes;
   std::map<std::int64_t, std::int64_t> truth;
@@ -116,7 +117,8 @@ int main(int argc, char** argv) {
   app.add_option("--collectors", collectors, "patients loaded at once")->check(CLI::PositiveNumber);
   app.add_option("--batch", batch, "batch size")->check(CLI::PositiveNumber);
   app.add_option("--count", count, "sample slides to make when there are none")->check(CLI::Range(4, 1000));
-  app.add_option("--mpp", mpp, "train at this many microns per pixel (the sample slides are 0.5): patches resized from their region")
+  app.add_option("--mpp", mpp,
+                 "train at this many microns per pixel (the sample slides are 0.5): patches resized from their region")
       ->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
   try {
@@ -131,20 +133,22 @@ int main(int argc, char** argv) {
     const auto parts = ds.labelbalanced_splits_from({75, 25}, label, /*seed=*/0);
     std::cout << ds.size() << " patients: " << parts[0].size() << " for training, " << parts[1].size() << " held out\n";
 
-    auto bigchunks = pydmed::random_bigchunk_loader(pydmed::RandomBigChunkOptions().width(1024).height(1024).min_tissue(0.5).mpp(mpp));
+    auto bigchunks = pydmed::random_bigchunk_loader(
+        pydmed::RandomBigChunkOptions().width(1024).height(1024).min_tissue(0.5).mpp(mpp));
     // A user's own collector, as in PyDmed; at a physical resolution, the ready-made one (it cuts
     // each patch's region of the level and resizes it), with the same tissue rule per patch.
     pydmed::CollectorFactory collector = [] { return std::make_unique<TissuePatchCollector>(); };
     if (mpp > 0) {
-      collector = pydmed::random_smallchunk_collector(pydmed::RandomSmallChunkOptions().max_per_bigchunk(400).min_tissue(0.5));
+      collector =
+          pydmed::random_smallchunk_collector(pydmed::RandomSmallChunkOptions().max_per_bigchunk(400).min_tissue(0.5));
       std::cout << "training at " << mpp << " um/px\n";
     }
     const auto collate = pydmed::default_collate(pydmed::CollateOptions().to_float(true));
     // LabelBalancedDL: the loaded patients' labels stay even, so no stretch of batches is all
     // one label (a model would learn that stretch's label instead of the slides).
-    pydmed::LightDL train = pydmed::LabelBalancedDL(parts[0], bigchunks, collector, label,
-                                                    loader_options(collectors, batch, 1),
-                                                    pydmed::TorchOptions().label("class").collate(collate));
+    pydmed::LightDL train =
+        pydmed::LabelBalancedDL(parts[0], bigchunks, collector, label, loader_options(collectors, batch, 1),
+                                pydmed::TorchOptions().label("class").collate(collate));
     auto loader = torch::data::make_data_loader(train, torch::data::samplers::StreamSampler(std::size_t(steps) * batch),
                                                 torch::data::DataLoaderOptions().batch_size(std::size_t(batch)));
     Net net;
@@ -178,14 +182,16 @@ int main(int argc, char** argv) {
 
     net->eval();
     torch::NoGradGuard no_grad;
-    const Score seen = evaluate(net, parts[0], bigchunks, collector, loader_options(collectors, batch, 2), collate, batch);
-    const Score held_out = evaluate(net, parts[1], bigchunks, collector, loader_options(collectors, batch, 3), collate, batch);
+    const Score seen =
+        evaluate(net, parts[0], bigchunks, collector, loader_options(collectors, batch, 2), collate, batch);
+    const Score held_out =
+        evaluate(net, parts[1], bigchunks, collector, loader_options(collectors, batch, 3), collate, batch);
     std::cout << "summary\n"
               << "  training: " << step << " steps, " << patches << " patches in " << train_s << " s ("
               << double(patches) / train_s << " patches/s), final loss " << avg_loss << "\n"
               << "  loader: " << st.bigchunks << " BigChunks, " << st.swaps << " swaps, consumer waited "
-              << st.consumer_wait_s << " s (" << 100.0 * st.consumer_wait_s / train_s << "% of training), "
-              << st.errors << " errors\n"
+              << st.consumer_wait_s << " s (" << 100.0 * st.consumer_wait_s / train_s << "% of training), " << st.errors
+              << " errors\n"
               << "  training patients: patch accuracy " << seen.patch_accuracy() << "%\n"
               << "  held-out patients: patch accuracy " << held_out.patch_accuracy() << "% on " << held_out.total
               << " patches (chance 50%), patients right " << held_out.patients_right << "/" << held_out.patients << "\n"

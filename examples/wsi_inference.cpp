@@ -25,7 +25,8 @@ int main(int argc, char** argv) {
     std::filesystem::create_directories(out);
     pydmed::Patient p;
     p.int_uniqueid = 0;
-    p.dict_records["wsi"] = pydmed::Record{"", std::filesystem::absolute(slide_path).string(), nlohmann::json::object()};
+    p.dict_records["wsi"] =
+        pydmed::Record{"", std::filesystem::absolute(slide_path).string(), nlohmann::json::object()};
     const pydmed::Dataset ds("inference", {p});
 
     // A stand-in model: two fixed filters read as "stain darkness" and "texture". A trained
@@ -39,15 +40,16 @@ int main(int argc, char** argv) {
     };
 
     const std::string csv = out + "/windows.csv";
-    pydmed::StreamCollector sc(pydmed::SlidingWindowDL(ds, pydmed::SlidingWindowOptions().level(level).kernel(kernel).stride(kernel),
-                                                       pydmed::Options().num_bigchunkloaders(1)),
-                               process, pydmed::StreamCollectorOptions().mode(pydmed::CollectMode::StreamToFile).csv_file(csv));
+    pydmed::StreamCollector sc(
+        pydmed::SlidingWindowDL(ds, pydmed::SlidingWindowOptions().level(level).kernel(kernel).stride(kernel),
+                                pydmed::Options().num_bigchunkloaders(1)),
+        process, pydmed::StreamCollectorOptions().mode(pydmed::CollectMode::StreamToFile).csv_file(csv));
     const auto windows = sc.run();
     for (const auto& e : sc.loader().core().errors()) std::cerr << "error: " << e.message << '\n';
 
     const pydmed::Slide slide(p.record("wsi").path());
-    const auto heat = pydmed::Heatmap::from_windows(slide, pydmed::Heatmap::read_csv(csv, 0),
-                                                    slide.level(level).downsample * kernel);
+    const auto heat =
+        pydmed::Heatmap::from_windows(slide, pydmed::Heatmap::read_csv(csv, 0), slide.level(level).downsample * kernel);
     heat.save_npy(out + "/heatmap.npy");
     heat.save_png(out + "/heatmap.png", slide, 0);
     std::cout << windows << " windows -> " << csv << ", " << out << "/heatmap.png, " << out << "/heatmap.npy\n";

@@ -22,7 +22,6 @@ using namespace pydmed::test;
 
 namespace {
 
-
 Annotations sample() { return Annotations::parse(nlohmann::json::parse(kGeoJson), "roi.geojson"); }
 
 std::string error_of(const std::string& geojson) {
@@ -58,7 +57,8 @@ TEST(Annotations, MalformedFeaturesAreNamed) {
     {"type": "Feature", "properties": {"name": "cut"}, "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [5, 5]]]}}]})";
   std::string e = error_of(two_points);
   EXPECT_NE(e.find("bad.geojson: feature 1 ('cut'): a ring has fewer than 3"), std::string::npos) << e;
-  e = error_of(R"([{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[[0, 0], ["a", 1], [3, 3]]]}}])");
+  e = error_of(
+      R"([{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[[0, 0], ["a", 1], [3, 3]]]}}])");
   EXPECT_NE(e.find("bad.geojson: feature 0: a position is not [x, y]"), std::string::npos) << e;
   e = error_of(R"([{"type": "Feature", "geometry": {"type": "Circle", "coordinates": []}}])");
   EXPECT_NE(e.find("unknown geometry type 'Circle'"), std::string::npos) << e;
@@ -148,8 +148,10 @@ TEST(Annotations, RandomLoaderServesInsideOrOutside) {
   };
   for (const Case c : {Case{RoiMode::Include, 0}, Case{RoiMode::Exclude, 0}, Case{RoiMode::Include, 0.9}}) {
     SCOPED_TRACE(std::string(to_string(c.mode)) + " " + std::to_string(c.fraction));
-    LightDLCore dl(ds, random_bigchunk_loader(RandomBigChunkOptions().width(512).height(512).roi(c.mode).min_roi_fraction(c.fraction)),
-                   random_smallchunk_collector(RandomSmallChunkOptions().max_per_bigchunk(20)), test_options());
+    LightDLCore dl(
+        ds,
+        random_bigchunk_loader(RandomBigChunkOptions().width(512).height(512).roi(c.mode).min_roi_fraction(c.fraction)),
+        random_smallchunk_collector(RandomSmallChunkOptions().max_per_bigchunk(20)), test_options());
     const Delivered d = consume(dl, 600);
     ASSERT_EQ(d.records.size(), 600u);
     std::map<std::string, int> classes;
@@ -161,7 +163,8 @@ TEST(Annotations, RandomLoaderServesInsideOrOutside) {
         EXPECT_FALSE(info.contains("roi"));
         continue;
       }
-      if (c.fraction > 0) EXPECT_GE(a.fraction_inside({r.x, r.y, 0, 32, 32, 1.0}), 0.9);
+      if (c.fraction > 0)
+        EXPECT_GE(a.fraction_inside({r.x, r.y, 0, 32, 32, 1.0}), 0.9);
       else {
         ASSERT_NE(at, nullptr) << "patch at " << r.x << ", " << r.y << " is outside";
         EXPECT_EQ(info.value("roi", ""), at->cls);
@@ -179,7 +182,8 @@ TEST(Annotations, SlidingWindowListsTheWindowsByTheirCentre) {
   write_file(t.file("CMU-1-Small-Region.geojson"), kGeoJson);
   std::filesystem::copy_file(wsi("CMU-1-Small-Region.svs"), t.file("CMU-1-Small-Region.svs"));
   const Dataset ds = dataset_from_source(t.file("CMU-1-Small-Region.svs"));
-  ASSERT_EQ(ds.patient(0).record("wsi").dict_infos.value("roi", ""), t.file("CMU-1-Small-Region.geojson")) << "found beside the slide";
+  ASSERT_EQ(ds.patient(0).record("wsi").dict_infos.value("roi", ""), t.file("CMU-1-Small-Region.geojson"))
+      << "found beside the slide";
   const Annotations a = sample();
   const int k = 128;
   const auto xs = WindowAxis::of(2220, k, k), ys = WindowAxis::of(2967, k, k);
@@ -187,13 +191,15 @@ TEST(Annotations, SlidingWindowListsTheWindowsByTheirCentre) {
     std::set<std::pair<std::int64_t, std::int64_t>> want, got;
     for (auto y : ys.starts)
       for (auto x : xs.starts)
-        if ((a.at(double(x) + k / 2.0, double(y) + k / 2.0) != nullptr) == (mode == RoiMode::Include)) want.insert({x, y});
+        if ((a.at(double(x) + k / 2.0, double(y) + k / 2.0) != nullptr) == (mode == RoiMode::Include))
+          want.insert({x, y});
     auto dl = make_sliding_window(ds, SlidingWindowOptions().kernel(k).stride(k).roi(mode), test_options());
     const Delivered d = consume(*dl, 0);
     for (const ChunkRecord& r : d.records) {
       EXPECT_TRUE(got.insert({r.x, r.y}).second) << "twice";
       if (mode == RoiMode::Include)
-        EXPECT_EQ(nlohmann::json::parse(r.info_json).value("roi", "?"), a.at(double(r.x) + k / 2.0, double(r.y) + k / 2.0)->cls);
+        EXPECT_EQ(nlohmann::json::parse(r.info_json).value("roi", "?"),
+                  a.at(double(r.x) + k / 2.0, double(r.y) + k / 2.0)->cls);
     }
     EXPECT_EQ(got, want) << to_string(mode);
     EXPECT_TRUE(dl->finished());
@@ -227,21 +233,26 @@ TEST(Annotations, UnmeetableRulesFailAndSmallPolygonsAreFound) {
   auto run = [&](const std::string& geojson, RoiMode mode, std::size_t want, std::vector<ChunkRecord>* got) {
     write_file(t.file("r.geojson"), geojson);
     write_file(t.file("m.csv"), "patient_id,record:wsi,roi:wsi\n0," + wsi("CMU-1-Small-Region.svs") + ",r.geojson\n");
-    LightDLCore dl(read_manifest(t.file("m.csv")), random_bigchunk_loader(RandomBigChunkOptions().width(512).height(512).roi(mode)),
-                   random_smallchunk_collector(RandomSmallChunkOptions().max_per_bigchunk(20)), test_options().max_failures(1));
+    LightDLCore dl(read_manifest(t.file("m.csv")),
+                   random_bigchunk_loader(RandomBigChunkOptions().width(512).height(512).roi(mode)),
+                   random_smallchunk_collector(RandomSmallChunkOptions().max_per_bigchunk(20)),
+                   test_options().max_failures(1));
     const Delivered d = consume(dl, want);
     if (got) *got = d.records;
     return std::make_pair(dl.errors().empty() ? std::string() : dl.errors().front().message, dl.stats().bigchunks);
   };
   auto square = [](int x, int y, int side) {
     return R"({"type": "Feature", "properties": {"name": "s"}, "geometry": {"type": "Polygon", "coordinates": [[[)" +
-           std::to_string(x) + "," + std::to_string(y) + "],[" + std::to_string(x + side) + "," + std::to_string(y) + "],[" +
-           std::to_string(x + side) + "," + std::to_string(y + side) + "],[" + std::to_string(x) + "," + std::to_string(y + side) + "]]]}}";
+           std::to_string(x) + "," + std::to_string(y) + "],[" + std::to_string(x + side) + "," + std::to_string(y) +
+           "],[" + std::to_string(x + side) + "," + std::to_string(y + side) + "],[" + std::to_string(x) + "," +
+           std::to_string(y + side) + "]]]}}";
   };
   auto [outside, n0] = run(square(20000, 20000, 100), RoiMode::Include, 10, nullptr);
-  EXPECT_NE(outside.find("r.geojson: the annotations lie outside the slide's 2220 x 2967 pixels"), std::string::npos) << outside;
+  EXPECT_NE(outside.find("r.geojson: the annotations lie outside the slide's 2220 x 2967 pixels"), std::string::npos)
+      << outside;
   auto [everything, n1] = run(square(-10, -10, 5000), RoiMode::Exclude, 10, nullptr);
-  EXPECT_NE(everything.find("BigChunks in a row held no patch outside the annotations"), std::string::npos) << everything;
+  EXPECT_NE(everything.find("BigChunks in a row held no patch outside the annotations"), std::string::npos)
+      << everything;
   std::vector<ChunkRecord> small;
   auto [none, bigchunks] = run(square(1000, 1000, 40), RoiMode::Include, 100, &small);
   EXPECT_EQ(none, "");
@@ -254,14 +265,16 @@ TEST(Annotations, UnmeetableRulesFailAndSmallPolygonsAreFound) {
 TEST(Annotations, AMalformedFileFailsThePatientNamingIt) {
   PYDMED_REQUIRE_WSI();
   TempDir t;
-  write_file(t.file("bad.geojson"), R"([{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[[0, 0]]]}}])");
+  write_file(t.file("bad.geojson"),
+             R"([{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[[0, 0]]]}}])");
   write_file(t.file("m.csv"), "patient_id,record:wsi,roi:wsi\n0," + wsi("CMU-1-Small-Region.svs") + ",bad.geojson\n");
   LightDLCore dl(read_manifest(t.file("m.csv")), random_bigchunk_loader(RandomBigChunkOptions().width(256).height(256)),
                  random_smallchunk_collector(), test_options().max_failures(1));
   const Delivered d = consume(dl, 10);
   EXPECT_TRUE(d.records.empty());
   ASSERT_FALSE(dl.errors().empty());
-  EXPECT_NE(dl.errors().front().message.find(t.file("bad.geojson") + ": feature 0"), std::string::npos) << dl.errors().front().message;
+  EXPECT_NE(dl.errors().front().message.find(t.file("bad.geojson") + ": feature 0"), std::string::npos)
+      << dl.errors().front().message;
 }
 
 }  // namespace

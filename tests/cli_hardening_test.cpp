@@ -18,8 +18,8 @@
 using pydmed::test::read_file;
 using pydmed::test::run_command;
 using pydmed::test::TempDir;
-using pydmed::test::wsi;
 using pydmed::test::write_file;
+using pydmed::test::wsi;
 
 namespace {
 
@@ -44,7 +44,9 @@ TEST(CliHardening, WriteErrorsNameTheFileAndTheReason) {
   EXPECT_EQ(run_command("sh -c '" + kCli + " info " + slide + " > /dev/full'", nullptr, &err), 1);
   EXPECT_EQ(lines(err), 1u) << err;
   EXPECT_NE(err.find("standard output: write failed: No space left on device"), std::string::npos) << err;
-  EXPECT_EQ(run_command(kCli + " stream " + slide + " --count 300 --patch 64 --bigchunk 512 --out /dev/full", nullptr, &err), 1);
+  EXPECT_EQ(
+      run_command(kCli + " stream " + slide + " --count 300 --patch 64 --bigchunk 512 --out /dev/full", nullptr, &err),
+      1);
   EXPECT_NE(err.find("/dev/full: write failed: No space left on device"), std::string::npos) << err;
   EXPECT_EQ(err.find("delivered"), std::string::npos) << "no claim of delivery after a failed write: " << err;
   EXPECT_EQ(run_command(kCli + " sliding-window " + slide + " --kernel 256 --out /dev/full", nullptr, &err), 1);
@@ -58,11 +60,14 @@ TEST(CliHardening, AFullDiskMidRunIsReportedAndLeavesNoPartialSlide) {
   std::string err;
   EXPECT_EQ(run_command(limited + " make-sample-slides " + t.file("s") + " --count 2 --size 3000\"", nullptr, &err), 1);
   EXPECT_EQ(lines(err), 1u) << err;
-  EXPECT_NE(err.find(t.file("s/slide_000.tiff.part") + ": writing a tile failed: File too large"), std::string::npos) << err;
+  EXPECT_NE(err.find(t.file("s/slide_000.tiff.part") + ": writing a tile failed: File too large"), std::string::npos)
+      << err;
   for (const auto& e : std::filesystem::directory_iterator(t.file("s"))) ADD_FAILURE() << "left behind: " << e.path();
   PYDMED_REQUIRE_WSI();
-  EXPECT_EQ(run_command(limited + " stream " + wsi("CMU-1-Small-Region.svs") + " --count 20000 --patch 32 --bigchunk 512 --out " +
-                            t.file("s.tsv") + "\"", nullptr, &err), 1);
+  EXPECT_EQ(run_command(limited + " stream " + wsi("CMU-1-Small-Region.svs") +
+                            " --count 20000 --patch 32 --bigchunk 512 --out " + t.file("s.tsv") + "\"",
+                        nullptr, &err),
+            1);
   EXPECT_NE(err.find(t.file("s.tsv") + ": write failed: File too large"), std::string::npos) << err;
   EXPECT_EQ(err.find("delivered"), std::string::npos) << "no claim of delivery: " << err;
 }
@@ -72,16 +77,23 @@ TEST(CliHardening, OutputPathsAreCheckedBeforeTheRun) {
   TempDir t;
   const std::string slide = wsi("CMU-1-Small-Region.svs");
   std::string err;
-  EXPECT_EQ(run_command(kCli + " stream " + slide + " --seconds 600 --out " + t.file("no/such/dir/s.tsv"), nullptr, &err), 1);
-  EXPECT_NE(err.find(t.file("no/such/dir/s.tsv") + ": cannot open for writing: No such file or directory"), std::string::npos) << err;
+  EXPECT_EQ(
+      run_command(kCli + " stream " + slide + " --seconds 600 --out " + t.file("no/such/dir/s.tsv"), nullptr, &err), 1);
+  EXPECT_NE(err.find(t.file("no/such/dir/s.tsv") + ": cannot open for writing: No such file or directory"),
+            std::string::npos)
+      << err;
   write_file(t.file("plain"), "a file where a folder should be");
-  EXPECT_EQ(run_command(kCli + " sliding-window " + slide + " --heatmap " + t.file("plain/hm") + " --out " + t.file("w.tsv"),
-                        nullptr, &err), 1);
+  EXPECT_EQ(
+      run_command(kCli + " sliding-window " + slide + " --heatmap " + t.file("plain/hm") + " --out " + t.file("w.tsv"),
+                  nullptr, &err),
+      1);
   EXPECT_NE(err.find(t.file("plain/hm") + ": cannot create the folder"), std::string::npos) << err;
   EXPECT_FALSE(std::filesystem::exists(t.file("w.tsv"))) << "failed before the run";
   // A failed PNG write says why and leaves a symbolic link at --out alone.
   std::filesystem::create_symlink(t.file("no/such/target.png"), t.file("link.png"));
-  EXPECT_EQ(run_command(kCli + " read " + slide + " --x 0 --y 0 --width 8 --height 8 --out " + t.file("link.png"), nullptr, &err), 1);
+  EXPECT_EQ(run_command(kCli + " read " + slide + " --x 0 --y 0 --width 8 --height 8 --out " + t.file("link.png"),
+                        nullptr, &err),
+            1);
   EXPECT_NE(err.find("No such file or directory"), std::string::npos) << err;
   EXPECT_TRUE(std::filesystem::is_symlink(t.file("link.png")));
 }
@@ -94,7 +106,8 @@ TEST(CliHardening, HeatmapOnAFullDiskThrowsWithTheReason) {
     h.save_npy("/dev/full");
     FAIL() << "a write to a full device succeeded";
   } catch (const pydmed::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("/dev/full: write failed: No space left on device"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("/dev/full: write failed: No space left on device"), std::string::npos)
+        << e.what();
   }
 }
 
@@ -117,9 +130,11 @@ TEST(CliHardening, FlagsRefuseNegativeAndOutOfRangeValuesNamingTheFlag) {
   const std::string run = kCli + " stream " + wsi("small.svs") + " ";
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"--count -1", "--count: must be an integer >= 1 (got -1)"},
-      {"--count 5 --max-per-bigchunk -1", "--max-per-bigchunk: must be an integer from 0 to 18446744073709551615 (got '-1')"},
+      {"--count 5 --max-per-bigchunk -1",
+       "--max-per-bigchunk: must be an integer from 0 to 18446744073709551615 (got '-1')"},
       {"--count 5 --seed -1", "--seed: must be an integer from 0 to 18446744073709551615 (got '-1')"},
-      {"--count 5 --seed 99999999999999999999", "--seed: must be an integer from 0 to 18446744073709551615 (got 99999999999999999999, out of range)"},
+      {"--count 5 --seed 99999999999999999999",
+       "--seed: must be an integer from 0 to 18446744073709551615 (got 99999999999999999999, out of range)"},
       {"--count 5 --collectors 0", "--collectors: must be an integer from 1 to 1024 (got 0)"},
       {"--count 5 --interval-resched 0", "--interval-resched: must be a number > 0 (got '0')"},
       {"--count 5 --interval-resched -2", "--interval-resched: must be a number > 0 (got '-2')"},
@@ -154,8 +169,9 @@ TEST(CliHardening, SignalsEndAStreamWithWholeLinesAndASummary) {
   for (int sig : {SIGINT, SIGTERM}) {
     SCOPED_TRACE(sig == SIGINT ? "SIGINT" : "SIGTERM");
     TempDir t;
-    const pid_t pid = start(kCli + " stream " + pydmed::test::wsi_dir() + " --seconds 600 --patch 64 --bigchunk 512 --out " +
-                            t.file("s.tsv") + " 2>" + t.file("err"));
+    const pid_t pid =
+        start(kCli + " stream " + pydmed::test::wsi_dir() + " --seconds 600 --patch 64 --bigchunk 512 --out " +
+              t.file("s.tsv") + " 2>" + t.file("err"));
     // Until the run has written something past its header, however slow the machine.
     while (read_file(t.file("s.tsv")).size() < (1u << 20) && waitpid(pid, nullptr, WNOHANG) == 0) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -195,8 +211,12 @@ TEST(CliHardening, AFolderScanSkipsWhatItCannotReadAndServesTheRest) {
   std::filesystem::create_symlink(wsi("CMU-1-Small-Region.svs"), t.file("good.svs"));
   std::filesystem::create_symlink(t.file("loop.svs"), t.file("loop.svs"));  // a link to itself
   std::string err;
-  EXPECT_EQ(run_command(kCli + " stream " + t.path() + " --count 100 --patch 64 --bigchunk 512 --out " + t.file("s.tsv"), nullptr, &err), 1);
-  EXPECT_NE(err.find("skipped: " + t.file("loop.svs") + ": Too many levels of symbolic links"), std::string::npos) << err;
+  EXPECT_EQ(
+      run_command(kCli + " stream " + t.path() + " --count 100 --patch 64 --bigchunk 512 --out " + t.file("s.tsv"),
+                  nullptr, &err),
+      1);
+  EXPECT_NE(err.find("skipped: " + t.file("loop.svs") + ": Too many levels of symbolic links"), std::string::npos)
+      << err;
   EXPECT_NE(err.find("delivered 100 SmallChunks"), std::string::npos) << err;
   EXPECT_EQ(lines(read_file(t.file("s.tsv"))), 101u);
   // With nothing readable left, the error says why.
@@ -214,7 +234,9 @@ TEST(CliHardening, ASlideGivenAsSourceIsOnePatient) {
   // A slide whose name says nothing: recognised by its TIFF signature, not parsed as a CSV.
   std::filesystem::create_symlink(wsi("CMU-1-Small-Region.svs"), t.file("scan_0001"));
   for (const std::string& slide : {wsi("CMU-1-Small-Region.svs"), t.file("scan_0001")}) {
-    ASSERT_EQ(run_command(kCli + " stream " + slide + " --count 50 --patch 64 --bigchunk 512 --out " + t.file("s.tsv"), nullptr, &err), 0)
+    ASSERT_EQ(run_command(kCli + " stream " + slide + " --count 50 --patch 64 --bigchunk 512 --out " + t.file("s.tsv"),
+                          nullptr, &err),
+              0)
         << err;
     const std::string tsv = read_file(t.file("s.tsv"));
     EXPECT_EQ(lines(tsv), 51u);
@@ -229,10 +251,13 @@ TEST(CliHardening, ADamagedTileCostsOnlyTheWindowsOverIt) {
   const pydmed::test::DamagedSlide s({{3, 2}});  // level-0 pixels 768-1023 x 512-767
   TempDir t;
   std::string err;
-  EXPECT_EQ(run_command(kCli + " sliding-window " + s.damaged + " --kernel 256 --stride 256 --out " + t.file("w.tsv"), nullptr, &err), 1);
+  EXPECT_EQ(run_command(kCli + " sliding-window " + s.damaged + " --kernel 256 --stride 256 --out " + t.file("w.tsv"),
+                        nullptr, &err),
+            1);
   // 8 x 6 windows of 256: one lies on the damaged tile; it is named, the 47 others are served.
   EXPECT_EQ(lines(read_file(t.file("w.tsv"))), 1u + 47u);
-  EXPECT_NE(err.find("skipped: patient 0 window at (768, 512) level 0: window over a damaged tile: " + s.damaged), std::string::npos)
+  EXPECT_NE(err.find("skipped: patient 0 window at (768, 512) level 0: window over a damaged tile: " + s.damaged),
+            std::string::npos)
       << err;
   EXPECT_EQ(err.find("error:"), std::string::npos) << "the slide itself did not fail: " << err;
 }

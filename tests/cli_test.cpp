@@ -1,16 +1,16 @@
 // The `pydmed` command, as a user runs it.
 #include <gtest/gtest.h>
 
-#include <nlohmann/json.hpp>
 #include <zlib.h>
+#include <nlohmann/json.hpp>
 
 #include <cstring>
-#include <map>
 #include <filesystem>
-#include <set>
-#include <sstream>
+#include <map>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <set>
+#include <sstream>
 
 #include "pydmed/extensions/sliding_window.hpp"
 #include "pydmed/slide/annotations.hpp"
@@ -75,8 +75,16 @@ TEST(Cli, ReadWritesRawRgbAndPng) {
   TempDir t;
   const auto slide = wsi("CMU-1-Small-Region-pyramid.tiff");
   std::string err;
-  ASSERT_EQ(run_command(kCli + " read " + slide + " --x 400 --y 600 --level 1 --width 123 --height 45 --out " + t.file("r.rgb"), nullptr, &err), 0) << err;
-  ASSERT_EQ(run_command(kCli + " read " + slide + " --x 400 --y 600 --level 1 --width 123 --height 45 --out " + t.file("r.png"), nullptr, &err), 0) << err;
+  ASSERT_EQ(run_command(
+                kCli + " read " + slide + " --x 400 --y 600 --level 1 --width 123 --height 45 --out " + t.file("r.rgb"),
+                nullptr, &err),
+            0)
+      << err;
+  ASSERT_EQ(run_command(
+                kCli + " read " + slide + " --x 400 --y 600 --level 1 --width 123 --height 45 --out " + t.file("r.png"),
+                nullptr, &err),
+            0)
+      << err;
   const cv::Mat want = pydmed::Slide(slide).read_region(400, 600, 1, 123, 45);
   const std::string raw = pydmed::test::read_file(t.file("r.rgb"));
   ASSERT_EQ(raw.size(), 123u * 45 * 3);
@@ -84,16 +92,22 @@ TEST(Cli, ReadWritesRawRgbAndPng) {
   cv::Mat png = cv::imread(t.file("r.png"), cv::IMREAD_COLOR);
   cv::cvtColor(png, png, cv::COLOR_BGR2RGB);
   EXPECT_EQ(cv::norm(png, want, cv::NORM_INF), 0);
-  EXPECT_EQ(run_command(kCli + " read " + slide + " --x 0 --y 0 --level 9 --width 10 --height 10 --out " + t.file("x.png"), nullptr, &err), 1);
+  EXPECT_EQ(
+      run_command(kCli + " read " + slide + " --x 0 --y 0 --level 9 --width 10 --height 10 --out " + t.file("x.png"),
+                  nullptr, &err),
+      1);
   EXPECT_NE(err.find("level 9 out of range"), std::string::npos) << err;
-  EXPECT_EQ(run_command(kCli + " read " + slide + " --x 0 --y 0 --width -10 --height 10 --out " + t.file("x.png"), nullptr, &err), 2);
+  EXPECT_EQ(run_command(kCli + " read " + slide + " --x 0 --y 0 --width -10 --height 10 --out " + t.file("x.png"),
+                        nullptr, &err),
+            2);
   EXPECT_NE(err.find("--width: must be an integer from 1 to 1048576 (got -10)"), std::string::npos) << err;
 }
 
 TEST(Cli, MakeSampleSlides) {
   TempDir t;
   std::string out, err;
-  ASSERT_EQ(run_command(kCli + " make-sample-slides " + t.path() + " --count 2 --size 700 --seed 9", &out, &err), 0) << err;
+  ASSERT_EQ(run_command(kCli + " make-sample-slides " + t.path() + " --count 2 --size 700 --seed 9", &out, &err), 0)
+      << err;
   EXPECT_EQ(pydmed::Slide(t.file("slide_001.tiff")).levels()[0].width, 700);
   EXPECT_NE(pydmed::test::read_file(t.file("manifest.csv")).find("label:class"), std::string::npos);
   EXPECT_NE(run_command(kCli + " make-sample-slides " + t.path() + " --count 0", &out, &err), 0);
@@ -123,20 +137,22 @@ TEST(Cli, StreamListsEveryDeliveredPatchWithItsCrc) {
   std::string err;
   // small.svs (16 x 16) cannot serve a 48 x 48 patch: if it was loaded before the 700 patches
   // were in (timing decides), it failed with that reason (exit 1); the others serve either way.
-  const int rc = run_command(kCli + " stream " + pydmed::test::wsi_dir() + " --count 700 --patch 48 --bigchunk 300" +
-                                 " --collectors 2 --interval-resched 0.05 --max-per-bigchunk 30 --seed 5 --out " + t.file("s.tsv"),
-                             nullptr, &err);
+  const int rc =
+      run_command(kCli + " stream " + pydmed::test::wsi_dir() + " --count 700 --patch 48 --bigchunk 300" +
+                      " --collectors 2 --interval-resched 0.05 --max-per-bigchunk 30 --seed 5 --out " + t.file("s.tsv"),
+                  nullptr, &err);
   EXPECT_EQ(rc, err.find("error:") == std::string::npos ? 0 : 1) << err;
   for (std::size_t at = err.find("error:"); at != std::string::npos; at = err.find("error:", at + 1)) {
     const std::string line = err.substr(at, err.find('\n', at) - at);
-    EXPECT_TRUE(line.find("small.svs: level 0 is 16 x 16 pixels, smaller than the 48 x 48 patch") != std::string::npos ||
+    EXPECT_TRUE(line.find("small.svs: level 0 is 16 x 16 pixels, smaller than the 48 x 48 patch") !=
+                    std::string::npos ||
                 line.find("set aside") != std::string::npos)
         << line;
   }
   const auto rows = tsv(pydmed::test::read_file(t.file("s.tsv")));
   ASSERT_EQ(rows.size(), 701u);
-  EXPECT_EQ(rows[0], (std::vector<std::string>{"patient", "visit", "bigchunk_x", "bigchunk_y", "x", "y", "level", "width",
-                                               "height", "mpp", "crc32", "roi"}));
+  EXPECT_EQ(rows[0], (std::vector<std::string>{"patient", "visit", "bigchunk_x", "bigchunk_y", "x", "y", "level",
+                                               "width", "height", "mpp", "crc32", "roi"}));
   EXPECT_NE(err.find("delivered 700 SmallChunks"), std::string::npos) << err;
   EXPECT_NE(err.find("patient 3:"), std::string::npos) << err;
   // Sorted folder order: the ids the command gave.
@@ -161,8 +177,11 @@ TEST(Cli, BigChunksOnTheTileGridKeepPatchesUniform) {
   TempDir t;
   std::string out, err;
   ASSERT_EQ(run_command(kCli + " make-sample-slides " + t.path() + " --count 2 --size 4000", &out, &err), 0) << err;
-  ASSERT_EQ(run_command(kCli + " stream " + t.path() + " --count 16000 --max-per-bigchunk 40 --seed 3 --out " + t.file("s.tsv"),
-                        &out, &err), 0) << err;
+  ASSERT_EQ(run_command(
+                kCli + " stream " + t.path() + " --count 16000 --max-per-bigchunk 40 --seed 3 --out " + t.file("s.tsv"),
+                &out, &err),
+            0)
+      << err;
   const auto rows = tsv(pydmed::test::read_file(t.file("s.tsv")));
   ASSERT_EQ(rows.size(), 16001u);
   std::vector<int> bands_x(8), bands_y(8);
@@ -171,7 +190,8 @@ TEST(Cli, BigChunksOnTheTileGridKeepPatchesUniform) {
       const auto at = std::stoll(rows[i][std::size_t(axis)]);
       ASSERT_TRUE(at % 256 == 0 || at == 4000 - 2048) << "BigChunk at " << at << ", row " << i;
     }
-    ++bands_x[std::size_t(std::stoll(rows[i][4]) % 256 / 32)], ++bands_y[std::size_t(std::stoll(rows[i][5]) % 256 / 32)];
+    ++bands_x[std::size_t(std::stoll(rows[i][4]) % 256 / 32)],
+        ++bands_y[std::size_t(std::stoll(rows[i][5]) % 256 / 32)];
   }
   for (int b = 0; b < 8; ++b) {
     EXPECT_NEAR(bands_x[std::size_t(b)], 2000, 150) << "x band " << b;
@@ -188,7 +208,10 @@ TEST(Cli, StreamAtAPhysicalResolution) {
                                                 wsi("CMU-1-Small-Region.svs") + "\n");
   std::string err;
   ASSERT_EQ(run_command(kCli + " stream " + t.file("m.csv") + " --mpp 1.0 --count 400 --patch 64 --bigchunk 512" +
-                            " --interval-resched 0.05 --max-per-bigchunk 20 --out " + t.file("s.tsv"), nullptr, &err), 0) << err;
+                            " --interval-resched 0.05 --max-per-bigchunk 20 --out " + t.file("s.tsv"),
+                        nullptr, &err),
+            0)
+      << err;
   const auto rows = tsv(pydmed::test::read_file(t.file("s.tsv")));
   ASSERT_EQ(rows.size(), 401u);
   const std::map<std::string, std::pair<std::string, std::string>> want = {{"0", {"2", "70"}}, {"1", {"0", "128"}}};
@@ -209,11 +232,17 @@ TEST(Cli, StreamAtAPhysicalResolution) {
   }
   // A slide without mpp: an error naming it and how to give one; --slide-mpp gives it.
   cv::imwrite(t.file("plain.png"), cv::Mat(600, 600, CV_8UC3, cv::Scalar(50, 100, 150)));
-  EXPECT_EQ(run_command(kCli + " stream " + t.file("plain.png") + " --mpp 0.5 --count 10 --patch 64 --bigchunk 256", nullptr, &err), 1);
+  EXPECT_EQ(run_command(kCli + " stream " + t.file("plain.png") + " --mpp 0.5 --count 10 --patch 64 --bigchunk 256",
+                        nullptr, &err),
+            1);
   EXPECT_NE(err.find(t.file("plain.png") + ": no microns-per-pixel (mpp) in the slide"), std::string::npos) << err;
   EXPECT_NE(err.find("--slide-mpp"), std::string::npos) << err;
-  ASSERT_EQ(run_command(kCli + " stream " + t.file("plain.png") + " --mpp 0.5 --slide-mpp 0.25 --count 10 --patch 64 --bigchunk 256" +
-                            " --out " + t.file("p.tsv"), nullptr, &err), 0) << err;
+  ASSERT_EQ(
+      run_command(kCli + " stream " + t.file("plain.png") +
+                      " --mpp 0.5 --slide-mpp 0.25 --count 10 --patch 64 --bigchunk 256" + " --out " + t.file("p.tsv"),
+                  nullptr, &err),
+      0)
+      << err;
   const auto plain = tsv(pydmed::test::read_file(t.file("p.tsv")));
   ASSERT_EQ(plain.size(), 11u);
   EXPECT_EQ(plain[1][7], "128") << "0.5 um/px from 0.25: twice the pixels";
@@ -229,8 +258,12 @@ TEST(Cli, StreamAndSlidingWindowInsideAnnotations) {
   const auto a = pydmed::Annotations::read(t.file("s.geojson"));
   std::string err;
   for (const std::string mode : {"include", "exclude"}) {
-    ASSERT_EQ(run_command(kCli + " stream " + t.file("s.svs") + " --roi " + mode + " --count 300 --patch 64 --bigchunk 512" +
-                              " --max-per-bigchunk 10 --out " + t.file("s.tsv"), nullptr, &err), 0) << err;
+    ASSERT_EQ(
+        run_command(kCli + " stream " + t.file("s.svs") + " --roi " + mode + " --count 300 --patch 64 --bigchunk 512" +
+                        " --max-per-bigchunk 10 --out " + t.file("s.tsv"),
+                    nullptr, &err),
+        0)
+        << err;
     const std::string text = pydmed::test::read_file(t.file("s.tsv"));
     const auto rows = tsv(text);
     ASSERT_EQ(rows.size(), 301u);
@@ -240,7 +273,8 @@ TEST(Cli, StreamAndSlidingWindowInsideAnnotations) {
       const pydmed::Annotation* at = a.at(std::stod(rows[i][4]) + 32, std::stod(rows[i][5]) + 32);
       if (mode == "exclude") {
         EXPECT_EQ(at, nullptr) << "row " << i;
-        EXPECT_EQ(rows[i].size(), 11u) << "empty roi cell (the reader drops a trailing empty field; tabs counted below)";
+        EXPECT_EQ(rows[i].size(), 11u)
+            << "empty roi cell (the reader drops a trailing empty field; tabs counted below)";
       } else {
         ASSERT_NE(at, nullptr) << "row " << i;
         ASSERT_EQ(rows[i].size(), 12u);
@@ -248,17 +282,24 @@ TEST(Cli, StreamAndSlidingWindowInsideAnnotations) {
       }
     }
   }
-  ASSERT_EQ(run_command(kCli + " sliding-window " + t.file("s.svs") + " --kernel 128 --stride 128 --out " + t.file("w.tsv"), nullptr, &err), 0) << err;
+  ASSERT_EQ(
+      run_command(kCli + " sliding-window " + t.file("s.svs") + " --kernel 128 --stride 128 --out " + t.file("w.tsv"),
+                  nullptr, &err),
+      0)
+      << err;
   const auto windows = tsv(pydmed::test::read_file(t.file("w.tsv")));
   std::size_t inside = 0;
   for (auto y : pydmed::WindowAxis::of(2967, 128, 128).starts)
-    for (auto x : pydmed::WindowAxis::of(2220, 128, 128).starts) inside += a.at(double(x) + 64, double(y) + 64) != nullptr;
+    for (auto x : pydmed::WindowAxis::of(2220, 128, 128).starts)
+      inside += a.at(double(x) + 64, double(y) + 64) != nullptr;
   EXPECT_EQ(windows.size(), inside + 1);
   for (std::size_t i = 1; i < windows.size(); ++i)
     EXPECT_EQ(windows[i].back(), a.at(std::stod(windows[i][1]) + 64, std::stod(windows[i][2]) + 64)->cls);
   // Bad input: a malformed file, and a bad flag.
-  pydmed::test::write_file(t.file("s.geojson"), "{\"type\": \"FeatureCollection\", \"features\": [{\"type\": \"Feature\"}]}");
-  EXPECT_EQ(run_command(kCli + " stream " + t.file("s.svs") + " --count 10 --patch 64 --bigchunk 512", nullptr, &err), 1);
+  pydmed::test::write_file(t.file("s.geojson"),
+                           "{\"type\": \"FeatureCollection\", \"features\": [{\"type\": \"Feature\"}]}");
+  EXPECT_EQ(run_command(kCli + " stream " + t.file("s.svs") + " --count 10 --patch 64 --bigchunk 512", nullptr, &err),
+            1);
   EXPECT_NE(err.find(t.file("s.geojson") + ": feature 0: not a feature with a geometry"), std::string::npos) << err;
   EXPECT_EQ(run_command(kCli + " stream " + t.file("s.svs") + " --roi inside --count 10", nullptr, &err), 2);
   EXPECT_EQ(run_command(kCli + " stream " + t.file("s.svs") + " --min-roi-fraction 1.5 --count 10", nullptr, &err), 2);
@@ -269,8 +310,11 @@ TEST(Cli, TissueWritesTheMaskAndItsPolygons) {
   PYDMED_REQUIRE_WSI();
   TempDir t;
   std::string out, err;
-  ASSERT_EQ(run_command(kCli + " tissue " + wsi("CMU-1-Small-Region.svs") + " --size 256 --out " + t.file("m.png") + " --geojson " +
-                            t.file("t.geojson"), &out, &err), 0) << err;
+  ASSERT_EQ(run_command(kCli + " tissue " + wsi("CMU-1-Small-Region.svs") + " --size 256 --out " + t.file("m.png") +
+                            " --geojson " + t.file("t.geojson"),
+                        &out, &err),
+            0)
+      << err;
   const auto summary = nlohmann::json::parse(out);
   const cv::Mat mask = cv::imread(t.file("m.png"), cv::IMREAD_GRAYSCALE);
   ASSERT_EQ(mask.cols, summary["mask_width"].get<int>());
@@ -281,7 +325,8 @@ TEST(Cli, TissueWritesTheMaskAndItsPolygons) {
   const double dx = summary["downsample_x"], dy = summary["downsample_y"];
   int agree = 0;
   for (int y = 0; y < mask.rows; ++y)
-    for (int x = 0; x < mask.cols; ++x) agree += (tissue.at((x + 0.5) * dx, (y + 0.5) * dy) != nullptr) == (mask.at<std::uint8_t>(y, x) != 0);
+    for (int x = 0; x < mask.cols; ++x)
+      agree += (tissue.at((x + 0.5) * dx, (y + 0.5) * dy) != nullptr) == (mask.at<std::uint8_t>(y, x) != 0);
   EXPECT_GT(double(agree) / double(mask.total()), 0.97);
   EXPECT_EQ(run_command(kCli + " tissue " + wsi("CMU-1-Small-Region.svs"), nullptr, &err), 2) << "no output asked for";
   EXPECT_EQ(run_command(kCli + " tissue " + t.file("missing.svs") + " --out " + t.file("x.png"), nullptr, &err), 1);
@@ -296,8 +341,11 @@ TEST(Cli, StreamReportsABrokenSlideAndServesTheOthers) {
   pydmed::test::write_file(t.file("b_cut.tiff"), good.substr(0, good.size() / 3));
   std::string err;
   // Two seconds: the broken slide's loader fails long before, whatever the machine's load.
-  EXPECT_EQ(run_command(kCli + " stream " + t.path() + " --seconds 2 --patch 32 --bigchunk 2000 --interval-resched 0.05" +
-                            " --out " + t.file("s.tsv"), nullptr, &err), 1);
+  EXPECT_EQ(
+      run_command(kCli + " stream " + t.path() + " --seconds 2 --patch 32 --bigchunk 2000 --interval-resched 0.05" +
+                      " --out " + t.file("s.tsv"),
+                  nullptr, &err),
+      1);
   EXPECT_NE(err.find("b_cut.tiff"), std::string::npos) << err;
   const auto rows = tsv(pydmed::test::read_file(t.file("s.tsv")));
   ASSERT_GT(rows.size(), 100u);
@@ -308,8 +356,10 @@ TEST(Cli, StreamRefusesBadSources) {
   TempDir t;
   std::string err;
   if (pydmed::test::have_wsi()) {  // a slide smaller than the patch fails, is set aside, and the run ends
-    EXPECT_EQ(run_command(kCli + " stream " + wsi("small.svs") + " --count 5 --patch 48 --bigchunk 300", nullptr, &err), 1);
-    EXPECT_NE(err.find("small.svs: level 0 is 16 x 16 pixels, smaller than the 48 x 48 patch"), std::string::npos) << err;
+    EXPECT_EQ(run_command(kCli + " stream " + wsi("small.svs") + " --count 5 --patch 48 --bigchunk 300", nullptr, &err),
+              1);
+    EXPECT_NE(err.find("small.svs: level 0 is 16 x 16 pixels, smaller than the 48 x 48 patch"), std::string::npos)
+        << err;
     EXPECT_NE(err.find("set aside after 3 failures"), std::string::npos) << err;
   }
   EXPECT_EQ(run_command(kCli + " stream " + t.file("none.csv") + " --count 5", nullptr, &err), 1);
@@ -329,7 +379,8 @@ TEST(Cli, SlidingWindowListsExactlyTheExpectedWindows) {
   PYDMED_REQUIRE_WSI();
   TempDir t;
   std::string err;
-  for (const std::string& args : {std::string("--kernel 256 --stride 256"), std::string("--kernel 300 --stride 170 --level 1")}) {
+  for (const std::string& args :
+       {std::string("--kernel 256 --stride 256"), std::string("--kernel 300 --stride 170 --level 1")}) {
     SCOPED_TRACE(args);
     // Level 1 exists on the ndpi and the pyramid TIFF only: give those as a manifest.
     std::string source = pydmed::test::wsi_dir();
@@ -339,32 +390,39 @@ TEST(Cli, SlidingWindowListsExactlyTheExpectedWindows) {
       source = t.file("m.csv");
     }
     ASSERT_EQ(run_command(kCli + " sliding-window " + source + " " + args + " --out " + t.file("w.tsv") +
-                              " --heatmap " + t.file("hm"), nullptr, &err), 0) << err;
+                              " --heatmap " + t.file("hm"),
+                          nullptr, &err),
+              0)
+        << err;
     const auto rows = tsv(pydmed::test::read_file(t.file("w.tsv")));
     ASSERT_GT(rows.size(), 1u);
     EXPECT_EQ(rows[0][6], "last_row");
     const int kernel = std::stoi(args.substr(9)), stride = std::stoi(args.substr(args.find("--stride") + 9));
     const int level = args.find("--level 1") != std::string::npos ? 1 : 0;
-    const std::vector<std::string> files = level == 1 ? std::vector<std::string>{"test3-DAPI-2-387.ndpi", "CMU-1-Small-Region-pyramid.tiff"}
-                                                      : std::vector<std::string>{"CMU-1-Small-Region-pyramid.tiff", "CMU-1-Small-Region.svs", "small.svs", "test3-DAPI-2-387.ndpi"};
+    const std::vector<std::string> files =
+        level == 1 ? std::vector<std::string>{"test3-DAPI-2-387.ndpi", "CMU-1-Small-Region-pyramid.tiff"}
+                   : std::vector<std::string>{"CMU-1-Small-Region-pyramid.tiff", "CMU-1-Small-Region.svs", "small.svs",
+                                              "test3-DAPI-2-387.ndpi"};
     std::set<std::string> want, got;
     for (std::size_t p = 0; p < files.size(); ++p) {
       const pydmed::Slide s(wsi(files[p]));
       const auto& L = s.level(level);
-      const auto xs = pydmed::WindowAxis::of(L.width, kernel, stride), ys = pydmed::WindowAxis::of(L.height, kernel, stride);
+      const auto xs = pydmed::WindowAxis::of(L.width, kernel, stride),
+                 ys = pydmed::WindowAxis::of(L.height, kernel, stride);
       for (std::size_t r = 0; r < ys.starts.size(); ++r)
         for (std::size_t c = 0; c < xs.starts.size(); ++c) {
           const bool lr = ys.extra_last && r + 1 == ys.starts.size(), lc = xs.extra_last && c + 1 == xs.starts.size();
-          want.insert(std::to_string(p) + " " + std::to_string(std::llround(double(xs.starts[c]) * L.downsample)) + " " +
-                      std::to_string(std::llround(double(ys.starts[r]) * L.downsample)) + " " + std::to_string(int(lr)) + " " +
-                      std::to_string(int(lc)) + " " + std::to_string(lr ? ys.last_overlap : 0) + " " +
-                      std::to_string(lc ? xs.last_overlap : 0));
+          want.insert(std::to_string(p) + " " + std::to_string(std::llround(double(xs.starts[c]) * L.downsample)) +
+                      " " + std::to_string(std::llround(double(ys.starts[r]) * L.downsample)) + " " +
+                      std::to_string(int(lr)) + " " + std::to_string(int(lc)) + " " +
+                      std::to_string(lr ? ys.last_overlap : 0) + " " + std::to_string(lc ? xs.last_overlap : 0));
         }
       EXPECT_TRUE(std::filesystem::exists(t.file("hm/heatmap_" + std::to_string(p) + ".png")));
     }
     for (std::size_t i = 1; i < rows.size(); ++i) {
       const auto& r = rows[i];
-      EXPECT_TRUE(got.insert(r[0] + " " + r[1] + " " + r[2] + " " + r[6] + " " + r[7] + " " + r[8] + " " + r[9]).second) << "twice";
+      EXPECT_TRUE(got.insert(r[0] + " " + r[1] + " " + r[2] + " " + r[6] + " " + r[7] + " " + r[8] + " " + r[9]).second)
+          << "twice";
       if (level == 0 && i % 97 == 0) {
         const pydmed::Slide s(wsi(files.at(std::stoul(r[0]))));
         const cv::Mat m = s.read_region(std::stoll(r[1]), std::stoll(r[2]), 0, kernel, kernel);
@@ -383,8 +441,11 @@ TEST(Cli, SlidingWindowAtAPhysicalResolution) {
   TempDir t;
   const std::string ndpi = wsi("test3-DAPI-2-387.ndpi");
   std::string err;
-  ASSERT_EQ(run_command(kCli + " sliding-window " + ndpi + " --mpp 1.0 --kernel 64 --stride 64 --out " + t.file("w.tsv") +
-                            " --heatmap " + t.file("hm"), nullptr, &err), 0) << err;
+  ASSERT_EQ(run_command(kCli + " sliding-window " + ndpi + " --mpp 1.0 --kernel 64 --stride 64 --out " +
+                            t.file("w.tsv") + " --heatmap " + t.file("hm"),
+                        nullptr, &err),
+            0)
+      << err;
   const auto rows = tsv(pydmed::test::read_file(t.file("w.tsv")));
   ASSERT_GT(rows.size(), 1u);
   EXPECT_EQ(rows[0][10], "mpp");

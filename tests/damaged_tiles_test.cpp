@@ -17,7 +17,8 @@ using namespace pydmed::test;
 namespace {
 
 constexpr int kBadCol = 3, kBadRow = 2;
-const cv::Rect kBadTile(kBadCol * DamagedSlide::kTile, kBadRow * DamagedSlide::kTile, DamagedSlide::kTile, DamagedSlide::kTile);
+const cv::Rect kBadTile(kBadCol* DamagedSlide::kTile, kBadRow* DamagedSlide::kTile, DamagedSlide::kTile,
+                        DamagedSlide::kTile);
 
 Dataset one_slide(const std::string& path) {
   Patient p;
@@ -34,7 +35,8 @@ TEST(DamagedTiles, SlidingWindowServesEveryWindowButThoseOverTheTile) {
   const Delivered d = consume(*dl, 0);
   const Slide clean(s.clean);
   std::set<std::pair<std::int64_t, std::int64_t>> served, reported, want_served, want_reported;
-  const auto xs = WindowAxis::of(DamagedSlide::kWidth, kernel, stride), ys = WindowAxis::of(DamagedSlide::kHeight, kernel, stride);
+  const auto xs = WindowAxis::of(DamagedSlide::kWidth, kernel, stride),
+             ys = WindowAxis::of(DamagedSlide::kHeight, kernel, stride);
   for (auto y : ys.starts)
     for (auto x : xs.starts)
       ((cv::Rect(int(x), int(y), kernel, kernel) & kBadTile).area() > 0 ? want_reported : want_served).insert({x, y});

@@ -111,13 +111,13 @@ TEST(Dataset, LabelBalancedSplitsKeepProportions) {
 }
 
 TEST(Dataset, BalanceByRepeat) {
-  const Dataset d = make(8, 4);  // ids 100..107; label 1 for 100 and 104: 2 ones, 6 zeros
+  const Dataset d = make(8, 4);                   // ids 100..107; label 1 for 100 and 104: 2 ones, 6 zeros
   const Dataset b = d.balance_by_repeat(kClass);  // lcm(2, 6) = 6 per class
   int ones = 0, zeros = 0;
   for (auto& p : b.list_patients) (p.labels["class"] == 1 ? ones : zeros)++;
   EXPECT_EQ(ones, 6);
   EXPECT_EQ(zeros, 6);
-  EXPECT_EQ(ids(b).size(), 12u);  // all ids unique
+  EXPECT_EQ(ids(b).size(), 12u);                         // all ids unique
   EXPECT_EQ(b.patient(1100).infos["original_id"], 100);  // copy 1 of 100: 1 * 1000 + 100
   EXPECT_EQ(b.patient(2104).record("wsi").path(), "/data/s4.svs");
   const Dataset c = d.balance_by_repeat(kClass, 12);
@@ -128,9 +128,14 @@ TEST(Dataset, CreateOneToOneScansSortedAndRecursively) {
   pydmed::test::TempDir t;
   std::filesystem::create_directories(t.file("b"));
   for (const char* f : {"z.svs", "a.svs", "b/m.svs", "note.txt", "c.ndpi"}) pydmed::test::write_file(t.file(f), "x");
-  const Dataset d = Dataset::create_onetoone("scan", t.path(), ".svs",
-      [](const std::string& rel) { return nlohmann::json{{"class", rel[0] == 'a' ? 1 : 0}}; },
-      [](const std::string&) { return nlohmann::json{{"zoom", "40x"}}; });
+  const Dataset d = Dataset::create_onetoone(
+      "scan", t.path(), ".svs",
+      [](const std::string& rel) {
+        return nlohmann::json{{"class", rel[0] == 'a' ? 1 : 0}};
+      },
+      [](const std::string&) {
+        return nlohmann::json{{"zoom", "40x"}};
+      });
   ASSERT_EQ(d.size(), 3u);
   EXPECT_EQ(d.list_patients[0].record("wsi").relativedir, "a.svs");
   EXPECT_EQ(d.list_patients[1].record("wsi").relativedir, "b/m.svs");
@@ -145,10 +150,10 @@ TEST(Dataset, CreateOneToOneSkipsAndNamesWhatItCannotRead) {
   pydmed::test::TempDir t;
   std::filesystem::create_directories(t.file("sub"));
   for (const char* f : {"a.svs", "sub/b.svs"}) pydmed::test::write_file(t.file(f), "x");
-  std::filesystem::create_symlink(t.file("loop.svs"), t.file("loop.svs"));         // a link to itself
-  std::filesystem::create_symlink(t.file("gone.svs"), t.file("dangling.svs"));     // to nothing
-  std::filesystem::create_symlink(t.file("sub"), t.file("sub/again"));              // a folder cycle: not followed
-  std::filesystem::create_symlink(t.file("nothing.txt"), t.file("ignored.txt"));   // not a slide name: not reported
+  std::filesystem::create_symlink(t.file("loop.svs"), t.file("loop.svs"));        // a link to itself
+  std::filesystem::create_symlink(t.file("gone.svs"), t.file("dangling.svs"));    // to nothing
+  std::filesystem::create_symlink(t.file("sub"), t.file("sub/again"));            // a folder cycle: not followed
+  std::filesystem::create_symlink(t.file("nothing.txt"), t.file("ignored.txt"));  // not a slide name: not reported
   // Without a list for them, the first such entry is an error naming it.
   try {
     Dataset::create_onetoone("scan", t.path(), ".svs");
@@ -158,8 +163,8 @@ TEST(Dataset, CreateOneToOneSkipsAndNamesWhatItCannotRead) {
   }
   std::vector<std::string> skipped;
   const Dataset s = Dataset::create_onetoone(
-      "scan", t.path(), [](const std::string& f) { return f.size() > 4 && f.substr(f.size() - 4) == ".svs"; }, nullptr, nullptr,
-      &skipped);
+      "scan", t.path(), [](const std::string& f) { return f.size() > 4 && f.substr(f.size() - 4) == ".svs"; }, nullptr,
+      nullptr, &skipped);
   ASSERT_EQ(s.size(), 2u);
   EXPECT_EQ(s.list_patients[0].record("wsi").relativedir, "a.svs");
   EXPECT_EQ(s.list_patients[1].record("wsi").relativedir, "sub/b.svs");
@@ -172,7 +177,8 @@ TEST(Dataset, CreateOneToOneSkipsAndNamesWhatItCannotRead) {
     std::filesystem::create_directories(t.file("locked"));
     std::filesystem::permissions(t.file("locked"), std::filesystem::perms::none);
     skipped.clear();
-    Dataset::create_onetoone("scan", t.path(), [](const std::string&) { return true; }, nullptr, nullptr, &skipped);
+    Dataset::create_onetoone(
+        "scan", t.path(), [](const std::string&) { return true; }, nullptr, nullptr, &skipped);
     std::filesystem::permissions(t.file("locked"), std::filesystem::perms::owner_all);
     EXPECT_NE(std::find(skipped.begin(), skipped.end(), t.file("locked") + ": Permission denied"), skipped.end());
   }

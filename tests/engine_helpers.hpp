@@ -18,7 +18,8 @@ namespace pydmed::test {
 // The four real slides of ../shared/wsi, one patient each (ids 0..3).
 inline Dataset real_dataset() {
   std::vector<Patient> ps;
-  const char* files[] = {"CMU-1-Small-Region.svs", "test3-DAPI-2-387.ndpi", "CMU-1-Small-Region-pyramid.tiff", "small.svs"};
+  const char* files[] = {"CMU-1-Small-Region.svs", "test3-DAPI-2-387.ndpi", "CMU-1-Small-Region-pyramid.tiff",
+                         "small.svs"};
   for (int i = 0; i < 4; ++i) {
     Patient p;
     p.int_uniqueid = i;

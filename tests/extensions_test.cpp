@@ -53,7 +53,8 @@ TEST(LabelBalanced, LoadedLabelsStayEvenOnANineToOneDataset) {
 TEST(Heatmap, MeanIntensityMatchesTheDownsampledSlide) {
   PYDMED_REQUIRE_WSI();
   const Dataset ds("cmu", {real_dataset().patient(0)});
-  auto dl = make_sliding_window(ds, SlidingWindowOptions().kernel(64).stride(64), test_options().max_bigchunk_bytes(64 * 2300 * 3));
+  auto dl = make_sliding_window(ds, SlidingWindowOptions().kernel(64).stride(64),
+                                test_options().max_bigchunk_bytes(64 * 2300 * 3));
   const Delivered d = consume(*dl, 0);
   std::vector<WindowValue> values;
   for (std::size_t i = 0; i < d.records.size(); ++i) {
@@ -95,7 +96,8 @@ TEST(Heatmap, MeanIntensityMatchesTheDownsampledSlide) {
 
 TEST(Heatmap, ReadsStreamCollectorCsvAndNamesBadLines) {
   TempDir t;
-  write_file(t.file("o.csv"), "patient,x,y,level,width,height,v0,v1\n3,0,0,0,10,10,1.5,2\n4,5,5,0,10,10,7,8\n3,10,0,0,10,10,2.5,3\n");
+  write_file(t.file("o.csv"),
+             "patient,x,y,level,width,height,v0,v1\n3,0,0,0,10,10,1.5,2\n4,5,5,0,10,10,7,8\n3,10,0,0,10,10,2.5,3\n");
   const auto w = Heatmap::read_csv(t.file("o.csv"), 3);
   ASSERT_EQ(w.size(), 2u);
   EXPECT_EQ(w[1].x, 10);
@@ -110,7 +112,8 @@ TEST(Heatmap, ReadsStreamCollectorCsvAndNamesBadLines) {
 }
 
 TEST(Coverage, PicturesShowWhereSmallChunksCameFrom) {
-  LightDLCore dl(sample_dataset(2), random_bigchunk_loader(test_bigchunks()), random_smallchunk_collector(), test_options());
+  LightDLCore dl(sample_dataset(2), random_bigchunk_loader(test_bigchunks()), random_smallchunk_collector(),
+                 test_options());
   const Delivered d = consume(dl, 200);
   CoverageRecorder cov;
   cov.add(d.records);

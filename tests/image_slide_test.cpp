@@ -54,7 +54,8 @@ namespace {
 // A PNG signature and IHDR chunk for w x h RGB, then `rest`.
 std::string png_header(std::uint32_t w, std::uint32_t h, const std::string& rest) {
   std::string ihdr = "IHDR";
-  for (std::uint32_t v : {w, h}) for (int k = 3; k >= 0; --k) ihdr += char(v >> (8 * k));
+  for (std::uint32_t v : {w, h})
+    for (int k = 3; k >= 0; --k) ihdr += char(v >> (8 * k));
   ihdr += std::string("\x08\x02\x00\x00\x00", 5);  // 8-bit RGB, deflate, no filter, no interlace
   const uLong crc = crc32(0, reinterpret_cast<const Bytef*>(ihdr.data()), uInt(ihdr.size()));
   std::string png = std::string("\x89PNG\r\n\x1a\n", 8) + std::string("\x00\x00\x00\x0d", 4) + ihdr;
@@ -115,7 +116,8 @@ TEST(ImageSlide, PngAndJpegOpenFromTheHeaderAndDecodeOnFirstRead) {
         ADD_FAILURE() << "garbage decoded";
       } catch (const SlideError& e) {
         EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << e.what();
-        EXPECT_NE(std::string(e.what()).find(p + ": OpenCV: could not decode the image"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find(p + ": OpenCV: could not decode the image"), std::string::npos)
+            << e.what();
       }
     }
   }

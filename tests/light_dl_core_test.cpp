@@ -37,7 +37,8 @@ TEST(LightDLCore, EveryPatchEqualsReadRegionOnRealSlides) {
     EXPECT_EQ(patients, want) << "every patient but small.svs was visited";
     for (const PatientError& e : dl.errors()) {
       EXPECT_EQ(e.patient, 3);
-      EXPECT_TRUE(e.message.find("small.svs: level 0 is 16 x 16 pixels, smaller than the 32 x 32 patch") != std::string::npos ||
+      EXPECT_TRUE(e.message.find("small.svs: level 0 is 16 x 16 pixels, smaller than the 32 x 32 patch") !=
+                      std::string::npos ||
                   e.message.find("set aside") != std::string::npos)
           << e.message;
     }
@@ -51,7 +52,8 @@ TEST(LightDLCore, EveryPatchEqualsReadRegionOnRealSlides) {
       EXPECT_EQ(r.level, level);
       EXPECT_EQ(r.height, 32);
       auto it = slides.find(r.patient);
-      if (it == slides.end()) it = slides.emplace(r.patient, Slide(one_level.patient(r.patient).record("wsi").path())).first;
+      if (it == slides.end())
+        it = slides.emplace(r.patient, Slide(one_level.patient(r.patient).record("wsi").path())).first;
       const cv::Mat want = it->second.read_region(r.x, r.y, r.level, 32, 32);
       ASSERT_EQ(std::memcmp(want.data, d.pixels[i].data(), d.pixels[i].size()), 0)
           << "patient " << r.patient << " at " << r.x << "," << r.y;
@@ -116,8 +118,10 @@ TEST(LightDLCore, CheckpointsSurviveReschedulingAndMessagesAndStatusesArrive) {
   TempDir t;
   // Counts 16 swaps only from the second message on, so later visits surely get it.
   auto sched = std::make_shared<HaltAfter>(16, /*armed=*/false);
-  LightDLCore dl(sample_dataset(3), random_bigchunk_loader(test_bigchunks()), [] { return std::make_unique<CountingCollector>(); },
-                 test_options().interval_resched(0.1).maxlength_queue_smallchunk(8).batch_size(16).log_file(t.file("log.txt")), sched);
+  LightDLCore dl(
+      sample_dataset(3), random_bigchunk_loader(test_bigchunks()), [] { return std::make_unique<CountingCollector>(); },
+      test_options().interval_resched(0.1).maxlength_queue_smallchunk(8).batch_size(16).log_file(t.file("log.txt")),
+      sched);
   for (int p = 0; p < 3; ++p) dl.send_message(p, {{"lr", 0.5}});
   Delivered d = consume(dl, 200);
   for (int p = 0; p < 3; ++p) dl.send_message(p, {{"phase", 2}});
@@ -217,7 +221,8 @@ TEST(LightDLCore, EmptyDatasetIsRefusedAtConstruction) {
   }
   // A rank whose share is empty (2 patients, 3 ranks) is refused the same way, naming the rank.
   try {
-    LightDLCore dl(sample_dataset(2), random_bigchunk_loader(), random_smallchunk_collector(), test_options().rank(2).world_size(3));
+    LightDLCore dl(sample_dataset(2), random_bigchunk_loader(), random_smallchunk_collector(),
+                   test_options().rank(2).world_size(3));
     FAIL() << "an empty shard was accepted";
   } catch (const DatasetError& e) {
     EXPECT_NE(std::string(e.what()).find("rank 2 of 3 has no patients"), std::string::npos) << e.what();

@@ -29,12 +29,12 @@ TEST(Manifest, ReadsRecordsLabelsAndInfos) {
   TempDir t;
   const auto p = t.file("m.csv");
   pydmed::test::write_file(p,
-      "# dataset: cohort1\n"
-      "# a comment\n"
-      "patient_id,record:wsi,record:ihc,label:class,label:grade,recordinfo:wsi,info\n"
-      "3,slides/a.svs,,tumour,2,\"{\"\"zoom\"\": \"\"40x\"\"}\",\n"
-      "\n"
-      "5,/abs/b.ndpi,ihc/b.tiff,normal,0.5,,\"{\"\"site\"\": 1}\"\n");
+                           "# dataset: cohort1\n"
+                           "# a comment\n"
+                           "patient_id,record:wsi,record:ihc,label:class,label:grade,recordinfo:wsi,info\n"
+                           "3,slides/a.svs,,tumour,2,\"{\"\"zoom\"\": \"\"40x\"\"}\",\n"
+                           "\n"
+                           "5,/abs/b.ndpi,ihc/b.tiff,normal,0.5,,\"{\"\"site\"\": 1}\"\n");
   const Dataset d = read_manifest(p);
   EXPECT_EQ(d.str_dsname, "cohort1");
   ASSERT_EQ(d.size(), 2u);

@@ -37,11 +37,14 @@ TEST(Options, BadOptionsAreRefused) {
   expect_refused(test_options().interval_resched(-1), "interval_resched", "positive");
   expect_refused(test_options().interval_resched(0), "interval_resched");
   expect_refused(test_options().maxlength_queue_smallchunk(0), "maxlength_queue_smallchunk");
-  expect_refused(test_options().batch_size(64).maxlength_queue_lightdl(10), "maxlength_queue_lightdl", "one batch of 64");
-  expect_refused(test_options().batch_size(200).maxlength_queue_smallchunk(50), "maxlength_queue_smallchunk", "one batch");
+  expect_refused(test_options().batch_size(64).maxlength_queue_lightdl(10), "maxlength_queue_lightdl",
+                 "one batch of 64");
+  expect_refused(test_options().batch_size(200).maxlength_queue_smallchunk(50), "maxlength_queue_smallchunk",
+                 "one batch");
   CoreAssignment cores;
   cores.smallchunkcollectors = {0, 4096};
-  expect_refused(test_options().core_assignment(cores), "core_assignment.smallchunkcollectors", "core 4096 does not exist");
+  expect_refused(test_options().core_assignment(cores), "core_assignment.smallchunkcollectors",
+                 "core 4096 does not exist");
   cores = {};
   cores.lightdl = {-1};
   expect_refused(test_options().core_assignment(cores), "core_assignment.lightdl");
@@ -73,9 +76,11 @@ TEST(Options, MemoryIsAdmittedUpFront) {
 TEST(Options, AdmissionCountsWhatOpenSlidesHold) {
   TempDir t;
   std::string ihdr = "IHDR";
-  for (std::uint32_t v : {15000u, 15000u}) for (int k = 3; k >= 0; --k) ihdr += char(v >> (8 * k));
+  for (std::uint32_t v : {15000u, 15000u})
+    for (int k = 3; k >= 0; --k) ihdr += char(v >> (8 * k));
   ihdr += std::string("\x08\x02\x00\x00\x00", 5);
-  write_file(t.file("big.png"), std::string("\x89PNG\r\n\x1a\n", 8) + std::string("\x00\x00\x00\x0d", 4) + ihdr + "crc!");
+  write_file(t.file("big.png"),
+             std::string("\x89PNG\r\n\x1a\n", 8) + std::string("\x00\x00\x00\x0d", 4) + ihdr + "crc!");
   Patient p;
   p.dict_records["wsi"] = Record{t.path(), "big.png", nlohmann::json::object()};
   const std::size_t decoded = std::size_t(15000) * 15000 * 3;

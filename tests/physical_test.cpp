@@ -46,9 +46,12 @@ TEST(Physical, LevelAndRegionFollowTheSlidesMpp) {
   const PhysicalRegion s = svs.physical_region(1.0, 224, 224);
   EXPECT_EQ(s.level, 0);
   EXPECT_EQ(s.width, 449);
-  EXPECT_EQ(cv::norm(svs.read_region_at_mpp(100, 200, 1.0, 224, 224), area_resized(svs, 100, 200, 0, 449, 449, 224), cv::NORM_INF), 0);
+  EXPECT_EQ(cv::norm(svs.read_region_at_mpp(100, 200, 1.0, 224, 224), area_resized(svs, 100, 200, 0, 449, 449, 224),
+                     cv::NORM_INF),
+            0);
   // At the slide's own mpp: no resize at all.
-  EXPECT_EQ(cv::norm(svs.read_region_at_mpp(100, 200, 0.499, 64, 64), svs.read_region(100, 200, 0, 64, 64), cv::NORM_INF), 0);
+  EXPECT_EQ(
+      cv::norm(svs.read_region_at_mpp(100, 200, 0.499, 64, 64), svs.read_region(100, 200, 0, 64, 64), cv::NORM_INF), 0);
 }
 
 TEST(Physical, AFinerTargetIsRefusedUnlessUpsamplingIsAllowed) {
@@ -99,7 +102,8 @@ TEST(Physical, ASlideWithoutMppSaysHowToGiveIt) {
     FAIL() << "a bad mpp accepted";
   } catch (const DatasetError& e) {
     EXPECT_EQ(e.line(), 2);
-    EXPECT_NE(std::string(e.what()).find("column 'mpp:wsi': 'fast' is not a positive number"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("column 'mpp:wsi': 'fast' is not a positive number"), std::string::npos)
+        << e.what();
   }
 }
 
@@ -108,10 +112,17 @@ TEST(Physical, ReadCommandTakesMppAndMagnification) {
   TempDir t;
   const std::string cli = PYDMED_CLI, ndpi = wsi("test3-DAPI-2-387.ndpi");
   std::string err;
-  ASSERT_EQ(pydmed::test::run_command(cli + " read " + ndpi + " --x 400 --y 800 --mpp 1.0 --width 224 --height 224 --out " +
-                                          t.file("a.rgb"), nullptr, &err), 0) << err;
-  ASSERT_EQ(pydmed::test::run_command(cli + " read " + ndpi + " --x 400 --y 800 --magnification 10 --width 224 --height 224 --out " +
-                                          t.file("b.rgb"), nullptr, &err), 0) << err;
+  ASSERT_EQ(pydmed::test::run_command(
+                cli + " read " + ndpi + " --x 400 --y 800 --mpp 1.0 --width 224 --height 224 --out " + t.file("a.rgb"),
+                nullptr, &err),
+            0)
+      << err;
+  ASSERT_EQ(pydmed::test::run_command(cli + " read " + ndpi +
+                                          " --x 400 --y 800 --magnification 10 --width 224 --height 224 --out " +
+                                          t.file("b.rgb"),
+                                      nullptr, &err),
+            0)
+      << err;
   const cv::Mat want = Slide(ndpi).read_region_at_mpp(400, 800, 1.0, 224, 224);
   for (const char* f : {"a.rgb", "b.rgb"}) {
     const std::string raw = pydmed::test::read_file(t.file(f));
@@ -119,10 +130,14 @@ TEST(Physical, ReadCommandTakesMppAndMagnification) {
     EXPECT_EQ(std::memcmp(raw.data(), want.data, raw.size()), 0) << f;
   }
   EXPECT_EQ(pydmed::test::run_command(cli + " read " + wsi("CMU-1-Small-Region.svs") +
-                                          " --x 0 --y 0 --mpp 0.1 --width 64 --height 64 --out " + t.file("c.png"), nullptr, &err), 1);
+                                          " --x 0 --y 0 --mpp 0.1 --width 64 --height 64 --out " + t.file("c.png"),
+                                      nullptr, &err),
+            1);
   EXPECT_NE(err.find("finer than the slide's finest level"), std::string::npos) << err;
-  EXPECT_EQ(pydmed::test::run_command(cli + " read " + ndpi + " --x 0 --y 0 --mpp 1 --level 1 --width 8 --height 8 --out " +
-                                          t.file("d.png"), nullptr, &err), 2);
+  EXPECT_EQ(pydmed::test::run_command(
+                cli + " read " + ndpi + " --x 0 --y 0 --mpp 1 --level 1 --width 8 --height 8 --out " + t.file("d.png"),
+                nullptr, &err),
+            2);
 }
 
 }  // namespace
@@ -136,7 +151,8 @@ TEST(Physical, ResizeToPatchIsOpenCvsInterAreaExactly) {
   pydmed::Rng rng(11);
   for (int i = 0; i < 1500; ++i) {
     const int dw = int(rng.between(4, 260)), dh = i % 3 ? int(rng.between(4, 260)) : dw;
-    const int sw = int(rng.between(dw, std::min(3 * dw, 600))), sh = i % 3 ? int(rng.between(dh, std::min(3 * dh, 600))) : sw;
+    const int sw = int(rng.between(dw, std::min(3 * dw, 600))),
+              sh = i % 3 ? int(rng.between(dh, std::min(3 * dh, 600))) : sw;
     const cv::Mat region = big(cv::Rect(int(rng.between(0, 900 - sw)), int(rng.between(0, 900 - sh)), sw, sh));
     cv::Mat want;
     cv::resize(region, want, cv::Size(dw, dh), 0, 0, cv::INTER_AREA);
@@ -145,6 +161,7 @@ TEST(Physical, ResizeToPatchIsOpenCvsInterAreaExactly) {
   }
   cv::Mat up;
   cv::resize(big(cv::Rect(0, 0, 100, 100)), up, cv::Size(150, 150), 0, 0, cv::INTER_LINEAR);
-  EXPECT_EQ(cv::norm(pydmed::resize_to_patch(big(cv::Rect(0, 0, 100, 100)), cv::Size(150, 150), true), up, cv::NORM_INF), 0);
+  EXPECT_EQ(
+      cv::norm(pydmed::resize_to_patch(big(cv::Rect(0, 0, 100, 100)), cv::Size(150, 150), true), up, cv::NORM_INF), 0);
 }
 }  // namespace

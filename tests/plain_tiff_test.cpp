@@ -68,7 +68,8 @@ void write_tiff(const std::string& path, const cv::Mat& rgb, const TiffLayout& l
         std::fill(tile.begin(), tile.end(), 0);
         for (int y = ty; y < std::min(ty + l.tile, rgb.rows); ++y)
           for (int x = tx; x < std::min(tx + l.tile, rgb.cols); ++x)
-            for (int c = 0; c < bpp; ++c) tile[std::size_t(((y - ty) * l.tile + (x - tx)) * bpp + c)] = src.ptr(y)[x * bpp + c];
+            for (int c = 0; c < bpp; ++c)
+              tile[std::size_t(((y - ty) * l.tile + (x - tx)) * bpp + c)] = src.ptr(y)[x * bpp + c];
         ASSERT_GE(TIFFWriteTile(t, tile.data(), std::uint32_t(tx), std::uint32_t(ty), 0, 0), 0);
       }
   } else {
@@ -82,7 +83,9 @@ void write_tiff(const std::string& path, const cv::Mat& rgb, const TiffLayout& l
 // directory of a little-endian classic TIFF, in place: how a test makes a file no writer would.
 void patch_tag(const std::string& path, std::uint16_t tag, std::uint32_t value, std::uint16_t type = 0) {
   std::string b = pydmed::test::read_file(path);
-  auto u16 = [&](std::size_t o) { return std::uint32_t(std::uint8_t(b[o])) | std::uint32_t(std::uint8_t(b[o + 1])) << 8; };
+  auto u16 = [&](std::size_t o) {
+    return std::uint32_t(std::uint8_t(b[o])) | std::uint32_t(std::uint8_t(b[o + 1])) << 8;
+  };
   auto u32 = [&](std::size_t o) { return u16(o) | u16(o + 2) << 16; };
   ASSERT_EQ(b.substr(0, 2), "II");
   const std::size_t ifd = u32(4);
@@ -138,16 +141,16 @@ TEST(PlainTiff, StripedRgbMatchesOpenCVAcrossStripsAndEdges) {
     cv::cvtColor(want, want, cv::COLOR_BGR2RGB);
     Slide s(p);
     EXPECT_EQ(s.vendor(), "tiff");
-  EXPECT_EQ(s.reader(), "libtiff");
+    EXPECT_EQ(s.reader(), "libtiff");
     ASSERT_EQ(s.level_count(), 1);
     EXPECT_EQ(s.levels()[0].width, 70);
     EXPECT_EQ(s.levels()[0].height, 50);
     s.set_background({200, 201, 202});
     expect_region(s.read_region(0, 0, 0, 70, 50), want, 0, 0, {200, 201, 202});
-    expect_region(s.read_region(10, 5, 0, 20, 17), want, 10, 5, {200, 201, 202});     // crosses strips
-    expect_region(s.read_region(-3, -2, 0, 10, 6), want, -3, -2, {200, 201, 202});    // top-left corner
-    expect_region(s.read_region(60, 44, 0, 20, 20), want, 60, 44, {200, 201, 202});   // bottom-right corner
-    expect_region(s.read_region(500, 500, 0, 4, 4), want, 500, 500, {200, 201, 202}); // all outside
+    expect_region(s.read_region(10, 5, 0, 20, 17), want, 10, 5, {200, 201, 202});      // crosses strips
+    expect_region(s.read_region(-3, -2, 0, 10, 6), want, -3, -2, {200, 201, 202});     // top-left corner
+    expect_region(s.read_region(60, 44, 0, 20, 20), want, 60, 44, {200, 201, 202});    // bottom-right corner
+    expect_region(s.read_region(500, 500, 0, 4, 4), want, 500, 500, {200, 201, 202});  // all outside
   }
 }
 

@@ -13,7 +13,9 @@ namespace {
 
 struct RunResult {
   std::vector<std::pair<std::int64_t, std::int64_t>> swaps;
-  std::map<std::pair<std::int64_t, std::uint32_t>, std::vector<std::tuple<std::uint32_t, std::uint64_t, std::int64_t, std::int64_t>>> positions;
+  std::map<std::pair<std::int64_t, std::uint32_t>,
+           std::vector<std::tuple<std::uint32_t, std::uint64_t, std::int64_t, std::int64_t>>>
+      positions;
 };
 
 RunResult run(std::uint64_t seed, double interval) {
@@ -24,7 +26,8 @@ RunResult run(std::uint64_t seed, double interval) {
   const Delivered d = consume(dl, 0);
   RunResult r;
   r.swaps = sched->decisions;
-  for (const auto& c : d.records) r.positions[{c.patient, c.visit}].push_back({c.bigchunk_number, c.call_count, c.x, c.y});
+  for (const auto& c : d.records)
+    r.positions[{c.patient, c.visit}].push_back({c.bigchunk_number, c.call_count, c.x, c.y});
   for (auto& [k, v] : r.positions) std::sort(v.begin(), v.end());
   return r;
 }
@@ -41,7 +44,8 @@ TEST(Reproducibility, SameSeedSameSwapsAndPositions) {
     if (it == b.positions.end()) continue;
     const auto& pb = it->second;
     const std::size_t n = std::min(pa.size(), pb.size());
-    for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(pa[i], pb[i]) << "patient " << visit.first << " visit " << visit.second;
+    for (std::size_t i = 0; i < n; ++i)
+      ASSERT_EQ(pa[i], pb[i]) << "patient " << visit.first << " visit " << visit.second;
     compared += int(n);
   }
   EXPECT_GT(compared, 100);

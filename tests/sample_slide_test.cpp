@@ -5,8 +5,8 @@
 #include <opencv2/imgproc.hpp>
 
 #include "pydmed/data/manifest.hpp"
-#include "pydmed/error.hpp"
 #include "pydmed/data/sample_dataset.hpp"
+#include "pydmed/error.hpp"
 #include "pydmed/slide/sample_slide.hpp"
 #include "pydmed/slide/slide.hpp"
 #include "pydmed/slide/tissue_mask.hpp"
@@ -107,8 +107,8 @@ TEST(SampleSlide, BadOptionsAreRefused) {
 TEST(SampleSlide, TwentyThousandSquareStaysUnder200MB) {
   pydmed::test::TempDir d;
   std::string out, err;
-  const int rc = pydmed::test::run_command(std::string(PYDMED_CLI) + " make-sample-slides " + d.path() +
-                                               " --count 1 --size 20000 --seed 5", &out, &err);
+  const int rc = pydmed::test::run_command(
+      std::string(PYDMED_CLI) + " make-sample-slides " + d.path() + " --count 1 --size 20000 --seed 5", &out, &err);
   ASSERT_EQ(rc, 0) << err;
   rusage ru{};
   getrusage(RUSAGE_CHILDREN, &ru);  // the largest of the waited-for children: the generator
@@ -137,9 +137,9 @@ TEST(SampleSlide, MosaicOfARealSlide) {
     cv::minMaxLoc(score, &best);
     return best;
   };
-  EXPECT_LT(best_match(192, 192), 0.02);             // inside block (0, 0)
+  EXPECT_LT(best_match(192, 192), 0.02);                      // inside block (0, 0)
   EXPECT_LT(best_match(3 * 512 + 192, 2 * 512 + 192), 0.02);  // inside block (3, 2)
-  EXPECT_GT(best_match(512 - 64, 512 - 64), 0.04);   // across four blocks: no one place matches
+  EXPECT_GT(best_match(512 - 64, 512 - 64), 0.04);            // across four blocks: no one place matches
   const cv::Mat fine = s.read_region(0, 0, 0, 2048, 1536), coarse = s.read_region(0, 0, 2, 512, 384);
   cv::Mat shrunk;
   cv::resize(fine, shrunk, coarse.size(), 0, 0, cv::INTER_AREA);

@@ -1,8 +1,8 @@
 // Bad input gets a SlideError that names the file and the reason; nothing crashes.
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <cstring>
+#include <filesystem>
 
 #include "pydmed/error.hpp"
 #include "pydmed/slide/slide.hpp"

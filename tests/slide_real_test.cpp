@@ -19,7 +19,7 @@ namespace {
 struct Expected {
   std::string file, vendor;
   std::vector<std::pair<std::int64_t, std::int64_t>> levels;  // only the ones the README names
-  double mpp;  // 0: not stated
+  double mpp;                                                 // 0: not stated
 };
 
 const std::vector<Expected> kExpected = {
@@ -116,8 +116,7 @@ TEST(SlideReal, EveryRegionOfRegionsTsvIsExact) {
   const Rgb bg{1, 2, 3};  // a colour no slide uses, so a wrongly filled pixel shows
   int transparent_seen = 0;
   for (const auto& r : rows) {
-    SCOPED_TRACE(r.file + " " + std::to_string(r.x) + "," + std::to_string(r.y) + " level " +
-                 std::to_string(r.level));
+    SCOPED_TRACE(r.file + " " + std::to_string(r.x) + "," + std::to_string(r.y) + " level " + std::to_string(r.level));
     const std::string path = wsi(r.file);
     openslide_t* osr = openslide_open(path.c_str());
     ASSERT_NE(osr, nullptr);

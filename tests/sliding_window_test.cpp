@@ -25,7 +25,8 @@ Expected expected_tiling(const Dataset& ds, int level, int kernel, int stride) {
     const auto xs = WindowAxis::of(L.width, kernel, stride), ys = WindowAxis::of(L.height, kernel, stride);
     for (auto y : ys.starts)
       for (auto x : xs.starts)
-        e.windows.insert({p.int_uniqueid, std::llround(double(x) * L.downsample), std::llround(double(y) * L.downsample)});
+        e.windows.insert(
+            {p.int_uniqueid, std::llround(double(x) * L.downsample), std::llround(double(y) * L.downsample)});
   }
   return e;
 }
@@ -50,7 +51,8 @@ void check_run(LightDLCore& dl, const Dataset& ds, int level, int kernel, int st
     if (w.last_col) EXPECT_EQ(w.overlap_x, xs.starts[xs.starts.size() - 2] + kernel - xs.starts.back());
     if (check_pixels && i % 7 == 0) {
       const cv::Mat want = s.read_region(r.x, r.y, level, kernel, kernel);
-      ASSERT_EQ(std::memcmp(want.data, d.pixels[i].data(), d.pixels[i].size()), 0) << r.patient << " " << r.x << "," << r.y;
+      ASSERT_EQ(std::memcmp(want.data, d.pixels[i].data(), d.pixels[i].size()), 0)
+          << r.patient << " " << r.x << "," << r.y;
     }
   }
   EXPECT_EQ(got, e.windows);
@@ -60,11 +62,15 @@ TEST(SlidingWindow, ExactTilingOnRealSlides) {
   PYDMED_REQUIRE_WSI();
   const Dataset all = real_dataset();
   const Dataset ndpi("ndpi", {all.patient(1)});
-  struct Case { const Dataset* ds; int level, kernel, stride; };
+  struct Case {
+    const Dataset* ds;
+    int level, kernel, stride;
+  };
   // Strides that divide, that do not, and overlapping windows; levels 0 to 2 of the ndpi.
   for (const Case& c : {Case{&all, 0, 256, 256}, Case{&all, 0, 200, 150}, Case{&all, 0, 300, 400},
                         Case{&ndpi, 1, 128, 100}, Case{&ndpi, 2, 64, 64}, Case{&ndpi, 2, 100, 77}}) {
-    SCOPED_TRACE("level " + std::to_string(c.level) + " kernel " + std::to_string(c.kernel) + " stride " + std::to_string(c.stride));
+    SCOPED_TRACE("level " + std::to_string(c.level) + " kernel " + std::to_string(c.kernel) + " stride " +
+                 std::to_string(c.stride));
     // Small BigChunks, so slides take several bands and band blocks.
     auto dl = make_sliding_window(*c.ds, SlidingWindowOptions().level(c.level).kernel(c.kernel).stride(c.stride),
                                   test_options().max_bigchunk_bytes(std::size_t(c.kernel) * 700 * 3));
@@ -78,11 +84,13 @@ TEST(SlidingWindow, SwapsMidSlideNeitherRepeatNorSkip) {
   PYDMED_REQUIRE_WSI();
   const Dataset ds = real_dataset();
   const auto sw = SlidingWindowOptions().kernel(64).stride(48);
-  LightDLCore dl(ds, sliding_window_loader(sw), sliding_window_collector(sw),
-                 sliding_window_options(sw, test_options().num_bigchunkloaders(1).maxlength_queue_smallchunk(8).batch_size(8)
-                                                .max_bigchunk_bytes(64 * 900 * 3))
-                     .interval_resched(0.02),
-                 std::make_shared<Scheduler>());
+  LightDLCore dl(
+      ds, sliding_window_loader(sw), sliding_window_collector(sw),
+      sliding_window_options(
+          sw, test_options().num_bigchunkloaders(1).maxlength_queue_smallchunk(8).batch_size(8).max_bigchunk_bytes(
+                  64 * 900 * 3))
+          .interval_resched(0.02),
+      std::make_shared<Scheduler>());
   check_run(dl, ds, 0, 64, 48, false);
   EXPECT_GT(dl.stats().swaps, 5u);
   for (const auto& p : dl.stats().patients) EXPECT_TRUE(p.finished) << p.patient;

@@ -26,15 +26,20 @@ cv::Mat synthesise(const cv::Vec3d& h, const cv::Vec3d& e, std::uint64_t seed) {
     for (int x = 0; x < out.cols; ++x) {
       const double kind = rng.uniform();
       double ch = 0.3 + 1.2 * rng.uniform(), ce = 0.3 + 1.2 * rng.uniform();
-      if (kind < 0.2) ce = 0.02 * rng.uniform();
-      else if (kind < 0.4) ch = 0.02 * rng.uniform(), ce = 2.5 + 0.5 * rng.uniform();
+      if (kind < 0.2)
+        ce = 0.02 * rng.uniform();
+      else if (kind < 0.4)
+        ch = 0.02 * rng.uniform(), ce = 2.5 + 0.5 * rng.uniform();
       const cv::Vec3d od = h * ch + e * ce;
-      for (int c = 0; c < 3; ++c) out.at<cv::Vec3b>(y, x)[c] = cv::saturate_cast<std::uint8_t>(256 * std::exp(-od[c]) - 1);
+      for (int c = 0; c < 3; ++c)
+        out.at<cv::Vec3b>(y, x)[c] = cv::saturate_cast<std::uint8_t>(256 * std::exp(-od[c]) - 1);
     }
   return out;
 }
 
-double cosine(const cv::Matx32d& m, int col, const cv::Vec3d& v) { return m(0, col) * v[0] + m(1, col) * v[1] + m(2, col) * v[2]; }
+double cosine(const cv::Matx32d& m, int col, const cv::Vec3d& v) {
+  return m(0, col) * v[0] + m(1, col) * v[1] + m(2, col) * v[2];
+}
 
 TEST(Stain, MacenkoFindsTheStainMatrixAnImageWasMadeWith) {
   const cv::Vec3d h = unit(0.65, 0.70, 0.29), e = unit(0.07, 0.99, 0.11);
@@ -89,7 +94,8 @@ TEST(Stain, ReinhardMatchesTheTargetsLabStatistics) {
   const stain::ReinhardFit got = stain::fit_reinhard(stain::normalize_reinhard(source, want));
   for (int c = 0; c < 3; ++c) {
     EXPECT_NEAR(got.mean[std::size_t(c)], want.mean[std::size_t(c)], 1.0) << "channel " << c;
-    EXPECT_NEAR(got.std[std::size_t(c)], want.std[std::size_t(c)], 0.05 * want.std[std::size_t(c)] + 0.5) << "channel " << c;
+    EXPECT_NEAR(got.std[std::size_t(c)], want.std[std::size_t(c)], 0.05 * want.std[std::size_t(c)] + 0.5)
+        << "channel " << c;
   }
 }
 
@@ -100,11 +106,14 @@ TEST(Stain, HedJitterIsSeededAndScalesTheStains) {
   const cv::Mat ja = stain::hed_jitter(img, 0.2, 0.05, a), jb = stain::hed_jitter(img, 0.2, 0.05, b);
   EXPECT_EQ(cv::norm(ja, jb, cv::NORM_INF), 0) << "the same draws, the same image";
   EXPECT_GT(cv::norm(ja, img, cv::NORM_L1) / double(img.total()), 1.0) << "and it changes the colours";
-  EXPECT_LE(cv::norm(stain::hed_jitter(img, 0, 0, none), img, cv::NORM_INF), 1) << "no jitter: the image (rounding aside)";
+  EXPECT_LE(cv::norm(stain::hed_jitter(img, 0, 0, none), img, cv::NORM_INF), 1)
+      << "no jitter: the image (rounding aside)";
   // A pixel made of haematoxylin alone, jittered: its OD stays along the H vector (scaled).
   const cv::Matx33d m = stain::hed_stains();
   cv::Mat h_only(8, 8, CV_8UC3);
-  for (int c = 0; c < 3; ++c) h_only.forEach<cv::Vec3b>([&](cv::Vec3b& p, const int*) { p[c] = cv::saturate_cast<std::uint8_t>(256 * std::exp(-1.2 * m(0, c)) - 1); });
+  for (int c = 0; c < 3; ++c)
+    h_only.forEach<cv::Vec3b>(
+        [&](cv::Vec3b& p, const int*) { p[c] = cv::saturate_cast<std::uint8_t>(256 * std::exp(-1.2 * m(0, c)) - 1); });
   Rng only_scale(9);
   const cv::Vec3b j = stain::hed_jitter(h_only, 0.3, 0.0, only_scale).at<cv::Vec3b>(0, 0);
   cv::Vec3d od;
@@ -122,7 +131,8 @@ TEST(Stain, TransformsRunInTheCollectorsWithTheRootsFit) {
   Patient p;
   p.dict_records["wsi"] = Record{"", wsi("CMU-1-Small-Region.svs"), nlohmann::json::object()};
   ds.list_patients.push_back(p);
-  LightDLCore dl(ds, random_bigchunk_loader(test_bigchunks()), random_smallchunk_collector(RandomSmallChunkOptions().max_per_bigchunk(5)),
+  LightDLCore dl(ds, random_bigchunk_loader(test_bigchunks()),
+                 random_smallchunk_collector(RandomSmallChunkOptions().max_per_bigchunk(5)),
                  test_options().transform(transforms::macenko(fit)));
   const Delivered d = consume(dl, 40);
   ASSERT_EQ(d.records.size(), 40u);

@@ -65,9 +65,10 @@ class SlowLoader : public RandomBigChunkLoader {
 };
 
 TEST(Supervision, KilledLoaderIsRecordedAndTheLoaderGoesOn) {
-  LightDLCore dl(sample_dataset(4), [] { return std::make_unique<SlowLoader>(test_bigchunks()); },
-                 random_smallchunk_collector(RandomSmallChunkOptions().max_per_bigchunk(10)),
-                 test_options().interval_resched(100));
+  LightDLCore dl(
+      sample_dataset(4), [] { return std::make_unique<SlowLoader>(test_bigchunks()); },
+      random_smallchunk_collector(RandomSmallChunkOptions().max_per_bigchunk(10)),
+      test_options().interval_resched(100));
   pid_t victim = 0;
   ASSERT_TRUE(serve_until(dl, [&] {
     const auto l = dl.loader_pids();
@@ -94,7 +95,9 @@ TEST(Supervision, TruncatedSlideIsSetAsideAndOthersKeepGoing) {
   LightDLCore dl(Dataset("with_bad", ps), random_bigchunk_loader(RandomBigChunkOptions().width(1024).height(1024)),
                  random_smallchunk_collector(RandomSmallChunkOptions().max_per_bigchunk(5)),
                  test_options().max_bigchunk_bytes(1024 * 1024 * 3).interval_resched(0.05).max_failures(2));
-  ASSERT_TRUE(serve_until(dl, [&] { return has_error(dl, 99, "set aside"); }, 20)) << all_errors(dl);
+  ASSERT_TRUE(serve_until(
+      dl, [&] { return has_error(dl, 99, "set aside"); }, 20))
+      << all_errors(dl);
   EXPECT_TRUE(has_error(dl, 99, "cut.tiff")) << "the error names the file: " << all_errors(dl);
   for (const auto& e : dl.errors()) EXPECT_EQ(e.patient, 99) << e.message;
   const Delivered d = consume(dl, 300);
@@ -114,10 +117,13 @@ class HangingLoader : public RandomBigChunkLoader {
 };
 
 TEST(Supervision, HangingLoaderIsKilledAfterTheTimeout) {
-  LightDLCore dl(sample_dataset(3), [] { return std::make_unique<HangingLoader>(test_bigchunks()); },
-                 random_smallchunk_collector(RandomSmallChunkOptions().max_per_bigchunk(20)),
-                 test_options().bigchunk_timeout(0.5).interval_resched(0.2).max_failures(1));
-  ASSERT_TRUE(serve_until(dl, [&] { return has_error(dl, 1, "timed out"); }, 20)) << all_errors(dl);
+  LightDLCore dl(
+      sample_dataset(3), [] { return std::make_unique<HangingLoader>(test_bigchunks()); },
+      random_smallchunk_collector(RandomSmallChunkOptions().max_per_bigchunk(20)),
+      test_options().bigchunk_timeout(0.5).interval_resched(0.2).max_failures(1));
+  ASSERT_TRUE(serve_until(
+      dl, [&] { return has_error(dl, 1, "timed out"); }, 20))
+      << all_errors(dl);
   EXPECT_TRUE(has_error(dl, 1, "set aside"));
   EXPECT_EQ(consume(dl, 200).records.size(), 200u);
 }
@@ -126,8 +132,9 @@ TEST(Supervision, DestroyingTheLoaderLeavesNoProcessAndNoSharedMemory) {
   const auto shm_before = dev_shm();
   std::vector<pid_t> tree;
   {
-    LightDLCore dl(sample_dataset(4), [] { return std::make_unique<SlowLoader>(test_bigchunks()); },
-                   random_smallchunk_collector(RandomSmallChunkOptions().max_per_bigchunk(30)), test_options());
+    LightDLCore dl(
+        sample_dataset(4), [] { return std::make_unique<SlowLoader>(test_bigchunks()); },
+        random_smallchunk_collector(RandomSmallChunkOptions().max_per_bigchunk(30)), test_options());
     consume(dl, 100);
     ASSERT_TRUE(serve_until(dl, [&] { return !dl.loader_pids().empty(); }));
     tree = dl.collector_pids();
@@ -149,9 +156,10 @@ TEST(Supervision, KillingTheRootKillsTheTree) {
   if (root == 0) {  // a training program that gets SIGKILLed in the middle
     close(fds[0]);
     // No swaps (a long interval), so the tree it reports is the tree that is running.
-    LightDLCore dl(sample_dataset(4), [] { return std::make_unique<SlowLoader>(test_bigchunks()); },
-                   random_smallchunk_collector(RandomSmallChunkOptions().max_per_bigchunk(30)),
-                   test_options().interval_resched(1000));
+    LightDLCore dl(
+        sample_dataset(4), [] { return std::make_unique<SlowLoader>(test_bigchunks()); },
+        random_smallchunk_collector(RandomSmallChunkOptions().max_per_bigchunk(30)),
+        test_options().interval_resched(1000));
     consume(dl, 50);
     std::vector<std::uint8_t> buf(32 * 32 * 3);
     while (dl.loader_pids().empty()) dl.next_batch_for(buf.data(), 1, nullptr, 0.02);

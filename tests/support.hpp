@@ -35,7 +35,7 @@ int run_command(const std::string& command, std::string* out, std::string* err);
 
 }  // namespace pydmed::test
 
-#define PYDMED_REQUIRE_WSI()                                                  \
-  do {                                                                        \
-    if (!::pydmed::test::have_wsi()) GTEST_SKIP() << "no real slides here";   \
+#define PYDMED_REQUIRE_WSI()                                                \
+  do {                                                                      \
+    if (!::pydmed::test::have_wsi()) GTEST_SKIP() << "no real slides here"; \
   } while (0)

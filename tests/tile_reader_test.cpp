@@ -135,7 +135,8 @@ TEST(TileReader, LevelsPropertiesAndAssociatedImagesAreOpenSlides) {
   expect_same_metadata(g.even);
   expect_same_metadata(g.odd);
   PYDMED_REQUIRE_WSI();
-  for (const char* f : {"CMU-1-Small-Region.svs", "small.svs", "CMU-1-Small-Region-pyramid.tiff"}) expect_same_metadata(wsi(f));
+  for (const char* f : {"CMU-1-Small-Region.svs", "small.svs", "CMU-1-Small-Region-pyramid.tiff"})
+    expect_same_metadata(wsi(f));
   // ../shared/wsi/README.md's value: quickhash-1 is OpenSlide's, not merely equal to what it says.
   EXPECT_EQ(Slide(wsi("CMU-1-Small-Region.svs")).properties().at("openslide.quickhash-1"),
             "6335ea0e6cc54c2cba64bb265d3c713a50cd84484924e3a9c109558c13521d5c");
@@ -164,7 +165,8 @@ TEST(TileReader, ReadsOfMoreThan4096PixelsOnUnevenLevels) {
   for (const auto& [x, w] : {std::pair<std::int64_t, int>{0, 4501}, {0, 4097}, {0, 4096}}) {
     EXPECT_TRUE(same(s.read_region(x, 0, 1, w, 151), osr_region(osr.get(), x, 0, 1, w, 151))) << w;
   }
-  EXPECT_TRUE(same(s.read_region(-3, 5, 0, 9010, 40), osr_region(osr.get(), -3, 5, 0, 9010, 40)));  // level 0: always whole
+  EXPECT_TRUE(
+      same(s.read_region(-3, 5, 0, 9010, 40), osr_region(osr.get(), -3, 5, 0, 9010, 40)));  // level 0: always whole
 }
 
 TEST(TileReader, ParallelDecodeGivesTheSameBytes) {
@@ -215,7 +217,9 @@ TEST(TileReader, AMissingTileIsTheBackground) {
     for (int c = 0; c < 4; ++c) {
       const cv::Mat tile = all(cv::Rect(c * 128, r * 128, 128, 128));
       if (c == 2 && r == 1) {
-        EXPECT_EQ(cv::countNonZero(tile.reshape(1) != cv::Mat(tile.size(), CV_8UC3, cv::Scalar(kBg.r, kBg.g, kBg.b)).reshape(1)), 0);
+        EXPECT_EQ(cv::countNonZero(tile.reshape(1) !=
+                                   cv::Mat(tile.size(), CV_8UC3, cv::Scalar(kBg.r, kBg.g, kBg.b)).reshape(1)),
+                  0);
       } else {  // every written tile is still OpenSlide's (read on their own: 3.4.1 fails a read over the hole)
         EXPECT_TRUE(same(tile.clone(), osr_region(osr.get(), c * 128, r * 128, 0, 128, 128))) << c << ", " << r;
       }
@@ -244,7 +248,9 @@ TEST(TileReader, ADamagedTileNamesTheFileAndTheTile) {
     s.read_region(200, 200, 0, 300, 300);
     FAIL() << "a damaged tile read without error";
   } catch (const SlideError& e) {
-    EXPECT_NE(std::string(e.what()).find(p + ": cannot decode the tile at level 0 pixel (256, 256): "), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(p + ": cannot decode the tile at level 0 pixel (256, 256): "),
+              std::string::npos)
+        << e.what();
   }
 }
 
@@ -258,12 +264,14 @@ TEST(TileReader, ARegisteredReaderIsAskedInItsPlace) {
    public:
     Solid() { levels.push_back({300, 200, 1.0}), vendor = "solid"; }
     cv::Mat read_associated_image(const std::string&, Rgb) const override { return {}; }
-    void read_region(std::uint8_t* rgb, std::int64_t, std::int64_t, int, std::int64_t w, std::int64_t h, Rgb) const override {
+    void read_region(std::uint8_t* rgb, std::int64_t, std::int64_t, int, std::int64_t w, std::int64_t h,
+                     Rgb) const override {
       std::fill(rgb, rgb + w * h * 3, std::uint8_t(77));
     }
     std::size_t resident_bytes() const override { return 0; }
   };
-  register_slide_backend({"solid", [](const std::string& p) { return p.size() > 6 && p.substr(p.size() - 6) == ".solid"; },
+  register_slide_backend({"solid",
+                          [](const std::string& p) { return p.size() > 6 && p.substr(p.size() - 6) == ".solid"; },
                           [](const std::string&) {
                             OpenResult r;
                             r.backend = std::make_unique<Solid>();

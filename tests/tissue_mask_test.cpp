@@ -59,7 +59,9 @@ TEST(TissueMask, PatchesHoldTheirMinimumTissue) {
     ASSERT_EQ(d.records.size(), 400u);
     std::size_t thin = 0;
     for (const ChunkRecord& r : d.records) thin += mask.fraction(r.x, r.y, 32, 32) < 0.9;
-    if (per_patch > 0) EXPECT_EQ(thin, 0u);
-    else EXPECT_GT(thin, 0u) << "the BigChunk rule alone serves patches under 0.9";
+    if (per_patch > 0)
+      EXPECT_EQ(thin, 0u);
+    else
+      EXPECT_GT(thin, 0u) << "the BigChunk rule alone serves patches under 0.9";
   }
 }

@@ -31,23 +31,26 @@ struct HostCopies {
   std::mutex mu;
   std::vector<torch::Tensor> data;
   Collate with(const Collate& device) {
-    return Collate([this](Batch& b) {
-      std::lock_guard<std::mutex> g(mu);
-      EXPECT_EQ(b.data.dtype(), torch::kUInt8) << "the host stage sees the batch as gathered";
-      data.push_back(b.data.clone());
-    }, device.device);
+    return Collate(
+        [this](Batch& b) {
+          std::lock_guard<std::mutex> g(mu);
+          EXPECT_EQ(b.data.dtype(), torch::kUInt8) << "the host stage sees the batch as gathered";
+          data.push_back(b.data.clone());
+        },
+        device.device);
   }
 };
 
 LightDL make_dl(TorchOptions t, int patients = 2) {
   return LightDL(sample_dataset(patients), random_bigchunk_loader(test_bigchunks()),
-                 random_smallchunk_collector(RandomSmallChunkOptions().max_per_bigchunk(40)), test_options(), std::move(t));
+                 random_smallchunk_collector(RandomSmallChunkOptions().max_per_bigchunk(40)), test_options(),
+                 std::move(t));
 }
 
 TEST(TorchGpuPath, TwoStageCollateEqualsTheOneStageResultOnTheCpu) {
   HostCopies host;
-  LightDL dl = make_dl(TorchOptions().collate(
-      host.with(default_collate(CollateOptions().to_float(true).mean(kMean).std(kStd)))));
+  LightDL dl = make_dl(
+      TorchOptions().collate(host.with(default_collate(CollateOptions().to_float(true).mean(kMean).std(kStd)))));
   for (int i = 0; i < 5; ++i) {
     const Batch b = dl.get_batch(8);
     ASSERT_EQ(b.size(), 8u);
@@ -63,12 +66,14 @@ TEST(TorchGpuPath, CollateDtypeAndLayout) {
   Batch b;
   b.data = torch::randint(0, 256, {4, 5, 6, 3}, torch::kUInt8).permute({0, 3, 1, 2});
   Batch c = b, h = b;
-  default_collate(CollateOptions().to_float(true).mean(kMean).std(kStd).memory_format(torch::MemoryFormat::Contiguous)).device(c);
+  default_collate(CollateOptions().to_float(true).mean(kMean).std(kStd).memory_format(torch::MemoryFormat::Contiguous))
+      .device(c);
   EXPECT_TRUE(c.data.is_contiguous());
   EXPECT_TRUE(torch::equal(c.data, one_stage_reference(b.data)));
   default_collate(CollateOptions().to_float(true).mean(kMean).std(kStd).dtype(torch::kBFloat16)).device(h);
   EXPECT_EQ(h.data.dtype(), torch::kBFloat16);
-  EXPECT_TRUE(torch::equal(h.data, one_stage_reference(b.data).to(torch::kBFloat16))) << "computed in float32, converted last";
+  EXPECT_TRUE(torch::equal(h.data, one_stage_reference(b.data).to(torch::kBFloat16)))
+      << "computed in float32, converted last";
   EXPECT_THROW(default_collate(CollateOptions().dtype(torch::kHalf)), OptionsError) << "dtype without to_float";
   EXPECT_THROW(default_collate(CollateOptions().to_float(true).dtype(torch::kInt32)), OptionsError);
   EXPECT_THROW(default_collate(CollateOptions().to_float(true).mean({0.5})), OptionsError);
@@ -125,7 +130,8 @@ TEST(TorchGpuPath, DeviceFollowsLocalRank) {
   }
   if (!torch::cuda::is_available()) {
     EXPECT_EQ(make_dl(TorchOptions()).device(), torch::Device(torch::kCPU));
-    EXPECT_THROW(make_dl(TorchOptions().device(torch::kCUDA)), OptionsError) << "one clear line, not a crash at the first copy";
+    EXPECT_THROW(make_dl(TorchOptions().device(torch::kCUDA)), OptionsError)
+        << "one clear line, not a crash at the first copy";
   }
 }
 
@@ -145,11 +151,14 @@ TEST(TorchGpuPath, CudaBatchesEqualTheHostStageUnderLoad) {
     HostCopies host;
     LightDL dl(sample_dataset(4), random_bigchunk_loader(test_bigchunks()),
                random_smallchunk_collector(RandomSmallChunkOptions().max_per_bigchunk(40)), test_options(),
-               TorchOptions().device(torch::kCUDA).label("class").collate(
-                   host.with(default_collate(CollateOptions().to_float(true).mean(kMean).std(kStd)))));
+               TorchOptions()
+                   .device(torch::kCUDA)
+                   .label("class")
+                   .collate(host.with(default_collate(CollateOptions().to_float(true).mean(kMean).std(kStd)))));
     EXPECT_EQ(dl.device(), torch::Device(torch::kCUDA, 0));
-    auto loader = torch::data::make_data_loader(dl, torch::data::samplers::StreamSampler(32 * 40),
-                                                torch::data::DataLoaderOptions().batch_size(32).workers(std::size_t(workers)));
+    auto loader =
+        torch::data::make_data_loader(dl, torch::data::samplers::StreamSampler(32 * 40),
+                                      torch::data::DataLoaderOptions().batch_size(32).workers(std::size_t(workers)));
     auto busy = torch::randn({2048, 2048}, torch::kCUDA);
     std::vector<Batch> batches;
     for (auto& b : *loader) {
@@ -173,7 +182,8 @@ TEST(TorchGpuPath, CudaBatchesEqualTheHostStageUnderLoad) {
       }
       EXPECT_TRUE(found) << "a batch on the device matches nothing the host stage saw";
       const torch::Tensor p = b.patients.cpu();
-      for (std::size_t k = 0; k < b.size(); ++k) EXPECT_EQ(p[std::int64_t(k)].item<std::int64_t>(), b.records[k].patient);
+      for (std::size_t k = 0; k < b.size(); ++k)
+        EXPECT_EQ(p[std::int64_t(k)].item<std::int64_t>(), b.records[k].patient);
     }
   }
 }
@@ -184,8 +194,10 @@ TEST(TorchGpuPath, CudaDeviceFollowsLocalRank) {
   const std::string saved = before ? before : "";
   ::setenv("LOCAL_RANK", "0", 1);
   LightDL dl = make_dl(TorchOptions());
-  if (before) ::setenv("LOCAL_RANK", saved.c_str(), 1);
-  else ::unsetenv("LOCAL_RANK");
+  if (before)
+    ::setenv("LOCAL_RANK", saved.c_str(), 1);
+  else
+    ::unsetenv("LOCAL_RANK");
   EXPECT_EQ(dl.device(), torch::Device(torch::kCUDA, 0));
   const Batch b = dl.get_batch(4);
   EXPECT_TRUE(b.data.is_cuda());

@@ -6,11 +6,11 @@
 
 #include "engine_helpers.hpp"
 #include "pydmed/data/manifest.hpp"
-#include "pydmed/slide/annotations.hpp"
-#include "sample_annotations.hpp"
 #include "pydmed/error.hpp"
+#include "pydmed/slide/annotations.hpp"
 #include "pydmed/slide/slide.hpp"
 #include "pydmed/torch/light_dl.hpp"
+#include "sample_annotations.hpp"
 
 using namespace pydmed;
 using namespace pydmed::test;
@@ -22,10 +22,12 @@ TEST(TorchLightDL, DataLoaderBatchesMatchReadRegion) {
   const Dataset ds = real_dataset();
   for (int workers : {0, 2}) {
     SCOPED_TRACE("workers " + std::to_string(workers));
-    LightDL dl(ds, random_bigchunk_loader(test_bigchunks()), random_smallchunk_collector(RandomSmallChunkOptions().max_per_bigchunk(30)),
+    LightDL dl(ds, random_bigchunk_loader(test_bigchunks()),
+               random_smallchunk_collector(RandomSmallChunkOptions().max_per_bigchunk(30)),
                test_options().interval_resched(0.1), TorchOptions().label("class"));
-    auto loader = torch::data::make_data_loader(dl, torch::data::samplers::StreamSampler(32 * 20),
-                                                torch::data::DataLoaderOptions().batch_size(32).workers(std::size_t(workers)));
+    auto loader =
+        torch::data::make_data_loader(dl, torch::data::samplers::StreamSampler(32 * 20),
+                                      torch::data::DataLoaderOptions().batch_size(32).workers(std::size_t(workers)));
     std::map<std::int64_t, Slide> slides;
     int batches = 0;
     for (auto& b : *loader) {
@@ -40,8 +42,9 @@ TEST(TorchLightDL, DataLoaderBatchesMatchReadRegion) {
         EXPECT_EQ(b.labels[i].item<std::int64_t>(), id % 2);
         auto it = slides.find(id);
         if (it == slides.end()) it = slides.emplace(id, Slide(ds.patient(id).record("wsi").path())).first;
-        const cv::Mat want = it->second.read_region(b.coords[i][0].item<std::int64_t>(), b.coords[i][1].item<std::int64_t>(),
-                                                    int(b.coords[i][2].item<std::int64_t>()), 32, 32);
+        const cv::Mat want =
+            it->second.read_region(b.coords[i][0].item<std::int64_t>(), b.coords[i][1].item<std::int64_t>(),
+                                   int(b.coords[i][2].item<std::int64_t>()), 32, 32);
         // [C, H, W] back to H x W x C for the comparison.
         const torch::Tensor hwc = b.data[i].permute({1, 2, 0}).contiguous();
         ASSERT_EQ(std::memcmp(hwc.data_ptr<std::uint8_t>(), want.data, 32 * 32 * 3), 0) << "patient " << id;
@@ -53,7 +56,8 @@ TEST(TorchLightDL, DataLoaderBatchesMatchReadRegion) {
 }
 
 TEST(TorchLightDL, FiniteRunEndsTheLoop) {
-  LightDL dl(sample_dataset(3), random_bigchunk_loader(test_bigchunks()), random_smallchunk_collector(RandomSmallChunkOptions().max_per_bigchunk(10)),
+  LightDL dl(sample_dataset(3), random_bigchunk_loader(test_bigchunks()),
+             random_smallchunk_collector(RandomSmallChunkOptions().max_per_bigchunk(10)),
              test_options().interval_resched(0.05), TorchOptions(), std::make_shared<HaltAfter>(4));
   auto loader = torch::data::make_data_loader(dl, dl.sampler(), torch::data::DataLoaderOptions().batch_size(16));
   std::size_t total = 0, empty = 0;
@@ -74,8 +78,9 @@ TEST(TorchLightDL, ChangingTheBatchSizeMidRunLosesNothing) {
   for (bool prefetch : {true, false}) {
     SCOPED_TRACE(prefetch ? "prefetch" : "no prefetch");
     LightDL dl(sample_dataset(4), random_bigchunk_loader(test_bigchunks()),
-               random_smallchunk_collector(RandomSmallChunkOptions().max_per_bigchunk(20)), test_options().interval_resched(0.05),
-               TorchOptions().prefetch(prefetch), std::make_shared<HaltAfter>(6));
+               random_smallchunk_collector(RandomSmallChunkOptions().max_per_bigchunk(20)),
+               test_options().interval_resched(0.05), TorchOptions().prefetch(prefetch),
+               std::make_shared<HaltAfter>(6));
     const std::size_t sizes[] = {16, 5, 40, 1, 16, 33, 2};
     std::set<std::tuple<std::int64_t, std::uint32_t, std::uint32_t, std::uint64_t>> ids;
     std::size_t total = 0;
@@ -101,7 +106,8 @@ TEST(TorchLightDL, ChangingTheBatchSizeMidRunLosesNothing) {
 
 TEST(TorchLightDL, CollateToFloatAndNormalise) {
   LightDL dl(sample_dataset(2), random_bigchunk_loader(test_bigchunks()), random_smallchunk_collector(), test_options(),
-             TorchOptions().collate(default_collate(CollateOptions().to_float(true).mean({0.5, 0.5, 0.5}).std({0.25, 0.25, 0.25}))));
+             TorchOptions().collate(
+                 default_collate(CollateOptions().to_float(true).mean({0.5, 0.5, 0.5}).std({0.25, 0.25, 0.25}))));
   const Batch b = dl.get_batch(8);
   ASSERT_EQ(b.size(), 8u);
   EXPECT_EQ(b.data.dtype(), torch::kFloat32);
@@ -112,7 +118,8 @@ TEST(TorchLightDL, CollateToFloatAndNormalise) {
   // The dataset's only label ("class") is found without being named; ids 0/1 map to 0/1.
   ASSERT_TRUE(b.labels.defined());
   for (std::size_t i = 0; i < b.size(); ++i)
-    EXPECT_EQ(b.labels[std::int64_t(i)].item<std::int64_t>(), sample_dataset(2).patient(b.records[i].patient).labels["class"].get<std::int64_t>());
+    EXPECT_EQ(b.labels[std::int64_t(i)].item<std::int64_t>(),
+              sample_dataset(2).patient(b.records[i].patient).labels["class"].get<std::int64_t>());
 }
 
 // Labels from the annotation class of each patch (TorchOptions::roi_classes), not the patient's.
@@ -120,7 +127,8 @@ TEST(TorchLightDL, LabelsFromAnnotationClasses) {
   PYDMED_REQUIRE_WSI();
   TempDir t;
   write_file(t.file("roi.geojson"), kGeoJson);
-  write_file(t.file("m.csv"), "patient_id,record:wsi,roi:wsi,label:class\n0," + wsi("CMU-1-Small-Region.svs") + ",roi.geojson,7\n");
+  write_file(t.file("m.csv"),
+             "patient_id,record:wsi,roi:wsi,label:class\n0," + wsi("CMU-1-Small-Region.svs") + ",roi.geojson,7\n");
   const Annotations a = Annotations::read(t.file("roi.geojson"));
   LightDL dl(read_manifest(t.file("m.csv")), random_bigchunk_loader(RandomBigChunkOptions().width(512).height(512)),
              random_smallchunk_collector(RandomSmallChunkOptions().max_per_bigchunk(10)), test_options(),
@@ -137,7 +145,8 @@ TEST(TorchLightDL, LabelsFromAnnotationClasses) {
     }
   }
   EXPECT_EQ(seen.size(), 2u);
-  LightDL unknown(read_manifest(t.file("m.csv")), random_bigchunk_loader(RandomBigChunkOptions().width(512).height(512)),
+  LightDL unknown(read_manifest(t.file("m.csv")),
+                  random_bigchunk_loader(RandomBigChunkOptions().width(512).height(512)),
                   random_smallchunk_collector(RandomSmallChunkOptions().max_per_bigchunk(10)), test_options(),
                   TorchOptions().roi_classes({"Tumor"}).prefetch(false));
   bool threw = false;
@@ -146,7 +155,9 @@ TEST(TorchLightDL, LabelsFromAnnotationClasses) {
       unknown.get_batch(32);
     } catch (const Error& e) {
       threw = true;
-      EXPECT_NE(std::string(e.what()).find("annotation class 'Stroma' is not in TorchOptions::roi_classes"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("annotation class 'Stroma' is not in TorchOptions::roi_classes"),
+                std::string::npos)
+          << e.what();
     }
   }
   EXPECT_TRUE(threw) << "a Stroma patch in 640 draws";
@@ -158,7 +169,8 @@ TEST(TorchLightDL, RanksSplitThePatients) {
   for (int rank = 0; rank < 3; ++rank) {
     LightDL dl(sample_dataset(6), random_bigchunk_loader(test_bigchunks()), random_smallchunk_collector(),
                test_options().rank(rank).world_size(3));
-    for (const Patient& p : dl.core().dataset().list_patients) EXPECT_TRUE(all.insert(p.int_uniqueid).second) << "in two ranks";
+    for (const Patient& p : dl.core().dataset().list_patients)
+      EXPECT_TRUE(all.insert(p.int_uniqueid).second) << "in two ranks";
     total += dl.core().dataset().size();
     const Batch b = dl.get_batch(16);
     for (const auto& r : b.records) {
@@ -180,7 +192,8 @@ TEST(TorchLightDL, HundredStartsAfterMultithreadedTorch) {
   cv::Mat big(2000, 2000, CV_8UC3), small;
   cv::resize(big, small, {500, 500});
   for (int i = 0; i < 100; ++i) {
-    LightDL dl(sample_dataset(2), random_bigchunk_loader(test_bigchunks()), random_smallchunk_collector(), test_options());
+    LightDL dl(sample_dataset(2), random_bigchunk_loader(test_bigchunks()), random_smallchunk_collector(),
+               test_options());
     auto loader = torch::data::make_data_loader(dl, torch::data::samplers::StreamSampler(8),
                                                 torch::data::DataLoaderOptions().batch_size(8));
     std::size_t n = 0;

@@ -24,7 +24,8 @@ LightDL whole_slide() {
 
 std::size_t expected_windows() {
   const Slide s(real_dataset().patient(1).record("wsi").path());
-  return WindowAxis::of(s.level(2).width, 64, 64).starts.size() * WindowAxis::of(s.level(2).height, 64, 64).starts.size();
+  return WindowAxis::of(s.level(2).width, 64, 64).starts.size() *
+         WindowAxis::of(s.level(2).height, 64, 64).starts.size();
 }
 
 // The "model": mean intensity of each window, and its red mean.
@@ -64,7 +65,8 @@ TEST(StreamCollector, AccumulateKeepsAStatisticPerPatient) {
 TEST(StreamCollector, StreamToOneCsvRoundTrips) {
   PYDMED_REQUIRE_WSI();
   TempDir t;
-  StreamCollector sc(whole_slide(), means, StreamCollectorOptions().mode(CollectMode::StreamToFile).csv_file(t.file("o.csv")));
+  StreamCollector sc(whole_slide(), means,
+                     StreamCollectorOptions().mode(CollectMode::StreamToFile).csv_file(t.file("o.csv")));
   sc.run();
   StreamCollector saved(whole_slide(), means, StreamCollectorOptions().mode(CollectMode::SaveAll));
   saved.run();
@@ -90,7 +92,8 @@ TEST(StreamCollector, OneCsvPerPatientNeedsAnEmptyFolder) {
   EXPECT_TRUE(std::filesystem::exists(t.file("out/patient_1.csv")));
   EXPECT_EQ(Heatmap::read_csv(t.file("out/patient_1.csv"), 1).size(), 64u);  // 256 / 32 squared
   try {
-    StreamCollector again(dl(), means, StreamCollectorOptions().mode(CollectMode::StreamToFile).csv_folder(t.file("out")));
+    StreamCollector again(dl(), means,
+                          StreamCollectorOptions().mode(CollectMode::StreamToFile).csv_folder(t.file("out")));
     FAIL() << "a non-empty folder was accepted";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("not empty"), std::string::npos);
@@ -100,9 +103,9 @@ TEST(StreamCollector, OneCsvPerPatientNeedsAnEmptyFolder) {
 }
 
 TEST(StreamCollector, FinishConditionStopsEarly) {
-  StreamCollector sc(SlidingWindowDL(sample_dataset(2), SlidingWindowOptions().level(0).kernel(32).stride(32), test_options()),
-                     means, StreamCollectorOptions().batch_size(16), nullptr,
-                     [](const StreamCollector& s) { return s.processed() >= 100; });
+  StreamCollector sc(
+      SlidingWindowDL(sample_dataset(2), SlidingWindowOptions().level(0).kernel(32).stride(32), test_options()), means,
+      StreamCollectorOptions().batch_size(16), nullptr, [](const StreamCollector& s) { return s.processed() >= 100; });
   EXPECT_EQ(sc.run(), 112u);  // seven batches of 16: the check runs between batches
 }
 

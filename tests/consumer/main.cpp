@@ -8,8 +8,8 @@ int main(int argc, char** argv) {
   try {
     pydmed::Slide slide(argv[1]);
     const cv::Mat patch = slide.read_region(0, 0, 0, 64, 32);
-    std::cout << slide.vendor() << ' ' << slide.level_count() << ' ' << slide.levels()[0].width
-              << 'x' << slide.levels()[0].height << ' ' << patch.total() * patch.elemSize() << '\n';
+    std::cout << slide.vendor() << ' ' << slide.level_count() << ' ' << slide.levels()[0].width << 'x'
+              << slide.levels()[0].height << ' ' << patch.total() * patch.elemSize() << '\n';
   } catch (const std::exception& e) {
     std::cerr << e.what() << '\n';
     return 1;

@@ -22,8 +22,12 @@ Runner add_read(CLI::App& app) {
   sub->add_option("--y", a->y, "top, in level-0 pixels")->required();
   auto* level = sub->add_option("--level", a->level, "pyramid level")->default_val(0)->check(integer(0, 1000));
   a->physical.add_to(sub, level);
-  sub->add_option("--width", a->w, "width, in pixels of the level (or at --mpp)")->required()->check(integer(1, 1 << 20));
-  sub->add_option("--height", a->h, "height, in pixels of the level (or at --mpp)")->required()->check(integer(1, 1 << 20));
+  sub->add_option("--width", a->w, "width, in pixels of the level (or at --mpp)")
+      ->required()
+      ->check(integer(1, 1 << 20));
+  sub->add_option("--height", a->h, "height, in pixels of the level (or at --mpp)")
+      ->required()
+      ->check(integer(1, 1 << 20));
   sub->add_option("--out", a->out, "output file: .png, or .rgb for raw RGB rows")->required();
   return [a] {
     Slide slide(a->path);

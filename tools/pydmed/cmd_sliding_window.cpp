@@ -13,13 +13,13 @@
 #include "flags.hpp"
 #include "interrupt.hpp"
 #include "physical_flags.hpp"
-#include "roi_flags.hpp"
 #include "pydmed/data/record_slide.hpp"
 #include "pydmed/data/source.hpp"
 #include "pydmed/error.hpp"
 #include "pydmed/extensions/heatmap.hpp"
 #include "pydmed/extensions/sliding_window.hpp"
 #include "pydmed/output_file.hpp"
+#include "roi_flags.hpp"
 #include "tsv.hpp"
 
 namespace pydmed::cli {
@@ -30,7 +30,8 @@ void prepare_folder(const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) throw Error(dir + ": cannot create the folder: " + ec.message());
-  if (::access(dir.c_str(), W_OK | X_OK) != 0) throw Error(dir + ": cannot write in the folder: " + std::strerror(errno));
+  if (::access(dir.c_str(), W_OK | X_OK) != 0)
+    throw Error(dir + ": cannot write in the folder: " + std::strerror(errno));
 }
 }  // namespace
 
@@ -43,7 +44,8 @@ Runner add_sliding_window(CLI::App& app) {
   };
   auto a = std::make_shared<Args>();
   auto* sub = app.add_subcommand("sliding-window", "Tile every slide and write one TSV line per delivered window");
-  sub->add_option("SOURCE", a->source, "a manifest file, a folder of slides (one patient each), or one slide")->required();
+  sub->add_option("SOURCE", a->source, "a manifest file, a folder of slides (one patient each), or one slide")
+      ->required();
   auto* level = sub->add_option("--level", a->level, "pyramid level")->default_val(0)->check(integer(0, 1000));
   a->physical.add_to(sub, level);
   a->roi.add_to(sub);
@@ -59,13 +61,24 @@ Runner add_sliding_window(CLI::App& app) {
     const double mpp = a->physical.target();
     for (const auto& s : skipped) std::cerr << "skipped: " << s << '\n';
     if (!a->heatmap.empty()) prepare_folder(a->heatmap);
-    const auto sw = SlidingWindowOptions().level(a->level).kernel(a->kernel).stride(a->stride).mpp(mpp).upsample(a->physical.upsample)
-                       .roi(a->roi.roi_mode()).min_roi_fraction(a->roi.min_fraction);
-    const std::size_t band = std::max<std::size_t>(std::size_t(64) << 20, std::size_t(a->kernel) * std::size_t(a->kernel) * 3);
+    const auto sw = SlidingWindowOptions()
+                        .level(a->level)
+                        .kernel(a->kernel)
+                        .stride(a->stride)
+                        .mpp(mpp)
+                        .upsample(a->physical.upsample)
+                        .roi(a->roi.roi_mode())
+                        .min_roi_fraction(a->roi.min_fraction);
+    const std::size_t band =
+        std::max<std::size_t>(std::size_t(64) << 20, std::size_t(a->kernel) * std::size_t(a->kernel) * 3);
     auto dl = admit(
         [&] {
-          return make_sliding_window(
-              ds, sw, Options().num_bigchunkloaders(a->collectors).batch_size(32).maxlength_queue_smallchunk(64).max_bigchunk_bytes(band));
+          return make_sliding_window(ds, sw,
+                                     Options()
+                                         .num_bigchunkloaders(a->collectors)
+                                         .batch_size(32)
+                                         .maxlength_queue_smallchunk(64)
+                                         .max_bigchunk_bytes(band));
         },
         "--collectors " + std::to_string(a->collectors) + " with --kernel " + std::to_string(a->kernel));
     OutputFile out(a->out);
@@ -81,8 +94,9 @@ Runner add_sliding_window(CLI::App& app) {
         const ChunkRecord& r = rec[i];
         const std::uint8_t* px = buf.data() + i * bytes;
         const WindowInfo w = WindowInfo::from_json(r.info_json);
-        out.write(tsv_line(r.patient, r.x, r.y, r.level, r.width, r.height, int(w.last_row), int(w.last_col), w.overlap_y,
-                           w.overlap_x, mpp_text(r.mpp), crc32(crc32(0L, Z_NULL, 0), px, uInt(bytes)), roi_text(r.info_json)));
+        out.write(tsv_line(r.patient, r.x, r.y, r.level, r.width, r.height, int(w.last_row), int(w.last_col),
+                           w.overlap_y, w.overlap_x, mpp_text(r.mpp), crc32(crc32(0L, Z_NULL, 0), px, uInt(bytes)),
+                           roi_text(r.info_json)));
         if (!a->heatmap.empty()) {
           double sum = 0;
           for (std::size_t k = 0; k < bytes; ++k) sum += px[k];

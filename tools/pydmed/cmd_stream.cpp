@@ -11,11 +11,11 @@
 #include "flags.hpp"
 #include "interrupt.hpp"
 #include "physical_flags.hpp"
-#include "roi_flags.hpp"
 #include "pydmed/data/source.hpp"
 #include "pydmed/engine/light_dl_core.hpp"
 #include "pydmed/error.hpp"
 #include "pydmed/output_file.hpp"
+#include "roi_flags.hpp"
 #include "tsv.hpp"
 
 namespace pydmed::cli {
@@ -31,17 +31,24 @@ Runner add_stream(CLI::App& app) {
   };
   auto a = std::make_shared<Args>();
   auto* sub = app.add_subcommand("stream", "Run the loader and write one TSV line per delivered SmallChunk");
-  sub->add_option("SOURCE", a->source, "a manifest file, a folder of slides (one patient each), or one slide")->required();
+  sub->add_option("SOURCE", a->source, "a manifest file, a folder of slides (one patient each), or one slide")
+      ->required();
   sub->add_option("--patch", a->patch, "patch size in pixels")->default_val(224)->check(integer(1, 65536));
   sub->add_option("--bigchunk", a->bigchunk, "BigChunk size in pixels")->default_val(2048)->check(integer(1, 65536));
   auto* level = sub->add_option("--level", a->level, "pyramid level")->default_val(0)->check(integer(0, 1000));
   a->physical.add_to(sub, level);
   a->roi.add_to(sub);
-  sub->add_option("--min-tissue", a->min_tissue, "only BigChunks and patches with at least this tissue fraction (pydmed tissue's mask)")
-      ->default_val(0)->check(fraction());
+  sub->add_option("--min-tissue", a->min_tissue,
+                  "only BigChunks and patches with at least this tissue fraction (pydmed tissue's mask)")
+      ->default_val(0)
+      ->check(fraction());
   sub->add_option("--collectors", a->collectors, "patients loaded at once")->default_val(2)->check(integer(1, 1024));
-  sub->add_option("--interval-resched", a->interval, "seconds between swaps")->default_val(10.0)->check(positive_number());
-  sub->add_option("--max-per-bigchunk", a->max_per_bigchunk, "patches per BigChunk, 0: no limit")->default_val(0)->check(unsigned_integer());
+  sub->add_option("--interval-resched", a->interval, "seconds between swaps")
+      ->default_val(10.0)
+      ->check(positive_number());
+  sub->add_option("--max-per-bigchunk", a->max_per_bigchunk, "patches per BigChunk, 0: no limit")
+      ->default_val(0)
+      ->check(unsigned_integer());
   sub->add_option("--seed", a->seed, "random seed")->default_val(0)->check(unsigned_integer());
   auto* count = sub->add_option("--count", a->count, "stop after this many patches")->check(integer(1));
   auto* seconds = sub->add_option("--seconds", a->seconds, "stop after this many seconds")->check(positive_number());
@@ -50,8 +57,8 @@ Runner add_stream(CLI::App& app) {
   return [a] {
     if (a->count == 0 && a->seconds <= 0) throw UsageError("stream: give --count N or --seconds S");
     if (a->patch > a->bigchunk) {
-      throw UsageError("--patch " + std::to_string(a->patch) + " is larger than --bigchunk " + std::to_string(a->bigchunk) +
-                       ": patches are cut from BigChunks");
+      throw UsageError("--patch " + std::to_string(a->patch) + " is larger than --bigchunk " +
+                       std::to_string(a->bigchunk) + ": patches are cut from BigChunks");
     }
     std::vector<std::string> skipped;
     Dataset ds = dataset_from_source(a->source, &skipped);
@@ -59,10 +66,15 @@ Runner add_stream(CLI::App& app) {
     const double mpp = a->physical.target();
     for (const auto& s : skipped) std::cerr << "skipped: " << s << '\n';
     const int batch = int(std::min<std::uint64_t>(64, a->count > 0 ? a->count : 64));
-    const auto bigchunks = RandomBigChunkOptions().level(a->level).width(a->bigchunk).height(a->bigchunk)
+    const auto bigchunks = RandomBigChunkOptions()
+                               .level(a->level)
+                               .width(a->bigchunk)
+                               .height(a->bigchunk)
                                .min_tissue(a->min_tissue)
-                               .mpp(mpp).upsample(a->physical.upsample)
-                               .roi(a->roi.roi_mode()).min_roi_fraction(a->roi.min_fraction);
+                               .mpp(mpp)
+                               .upsample(a->physical.upsample)
+                               .roi(a->roi.roi_mode())
+                               .min_roi_fraction(a->roi.min_fraction);
     Options o = Options()
                     .num_bigchunkloaders(a->collectors)
                     .interval_resched(a->interval)
@@ -75,7 +87,9 @@ Runner add_stream(CLI::App& app) {
         [&] {
           return std::make_unique<LightDLCore>(
               ds, random_bigchunk_loader(bigchunks),
-              random_smallchunk_collector(RandomSmallChunkOptions().max_per_bigchunk(a->max_per_bigchunk).min_tissue(a->min_tissue)), o);
+              random_smallchunk_collector(
+                  RandomSmallChunkOptions().max_per_bigchunk(a->max_per_bigchunk).min_tissue(a->min_tissue)),
+              o);
         },
         "--collectors " + std::to_string(a->collectors) + " with --bigchunk " + std::to_string(a->bigchunk));
     LightDLCore& dl = *loader;
@@ -121,7 +135,8 @@ Runner add_stream(CLI::App& app) {
     for (const SkippedReport& s : damaged) {
       if (!seen.insert({s.patient, s.region.x, s.region.y, s.region.level}).second) continue;
       std::cerr << "skipped: patient " << s.patient << " region at (" << s.region.x << ", " << s.region.y << ") level "
-                << s.region.level << ", " << s.region.width << " x " << s.region.height << ": " << s.region.reason << '\n';
+                << s.region.level << ", " << s.region.width << " x " << s.region.height << ": " << s.region.reason
+                << '\n';
     }
     for (const auto& e : dl.errors()) std::cerr << "error: patient " << e.patient << ": " << e.message << '\n';
     if (Interrupt::received()) return Interrupt::exit_status();

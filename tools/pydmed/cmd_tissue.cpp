@@ -17,11 +17,14 @@ Runner add_tissue(CLI::App& app) {
     int size = 1024;
   };
   auto a = std::make_shared<Args>();
-  auto* sub = app.add_subcommand("tissue", "Write a slide's tissue mask as PNG and/or GeoJSON polygons; print a JSON summary");
+  auto* sub =
+      app.add_subcommand("tissue", "Write a slide's tissue mask as PNG and/or GeoJSON polygons; print a JSON summary");
   sub->add_option("SLIDE", a->path, "slide or image file")->required();
   sub->add_option("--out", a->out, "mask PNG (255: tissue), one pixel per --size-th of the slide's longest side");
   sub->add_option("--geojson", a->geojson, "tissue as GeoJSON polygons in level-0 pixels (class \"Tissue\")");
-  sub->add_option("--size", a->size, "longest side of the mask, in pixels")->default_val(1024)->check(integer(16, 16384));
+  sub->add_option("--size", a->size, "longest side of the mask, in pixels")
+      ->default_val(1024)
+      ->check(integer(16, 16384));
   return [a] {
     if (a->out.empty() && a->geojson.empty()) throw UsageError("tissue: give --out MASK.png and/or --geojson FILE");
     // Both outputs are opened before the work: an unwritable path fails now.

@@ -14,7 +14,8 @@ void PhysicalFlags::add_to(CLI::App* sub, CLI::Option* level) {
                 ->check(positive_number());
   m->excludes(level)->excludes(x);
   x->excludes(level);
-  sub->add_option("--slide-mpp", slide_mpp, "microns per pixel of slides that do not say (a manifest's mpp:RECORD wins)")
+  sub->add_option("--slide-mpp", slide_mpp,
+                  "microns per pixel of slides that do not say (a manifest's mpp:RECORD wins)")
       ->check(positive_number());
   sub->add_flag("--upsample", upsample, "with --mpp finer than a slide: upsample (INTER_LINEAR) instead of refusing");
 }

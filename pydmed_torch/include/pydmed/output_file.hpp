@@ -26,7 +26,8 @@ class OutputFile {
   // Opens (creates or truncates) `path`; "" or "-" is standard output (named so in errors, and
   // always Direct). Writes reach the file each time `buffer_bytes` have gathered (many files
   // open at once want less). Throws Error naming the path and the OS reason.
-  explicit OutputFile(const std::string& path, Mode mode = Mode::Direct, std::size_t buffer_bytes = std::size_t(1) << 20);
+  explicit OutputFile(const std::string& path, Mode mode = Mode::Direct,
+                      std::size_t buffer_bytes = std::size_t(1) << 20);
   // Closes without throwing: a Direct file gets what is buffered (what was produced is kept),
   // an Atomic file not close()d is removed (a failed run leaves no partial file). Call close()
   // to see errors.

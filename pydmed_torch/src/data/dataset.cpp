@@ -28,11 +28,12 @@ Dataset::Dataset(std::string name, std::vector<Patient> patients)
   std::set<std::int64_t> seen;
   for (Patient& p : list_patients) {
     // `{}` in an aggregate initialiser makes JSON null; keep "nothing" one value: an empty object.
-    for (nlohmann::json* j : {&p.labels, &p.infos}) if (j->is_null()) *j = nlohmann::json::object();
-    for (auto& [name, r] : p.dict_records) if (r.dict_infos.is_null()) r.dict_infos = nlohmann::json::object();
+    for (nlohmann::json* j : {&p.labels, &p.infos})
+      if (j->is_null()) *j = nlohmann::json::object();
+    for (auto& [name, r] : p.dict_records)
+      if (r.dict_infos.is_null()) r.dict_infos = nlohmann::json::object();
     if (!seen.insert(p.int_uniqueid).second) {
-      throw DatasetError("dataset '" + str_dsname + "': duplicate patient id " +
-                         std::to_string(p.int_uniqueid));
+      throw DatasetError("dataset '" + str_dsname + "': duplicate patient id " + std::to_string(p.int_uniqueid));
     }
   }
 }
@@ -43,9 +44,8 @@ const Patient& Dataset::patient(std::int64_t id) const {
   throw DatasetError("dataset '" + str_dsname + "' has no patient " + std::to_string(id));
 }
 
-Dataset Dataset::create_onetoone(const std::string& name, const std::string& rootdir,
-                                 const std::string& suffix, const FileInfoFn& labels,
-                                 const FileInfoFn& wsi_infos) {
+Dataset Dataset::create_onetoone(const std::string& name, const std::string& rootdir, const std::string& suffix,
+                                 const FileInfoFn& labels, const FileInfoFn& wsi_infos) {
   auto ends_with_suffix = [&suffix](const std::string& f) {
     return f.size() >= suffix.size() && f.compare(f.size() - suffix.size(), suffix.size(), suffix) == 0;
   };
@@ -87,7 +87,8 @@ void scan_folder(const fs::path& dir, const fs::path& root, const std::function<
 
 Dataset Dataset::create_onetoone(const std::string& name, const std::string& rootdir,
                                  const std::function<bool(const std::string& filename)>& accept,
-                                 const FileInfoFn& labels, const FileInfoFn& wsi_infos, std::vector<std::string>* skipped) {
+                                 const FileInfoFn& labels, const FileInfoFn& wsi_infos,
+                                 std::vector<std::string>* skipped) {
   std::error_code ec;
   if (!fs::is_directory(rootdir, ec)) throw DatasetError(rootdir, 0, "not a directory");
   std::vector<std::string> files;

@@ -78,21 +78,33 @@ Dataset read_manifest(const std::string& path) {
       std::set<std::string> names;
       for (const auto& h : f) {
         if (!names.insert(h).second) throw DatasetError(path, lineno, "duplicate column '" + h + "'");
-        if (h == "patient_id") cols.push_back({Kind::Id, ""}), id = true;
-        else if (h == "info") cols.push_back({Kind::Info, ""});
-        else if (starts_with(h, "record:") && h.size() > 7) cols.push_back({Kind::Record, h.substr(7)}), record = true;
-        else if (starts_with(h, "recordinfo:") && h.size() > 11) cols.push_back({Kind::RecordInfo, h.substr(11)});
-        else if (starts_with(h, "mpp:") && h.size() > 4) cols.push_back({Kind::Mpp, h.substr(4)});
-        else if (starts_with(h, "roi:") && h.size() > 4) cols.push_back({Kind::Roi, h.substr(4)});
-        else if (starts_with(h, "label:") && h.size() > 6) cols.push_back({Kind::Label, h.substr(6)});
-        else throw DatasetError(path, lineno, "unknown column '" + h + "' (expected patient_id, record:NAME, label:NAME, recordinfo:NAME, mpp:NAME, roi:NAME or info)");
+        if (h == "patient_id")
+          cols.push_back({Kind::Id, ""}), id = true;
+        else if (h == "info")
+          cols.push_back({Kind::Info, ""});
+        else if (starts_with(h, "record:") && h.size() > 7)
+          cols.push_back({Kind::Record, h.substr(7)}), record = true;
+        else if (starts_with(h, "recordinfo:") && h.size() > 11)
+          cols.push_back({Kind::RecordInfo, h.substr(11)});
+        else if (starts_with(h, "mpp:") && h.size() > 4)
+          cols.push_back({Kind::Mpp, h.substr(4)});
+        else if (starts_with(h, "roi:") && h.size() > 4)
+          cols.push_back({Kind::Roi, h.substr(4)});
+        else if (starts_with(h, "label:") && h.size() > 6)
+          cols.push_back({Kind::Label, h.substr(6)});
+        else
+          throw DatasetError(
+              path, lineno,
+              "unknown column '" + h +
+                  "' (expected patient_id, record:NAME, label:NAME, recordinfo:NAME, mpp:NAME, roi:NAME or info)");
       }
       if (!id) throw DatasetError(path, lineno, "missing column 'patient_id'");
       if (!record) throw DatasetError(path, lineno, "missing column 'record:NAME' (at least one record per patient)");
       continue;
     }
     if (f.size() != cols.size()) {
-      throw DatasetError(path, lineno, "expected " + std::to_string(cols.size()) + " fields, found " + std::to_string(f.size()));
+      throw DatasetError(path, lineno,
+                         "expected " + std::to_string(cols.size()) + " fields, found " + std::to_string(f.size()));
     }
     Patient p;
     std::map<std::string, nlohmann::json> record_infos;
@@ -124,7 +136,9 @@ Dataset read_manifest(const std::string& path) {
           if (v.empty()) break;
           const nlohmann::json n = label_value(v);
           if (!n.is_number() || !(n.get<double>() > 0) || !std::isfinite(n.get<double>())) {
-            throw DatasetError(path, lineno, "column 'mpp:" + cols[i].name + "': '" + v + "' is not a positive number of microns per pixel");
+            throw DatasetError(
+                path, lineno,
+                "column 'mpp:" + cols[i].name + "': '" + v + "' is not a positive number of microns per pixel");
           }
           record_keys.emplace_back("mpp", cols[i].name, n.get<double>());  // open_record_slide gives it to the slide
           break;
@@ -139,18 +153,25 @@ Dataset read_manifest(const std::string& path) {
           if (v.empty()) break;
           auto j = nlohmann::json::parse(v, nullptr, false);
           if (j.is_discarded() || !j.is_object()) {
-            throw DatasetError(path, lineno, "column '" + std::string(cols[i].kind == Kind::Info ? "info" : "recordinfo:" + cols[i].name) + "' is not a JSON object");
+            throw DatasetError(path, lineno,
+                               "column '" +
+                                   std::string(cols[i].kind == Kind::Info ? "info" : "recordinfo:" + cols[i].name) +
+                                   "' is not a JSON object");
           }
-          if (cols[i].kind == Kind::Info) p.infos = std::move(j);
-          else record_infos[cols[i].name] = std::move(j);
+          if (cols[i].kind == Kind::Info)
+            p.infos = std::move(j);
+          else
+            record_infos[cols[i].name] = std::move(j);
           break;
         }
       }
     }
-    if (p.dict_records.empty()) throw DatasetError(path, lineno, "the patient has no record (all record columns are empty)");
+    if (p.dict_records.empty())
+      throw DatasetError(path, lineno, "the patient has no record (all record columns are empty)");
     for (auto& [rec, info] : record_infos) {
       auto it = p.dict_records.find(rec);
-      if (it == p.dict_records.end()) throw DatasetError(path, lineno, "recordinfo:" + rec + " given for an empty record");
+      if (it == p.dict_records.end())
+        throw DatasetError(path, lineno, "recordinfo:" + rec + " given for an empty record");
       it->second.dict_infos = std::move(info);
     }
     for (auto& [key, rec, value] : record_keys) {
@@ -201,7 +222,9 @@ void write_manifest(const Dataset& ds, const std::string& path) {
     for (auto& n : labels) out += ',' + csv::quote(p.labels.contains(n) ? label_text(p.labels[n]) : "");
     for (auto& n : with_info) {
       auto it = p.dict_records.find(n);
-      out += ',' + csv::quote(it != p.dict_records.end() && !it->second.dict_infos.empty() ? it->second.dict_infos.dump() : "");
+      out +=
+          ',' +
+          csv::quote(it != p.dict_records.end() && !it->second.dict_infos.empty() ? it->second.dict_infos.dump() : "");
     }
     if (any_info) out += ',' + csv::quote(p.infos.empty() ? "" : p.infos.dump());
     out += '\n';

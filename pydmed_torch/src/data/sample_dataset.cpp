@@ -12,7 +12,8 @@ namespace fs = std::filesystem;
 
 namespace pydmed {
 
-Dataset make_sample_dataset(const std::string& dir, int count, std::int64_t size, std::uint64_t seed, const std::string& source) {
+Dataset make_sample_dataset(const std::string& dir, int count, std::int64_t size, std::uint64_t seed,
+                            const std::string& source) {
   if (count <= 0) throw Error("make_sample_dataset: count must be positive");
   std::error_code ec;
   fs::create_directories(dir, ec);
@@ -29,7 +30,9 @@ Dataset make_sample_dataset(const std::string& dir, int count, std::int64_t size
     // Write to a temporary name first: an interrupted run never leaves a half slide behind.
     const fs::path tmp = file.string() + ".part";
     try {
-      write_sample_slide(tmp.string(), SampleSlideOptions().width(size).height(size).seed(slide_seed).label(labels[std::size_t(i)]).source(source));
+      write_sample_slide(
+          tmp.string(),
+          SampleSlideOptions().width(size).height(size).seed(slide_seed).label(labels[std::size_t(i)]).source(source));
     } catch (...) {
       fs::remove(tmp, ec);  // a failed write (full disk) leaves nothing behind either
       throw;

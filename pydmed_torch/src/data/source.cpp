@@ -12,8 +12,8 @@ namespace fs = std::filesystem;
 namespace pydmed {
 
 const std::vector<std::string>& slide_suffixes() {
-  static const std::vector<std::string> s = {".svs", ".tif", ".tiff", ".ndpi", ".vms", ".vmu", ".scn", ".mrxs",
-                                             ".svslide", ".bif", ".png", ".jpg", ".jpeg"};
+  static const std::vector<std::string> s = {".svs",  ".tif",     ".tiff", ".ndpi", ".vms", ".vmu", ".scn",
+                                             ".mrxs", ".svslide", ".bif",  ".png",  ".jpg", ".jpeg"};
   return s;
 }
 

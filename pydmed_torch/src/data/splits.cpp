@@ -57,8 +57,7 @@ std::vector<Dataset> to_datasets(const std::string& name, std::vector<std::vecto
   return out;
 }
 
-std::map<nlohmann::json, std::vector<Patient>> by_label(const std::vector<Patient>& patients,
-                                                        const LabelFn& label) {
+std::map<nlohmann::json, std::vector<Patient>> by_label(const std::vector<Patient>& patients, const LabelFn& label) {
   if (!label) throw DatasetError("no label function given");
   std::map<nlohmann::json, std::vector<Patient>> groups;
   for (const Patient& p : patients) groups[label(p)].push_back(p);
@@ -75,8 +74,7 @@ std::vector<Dataset> Dataset::splits_from(const std::vector<double>& pct, std::u
   return to_datasets(str_dsname, std::move(parts));
 }
 
-std::vector<Dataset> Dataset::labelbalanced_splits_from(const std::vector<double>& pct,
-                                                        const LabelFn& label,
+std::vector<Dataset> Dataset::labelbalanced_splits_from(const std::vector<double>& pct, const LabelFn& label,
                                                         std::uint64_t seed) const {
   check_percentages(pct);
   Rng rng({seed, 0x5B117, 0x1AB});

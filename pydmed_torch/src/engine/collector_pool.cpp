@@ -46,8 +46,10 @@ bool CollectorPool::watch(std::vector<pollfd>* fds) const {
   bool all = true;
   for (const Running& r : running_) {
     if (r.pid == 0) continue;
-    if (r.pidfd >= 0) fds->push_back({r.pidfd, POLLIN, 0});
-    else all = false;
+    if (r.pidfd >= 0)
+      fds->push_back({r.pidfd, POLLIN, 0});
+    else
+      all = false;
   }
   return all;
 }

@@ -76,8 +76,8 @@ TaskContext base_context(const VisitSpec& v, const CollectorEnv& env, StreamRole
 }
 
 // Runs in the BigChunkLoader process: one BigChunk into `area`, with the visit's loader object.
-int load_one(BigChunkLoader& loader, TaskContext& ctx, const VisitSpec& v, const CollectorEnv& env, std::uint32_t number,
-             const BigChunkArea& area) {
+int load_one(BigChunkLoader& loader, TaskContext& ctx, const VisitSpec& v, const CollectorEnv& env,
+             std::uint32_t number, const BigChunkArea& area) {
   ctx.bigchunk_number = number;
   ctx.bigchunk_memory = area.pixels;
   try {
@@ -94,7 +94,8 @@ int load_one(BigChunkLoader& loader, TaskContext& ctx, const VisitSpec& v, const
       m.copyTo(dst);
     }
     const std::string info = bc->info.is_null() || bc->info.empty() ? "" : bc->info.dump();
-    if (info.size() > env.options->max_bigchunk_info_bytes()) throw Error("BigChunk info exceeds Options::max_bigchunk_info_bytes");
+    if (info.size() > env.options->max_bigchunk_info_bytes())
+      throw Error("BigChunk info exceeds Options::max_bigchunk_info_bytes");
     std::memcpy(area.info, info.data(), info.size());
     const RegionInfo& r = bc->region;
     BigChunkMeta& meta = *area.meta;
@@ -105,7 +106,8 @@ int load_one(BigChunkLoader& loader, TaskContext& ctx, const VisitSpec& v, const
     encode_damage(bc->damaged, m.cols, m.rows, meta.damage);
     return kExitOk;
   } catch (const std::exception& e) {
-    env.slot->error.write(std::string("BigChunkLoader failed (") + who(v) + ", BigChunk " + std::to_string(number) + "): " + e.what());
+    env.slot->error.write(std::string("BigChunkLoader failed (") + who(v) + ", BigChunk " + std::to_string(number) +
+                          "): " + e.what());
     return kExitFailed;
   }
 }
@@ -127,7 +129,8 @@ int serve_loads(const VisitSpec& v, const CollectorEnv& env, int requests, int a
   TaskAccess::attach(*loader, &ctx);
   std::uint32_t number;
   while (::read(requests, &number, sizeof number) == sizeof number) {
-    const std::int32_t rc = load_one(*loader, ctx, v, env, number, env.slot->bigchunk[number % std::uint32_t(env.slot->bigchunk_areas)]);
+    const std::int32_t rc =
+        load_one(*loader, ctx, v, env, number, env.slot->bigchunk[number % std::uint32_t(env.slot->bigchunk_areas)]);
     if (::write(answers, &rc, sizeof rc) != sizeof rc || rc != kExitOk) return rc;
   }
   return kExitOk;
@@ -188,7 +191,8 @@ class LoaderProcess {
         if (rc == kExitOk) {
           slot.counters->bigchunks_loaded.fetch_add(1);
           slot.counters->bigchunk_read_ns.fetch_add(std::uint64_t(
-              std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started_).count()));
+              std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started_)
+                  .count()));
         }
         return rc;  // kExitFailed: the loader wrote why
       }
@@ -197,7 +201,8 @@ class LoaderProcess {
         // Gone without an answer: crashed or killed.
         if (pid_ != 0 && status == 0) wait_child(pid_, pidfd_, -1, &status);
         pid_ = 0;
-        slot.error.write("BigChunkLoader " + describe_status(status) + " (" + who(v_) + ", BigChunk " + std::to_string(number_) + ")");
+        slot.error.write("BigChunkLoader " + describe_status(status) + " (" + who(v_) + ", BigChunk " +
+                         std::to_string(number_) + ")");
         return kExitFailed;
       }
       if (std::chrono::steady_clock::now() >= deadline) {
@@ -243,7 +248,8 @@ class ReadTally {
     counters_.bigchunks_failed.fetch_add(1);
     if (reason_.empty()) reason_ = bc.damaged.front().reason;
     if (reads_ >= 4 && 2 * failed_ > reads_) {
-      throw Error("most BigChunk reads failed (" + std::to_string(failed_) + " of " + std::to_string(reads_) + "): " + reason_);
+      throw Error("most BigChunk reads failed (" + std::to_string(failed_) + " of " + std::to_string(reads_) +
+                  "): " + reason_);
     }
   }
 
@@ -286,9 +292,24 @@ int run_collector(const VisitSpec& v, const CollectorEnv& env) {
           const std::string why = r.reason.substr(0, o.max_smallchunk_info_bytes());
           std::uint8_t* s = slot.ring.wait_for_free_slot(&g_stop);
           if (!s) break;
-          *reinterpret_cast<SlotHeader*>(s) =
-              SlotHeader{v.patient.int_uniqueid, v.visit, number, call, r.x, r.y, r.level, r.height, r.width, 0,
-                         bc.region.x, bc.region.y, bc.region.level, bc.data.rows, bc.data.cols, std::uint32_t(why.size()), 0, 0};
+          *reinterpret_cast<SlotHeader*>(s) = SlotHeader{v.patient.int_uniqueid,
+                                                         v.visit,
+                                                         number,
+                                                         call,
+                                                         r.x,
+                                                         r.y,
+                                                         r.level,
+                                                         r.height,
+                                                         r.width,
+                                                         0,
+                                                         bc.region.x,
+                                                         bc.region.y,
+                                                         bc.region.level,
+                                                         bc.data.rows,
+                                                         bc.data.cols,
+                                                         std::uint32_t(why.size()),
+                                                         0,
+                                                         0};
           std::memcpy(Ring::info(s), why.data(), why.size());
           slot.ring.publish();
           slot.counters->reports.fetch_add(1);  // after: the root never sees more reports than slots
@@ -300,24 +321,41 @@ int run_collector(const VisitSpec& v, const CollectorEnv& env) {
         }
         SmallChunk& c = e.chunk();
         if (o.transform()) {
-          Rng rng({o.seed(), std::uint64_t(v.patient.int_uniqueid), v.visit, number, call, std::uint64_t(StreamRole::kTransform)});
+          Rng rng({o.seed(), std::uint64_t(v.patient.int_uniqueid), v.visit, number, call,
+                   std::uint64_t(StreamRole::kTransform)});
           c.data = o.transform()(c.data, rng);
         }
         if (c.data.rows != shape.height || c.data.cols != shape.width || c.data.channels() != shape.channels ||
             c.data.depth() != CV_8U) {
           throw Error("SmallChunk of " + std::to_string(c.data.rows) + " x " + std::to_string(c.data.cols) + " x " +
                       std::to_string(c.data.channels()) + " does not match Options::patch_shape " +
-                      std::to_string(shape.height) + " x " + std::to_string(shape.width) + " x " + std::to_string(shape.channels));
+                      std::to_string(shape.height) + " x " + std::to_string(shape.width) + " x " +
+                      std::to_string(shape.channels));
         }
         const std::string info = c.info.is_null() ? "" : c.info.dump();
-        if (info.size() > o.max_smallchunk_info_bytes()) throw Error("SmallChunk info exceeds Options::max_smallchunk_info_bytes");
+        if (info.size() > o.max_smallchunk_info_bytes())
+          throw Error("SmallChunk info exceeds Options::max_smallchunk_info_bytes");
         std::uint8_t* s = slot.ring.wait_for_free_slot(&g_stop);
         if (!s) break;
         SlotHeader& h = *reinterpret_cast<SlotHeader*>(s);
-        h = SlotHeader{v.patient.int_uniqueid, v.visit, number, call, c.x, c.y, c.level,
-                       c.height > 0 ? c.height : shape.height, c.width > 0 ? c.width : shape.width, shape.channels,
-                       bc.region.x, bc.region.y, bc.region.level, bc.data.rows, bc.data.cols,
-                       std::uint32_t(info.size()), shape.bytes(), c.mpp};
+        h = SlotHeader{v.patient.int_uniqueid,
+                       v.visit,
+                       number,
+                       call,
+                       c.x,
+                       c.y,
+                       c.level,
+                       c.height > 0 ? c.height : shape.height,
+                       c.width > 0 ? c.width : shape.width,
+                       shape.channels,
+                       bc.region.x,
+                       bc.region.y,
+                       bc.region.level,
+                       bc.data.rows,
+                       bc.data.cols,
+                       std::uint32_t(info.size()),
+                       shape.bytes(),
+                       c.mpp};
         std::memcpy(Ring::info(s), info.data(), info.size());
         cv::Mat dst(shape.height, shape.width, CV_8UC(shape.channels), slot.ring.data(s));
         c.data.copyTo(dst);

@@ -10,8 +10,13 @@ constexpr std::size_t kErrorBytes = 4096;
 CollectorSlot::Offsets CollectorSlot::offsets(const Options& o) {
   Offsets f{};
   std::size_t at = 0;
-  auto take = [&](std::size_t n) { const std::size_t here = at; at += align64(n); return here; };
-  f.ring = take(Ring::bytes_for(std::uint32_t(o.maxlength_queue_smallchunk()), o.max_smallchunk_info_bytes(), o.patch_shape().bytes()));
+  auto take = [&](std::size_t n) {
+    const std::size_t here = at;
+    at += align64(n);
+    return here;
+  };
+  f.ring = take(Ring::bytes_for(std::uint32_t(o.maxlength_queue_smallchunk()), o.max_smallchunk_info_bytes(),
+                                o.patch_shape().bytes()));
   f.checkpoint = take(SharedText::bytes_for(o.max_checkpoint_bytes()));
   f.status = take(SharedText::bytes_for(o.max_status_bytes()));
   f.error = take(SharedText::bytes_for(kErrorBytes));

@@ -33,7 +33,7 @@ struct BigChunkMeta {
 
 // Counts a slot's processes add to (they only grow); the root reads them as deltas of a visit.
 struct SlotCounters {
-  std::atomic<std::int32_t> loader_pid;        // the BigChunkLoader now running, 0: none
+  std::atomic<std::int32_t> loader_pid;  // the BigChunkLoader now running, 0: none
   std::atomic<std::uint64_t> bigchunks_loaded;
   std::atomic<std::uint64_t> bigchunk_read_ns;  // time from loader start to BigChunk ready
   std::atomic<std::uint64_t> bigchunks_failed;  // read, but every pixel damaged

@@ -24,8 +24,8 @@ int parse(const char* name, const char* text, int lo, int hi, int fallback) {
 
 }  // namespace
 
-DistributedEnv DistributedEnv::from(const char* rank, const char* world_size, const char* local_rank, const char* master_addr,
-                                    const char* master_port) {
+DistributedEnv DistributedEnv::from(const char* rank, const char* world_size, const char* local_rank,
+                                    const char* master_addr, const char* master_port) {
   constexpr int kMaxRanks = 1 << 20;
   DistributedEnv e;
   e.world_size = parse("WORLD_SIZE", world_size, 1, kMaxRanks, 1);

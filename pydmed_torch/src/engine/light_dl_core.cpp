@@ -123,14 +123,14 @@ struct LightDLCore::Impl {
   std::vector<std::unique_ptr<CollectorSlot>> slots;  // fixed after construction
 
   detail::PatientRegistry registry;
-  detail::CollectorPool pool;      // scheduler thread only
+  detail::CollectorPool pool;  // scheduler thread only
   detail::BatchGatherer gatherer;
 
   std::atomic<bool> started{false}, stopping{false}, finished{false}, halted{false};
-  std::atomic<bool> swap_pending{false};       // a due swap waits for the consumer: take() wakes us
+  std::atomic<bool> swap_pending{false};  // a due swap waits for the consumer: take() wakes us
   std::atomic<std::uint64_t> delivered_total{0};
-  std::atomic<double> last_request_s{0};       // when next_batch was last called
-  std::atomic<double> scheduler_cpu_s{0};      // the scheduler thread's CPU, as of its last wake
+  std::atomic<double> last_request_s{0};   // when next_batch was last called
+  std::atomic<double> scheduler_cpu_s{0};  // the scheduler thread's CPU, as of its last wake
   // Scheduler thread only: when schedule() is next asked (none: never), what was delivered then.
   std::optional<std::chrono::steady_clock::time_point> next_swap;
   std::uint64_t delivered_at_last_swap = 0;
@@ -157,7 +157,8 @@ LightDLCore::Impl::Impl(Dataset ds, LoaderFactory loader, CollectorFactory colle
   shm = std::make_unique<detail::SharedMemory>(detail::kDoorbellBytes + n * slot_bytes);
   bell = new (shm->data()) detail::Doorbell();
   for (std::size_t k = 0; k < n; ++k) {
-    slots.push_back(std::make_unique<CollectorSlot>(shm->data() + detail::kDoorbellBytes + k * slot_bytes, options, bell));
+    slots.push_back(
+        std::make_unique<CollectorSlot>(shm->data() + detail::kDoorbellBytes + k * slot_bytes, options, bell));
   }
 }
 
@@ -224,14 +225,16 @@ void LightDLCore::Impl::start_initial() {
       registry.log("initial_schedule: ignoring patient " + std::to_string(id) + " (unknown, repeated or not loadable)");
       continue;
     }
-    if (start_visit(k, id)) ++k;
-    else failed_start = true;
+    if (start_visit(k, id))
+      ++k;
+    else
+      failed_start = true;
   }
   if (failed_start) fill_free_slots();  // others in place of those that could not start
   const auto interval = scheduler->swap_interval(registry);
   if (interval) {
-    next_swap = std::chrono::steady_clock::now() +
-                std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(*interval));
+    next_swap = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                       std::chrono::duration<double>(*interval));
   }
 }
 
@@ -270,8 +273,8 @@ void LightDLCore::Impl::maybe_swap() {
   const auto interval = scheduler->swap_interval(registry);
   next_swap.reset();
   if (interval) {
-    next_swap = std::chrono::steady_clock::now() +
-                std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(*interval));
+    next_swap = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                       std::chrono::duration<double>(*interval));
   }
 }
 

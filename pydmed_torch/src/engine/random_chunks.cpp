@@ -30,9 +30,10 @@ std::optional<BigChunk> RandomBigChunkLoader::extract_bigchunk(const nlohmann::j
     roi_ = std::make_unique<Annotations>(record_annotations(record));
     if (!roi_->empty()) roi_path_ = record.dict_infos["roi"].get<std::string>();
     const LevelInfo& l0 = slide_->levels()[0];
-    if (!roi_->empty() && o_.roi() == RoiMode::Include && (roi_->bounds() & cv::Rect2d(0, 0, double(l0.width), double(l0.height))).area() <= 0)
-      throw Error(roi_path_ + ": the annotations lie outside the slide's " + std::to_string(l0.width) + " x " + std::to_string(l0.height) +
-                  " pixels");
+    if (!roi_->empty() && o_.roi() == RoiMode::Include &&
+        (roi_->bounds() & cv::Rect2d(0, 0, double(l0.width), double(l0.height))).area() <= 0)
+      throw Error(roi_path_ + ": the annotations lie outside the slide's " + std::to_string(l0.width) + " x " +
+                  std::to_string(l0.height) + " pixels");
   }
   Slide& slide = *slide_;
   const bool include = !roi_->empty() && o_.roi() == RoiMode::Include;
@@ -81,7 +82,8 @@ std::optional<BigChunk> RandomBigChunkLoader::extract_bigchunk(const nlohmann::j
     if (include) {
       const auto pt = roi_->random_point(rng);
       if (!pt)
-        throw Error(roi_path_ + ": no point found inside the annotations (no polygon with area, or only very thin ones)");
+        throw Error(roi_path_ +
+                    ": no point found inside the annotations (no polygon with area, or only very thin ones)");
       const auto px = std::int64_t(pt->x / L.downsample), py = std::int64_t(pt->y / L.downsample);
       return std::pair<std::int64_t, std::int64_t>(std::clamp<std::int64_t>(px - rng.between(0, w - 1), 0, mx),
                                                    std::clamp<std::int64_t>(py - rng.between(0, h - 1), 0, my));
@@ -114,9 +116,11 @@ std::optional<BigChunk> RandomBigChunkLoader::extract_bigchunk(const nlohmann::j
   // A damaged tile costs its own pixels, not the BigChunk: the collector draws around it.
   bc.damaged = slide.read_region_salvage(bc.data.data, bc.region.x, bc.region.y, level, w, h);
   if (!physical.is_null()) bc.info = std::move(physical);  // how the collector cuts and resizes
-  if (gx || gy) bc.info["patch_offsets"] = {gx && lx % gx == 0 ? span_x : 0, gy && ly % gy == 0 ? span_y : 0};  // per axis, 0: anywhere
-  if (o_.record() != "wsi") bc.info["record"] = o_.record();  // the collector's min_tissue reads it too
-  if (!roi_->empty()) {  // which patches the collector may serve
+  if (gx || gy)
+    bc.info["patch_offsets"] = {gx && lx % gx == 0 ? span_x : 0,
+                                gy && ly % gy == 0 ? span_y : 0};  // per axis, 0: anywhere
+  if (o_.record() != "wsi") bc.info["record"] = o_.record();       // the collector's min_tissue reads it too
+  if (!roi_->empty()) {                                            // which patches the collector may serve
     bc.info["roi"] = roi_path_;
     bc.info["roi_mode"] = to_string(o_.roi());
     bc.info["min_roi_fraction"] = o_.min_roi_fraction();
@@ -131,8 +135,8 @@ Extraction RandomSmallChunkCollector::extract_smallchunk(std::uint64_t call_coun
   if (call_count < reports) {
     const DamagedPiece& d = bc.damaged[call_count];
     const double ds = bc.region.downsample;
-    return Extraction::skip({bc.region.x + std::llround(d.x * ds), bc.region.y + std::llround(d.y * ds), bc.region.level,
-                             d.width, d.height, "damaged tile skipped: " + d.reason});
+    return Extraction::skip({bc.region.x + std::llround(d.x * ds), bc.region.y + std::llround(d.y * ds),
+                             bc.region.level, d.width, d.height, "damaged tile skipped: " + d.reason});
   }
   if (o_.max_per_bigchunk() > 0 && call_count - reports >= o_.max_per_bigchunk()) return Extraction::done();
   const PatchShape& p = options().patch_shape();
@@ -147,37 +151,45 @@ Extraction RandomSmallChunkCollector::extract_smallchunk(std::uint64_t call_coun
     upsample = bc.info.value("upsample", false);
   }
   if (bc.data.cols < rw || bc.data.rows < rh || bc.data.channels() != p.channels) {
-    throw Error("BigChunk " + std::to_string(bc.data.cols) + " x " + std::to_string(bc.data.rows) + " is smaller than a patch's " +
-                std::to_string(rw) + " x " + std::to_string(rh) + " pixels");
+    throw Error("BigChunk " + std::to_string(bc.data.cols) + " x " + std::to_string(bc.data.rows) +
+                " is smaller than a patch's " + std::to_string(rw) + " x " + std::to_string(rh) + " pixels");
   }
   // Annotations: read once per visit (a collector lives for one), as the loader named them.
   const Annotations* roi = nullptr;
   bool include = true;
   double min_fraction = 0;
   if (const auto it = bc.info.find("roi"); it != bc.info.end()) {
-    if (const auto& path = it->get_ref<const std::string&>(); path != roi_path_) roi_ = Annotations::read(roi_path_ = path);
+    if (const auto& path = it->get_ref<const std::string&>(); path != roi_path_)
+      roi_ = Annotations::read(roi_path_ = path);
     roi = &roi_;
     include = bc.info.value("roi_mode", "include") == "include";
     min_fraction = bc.info.value("min_roi_fraction", 0.0);
   }
   const double ds = bc.region.downsample;
-  if (o_.min_tissue() > 0 && !tissue_) tissue_ = tissue_of(open_record_slide(patient().record(bc.info.value("record", "wsi"))));
+  if (o_.min_tissue() > 0 && !tissue_)
+    tissue_ = tissue_of(open_record_slide(patient().record(bc.info.value("record", "wsi"))));
   const RoiMode mode = include ? RoiMode::Include : RoiMode::Exclude;
   // The region of the level a patch at (px, py) of the BigChunk reads, its corner in level-0 pixels.
   auto region_at = [&](int px, int py) {
-    return RegionInfo{std::llround((double(bc.region.x) / ds + px) * ds), std::llround((double(bc.region.y) / ds + py) * ds),
-                      bc.region.level, rw, rh, ds};
+    return RegionInfo{std::llround((double(bc.region.x) / ds + px) * ds),
+                      std::llround((double(bc.region.y) / ds + py) * ds),
+                      bc.region.level,
+                      rw,
+                      rh,
+                      ds};
   };
   const Annotation* cls = nullptr;
   auto served = [&](int px, int py) {
     const RegionInfo r = region_at(px, py);
-    if (tissue_ && tissue_->fraction(r.x, r.y, std::llround(rw * ds), std::llround(rh * ds)) < o_.min_tissue()) return false;
+    if (tissue_ && tissue_->fraction(r.x, r.y, std::llround(rw * ds), std::llround(rh * ds)) < o_.min_tissue())
+      return false;
     return !roi || roi->serves(r, mode, min_fraction, &cls);
   };
   Rng rng = random_stream(call_count);
   // A BigChunk on the tile grid says from how many offsets per axis to draw (see the loader).
   std::int64_t offsets[2] = {0, 0};
-  if (const auto it = bc.info.find("patch_offsets"); it != bc.info.end()) offsets[0] = it->at(0), offsets[1] = it->at(1);
+  if (const auto it = bc.info.find("patch_offsets"); it != bc.info.end())
+    offsets[0] = it->at(0), offsets[1] = it->at(1);
   const cv::Rect2d bigchunk(double(bc.region.x), double(bc.region.y), bc.data.cols * ds, bc.data.rows * ds);
   auto draw = [&]() -> std::pair<int, int> {
     // Inside annotations: around a random point of the polygons meeting this BigChunk, so small
@@ -199,9 +211,11 @@ Extraction RandomSmallChunkCollector::extract_smallchunk(std::uint64_t call_coun
       if (bc.number != last_served_bigchunk_ && ++empty_bigchunks_ >= 16) {
         std::string rule;
         if (roi) rule += std::string(include ? " inside" : " outside") + " the annotations of " + roi_path_;
-        if (o_.min_tissue() > 0) rule += (rule.empty() ? "" : " and") + std::string(" with ") + std::to_string(o_.min_tissue()) + " tissue";
+        if (o_.min_tissue() > 0)
+          rule += (rule.empty() ? "" : " and") + std::string(" with ") + std::to_string(o_.min_tissue()) + " tissue";
         if (rule.empty()) rule = " clear of damaged tiles";
-        throw Error(std::to_string(empty_bigchunks_) + " BigChunks in a row held no patch" + rule + ": nothing to serve");
+        throw Error(std::to_string(empty_bigchunks_) + " BigChunks in a row held no patch" + rule +
+                    ": nothing to serve");
       }
       return Extraction::done();
     }

@@ -85,8 +85,8 @@ class Ring {
  private:
   // Each writer's counter on its own cache line, so the two processes never write one line.
   struct Header {
-    alignas(64) std::atomic<std::uint32_t> head;  // the producer's
-    alignas(64) std::atomic<std::uint32_t> tail;  // the consumer's
+    alignas(64) std::atomic<std::uint32_t> head;   // the producer's
+    alignas(64) std::atomic<std::uint32_t> tail;   // the consumer's
     std::atomic<std::uint32_t> producer_sleeping;  // the producer's; read by the consumer in pop()
   };
   static_assert(sizeof(Header) == 128 && offsetof(Header, tail) == 64, "the shared layout: two cache lines");

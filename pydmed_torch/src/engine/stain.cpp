@@ -53,7 +53,8 @@ cv::Mat1d concentrations(const cv::Mat1d& od, const cv::Matx32d& stains) {
 bool try_fit(const cv::Mat1d& od, const MacenkoOptions& o, MacenkoFit& fit) {
   std::vector<int> tissue;
   for (int i = 0; i < od.rows; ++i)
-    if (od(i, 0) >= o.od_threshold() && od(i, 1) >= o.od_threshold() && od(i, 2) >= o.od_threshold()) tissue.push_back(i);
+    if (od(i, 0) >= o.od_threshold() && od(i, 1) >= o.od_threshold() && od(i, 2) >= o.od_threshold())
+      tissue.push_back(i);
   if (int(tissue.size()) < o.min_pixels()) return false;
   cv::Mat1d t(int(tissue.size()), 3);
   for (std::size_t k = 0; k < tissue.size(); ++k) od.row(tissue[k]).copyTo(t.row(int(k)));
@@ -93,7 +94,8 @@ bool try_fit(const cv::Mat1d& od, const MacenkoOptions& o, MacenkoFit& fit) {
 MacenkoFit fit_macenko(const cv::Mat& rgb, const MacenkoOptions& o) {
   MacenkoFit fit;
   if (!try_fit(optical_density(rgb), o, fit))
-    throw Error("stain: fewer than " + std::to_string(o.min_pixels()) + " stained pixels to fit a Macenko stain matrix to");
+    throw Error("stain: fewer than " + std::to_string(o.min_pixels()) +
+                " stained pixels to fit a Macenko stain matrix to");
   return fit;
 }
 
@@ -102,7 +104,8 @@ cv::Mat normalize_macenko(const cv::Mat& rgb, const MacenkoFit& target, const Ma
   MacenkoFit own;
   if (!try_fit(od, o, own)) return rgb;  // background: nothing to normalise
   cv::Mat1d c = concentrations(od, own.stains);
-  for (int s = 0; s < 2; ++s) c.col(s) *= target.max_concentration[std::size_t(s)] / own.max_concentration[std::size_t(s)];
+  for (int s = 0; s < 2; ++s)
+    c.col(s) *= target.max_concentration[std::size_t(s)] / own.max_concentration[std::size_t(s)];
   return to_rgb(c * cv::Mat1d(cv::Mat(target.stains.t())), rgb.size());
 }
 

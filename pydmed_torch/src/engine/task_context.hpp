@@ -12,10 +12,10 @@ namespace pydmed::detail {
 // The engine's random streams, each keyed by the seed, its role and what it is for. The values
 // are part of what a seed means: changing one changes every seeded run.
 enum class StreamRole : std::uint64_t {
-  kBigChunkLoader = 1,    // PatientTask::random_stream in a loader: {seed, patient, visit, bigchunk, call, role}
-  kCollector = 2,         // ... in a collector
-  kTransform = 3,         // Options::transform: {seed, patient, visit, bigchunk, call, role}
-  kScheduler = 0x5C4ED,   // the scheduler's decisions: {seed, decision number, role}
+  kBigChunkLoader = 1,   // PatientTask::random_stream in a loader: {seed, patient, visit, bigchunk, call, role}
+  kCollector = 2,        // ... in a collector
+  kTransform = 3,        // Options::transform: {seed, patient, visit, bigchunk, call, role}
+  kScheduler = 0x5C4ED,  // the scheduler's decisions: {seed, decision number, role}
 };
 
 struct TaskContext {
@@ -34,7 +34,7 @@ struct TaskContext {
     if (pending_checkpoint) checkpoint_out->write(*pending_checkpoint);
     pending_checkpoint.reset();
   }
-  SharedText* status_out = nullptr;      // collectors only
+  SharedText* status_out = nullptr;  // collectors only
   int log_fd = -1;
   std::uint8_t* bigchunk_memory = nullptr;  // loaders only
   std::size_t bigchunk_capacity = 0;

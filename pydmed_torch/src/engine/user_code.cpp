@@ -32,8 +32,8 @@ void PatientTask::log(const std::string& line) const {
 }
 
 Rng PatientTask::random_stream(std::uint64_t call_count) const {
-  return Rng({ctx_->options->seed(), std::uint64_t(ctx_->patient->int_uniqueid), ctx_->visit,
-              ctx_->bigchunk_number, call_count, std::uint64_t(ctx_->role)});
+  return Rng({ctx_->options->seed(), std::uint64_t(ctx_->patient->int_uniqueid), ctx_->visit, ctx_->bigchunk_number,
+              call_count, std::uint64_t(ctx_->role)});
 }
 
 cv::Mat BigChunkLoader::allocate(int height, int width, int channels) {

@@ -42,7 +42,8 @@ cv::Mat CoverageRecorder::picture(std::int64_t patient, const Slide& slide, int 
   return out;
 }
 
-void CoverageRecorder::save_pngs(const std::string& dir, const Dataset& dataset, const std::string& record, int size) const {
+void CoverageRecorder::save_pngs(const std::string& dir, const Dataset& dataset, const std::string& record,
+                                 int size) const {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) throw Error(dir + ": cannot create the folder: " + ec.message());

@@ -91,8 +91,10 @@ void Heatmap::save_npy(const std::string& path) const {
   f.close();
 }
 
-cv::Mat Heatmap::overlay(const Slide& slide, int channel, double alpha, int colormap, int size, const Annotations* roi) const {
-  if (channel < 0 || channel >= channels()) throw Error(slide.path() + ": heatmap has no channel " + std::to_string(channel));
+cv::Mat Heatmap::overlay(const Slide& slide, int channel, double alpha, int colormap, int size,
+                         const Annotations* roi) const {
+  if (channel < 0 || channel >= channels())
+    throw Error(slide.path() + ": heatmap has no channel " + std::to_string(channel));
   std::vector<cv::Mat> ch;
   cv::split(values_, ch);
   const cv::Mat& v = ch[std::size_t(channel)];
@@ -110,7 +112,9 @@ cv::Mat Heatmap::overlay(const Slide& slide, int channel, double alpha, int colo
   cv::Mat out;
   cv::addWeighted(thumb, 1 - alpha, colour, alpha, 0, out);
   thumb.copyTo(out, ~mask);
-  if (roi) roi->draw(out, double(out.cols) / double(slide.levels()[0].width), double(out.rows) / double(slide.levels()[0].height));
+  if (roi)
+    roi->draw(out, double(out.cols) / double(slide.levels()[0].width),
+              double(out.rows) / double(slide.levels()[0].height));
   return out;
 }
 

@@ -7,13 +7,15 @@
 
 namespace pydmed {
 
-std::optional<std::int64_t> LabelBalancedScheduler::pick(const SchedulerView& dl, const std::vector<std::int64_t>& loaded,
-                                                         Rng& rng, std::int64_t also) const {
+std::optional<std::int64_t> LabelBalancedScheduler::pick(const SchedulerView& dl,
+                                                         const std::vector<std::int64_t>& loaded, Rng& rng,
+                                                         std::int64_t also) const {
   std::map<nlohmann::json, std::vector<std::int64_t>> waiting;
   std::vector<std::int64_t> pool = dl.waiting_patients();
   if (also >= 0) pool.push_back(also);
   for (std::int64_t id : pool) {
-    if (std::find(loaded.begin(), loaded.end(), id) == loaded.end()) waiting[label_(dl.dataset().patient(id))].push_back(id);
+    if (std::find(loaded.begin(), loaded.end(), id) == loaded.end())
+      waiting[label_(dl.dataset().patient(id))].push_back(id);
   }
   if (waiting.empty()) return std::nullopt;
   std::map<nlohmann::json, int> count;

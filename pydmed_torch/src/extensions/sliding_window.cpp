@@ -45,15 +45,17 @@ struct Grid {
   std::vector<std::int64_t> lx, ly;
   std::int64_t kw = 0, kh = 0;
   // `scale`: level pixels per target pixel (1 without an mpp).
-  Grid(std::int64_t level_w, std::int64_t level_h, int kernel, int stride, double scale_x, double scale_y, std::int64_t kw_,
-       std::int64_t kh_)
+  Grid(std::int64_t level_w, std::int64_t level_h, int kernel, int stride, double scale_x, double scale_y,
+       std::int64_t kw_, std::int64_t kh_)
       : xs(WindowAxis::of(std::int64_t(double(level_w) / scale_x), kernel, stride)),
         ys(WindowAxis::of(std::int64_t(double(level_h) / scale_y), kernel, stride)),
         kw(kw_),
         kh(kh_) {
     auto to_level = [](const WindowAxis& a, double scale, std::int64_t length, std::int64_t region) {
       std::vector<std::int64_t> out;
-      for (auto s : a.starts) out.push_back(std::clamp<std::int64_t>(std::llround(double(s) * scale), 0, std::max<std::int64_t>(0, length - region)));
+      for (auto s : a.starts)
+        out.push_back(
+            std::clamp<std::int64_t>(std::llround(double(s) * scale), 0, std::max<std::int64_t>(0, length - region)));
       return out;
     };
     lx = to_level(xs, scale_x, level_w, kw);
@@ -64,8 +66,14 @@ struct Grid {
 // The grid for a BigChunk's info (the loader's) or a slide (the loader), the same on both sides.
 nlohmann::json grid_info(std::int64_t level_w, std::int64_t level_h, double mpp, double scale_x, double scale_y,
                          std::int64_t kw, std::int64_t kh, bool upsample) {
-  return {{"level_width", level_w}, {"level_height", level_h}, {"mpp", mpp}, {"scale_x", scale_x},
-          {"scale_y", scale_y},     {"kw", kw},                {"kh", kh},   {"upsample", upsample}};
+  return {{"level_width", level_w},
+          {"level_height", level_h},
+          {"mpp", mpp},
+          {"scale_x", scale_x},
+          {"scale_y", scale_y},
+          {"kw", kw},
+          {"kh", kh},
+          {"upsample", upsample}};
 }
 Grid grid_of(const nlohmann::json& g, const SlidingWindowOptions& sw) {
   return Grid(g.at("level_width"), g.at("level_height"), sw.kernel(), sw.stride(), g.at("scale_x"), g.at("scale_y"),
@@ -93,9 +101,11 @@ struct Plan {
         if (starts[std::size_t(m)] % t == 0) return m;
       return n;
     };
-    cols_per = on_tiles(g.lx, most(g.lx, g.kw + spare, std::int64_t(max_bytes / (3 * std::size_t(g.kh + spare)))), tile.first);
+    cols_per =
+        on_tiles(g.lx, most(g.lx, g.kw + spare, std::int64_t(max_bytes / (3 * std::size_t(g.kh + spare)))), tile.first);
     const std::int64_t span_w = g.lx[std::size_t(cols_per - 1)] + g.kw - g.lx[0] + spare;
-    rows_per = on_tiles(g.ly, most(g.ly, g.kh + spare, std::int64_t(max_bytes / (3 * std::size_t(span_w)))), tile.second);
+    rows_per =
+        on_tiles(g.ly, most(g.ly, g.kh + spare, std::int64_t(max_bytes / (3 * std::size_t(span_w)))), tile.second);
     col_groups = (ncols + cols_per - 1) / cols_per;
     row_groups = (nrows + rows_per - 1) / rows_per;
   }
@@ -138,12 +148,16 @@ class SlidingWindowLoader : public BigChunkLoader {
     const std::int64_t b = start_bigchunk(get_checkpoint()) + bigchunk_number();
     if (b >= plan.count()) return std::nullopt;  // every window served: the patient is finished
     const std::int64_t rg = b / plan.col_groups, cg = b % plan.col_groups;
-    const std::int64_t c0 = cg * plan.cols_per, c1 = std::min<std::int64_t>(c0 + plan.cols_per, std::int64_t(grid.lx.size()));
-    const std::int64_t r0 = rg * plan.rows_per, r1 = std::min<std::int64_t>(r0 + plan.rows_per, std::int64_t(grid.ly.size()));
+    const std::int64_t c0 = cg * plan.cols_per,
+                       c1 = std::min<std::int64_t>(c0 + plan.cols_per, std::int64_t(grid.lx.size()));
+    const std::int64_t r0 = rg * plan.rows_per,
+                       r1 = std::min<std::int64_t>(r0 + plan.rows_per, std::int64_t(grid.ly.size()));
     const std::int64_t x0 = grid.lx[std::size_t(c0)], y0 = grid.ly[std::size_t(r0)];
-    const int w = int(grid.lx[std::size_t(c1 - 1)] + grid.kw - x0), h = int(grid.ly[std::size_t(r1 - 1)] + grid.kh - y0);
+    const int w = int(grid.lx[std::size_t(c1 - 1)] + grid.kw - x0),
+              h = int(grid.ly[std::size_t(r1 - 1)] + grid.kh - y0);
     BigChunk bc;
-    bc.region = {std::llround(double(x0) * L.downsample), std::llround(double(y0) * L.downsample), level, w, h, L.downsample};
+    bc.region = {
+        std::llround(double(x0) * L.downsample), std::llround(double(y0) * L.downsample), level, w, h, L.downsample};
     bc.data = allocate(h, w, 3);
     // A damaged tile costs the windows over it (reported), not the band.
     bc.damaged = slide_->read_region_salvage(bc.data.data, bc.region.x, bc.region.y, level, w, h);
@@ -169,7 +183,8 @@ class SlidingWindowCollector : public SmallChunkCollector {
       first_ = bc.number == 0 && get_checkpoint().is_object() && start_bigchunk(get_checkpoint()) == b_
                    ? get_checkpoint().value("window", std::int64_t(0))
                    : 0;
-      if (!roi_) roi_ = std::make_unique<Annotations>(record_annotations(patient().record(sw_.record())));  // once a visit
+      if (!roi_)
+        roi_ = std::make_unique<Annotations>(record_annotations(patient().record(sw_.record())));  // once a visit
     }
     const std::int64_t b = b_, c0 = c0_, r0 = r0_;
     const std::int64_t cols = c1_ - c0, count = cols * (r1_ - r0);
@@ -190,7 +205,8 @@ class SlidingWindowCollector : public SmallChunkCollector {
     const cv::Rect in_bigchunk(int(lx - bx), int(ly - by), int(g.kw), int(g.kh));
     // Outside the served side of the annotations: not a window of this run.
     const Annotation* cls = nullptr;
-    const RegionInfo window{std::llround(double(lx) * ds), std::llround(double(ly) * ds), bc.region.level, g.kw, g.kh, ds};
+    const RegionInfo window{
+        std::llround(double(lx) * ds), std::llround(double(ly) * ds), bc.region.level, g.kw, g.kh, ds};
     if (!roi_->empty() && !roi_->serves(window, sw_.roi(), sw_.min_roi_fraction(), &cls)) return Extraction::skip();
     std::string why;
     if (touches_damage(bc, in_bigchunk.x, in_bigchunk.y, in_bigchunk.width, in_bigchunk.height, &why)) {
@@ -209,9 +225,14 @@ class SlidingWindowCollector : public SmallChunkCollector {
     const WindowAxis &xs = g.xs, &ys = g.ys;
     const bool last_row = ys.extra_last && row + 1 == std::int64_t(ys.starts.size());
     const bool last_col = xs.extra_last && col + 1 == std::int64_t(xs.starts.size());
-    c.info = {{"row", row}, {"col", col}, {"rows", ys.starts.size()}, {"cols", xs.starts.size()},
-              {"last_row", last_row}, {"last_col", last_col},
-              {"overlap_y", last_row ? ys.last_overlap : 0}, {"overlap_x", last_col ? xs.last_overlap : 0}};
+    c.info = {{"row", row},
+              {"col", col},
+              {"rows", ys.starts.size()},
+              {"cols", xs.starts.size()},
+              {"last_row", last_row},
+              {"last_col", last_col},
+              {"overlap_y", last_row ? ys.last_overlap : 0},
+              {"overlap_x", last_col ? xs.last_overlap : 0}};
     if (!roi_->empty() && sw_.roi() == RoiMode::Include) c.info["roi"] = cls ? cls->cls : "";
     return c;
   }
@@ -219,7 +240,7 @@ class SlidingWindowCollector : public SmallChunkCollector {
  private:
   SlidingWindowOptions sw_;
   std::int64_t b_ = 0, of_ = 0, c0_ = 0, c1_ = 0, r0_ = 0, r1_ = 0, first_ = 0;
-  std::unique_ptr<Grid> grid_;  // the slide's, from the BigChunk's info
+  std::unique_ptr<Grid> grid_;        // the slide's, from the BigChunk's info
   std::unique_ptr<Annotations> roi_;  // the record's, read once a visit
   double mpp_ = 0;
   bool upsample_ = false;
@@ -248,7 +269,8 @@ class SlidingWindowScheduler : public Scheduler {
 
 Options sliding_window_options(const SlidingWindowOptions& sw, Options base) {
   if (sw.kernel() <= 0 || sw.stride() <= 0) throw OptionsError("sliding window", "kernel and stride must be positive");
-  if (!(sw.min_roi_fraction() >= 0 && sw.min_roi_fraction() <= 1)) throw OptionsError("min_roi_fraction", "must be between 0 and 1");
+  if (!(sw.min_roi_fraction() >= 0 && sw.min_roi_fraction() <= 1))
+    throw OptionsError("min_roi_fraction", "must be between 0 and 1");
   const std::size_t min_bytes = std::size_t(sw.kernel()) * std::size_t(sw.kernel()) * 3;
   if (base.max_bigchunk_bytes() < min_bytes) base.max_bigchunk_bytes(min_bytes);
   return base.patch_shape({sw.kernel(), sw.kernel(), 3});

@@ -36,13 +36,15 @@ bool in_ring(const std::vector<cv::Point2d>& ring, double x, double y) {
 
 double ring_area(const std::vector<cv::Point2d>& ring) {
   double twice = 0;
-  for (std::size_t i = 0, j = ring.size() - 1; i < ring.size(); j = i++) twice += ring[j].x * ring[i].y - ring[i].x * ring[j].y;
+  for (std::size_t i = 0, j = ring.size() - 1; i < ring.size(); j = i++)
+    twice += ring[j].x * ring[i].y - ring[i].x * ring[j].y;
   return std::abs(twice) / 2;
 }
 
 cv::Rect2d bounds_of(const std::vector<cv::Point2d>& ring) {
   double x0 = ring[0].x, y0 = ring[0].y, x1 = x0, y1 = y0;
-  for (const auto& q : ring) x0 = std::min(x0, q.x), y0 = std::min(y0, q.y), x1 = std::max(x1, q.x), y1 = std::max(y1, q.y);
+  for (const auto& q : ring)
+    x0 = std::min(x0, q.x), y0 = std::min(y0, q.y), x1 = std::max(x1, q.x), y1 = std::max(y1, q.y);
   return cv::Rect2d(x0, y0, x1 - x0, y1 - y0);
 }
 
@@ -91,7 +93,8 @@ bool parse_geometry(const nlohmann::json& g, std::vector<AnnotationPolygon>& out
   const std::string type = g["type"].get<std::string>();
   if (type == "GeometryCollection") {
     if (depth > 8) throw FeatureError{"GeometryCollections nested more than 8 deep"};
-    if (!g.contains("geometries") || !g["geometries"].is_array()) throw FeatureError{"a GeometryCollection without geometries"};
+    if (!g.contains("geometries") || !g["geometries"].is_array())
+      throw FeatureError{"a GeometryCollection without geometries"};
     bool any = false;
     for (const auto& sub : g["geometries"]) any |= parse_geometry(sub, out, depth + 1);
     return any;
@@ -100,7 +103,8 @@ bool parse_geometry(const nlohmann::json& g, std::vector<AnnotationPolygon>& out
     if (type == "Point" || type == "MultiPoint" || type == "LineString" || type == "MultiLineString") return false;
     throw FeatureError{"unknown geometry type '" + type + "'"};
   }
-  if (!g.contains("coordinates") || !g["coordinates"].is_array()) throw FeatureError{"the " + type + " has no coordinates"};
+  if (!g.contains("coordinates") || !g["coordinates"].is_array())
+    throw FeatureError{"the " + type + " has no coordinates"};
   if (type == "Polygon") {
     out.push_back(parse_polygon(g["coordinates"]));
   } else {
@@ -150,7 +154,8 @@ Annotations Annotations::parse(const nlohmann::json& geojson, const std::string&
       one = nlohmann::json::array({geojson});
       features = &one;
     } else {
-      throw Error(source + ": not GeoJSON features (type '" + type + "'; a FeatureCollection, a Feature or a list of them)");
+      throw Error(source + ": not GeoJSON features (type '" + type +
+                  "'; a FeatureCollection, a Feature or a list of them)");
     }
   } else if (!geojson.is_array()) {
     throw Error(source + ": not GeoJSON features (a FeatureCollection, a Feature or a list of them)");
@@ -169,7 +174,8 @@ Annotations Annotations::parse(const nlohmann::json& geojson, const std::string&
       a.add(std::move(ann));
     } catch (const FeatureError& e) {
       std::string name = class_of(f);
-      throw Error(source + ": feature " + std::to_string(i) + (name.empty() ? "" : " ('" + name + "')") + ": " + e.reason);
+      throw Error(source + ": feature " + std::to_string(i) + (name.empty() ? "" : " ('" + name + "')") + ": " +
+                  e.reason);
     } catch (const nlohmann::json::exception& e) {
       throw Error(source + ": feature " + std::to_string(i) + ": " + e.what());
     }
@@ -233,11 +239,13 @@ nlohmann::json Annotations::to_geojson() const {
 }
 
 void Annotations::draw(cv::Mat& bgr, double sx, double sy, int thickness) const {
-  static const cv::Scalar kPalette[] = {{0, 0, 230}, {230, 120, 0}, {0, 180, 0}, {200, 0, 200}, {0, 200, 220}, {120, 60, 0}};
+  static const cv::Scalar kPalette[] = {{0, 0, 230},   {230, 120, 0}, {0, 180, 0},
+                                        {200, 0, 200}, {0, 200, 220}, {120, 60, 0}};
   constexpr int kShift = 3;  // sub-pixel vertices
   auto ring = [&](const std::vector<cv::Point2d>& r) {
     std::vector<cv::Point> pts;
-    for (const auto& q : r) pts.emplace_back(int(std::lround(q.x * sx * (1 << kShift))), int(std::lround(q.y * sy * (1 << kShift))));
+    for (const auto& q : r)
+      pts.emplace_back(int(std::lround(q.x * sx * (1 << kShift))), int(std::lround(q.y * sy * (1 << kShift))));
     return pts;
   };
   for (const Annotation& a : features_) {
@@ -331,12 +339,14 @@ std::optional<cv::Point2d> Annotations::random_point(Rng& rng, const cv::Rect2d*
   for (const Annotation& a : features_)
     for (const AnnotationPolygon& p : a.polygons) {
       const cv::Rect2d box = within ? (p.bounds & *within) : p.bounds;
-      if (const double area = p.area(); area > 0 && box.area() > 0) total += area, polys.push_back(&p), cumulative.push_back(total);
+      if (const double area = p.area(); area > 0 && box.area() > 0)
+        total += area, polys.push_back(&p), cumulative.push_back(total);
     }
   if (polys.empty()) return std::nullopt;
   for (int attempt = 0; attempt < 16; ++attempt) {
     const double pick = rng.uniform() * total;
-    const std::size_t k = std::size_t(std::upper_bound(cumulative.begin(), cumulative.end(), pick) - cumulative.begin());
+    const std::size_t k =
+        std::size_t(std::upper_bound(cumulative.begin(), cumulative.end(), pick) - cumulative.begin());
     const AnnotationPolygon& p = *polys[std::min(k, polys.size() - 1)];
     const cv::Rect2d box = within ? (p.bounds & *within) : p.bounds;
     // Rejection in the (clipped) bounding box; a thin diagonal polygon fills little of it.

@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
-#include <vector>
 #include <opencv2/imgproc.hpp>
+#include <vector>
 namespace pydmed {
 namespace {
 struct Weight {

@@ -21,8 +21,8 @@ void argb_to_rgb(const std::uint32_t* argb, std::uint8_t* rgb, std::size_t count
   }
 }
 
-void fill_background(std::uint8_t* rgb, std::int64_t stride, std::int64_t x, std::int64_t y, std::int64_t w, std::int64_t h,
-                     Rgb bg) {
+void fill_background(std::uint8_t* rgb, std::int64_t stride, std::int64_t x, std::int64_t y, std::int64_t w,
+                     std::int64_t h, Rgb bg) {
   for (std::int64_t r = 0; r < h; ++r) {
     std::uint8_t* p = rgb + ((y + r) * stride + x) * 3;
     for (std::int64_t c = 0; c < w; ++c) p[3 * c] = bg.r, p[3 * c + 1] = bg.g, p[3 * c + 2] = bg.b;

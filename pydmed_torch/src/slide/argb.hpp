@@ -12,7 +12,7 @@ namespace pydmed {
 void argb_to_rgb(const std::uint32_t* argb, std::uint8_t* rgb, std::size_t count, Rgb bg);
 
 // The w x h rectangle at (x, y) of an RGB image `stride` pixels wide, set to `bg`.
-void fill_background(std::uint8_t* rgb, std::int64_t stride, std::int64_t x, std::int64_t y, std::int64_t w, std::int64_t h,
-                     Rgb bg);
+void fill_background(std::uint8_t* rgb, std::int64_t stride, std::int64_t x, std::int64_t y, std::int64_t w,
+                     std::int64_t h, Rgb bg);
 
 }  // namespace pydmed

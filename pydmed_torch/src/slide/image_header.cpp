@@ -63,7 +63,8 @@ std::optional<double> tiff_first_directory_real(const std::string& path, std::ui
   if (!read_at(*first, b, count_bytes)) return std::nullopt;
   const std::uint64_t entries = std::min<std::uint64_t>(get(b, count_bytes), 4096);
   for (std::uint64_t i = 0; i < entries; ++i) {
-    if (!read_at(*first + std::uint64_t(count_bytes) + i * std::uint64_t(entry_bytes), b, entry_bytes)) return std::nullopt;
+    if (!read_at(*first + std::uint64_t(count_bytes) + i * std::uint64_t(entry_bytes), b, entry_bytes))
+      return std::nullopt;
     if (get(b, 2) != tag) continue;
     const auto type = get(b + 2, 2);
     const int size = type == 5 || type == 10 || type == 12 ? 8 : type == 11 ? 4 : 0;
@@ -110,7 +111,7 @@ std::optional<ImageSize> jpeg_size(const std::string& path) {
     if (c == EOF) return std::nullopt;
     const int marker = c;
     if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) continue;  // no length field
-    if (marker == 0xD9 || marker == 0xDA) return std::nullopt;          // EOI or scan: no SOF
+    if (marker == 0xD9 || marker == 0xDA) return std::nullopt;           // EOI or scan: no SOF
     unsigned char len[2];
     if (!in.read(reinterpret_cast<char*>(len), 2) || be16(len) < 2) return std::nullopt;
     const std::uint32_t length = be16(len);

@@ -16,7 +16,9 @@ struct JpegTileDecoder::State {
 
 namespace {
 
-JpegTileDecoder::State* state_of(j_common_ptr cinfo) { return static_cast<JpegTileDecoder::State*>(cinfo->client_data); }
+JpegTileDecoder::State* state_of(j_common_ptr cinfo) {
+  return static_cast<JpegTileDecoder::State*>(cinfo->client_data);
+}
 
 [[noreturn]] void error_exit(j_common_ptr cinfo) {
   JpegTileDecoder::State* s = state_of(cinfo);
@@ -66,8 +68,8 @@ bool run(JpegTileDecoder::State* s, const std::uint8_t* tables, std::size_t tabl
     cinfo->out_color_space = JCS_RGB;
     jpeg_start_decompress(cinfo);
     if (int(cinfo->output_width) != width || int(cinfo->output_height) != height) {
-      std::snprintf(s->message, sizeof s->message, "Dimensional mismatch reading JPEG, expected %dx%d, got %ux%u", width, height,
-                    cinfo->output_width, cinfo->output_height);
+      std::snprintf(s->message, sizeof s->message, "Dimensional mismatch reading JPEG, expected %dx%d, got %ux%u",
+                    width, height, cinfo->output_width, cinfo->output_height);
       ok = false;
     }
   }
@@ -86,8 +88,8 @@ bool run(JpegTileDecoder::State* s, const std::uint8_t* tables, std::size_t tabl
 JpegTileDecoder::JpegTileDecoder() : s_(std::make_unique<State>()) {}
 JpegTileDecoder::~JpegTileDecoder() = default;
 
-std::string JpegTileDecoder::decode(const std::uint8_t* tables, std::size_t tables_bytes, const std::uint8_t* data, std::size_t bytes,
-                                    bool ycbcr, int width, int height, std::uint8_t* const* rows) {
+std::string JpegTileDecoder::decode(const std::uint8_t* tables, std::size_t tables_bytes, const std::uint8_t* data,
+                                    std::size_t bytes, bool ycbcr, int width, int height, std::uint8_t* const* rows) {
   s_->message[0] = '\0';
   if (run(s_.get(), tables, tables_bytes, data, bytes, ycbcr, width, height, rows)) return "";
   return s_->message[0] ? s_->message : "libjpeg failed";

@@ -57,7 +57,8 @@ class MosaicPainter : public TilePainter {
   // area-averaged to block_ / step pixels a side, at least one. Levels are written one after
   // another (by one thread), so the cache holds one level's blocks at a time.
   const cv::Mat& block(std::int64_t bx, std::int64_t by, std::int64_t step) const {
-    const std::size_t k = splitmix64(seed_ ^ splitmix64(std::uint64_t(bx) * 0x9E3779B97F4A7C15ULL + std::uint64_t(by))) % blocks_.size();
+    const std::size_t k =
+        splitmix64(seed_ ^ splitmix64(std::uint64_t(bx) * 0x9E3779B97F4A7C15ULL + std::uint64_t(by))) % blocks_.size();
     if (step != cached_step_) cache_.assign(blocks_.size(), cv::Mat()), cached_step_ = step;
     cv::Mat& m = cache_[k];
     if (m.empty()) {

@@ -56,7 +56,8 @@ std::string display_name(const std::string& name) {
 }  // namespace
 
 void register_slide_backend(SlideBackendEntry entry, std::size_t position) {
-  if (entry.name.empty() || !entry.probe || !entry.open) throw Error("register_slide_backend: a reader needs a name, a probe and an opener");
+  if (entry.name.empty() || !entry.probe || !entry.open)
+    throw Error("register_slide_backend: a reader needs a name, a probe and an opener");
   Registry& r = registry();
   std::lock_guard<std::mutex> lock(r.mu);
   position = std::min(position, r.entries.size());
@@ -80,7 +81,8 @@ std::unique_ptr<SlideBackend> open_backend(const std::string& path, const std::s
     entries = registry().entries;
   }
   if (!only.empty()) {
-    entries.erase(std::remove_if(entries.begin(), entries.end(), [&](const auto& e) { return e.name != only; }), entries.end());
+    entries.erase(std::remove_if(entries.begin(), entries.end(), [&](const auto& e) { return e.name != only; }),
+                  entries.end());
     if (entries.empty()) throw SlideError(path, "no reader named '" + only + "'");
   }
   std::string reasons;

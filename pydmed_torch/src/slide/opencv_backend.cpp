@@ -56,8 +56,7 @@ class OpenCVBackend : public SlideBackend {
 
   cv::Mat read_associated_image(const std::string&, Rgb) const override { return {}; }
 
-  void read_region(uint8_t* rgb, int64_t x, int64_t y, int, int64_t w, int64_t h,
-                   Rgb bg) const override {
+  void read_region(uint8_t* rgb, int64_t x, int64_t y, int, int64_t w, int64_t h, Rgb bg) const override {
     const cv::Mat& image = decoded();
     cv::Mat out(static_cast<int>(h), static_cast<int>(w), CV_8UC3, rgb);
     out.setTo(cv::Scalar(bg.r, bg.g, bg.b));
@@ -72,9 +71,7 @@ class OpenCVBackend : public SlideBackend {
   }
 
   // The whole decoded image, whether or not it has been decoded yet.
-  std::size_t resident_bytes() const override {
-    return std::size_t(levels[0].width * levels[0].height * 3);
-  }
+  std::size_t resident_bytes() const override { return std::size_t(levels[0].width * levels[0].height * 3); }
 
  private:
   // The image, decoding it once; a failure is kept and thrown again without a second decode.
@@ -118,7 +115,8 @@ OpenResult open_with_opencv(const std::string& path) {
     r.recognised = true;
     const auto size = kind == ImageKind::kPng ? png_size(path) : jpeg_size(path);
     if (!size || size->width <= 0 || size->height <= 0) {
-      r.reason = kind == ImageKind::kPng ? "no valid IHDR chunk in the PNG header" : "no valid SOF marker in the JPEG header";
+      r.reason =
+          kind == ImageKind::kPng ? "no valid IHDR chunk in the PNG header" : "no valid SOF marker in the JPEG header";
       return r;
     }
     if (size->width * size->height > kMaxImagePixels) {

@@ -55,14 +55,13 @@ class OpenSlideBackend : public SlideBackend {
     return out;
   }
 
-  void read_region(uint8_t* rgb, int64_t x, int64_t y, int level, int64_t w, int64_t h,
-                   Rgb bg) const override {
+  void read_region(uint8_t* rgb, int64_t x, int64_t y, int level, int64_t w, int64_t h, Rgb bg) const override {
     // Reused per thread: BigChunk-sized reads would otherwise page-fault 16 MB every time.
     thread_local std::vector<uint32_t> argb;
     argb.resize(static_cast<size_t>(w * h));
     openslide_read_region(osr_, argb.data(), x, y, level, w, h);
-    check("reading region (" + std::to_string(x) + ", " + std::to_string(y) + ") level " +
-          std::to_string(level) + " size " + std::to_string(w) + " x " + std::to_string(h));
+    check("reading region (" + std::to_string(x) + ", " + std::to_string(y) + ") level " + std::to_string(level) +
+          " size " + std::to_string(w) + " x " + std::to_string(h));
     argb_to_rgb(argb.data(), rgb, argb.size(), bg);
     if (argb.capacity() > (size_t{1} << 24)) argb = {};  // do not pin a giant buffer forever
   }

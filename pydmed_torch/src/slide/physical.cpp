@@ -10,7 +10,8 @@ namespace pydmed {
 
 PhysicalRegion Slide::physical_region(double target_mpp, int width, int height, bool allow_upsample) const {
   if (!(std::isfinite(target_mpp) && target_mpp > 0)) {
-    throw SlideError(path_, "target mpp " + std::to_string(target_mpp) + " must be a positive number of microns per pixel");
+    throw SlideError(path_,
+                     "target mpp " + std::to_string(target_mpp) + " must be a positive number of microns per pixel");
   }
   if (width <= 0 || height <= 0) throw SlideError(path_, "patch size must be positive");
   const auto mx = mpp_x(), my = mpp_y();
@@ -25,8 +26,9 @@ PhysicalRegion Slide::physical_region(double target_mpp, int width, int height, 
   }
   if (r.level < 0) {
     if (!allow_upsample) {
-      throw SlideError(path_, "target " + std::to_string(target_mpp) + " um/px is finer than the slide's finest level (" +
-                                  std::to_string(*mx) + " um/px); upsampling was not allowed");
+      throw SlideError(path_, "target " + std::to_string(target_mpp) +
+                                  " um/px is finer than the slide's finest level (" + std::to_string(*mx) +
+                                  " um/px); upsampling was not allowed");
     }
     r.level = 0;
     r.upsample = true;

@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <opencv2/imgproc.hpp>
 #include <vector>
@@ -51,8 +51,8 @@ class SampleImage : public TilePainter {
     for (int i = 0; i < n; ++i) {
       const double a = rng.uniform() * M_PI;
       blobs_.push_back({o.width() * (0.2 + 0.6 * rng.uniform()), o.height() * (0.2 + 0.6 * rng.uniform()),
-                        m * (0.08 + 0.17 * rng.uniform()), m * (0.08 + 0.17 * rng.uniform()),
-                        std::cos(a), std::sin(a)});
+                        m * (0.08 + 0.17 * rng.uniform()), m * (0.08 + 0.17 * rng.uniform()), std::cos(a),
+                        std::sin(a)});
     }
     edge_cell_ = std::max(64.0, m / 12);
     dense_ = o.label() != 0;
@@ -106,7 +106,8 @@ class SampleImage : public TilePainter {
     for (int j = 0; j < n; ++j) {
       auto* row = tile.ptr<std::uint8_t>(j);
       for (int i = 0; i < n; ++i) {
-        const std::uint64_t h = splitmix64(std::uint64_t(py + j) * 0x100000001B3ULL ^ std::uint64_t(px + i) ^ (std::uint64_t(ds) << 56));
+        const std::uint64_t h =
+            splitmix64(std::uint64_t(py + j) * 0x100000001B3ULL ^ std::uint64_t(px + i) ^ (std::uint64_t(ds) << 56));
         const float grain = float(h & 0xFF) / 255.f - 0.5f;
         const float a = std::clamp(field(tg, j, i) / 0.01f, 0.f, 1.f);  // a soft tissue edge
         const float k = 0.75f + 0.5f * field(sg, j, i);
@@ -162,10 +163,12 @@ int write_sample_slide(const std::string& path, const SampleSlideOptions& o) {
   errno = 0;
   const TiffPtr tif = open_tiff(path, big ? "w8" : "w", &errors);
   if (!tif) throw Error(path + ": cannot create the TIFF file: " + (errno ? std::strerror(errno) : errors.last));
-  const std::unique_ptr<TilePainter> image =
-      o.source().empty() ? std::unique_ptr<TilePainter>(std::make_unique<SampleImage>(o)) : make_mosaic_painter(o.source(), o.seed());
+  const std::unique_ptr<TilePainter> image = o.source().empty()
+                                                 ? std::unique_ptr<TilePainter>(std::make_unique<SampleImage>(o))
+                                                 : make_mosaic_painter(o.source(), o.seed());
   const std::string description = "pydmed_torch sample slide; label=" + std::to_string(o.label()) +
-                                  "; seed=" + std::to_string(o.seed()) + (o.source().empty() ? "" : "; mosaic of " + o.source());
+                                  "; seed=" + std::to_string(o.seed()) +
+                                  (o.source().empty() ? "" : "; mosaic of " + o.source());
   cv::Mat tile(ts, ts, CV_8UC3);
   std::int64_t w = o.width(), h = o.height();
   int level = 0;

@@ -31,9 +31,7 @@ void Slide::set_decode_threads(int threads) {
   backend_->set_decode_threads(decode_threads_);
 }
 const std::vector<LevelInfo>& Slide::levels() const { return levels_; }
-const std::map<std::string, std::string>& Slide::properties() const {
-  return properties_;
-}
+const std::map<std::string, std::string>& Slide::properties() const { return properties_; }
 
 const LevelInfo& Slide::level(int level) const {
   if (level < 0 || level >= level_count()) {
@@ -64,8 +62,7 @@ int Slide::best_level_for_downsample(double downsample) const {
 }
 
 namespace {
-std::optional<double> number_property(const std::map<std::string, std::string>& props,
-                                      const std::string& key) {
+std::optional<double> number_property(const std::map<std::string, std::string>& props, const std::string& key) {
   auto it = props.find(key);
   if (it == props.end()) return std::nullopt;
   try {
@@ -93,15 +90,14 @@ std::optional<double> Slide::mpp_y() const { return mpp_y_ ? mpp_y_ : mpp(proper
 
 void Slide::set_mpp(double x, double y) {
   if (!(std::isfinite(x) && x > 0 && std::isfinite(y) && y > 0)) {
-    throw SlideError(path_, "mpp " + std::to_string(x) + " x " + std::to_string(y) + " must be positive microns per pixel");
+    throw SlideError(path_,
+                     "mpp " + std::to_string(x) + " x " + std::to_string(y) + " must be positive microns per pixel");
   }
   mpp_x_ = x;
   mpp_y_ = y;
 }
 
-std::vector<std::string> Slide::associated_image_names() const {
-  return backend_->associated_image_names();
-}
+std::vector<std::string> Slide::associated_image_names() const { return backend_->associated_image_names(); }
 
 cv::Mat Slide::read_associated_image(const std::string& name) const {
   auto names = associated_image_names();
@@ -111,36 +107,33 @@ cv::Mat Slide::read_associated_image(const std::string& name) const {
   return backend_->read_associated_image(name, background_);
 }
 
-void Slide::check_region(std::int64_t x, std::int64_t y, int lvl, std::int64_t width,
-                         std::int64_t height) const {
+void Slide::check_region(std::int64_t x, std::int64_t y, int lvl, std::int64_t width, std::int64_t height) const {
   level(lvl);
   // Far beyond any scanner, and small enough that x + width * downsample cannot overflow.
   constexpr std::int64_t kMaxCoordinate = std::int64_t{1} << 40;
   if (x < -kMaxCoordinate || x > kMaxCoordinate || y < -kMaxCoordinate || y > kMaxCoordinate) {
-    throw SlideError(path_, "region coordinates (" + std::to_string(x) + ", " + std::to_string(y) +
-                                ") are out of range");
+    throw SlideError(path_,
+                     "region coordinates (" + std::to_string(x) + ", " + std::to_string(y) + ") are out of range");
   }
   if (width <= 0 || height <= 0) {
-    throw SlideError(path_, "region size " + std::to_string(width) + " x " +
-                                std::to_string(height) + " must be positive");
+    throw SlideError(path_,
+                     "region size " + std::to_string(width) + " x " + std::to_string(height) + " must be positive");
   }
   if (width > kMaxRegionPixels / height) {
-    throw SlideError(path_, "region size " + std::to_string(width) + " x " +
-                                std::to_string(height) + " exceeds the limit of " +
-                                std::to_string(kMaxRegionPixels) + " pixels per read");
+    throw SlideError(path_, "region size " + std::to_string(width) + " x " + std::to_string(height) +
+                                " exceeds the limit of " + std::to_string(kMaxRegionPixels) + " pixels per read");
   }
 }
 
-cv::Mat Slide::read_region(std::int64_t x, std::int64_t y, int lvl, std::int64_t width,
-                           std::int64_t height) const {
+cv::Mat Slide::read_region(std::int64_t x, std::int64_t y, int lvl, std::int64_t width, std::int64_t height) const {
   check_region(x, y, lvl, width, height);
   cv::Mat out(static_cast<int>(height), static_cast<int>(width), CV_8UC3);
   backend_->read_region(out.data, x, y, lvl, width, height, background_);
   return out;
 }
 
-void Slide::read_region_into(std::uint8_t* rgb, std::int64_t x, std::int64_t y, int lvl,
-                             std::int64_t width, std::int64_t height) const {
+void Slide::read_region_into(std::uint8_t* rgb, std::int64_t x, std::int64_t y, int lvl, std::int64_t width,
+                             std::int64_t height) const {
   check_region(x, y, lvl, width, height);
   backend_->read_region(rgb, x, y, lvl, width, height, background_);
 }
@@ -156,15 +149,15 @@ cv::Mat Slide::thumbnail(int max_size) const {
   // Read the level in horizontal bands so that a huge one-level image never lands in RAM whole.
   cv::Mat thumb(th, tw, CV_8UC3);
   const double src_rows_per_row = double(L.height) / th;
-  const int band = static_cast<int>(std::clamp<double>(
-      (1 << 24) / (double(L.width) * std::max(src_rows_per_row, 1.0)), 1.0, 256.0));
+  const int band =
+      static_cast<int>(std::clamp<double>((1 << 24) / (double(L.width) * std::max(src_rows_per_row, 1.0)), 1.0, 256.0));
   for (int r0 = 0; r0 < th; r0 += band) {
     const int r1 = std::min(th, r0 + band);
     const std::int64_t sy0 = static_cast<std::int64_t>(std::floor(double(r0) * L.height / th));
-    const std::int64_t sy1 = std::max<std::int64_t>(
-        sy0 + 1, static_cast<std::int64_t>(std::ceil(double(r1) * L.height / th)));
-    cv::Mat src = read_region(0, static_cast<std::int64_t>(std::llround(sy0 * L.downsample)), lvl,
-                              L.width, std::min(sy1, L.height) - sy0);
+    const std::int64_t sy1 =
+        std::max<std::int64_t>(sy0 + 1, static_cast<std::int64_t>(std::ceil(double(r1) * L.height / th)));
+    cv::Mat src = read_region(0, static_cast<std::int64_t>(std::llround(sy0 * L.downsample)), lvl, L.width,
+                              std::min(sy1, L.height) - sy0);
     cv::Mat dst = thumb.rowRange(r0, r1);
     cv::resize(src, dst, dst.size(), 0, 0, cv::INTER_AREA);
   }

@@ -23,9 +23,7 @@ namespace {
 constexpr std::int64_t kMaxPiecePixels = std::int64_t{1} << 26;
 
 // libtiff's packed ABGR (TIFFGetR is the low byte) to OpenSlide's ARGB, both premultiplied.
-std::uint32_t abgr_to_argb(std::uint32_t p) {
-  return (p & 0xFF00FF00u) | (p & 0xFFu) << 16 | (p >> 16 & 0xFFu);
-}
+std::uint32_t abgr_to_argb(std::uint32_t p) { return (p & 0xFF00FF00u) | (p & 0xFFu) << 16 | (p >> 16 & 0xFFu); }
 
 // Geometry of the decoding unit: a tile, or a strip of full-width rows.
 struct Grid {
@@ -35,10 +33,16 @@ struct Grid {
 
 class TiffBackend : public SlideBackend {
  public:
-  TiffBackend(std::string path, std::unique_ptr<TiffErrors> errors, TiffPtr tif, std::int64_t w, std::int64_t h, Grid grid, bool fast_rgb,
-              std::size_t scratch_bytes)
-      : path_(std::move(path)), errors_(std::move(errors)), tif_(std::move(tif)), width_(w), height_(h), grid_(grid),
-        fast_rgb_(fast_rgb), scratch_bytes_(scratch_bytes) {
+  TiffBackend(std::string path, std::unique_ptr<TiffErrors> errors, TiffPtr tif, std::int64_t w, std::int64_t h,
+              Grid grid, bool fast_rgb, std::size_t scratch_bytes)
+      : path_(std::move(path)),
+        errors_(std::move(errors)),
+        tif_(std::move(tif)),
+        width_(w),
+        height_(h),
+        grid_(grid),
+        fast_rgb_(fast_rgb),
+        scratch_bytes_(scratch_bytes) {
     vendor = "tiff";
     levels.push_back({w, h, 1.0});
     // The decoding unit, under OpenSlide's names: read_region_salvage cuts a failed read along it.
@@ -62,8 +66,8 @@ class TiffBackend : public SlideBackend {
         const std::int64_t cx0 = std::max(x0, pc * pw), cx1 = std::min(x1, pc * pw + pw);
         const std::int64_t cy0 = std::max(y0, pr * ph), cy1 = std::min(y1, pr * ph + ph);
         for (std::int64_t yy = cy0; yy < cy1; ++yy) {
-          argb_to_rgb(&cache_[std::size_t((yy - pr * ph) * pw + (cx0 - pc * pw))],
-                      rgb + ((yy - y) * w + (cx0 - x)) * 3, std::size_t(cx1 - cx0), bg);
+          argb_to_rgb(&cache_[std::size_t((yy - pr * ph) * pw + (cx0 - pc * pw))], rgb + ((yy - y) * w + (cx0 - x)) * 3,
+                      std::size_t(cx1 - cx0), bg);
         }
       }
     }
@@ -90,9 +94,10 @@ class TiffBackend : public SlideBackend {
       // back (pixel i's 4 bytes never overwrite the 3 bytes of a pixel not yet widened).
       auto* bytes = reinterpret_cast<std::uint8_t*>(cache_.data());
       const tmsize_t want = tmsize_t(pw * rows * 3);
-      ok = grid_.tiled ? TIFFReadEncodedTile(t, TIFFComputeTile(t, std::uint32_t(pc * pw), std::uint32_t(pr * ph), 0, 0),
-                                             bytes, tmsize_t(pw * ph * 3)) >= want
-                       : TIFFReadEncodedStrip(t, TIFFComputeStrip(t, std::uint32_t(pr * ph), 0), bytes, want) >= want;
+      ok = grid_.tiled
+               ? TIFFReadEncodedTile(t, TIFFComputeTile(t, std::uint32_t(pc * pw), std::uint32_t(pr * ph), 0, 0), bytes,
+                                     tmsize_t(pw * ph * 3)) >= want
+               : TIFFReadEncodedStrip(t, TIFFComputeStrip(t, std::uint32_t(pr * ph), 0), bytes, want) >= want;
       if (ok) {
         for (std::int64_t i = pw * rows - 1; i >= 0; --i) {
           const std::uint8_t r = bytes[3 * i], g = bytes[3 * i + 1], b = bytes[3 * i + 2];
@@ -116,9 +121,9 @@ class TiffBackend : public SlideBackend {
     }
     if (!ok) {
       const std::string& err = errors_->last;
-      const std::string where = grid_.tiled ? "the tile at (" + std::to_string(pc * pw) + ", " + std::to_string(pr * ph) + ")"
-                                            : "the strip of rows " + std::to_string(pr * ph) + "-" +
-                                                  std::to_string(pr * ph + rows - 1);
+      const std::string where =
+          grid_.tiled ? "the tile at (" + std::to_string(pc * pw) + ", " + std::to_string(pr * ph) + ")"
+                      : "the strip of rows " + std::to_string(pr * ph) + "-" + std::to_string(pr * ph + rows - 1);
       throw SlideError(path_, "libtiff could not decode " + where + (err.empty() ? "" : ": " + err));
     }
     cached_row_ = pr, cached_col_ = pc;
@@ -183,9 +188,9 @@ std::string check_layout(TIFF* t, std::int64_t w, std::int64_t h, std::int64_t f
   }
   const std::int64_t limit = kMaxPiecePixels;
   if (grid.piece_w * grid.piece_h > limit) {
-    return std::string("one ") + (grid.tiled ? "tile" : "strip") + " of this TIFF holds " + std::to_string(grid.piece_w) +
-           " x " + std::to_string(grid.piece_h) + " pixels, more than the limit of " + std::to_string(limit) +
-           " (rewrite it tiled, e.g. vips tiffsave --tile --pyramid)";
+    return std::string("one ") + (grid.tiled ? "tile" : "strip") + " of this TIFF holds " +
+           std::to_string(grid.piece_w) + " x " + std::to_string(grid.piece_h) + " pixels, more than the limit of " +
+           std::to_string(limit) + " (rewrite it tiled, e.g. vips tiffsave --tile --pyramid)";
   }
   // Every strip or tile must lie inside the file: a cut file fails here, not mid-training.
   const std::uint32_t n = grid.tiled ? TIFFNumberOfTiles(t) : TIFFNumberOfStrips(t);

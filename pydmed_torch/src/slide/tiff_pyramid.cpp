@@ -1,8 +1,8 @@
 #include "slide/tiff_pyramid.hpp"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <openssl/evp.h>
+#include <sys/stat.h>
 #include <tiffio.h>
 #include <unistd.h>
 
@@ -142,7 +142,8 @@ std::string read_level(TIFF* t, tdir_t dir, std::uint64_t file_size, TiffLevel& 
   }
   if (compression != COMPRESSION_JPEG || planar != PLANARCONFIG_CONTIG || bits != 8 || spp != 3 ||
       (photometric != PHOTOMETRIC_RGB && photometric != PHOTOMETRIC_YCBCR)) {
-    return "directory " + std::to_string(dir) + " is not 8-bit RGB or YCbCr JPEG (compression " + std::to_string(compression) + ")";
+    return "directory " + std::to_string(dir) + " is not 8-bit RGB or YCbCr JPEG (compression " +
+           std::to_string(compression) + ")";
   }
   if (w == 0 || h == 0 || tw == 0 || th == 0) return "directory " + std::to_string(dir) + " is empty";
   if (tw > 65535 || th > 65535) return "directory " + std::to_string(dir) + " has tiles larger than a JPEG can be";
@@ -150,13 +151,15 @@ std::string read_level(TIFF* t, tdir_t dir, std::uint64_t file_size, TiffLevel& 
   L.tiles_across = (L.width + tw - 1) / tw;
   L.ycbcr = photometric == PHOTOMETRIC_YCBCR;
   const std::uint32_t n = TIFFNumberOfTiles(t);
-  if (std::int64_t(n) != L.tiles_across * ((L.height + th - 1) / th)) return "directory " + std::to_string(dir) + " has the wrong tile count";
+  if (std::int64_t(n) != L.tiles_across * ((L.height + th - 1) / th))
+    return "directory " + std::to_string(dir) + " has the wrong tile count";
   L.offsets.resize(n), L.byte_counts.resize(n);
   for (std::uint32_t i = 0; i < n; ++i) {
     L.offsets[i] = TIFFGetStrileOffset(t, i);
     L.byte_counts[i] = TIFFGetStrileByteCount(t, i);
     // A tile past the end of the file (a cut file): OpenSlide's to read and fail.
-    if (L.offsets[i] > file_size || L.byte_counts[i] > file_size - L.offsets[i]) return "a tile lies past the end of the file";
+    if (L.offsets[i] > file_size || L.byte_counts[i] > file_size - L.offsets[i])
+      return "a tile lies past the end of the file";
     L.largest_tile_bytes = std::max(L.largest_tile_bytes, L.byte_counts[i]);
   }
   std::uint32_t count = 0;
@@ -170,7 +173,8 @@ std::string read_level(TIFF* t, tdir_t dir, std::uint64_t file_size, TiffLevel& 
 
 }  // namespace
 
-std::string read_tiff_pyramid(const std::string& path, const std::string& vendor, bool with_quickhash, TiffPyramid& out) {
+std::string read_tiff_pyramid(const std::string& path, const std::string& vendor, bool with_quickhash,
+                              TiffPyramid& out) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return "cannot stat it";
   TiffErrors errors;
@@ -180,10 +184,12 @@ std::string read_tiff_pyramid(const std::string& path, const std::string& vendor
   const bool aperio = vendor == "aperio";
   out = TiffPyramid{};
   out.vendor = vendor;
-  static const char* const kStringNames[] = {"tiff.ImageDescription", "tiff.Make",   "tiff.Model",        "tiff.Software", "tiff.DateTime",
-                                             "tiff.Artist",           "tiff.HostComputer", "tiff.Copyright", "tiff.DocumentName"};
-  static const ttag_t kStringTags[] = {TIFFTAG_IMAGEDESCRIPTION, TIFFTAG_MAKE,         TIFFTAG_MODEL,     TIFFTAG_SOFTWARE,    TIFFTAG_DATETIME,
-                                       TIFFTAG_ARTIST,           TIFFTAG_HOSTCOMPUTER, TIFFTAG_COPYRIGHT, TIFFTAG_DOCUMENTNAME};
+  static const char* const kStringNames[] = {"tiff.ImageDescription", "tiff.Make",      "tiff.Model",
+                                             "tiff.Software",         "tiff.DateTime",  "tiff.Artist",
+                                             "tiff.HostComputer",     "tiff.Copyright", "tiff.DocumentName"};
+  static const ttag_t kStringTags[] = {TIFFTAG_IMAGEDESCRIPTION, TIFFTAG_MAKE,      TIFFTAG_MODEL,
+                                       TIFFTAG_SOFTWARE,         TIFFTAG_DATETIME,  TIFFTAG_ARTIST,
+                                       TIFFTAG_HOSTCOMPUTER,     TIFFTAG_COPYRIGHT, TIFFTAG_DOCUMENTNAME};
   std::vector<std::optional<std::string>> strings;
   for (ttag_t tag : kStringTags) strings.push_back(ascii_tag(t, tag));
   std::uint16_t unit = 0;
@@ -195,7 +201,8 @@ std::string read_tiff_pyramid(const std::string& path, const std::string& vendor
   do {
     const tdir_t dir = TIFFCurrentDirectory(t);
     std::uint32_t depth = 1;
-    if (aperio && TIFFGetField(t, TIFFTAG_IMAGEDEPTH, &depth) && depth != 1) return "ImageDepth " + std::to_string(depth);
+    if (aperio && TIFFGetField(t, TIFFTAG_IMAGEDEPTH, &depth) && depth != 1)
+      return "ImageDepth " + std::to_string(depth);
     if (!TIFFIsTiled(t)) {
       if (aperio) {
         const std::string name = aperio_associated_name(t, dir);
@@ -211,13 +218,15 @@ std::string read_tiff_pyramid(const std::string& path, const std::string& vendor
     if (std::string why = read_level(t, dir, std::uint64_t(st.st_size), L); !why.empty()) return why;
     // Aperio marks tiles next to a zero-length one missing and paints them from the level above:
     // only OpenSlide reproduces that.
-    if (aperio && std::count(L.byte_counts.begin(), L.byte_counts.end(), 0) > 0) return "Aperio level with missing tiles";
+    if (aperio && std::count(L.byte_counts.begin(), L.byte_counts.end(), 0) > 0)
+      return "Aperio level with missing tiles";
     out.tiff_levels.push_back(std::move(L));
   } while (TIFFReadDirectory(t));
   if (!errors.last.empty() && out.tiff_levels.empty()) return errors.last;
   if (out.tiff_levels.empty()) return "no tiled level";
   if (!aperio) {
-    std::stable_sort(out.tiff_levels.begin(), out.tiff_levels.end(), [](const TiffLevel& a, const TiffLevel& b) { return a.width > b.width; });
+    std::stable_sort(out.tiff_levels.begin(), out.tiff_levels.end(),
+                     [](const TiffLevel& a, const TiffLevel& b) { return a.width > b.width; });
   }
 
   // openslide.c: downsamples from the dimensions, and levels must not grow.
@@ -240,13 +249,16 @@ std::string read_tiff_pyramid(const std::string& path, const std::string& vendor
   for (std::size_t i = 0; i < strings.size(); ++i)
     if (strings[i]) props[kStringNames[i]] = *strings[i];
   if (strings[0]) props["openslide.comment"] = *strings[0];
-  static const std::pair<const char*, std::uint16_t> kReals[] = {
-      {"tiff.XResolution", TIFFTAG_XRESOLUTION}, {"tiff.YResolution", TIFFTAG_YRESOLUTION},
-      {"tiff.XPosition", TIFFTAG_XPOSITION},     {"tiff.YPosition", TIFFTAG_YPOSITION}};
+  static const std::pair<const char*, std::uint16_t> kReals[] = {{"tiff.XResolution", TIFFTAG_XRESOLUTION},
+                                                                 {"tiff.YResolution", TIFFTAG_YRESOLUTION},
+                                                                 {"tiff.XPosition", TIFFTAG_XPOSITION},
+                                                                 {"tiff.YPosition", TIFFTAG_YPOSITION}};
   for (const auto& [name, tag] : kReals)
     if (auto v = tiff_first_directory_real(path, tag)) props[name] = format_double(*v);
-  props["tiff.ResolutionUnit"] = !has_unit || unit == RESUNIT_INCH ? "inch" : unit == RESUNIT_NONE ? "none"
-                                                                           : unit == RESUNIT_CENTIMETER ? "centimeter" : "unknown";
+  props["tiff.ResolutionUnit"] = !has_unit || unit == RESUNIT_INCH ? "inch"
+                                 : unit == RESUNIT_NONE            ? "none"
+                                 : unit == RESUNIT_CENTIMETER      ? "centimeter"
+                                                                   : "unknown";
   if (aperio) {
     if (!strings[0]) return "Aperio slide without ImageDescription";
     add_aperio_properties(*strings[0], props);

@@ -43,9 +43,9 @@ constexpr std::size_t kDecoderOverheadBytes = std::size_t{256} << 10;
 // read to read. A thread holds a decoder alone; idle decoders wait in the pool.
 struct TileDecoder {
   JpegTileDecoder jpeg;
-  std::vector<std::uint8_t> raw;            // the compressed tile
-  std::vector<std::uint8_t> tile;           // a decoded tile whose part the region takes
-  std::vector<std::uint8_t*> rows;          // where libjpeg writes each row
+  std::vector<std::uint8_t> raw;    // the compressed tile
+  std::vector<std::uint8_t> tile;   // a decoded tile whose part the region takes
+  std::vector<std::uint8_t*> rows;  // where libjpeg writes each row
 };
 
 struct TileJob {
@@ -54,7 +54,8 @@ struct TileJob {
 
 class TiffTileBackend : public SlideBackend {
  public:
-  TiffTileBackend(std::string path, TiffPyramid p, FileDescriptor fd) : path_(std::move(path)), pyramid_(std::move(p)), fd_(std::move(fd)) {
+  TiffTileBackend(std::string path, TiffPyramid p, FileDescriptor fd)
+      : path_(std::move(path)), pyramid_(std::move(p)), fd_(std::move(fd)) {
     // The base holds them; the pyramid keeps what reading needs (its tile_levels).
     vendor = pyramid_.vendor;
     levels = std::move(pyramid_.levels);
@@ -72,18 +73,21 @@ class TiffTileBackend : public SlideBackend {
     // anything else is resampled by cairo, which only OpenSlide reproduces.
     const double ds = levels[std::size_t(level)].downsample;
     const double lx = double(x) / ds, ly = double(y) / ds;
-    if (lx != std::floor(lx) || ly != std::floor(ly) || !whole_pieces(ds, w, h)) return openslide().read_region(rgb, x, y, level, w, h, bg);
+    if (lx != std::floor(lx) || ly != std::floor(ly) || !whole_pieces(ds, w, h))
+      return openslide().read_region(rgb, x, y, level, w, h, bg);
     const TiffLevel& L = pyramid_.tiff_levels[std::size_t(level)];
     const std::int64_t X = std::int64_t(lx), Y = std::int64_t(ly);
     const std::int64_t x0 = std::max<std::int64_t>(X, 0), y0 = std::max<std::int64_t>(Y, 0);
     const std::int64_t x1 = std::min(X + w, L.width), y1 = std::min(Y + h, L.height);
-    if (x0 > X || y0 > Y || x1 < X + w || y1 < Y + h) fill_background(rgb, w, 0, 0, w, h, bg);  // part lies outside the level
+    if (x0 > X || y0 > Y || x1 < X + w || y1 < Y + h)
+      fill_background(rgb, w, 0, 0, w, h, bg);  // part lies outside the level
     if (x0 >= x1 || y0 >= y1) return;
     std::vector<TileJob> jobs;
     for (std::int64_t r = y0 / L.tile_height; r <= (y1 - 1) / L.tile_height; ++r)
       for (std::int64_t c = x0 / L.tile_width; c <= (x1 - 1) / L.tile_width; ++c) jobs.push_back({c, r});
     const Target target{rgb, X, Y, w, h, x0, y0, x1, y1, bg};
-    const std::size_t threads = std::min<std::size_t>(std::size_t(decode_threads_.load(std::memory_order_relaxed)), jobs.size());
+    const std::size_t threads =
+        std::min<std::size_t>(std::size_t(decode_threads_.load(std::memory_order_relaxed)), jobs.size());
     if (threads <= 1) return decode(level, jobs, 0, jobs.size(), target);
     // Threads started per read, not pooled: a BigChunk read takes tens of milliseconds, a thread
     // start tens of microseconds, and an idle pool would sit in every loader process. A part
@@ -121,7 +125,8 @@ class TiffTileBackend : public SlideBackend {
     for (std::size_t i = 0; i < levels.size(); ++i) {
       const TiffLevel& L = pyramid_.tiff_levels[i];
       tables += 16 * L.offsets.size() + L.jpeg_tables.size();
-      per_decoder = std::max(per_decoder, std::size_t(L.tile_width * L.tile_height * 3 + L.largest_tile_bytes) + kDecoderOverheadBytes);
+      per_decoder = std::max(
+          per_decoder, std::size_t(L.tile_width * L.tile_height * 3 + L.largest_tile_bytes) + kDecoderOverheadBytes);
       needs_openslide = needs_openslide || levels[i].downsample != std::floor(levels[i].downsample);
     }
     std::size_t decoders = std::size_t(decode_threads_.load(std::memory_order_relaxed));
@@ -137,7 +142,9 @@ class TiffTileBackend : public SlideBackend {
   }
 
   // Relaxed: a read started before the change may use either count.
-  void set_decode_threads(int threads) override { decode_threads_.store(std::max(1, threads), std::memory_order_relaxed); }
+  void set_decode_threads(int threads) override {
+    decode_threads_.store(std::max(1, threads), std::memory_order_relaxed);
+  }
 
  private:
   // OpenSlide paints a region in pieces of 4096 x 4096 pixels of the level, the later ones at
@@ -181,27 +188,32 @@ class TiffTileBackend : public SlideBackend {
         continue;
       }
       auto where = [&] {
-        return "the tile at level " + std::to_string(level) + " pixel (" + std::to_string(tx) + ", " + std::to_string(ty) + ")";
+        return "the tile at level " + std::to_string(level) + " pixel (" + std::to_string(tx) + ", " +
+               std::to_string(ty) + ")";
       };
       d->raw.resize(bytes);
       const ssize_t got = ::pread(fd_.get(), d->raw.data(), bytes, off_t(L.offsets[index]));
       if (got != ssize_t(bytes)) {
-        throw SlideError(path_, "cannot read " + where() + ": " + (got < 0 ? std::strerror(errno) : "the file ends before it (truncated?)"));
+        throw SlideError(path_, "cannot read " + where() + ": " +
+                                    (got < 0 ? std::strerror(errno) : "the file ends before it (truncated?)"));
       }
       // Rows the region takes whole go straight to their place; a tile cut by the region's
       // sides decodes into the tile buffer and is copied.
       const bool whole_rows = cx0 == tx && cx1 == tx + L.tile_width;
       for (std::int64_t i = 0; i < L.tile_height; ++i) {
         const std::int64_t yy = ty + i;
-        d->rows[std::size_t(i)] = whole_rows && yy >= cy0 && yy < cy1 ? t.rgb + ((yy - t.Y) * t.w + (tx - t.X)) * 3
-                                                                   : d->tile.data() + std::size_t(i) * tile_row_bytes;
+        d->rows[std::size_t(i)] = whole_rows && yy >= cy0 && yy < cy1
+                                      ? t.rgb + ((yy - t.Y) * t.w + (tx - t.X)) * 3
+                                      : d->tile.data() + std::size_t(i) * tile_row_bytes;
       }
-      const std::string err = d->jpeg.decode(L.jpeg_tables.empty() ? nullptr : L.jpeg_tables.data(), L.jpeg_tables.size(), d->raw.data(),
-                                             bytes, L.ycbcr, int(L.tile_width), int(L.tile_height), d->rows.data());
+      const std::string err =
+          d->jpeg.decode(L.jpeg_tables.empty() ? nullptr : L.jpeg_tables.data(), L.jpeg_tables.size(), d->raw.data(),
+                         bytes, L.ycbcr, int(L.tile_width), int(L.tile_height), d->rows.data());
       if (!err.empty()) throw SlideError(path_, "cannot decode " + where() + ": " + err);
       if (whole_rows) continue;
       for (std::int64_t yy = cy0; yy < cy1; ++yy) {
-        std::memcpy(t.rgb + ((yy - t.Y) * t.w + (cx0 - t.X)) * 3, d->tile.data() + std::size_t(yy - ty) * tile_row_bytes + std::size_t(cx0 - tx) * 3,
+        std::memcpy(t.rgb + ((yy - t.Y) * t.w + (cx0 - t.X)) * 3,
+                    d->tile.data() + std::size_t(yy - ty) * tile_row_bytes + std::size_t(cx0 - tx) * 3,
                     std::size_t(cx1 - cx0) * 3);
       }
     }
@@ -237,7 +249,7 @@ class TiffTileBackend : public SlideBackend {
   TiffPyramid pyramid_;
   FileDescriptor fd_;  // pread only: safe from any thread, and across fork
   std::atomic<int> decode_threads_{1};
-  mutable std::mutex pool_mu_;  // guards pool_ and decoders_made_
+  mutable std::mutex pool_mu_;                              // guards pool_ and decoders_made_
   mutable std::vector<std::unique_ptr<TileDecoder>> pool_;  // idle decoders
   mutable std::size_t decoders_made_ = 0;
   mutable std::mutex openslide_mu_;  // guards the creation of openslide_ (OpenSlide reads are thread-safe)
@@ -254,7 +266,8 @@ OpenResult open_with_tiff_tiles(const std::string& path, bool quickhash) {
   if (!vendor || (std::strcmp(vendor, "aperio") != 0 && std::strcmp(vendor, "generic-tiff") != 0)) return r;
   FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   TiffPyramid p;
-  if (fd.get() < 0 || !read_tiff_pyramid(path, vendor, quickhash, p).empty()) return r;  // not exact here: OpenSlide's, quietly
+  if (fd.get() < 0 || !read_tiff_pyramid(path, vendor, quickhash, p).empty())
+    return r;  // not exact here: OpenSlide's, quietly
   r.recognised = true;
   r.backend = std::make_unique<TiffTileBackend>(path, std::move(p), std::move(fd));
   return r;

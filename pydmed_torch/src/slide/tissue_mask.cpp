@@ -58,8 +58,7 @@ double TissueMask::tissue_fraction() const {
   return double(integral_.at<int>(mask_.rows, mask_.cols)) / double(mask_.total());
 }
 
-double TissueMask::fraction(std::int64_t x, std::int64_t y, std::int64_t width,
-                            std::int64_t height) const {
+double TissueMask::fraction(std::int64_t x, std::int64_t y, std::int64_t width, std::int64_t height) const {
   if (width <= 0 || height <= 0) return 0.0;
   // Mask pixels whose centre lies inside the rectangle.
   auto to_col = [&](double v) { return std::clamp<long>(std::lround(v / ds_x_), 0, mask_.cols); };
@@ -71,8 +70,8 @@ double TissueMask::fraction(std::int64_t x, std::int64_t y, std::int64_t width,
     // Smaller than one mask pixel: use the pixel under its centre.
     const long c = std::clamp<long>(long((x + width / 2) / ds_x_), 0, mask_.cols - 1);
     const long r = std::clamp<long>(long((y + height / 2) / ds_y_), 0, mask_.rows - 1);
-    const bool inside = x + width > 0 && y + height > 0 && x < std::int64_t(mask_.cols * ds_x_) &&
-                        y < std::int64_t(mask_.rows * ds_y_);
+    const bool inside =
+        x + width > 0 && y + height > 0 && x < std::int64_t(mask_.cols * ds_x_) && y < std::int64_t(mask_.rows * ds_y_);
     return inside && mask_.at<uchar>(int(r), int(c)) ? 1.0 : 0.0;
   }
   const int s = integral_.at<int>(int(r1), int(c1)) - integral_.at<int>(int(r0), int(c1)) -
@@ -81,7 +80,7 @@ double TissueMask::fraction(std::int64_t x, std::int64_t y, std::int64_t width,
 }
 
 std::vector<RegionInfo> TissueMask::tissue_regions(const Slide& slide, int level, std::int64_t width,
-                                               std::int64_t height, double min_fraction) const {
+                                                   std::int64_t height, double min_fraction) const {
   const LevelInfo& L = slide.level(level);
   if (width <= 0 || height <= 0) {
     throw SlideError(slide.path(), "tissue region size must be positive");

@@ -16,7 +16,8 @@ int parse_local_rank(const char* text) {
   const std::string s = text;
   char* end = nullptr;
   const long v = std::strtol(s.c_str(), &end, 10);
-  if (s.empty() || *end != '\0' || v < 0 || v > 1 << 16) throw OptionsError("device", "LOCAL_RANK='" + s + "' is not a GPU index");
+  if (s.empty() || *end != '\0' || v < 0 || v > 1 << 16)
+    throw OptionsError("device", "LOCAL_RANK='" + s + "' is not a GPU index");
   return int(v);
 }
 

@@ -18,7 +18,8 @@ DeviceFeed::DeviceFeed(torch::Device device) : device_(device) {
 
 c10::Stream DeviceFeed::copy_stream() const { return stream_ ? *stream_ : impl_->getStream(device_); }
 
-c10::Event DeviceFeed::transfer(Batch& b, const CollateFn& device_stage, const std::function<void(c10::Event)>& copied) const {
+c10::Event DeviceFeed::transfer(Batch& b, const CollateFn& device_stage,
+                                const std::function<void(c10::Event)>& copied) const {
   const c10::Stream stream = copy_stream();
   c10::StreamGuard on_copy_stream(stream);  // also makes device_ current on this thread
   auto move = [&](torch::Tensor& t) {

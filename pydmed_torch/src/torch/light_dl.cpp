@@ -35,12 +35,12 @@ struct LightDL::Shared {
   std::shared_ptr<LightDLCore> core;
   TorchOptions options;
   DeviceFeed feed;
-  mutable BatchBuffers buffers;  // thread-safe itself
+  mutable BatchBuffers buffers;                             // thread-safe itself
   std::unordered_map<std::int64_t, std::int64_t> label_of;  // patient id -> label value
   std::vector<std::string> label_names;
-  std::mutex prefetch_mu;    // guards next and carry
+  std::mutex prefetch_mu;       // guards next and carry
   std::future<Assembled> next;  // the batch on its way to the device
-  Batch carry;              // SmallChunks prefetched beyond what the last call asked for
+  Batch carry;                  // SmallChunks prefetched beyond what the last call asked for
 };
 
 namespace {
@@ -63,7 +63,8 @@ Batch concat(Batch a, Batch b) {
   a.patients = torch::cat({a.patients, b.patients});
   a.coords = torch::cat({a.coords, b.coords});
   if (a.labels.defined()) a.labels = torch::cat({a.labels, b.labels});
-  a.records.insert(a.records.end(), std::make_move_iterator(b.records.begin()), std::make_move_iterator(b.records.end()));
+  a.records.insert(a.records.end(), std::make_move_iterator(b.records.begin()),
+                   std::make_move_iterator(b.records.end()));
   return a;
 }
 
@@ -87,12 +88,14 @@ torch::optional<torch::data::samplers::BatchSize> FinishSampler::next(std::size_
 LightDL::LightDL(Dataset dataset, LoaderFactory make_loader, CollectorFactory make_collector, Options options,
                  TorchOptions torch_options, std::shared_ptr<Scheduler> scheduler)
     : shared_(std::make_shared<Shared>(torch_options, options.patch_shape())) {
-  if (!shared_->options.roi_classes().empty()) shared_->label_names = shared_->options.roi_classes();
+  if (!shared_->options.roi_classes().empty())
+    shared_->label_names = shared_->options.roi_classes();
   else if (shared_->options.label().empty() && !dataset.list_patients.empty()) {
     // The dataset's one label, if it has one.
     const auto& first = dataset.list_patients.front().labels;
     bool one = first.size() == 1;
-    for (const Patient& p : dataset.list_patients) one &= p.labels.size() == 1 && p.labels.begin().key() == first.begin().key();
+    for (const Patient& p : dataset.list_patients)
+      one &= p.labels.size() == 1 && p.labels.begin().key() == first.begin().key();
     if (one) shared_->options.label(first.begin().key());
   }
   const std::string& key = shared_->options.label();
@@ -101,7 +104,8 @@ LightDL::LightDL(Dataset dataset, LoaderFactory make_loader, CollectorFactory ma
     std::set<std::string> names;
     bool all_int = true;
     for (const Patient& p : dataset.list_patients) {
-      if (!p.labels.contains(key)) throw DatasetError("patient " + std::to_string(p.int_uniqueid) + " has no label '" + key + "'");
+      if (!p.labels.contains(key))
+        throw DatasetError("patient " + std::to_string(p.int_uniqueid) + " has no label '" + key + "'");
       const auto& v = p.labels[key];
       all_int &= v.is_number_integer();
       names.insert(v.is_string() ? v.get<std::string>() : v.dump());
@@ -112,11 +116,12 @@ LightDL::LightDL(Dataset dataset, LoaderFactory make_loader, CollectorFactory ma
       const std::string name = v.is_string() ? v.get<std::string>() : v.dump();
       shared_->label_of[p.int_uniqueid] =
           all_int ? v.get<std::int64_t>()
-                  : std::int64_t(std::find(shared_->label_names.begin(), shared_->label_names.end(), name) - shared_->label_names.begin());
+                  : std::int64_t(std::find(shared_->label_names.begin(), shared_->label_names.end(), name) -
+                                 shared_->label_names.begin());
     }
   }
   shared_->core = std::make_shared<LightDLCore>(std::move(dataset), std::move(make_loader), std::move(make_collector),
-                                               std::move(options), std::move(scheduler));
+                                                std::move(options), std::move(scheduler));
 }
 
 const std::vector<std::string>& LightDL::label_names() const { return shared_->label_names; }
@@ -152,7 +157,8 @@ LightDL::Assembled LightDL::assemble(const Shared& s, std::size_t n) {
       const std::string cls = info.is_object() ? info.value("roi", std::string()) : "";  // "": no annotation class
       const auto it = std::find(classes.begin(), classes.end(), cls);
       if (it == classes.end())
-        throw Error("patient " + std::to_string(r.patient) + ": annotation class '" + cls + "' is not in TorchOptions::roi_classes");
+        throw Error("patient " + std::to_string(r.patient) + ": annotation class '" + cls +
+                    "' is not in TorchOptions::roi_classes");
       return std::int64_t(it - classes.begin());
     };
   } else if (!s.options.label().empty()) {
@@ -169,8 +175,8 @@ LightDL::Assembled LightDL::assemble(const Shared& s, std::size_t n) {
   if (s.feed.on_host()) {
     if (collate.device) collate.device(b);
   } else {
-    a.ready = std::make_unique<c10::Event>(
-        s.feed.transfer(b, collate.device, [&](c10::Event copied) { s.buffers.copy_enqueued(buffer, std::move(copied)); }));
+    a.ready = std::make_unique<c10::Event>(s.feed.transfer(
+        b, collate.device, [&](c10::Event copied) { s.buffers.copy_enqueued(buffer, std::move(copied)); }));
   }
   a.batch = std::move(b);
   return a;

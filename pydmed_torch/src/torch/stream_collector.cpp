@@ -11,11 +11,16 @@ namespace fs = std::filesystem;
 
 namespace pydmed {
 
-StreamCollector::StreamCollector(LightDL dl, ProcessFn process, StreamCollectorOptions options, AccumFn accum, FinishFn finish)
-    : dl_(std::move(dl)), process_(std::move(process)), options_(std::move(options)), accum_(std::move(accum)),
+StreamCollector::StreamCollector(LightDL dl, ProcessFn process, StreamCollectorOptions options, AccumFn accum,
+                                 FinishFn finish)
+    : dl_(std::move(dl)),
+      process_(std::move(process)),
+      options_(std::move(options)),
+      accum_(std::move(accum)),
       finish_(std::move(finish)) {
   if (!process_) throw Error("StreamCollector: process_pieceofstream is missing");
-  if (options_.mode() == CollectMode::Accumulate && !accum_) throw Error("StreamCollector: Accumulate mode needs accum_statistics");
+  if (options_.mode() == CollectMode::Accumulate && !accum_)
+    throw Error("StreamCollector: Accumulate mode needs accum_statistics");
   if (options_.mode() == CollectMode::StreamToFile) {
     if (options_.csv_file().empty() == options_.csv_folder().empty()) {
       throw Error("StreamCollector: StreamToFile needs exactly one of csv_file and csv_folder");
@@ -49,7 +54,8 @@ OutputFile& StreamCollector::csv_for(std::int64_t patient, std::int64_t columns)
 }
 
 void StreamCollector::write_rows(const torch::Tensor& outputs, const std::vector<ChunkRecord>& records) {
-  const torch::Tensor rows = outputs.reshape({std::int64_t(records.size()), -1}).to(torch::kCPU, torch::kFloat32).contiguous();
+  const torch::Tensor rows =
+      outputs.reshape({std::int64_t(records.size()), -1}).to(torch::kCPU, torch::kFloat32).contiguous();
   const auto a = rows.accessor<float, 2>();
   for (std::size_t i = 0; i < records.size(); ++i) {
     const ChunkRecord& r = records[i];
@@ -69,7 +75,8 @@ std::uint64_t StreamCollector::run() {
     Batch b = dl_.get_batch(options_.batch_size());
     if (b.empty()) break;  // the loader has ended
     const torch::Tensor out = process_(b);
-    if (out.size(0) != std::int64_t(b.size())) throw Error("StreamCollector: process_pieceofstream must return one row per SmallChunk");
+    if (out.size(0) != std::int64_t(b.size()))
+      throw Error("StreamCollector: process_pieceofstream must return one row per SmallChunk");
     switch (options_.mode()) {
       case CollectMode::StreamToFile:
         write_rows(out, b.records);

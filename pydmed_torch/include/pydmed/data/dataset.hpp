@@ -15,12 +15,12 @@ struct Record {
   std::string rootdir;      // e.g. "/data/cohort1"
   std::string relativedir;  // e.g. "slides/1010.svs"; may be absolute, then rootdir is ignored
   nlohmann::json dict_infos = nlohmann::json::object();  // e.g. {"magnification": "40x"}
-  std::string path() const;  // rootdir joined with relativedir
+  std::string path() const;                              // rootdir joined with relativedir
 };
 
 struct Patient {
   std::int64_t int_uniqueid = 0;
-  std::map<std::string, Record> dict_records;  // record name -> record
+  std::map<std::string, Record> dict_records;        // record name -> record
   nlohmann::json labels = nlohmann::json::object();  // label name -> value
   nlohmann::json infos = nlohmann::json::object();   // anything else (e.g. original id of a copy)
 
@@ -48,11 +48,10 @@ class Dataset {
 
   // Seeded random partition by percentages (which must sum to 100). Every patient lands in
   // exactly one part; part sizes are the largest-remainder rounding of the percentages.
-  std::vector<Dataset> splits_from(const std::vector<double>& percentages,
-                                   std::uint64_t seed) const;
+  std::vector<Dataset> splits_from(const std::vector<double>& percentages, std::uint64_t seed) const;
   // Same, per label, so that each part has the labels in the dataset's proportions.
-  std::vector<Dataset> labelbalanced_splits_from(const std::vector<double>& percentages,
-                                                 const LabelFn& label, std::uint64_t seed) const;
+  std::vector<Dataset> labelbalanced_splits_from(const std::vector<double>& percentages, const LabelFn& label,
+                                                 std::uint64_t seed) const;
   // Repeats patients until every label has `newlen_each_class` patients (default: the least
   // common multiple of the label counts). Copy k of patient i gets id k * 10^digits + i and
   // infos["original_id"] = i.
@@ -70,9 +69,8 @@ class Dataset {
   // One patient per file under `rootdir` (recursively) whose name ends in `suffix`, in sorted
   // path order, ids 0, 1, ...; each gets a record "wsi". Optional callbacks give each
   // patient's labels and the record's infos from the file's relative path.
-  static Dataset create_onetoone(const std::string& str_dsname, const std::string& rootdir,
-                                 const std::string& suffix, const FileInfoFn& labels = nullptr,
-                                 const FileInfoFn& wsi_infos = nullptr);
+  static Dataset create_onetoone(const std::string& str_dsname, const std::string& rootdir, const std::string& suffix,
+                                 const FileInfoFn& labels = nullptr, const FileInfoFn& wsi_infos = nullptr);
   // Same, for every file whose name `accept` takes. An entry that cannot be read (a folder
   // without permission, a symbolic link loop, a broken link with an accepted name) is added to
   // `skipped` as "PATH: reason" and the scan goes on; without `skipped`, it throws DatasetError

@@ -26,7 +26,7 @@ struct BigChunk {
 };
 
 struct SmallChunk {
-  cv::Mat data;  // H x W x C uint8, of Options::patch_shape (a view into the BigChunk is fine)
+  cv::Mat data;               // H x W x C uint8, of Options::patch_shape (a view into the BigChunk is fine)
   std::int64_t x = 0, y = 0;  // level-0 position of its top-left pixel
   int level = 0;
   // The region of `level` it was made from, when resampled (a physical resolution): its size

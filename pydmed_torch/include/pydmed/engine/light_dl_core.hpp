@@ -29,8 +29,8 @@ struct ChunkRecord {
   // microns per pixel when read at a physical resolution (0: not resampled).
   int height = 0, width = 0, channels = 0;
   double mpp = 0;
-  RegionInfo bigchunk;         // the BigChunk it was cut from (downsample not carried: 0)
-  std::string info_json;       // the SmallChunk's info, "" when none
+  RegionInfo bigchunk;    // the BigChunk it was cut from (downsample not carried: 0)
+  std::string info_json;  // the SmallChunk's info, "" when none
 };
 
 struct PatientError {
@@ -70,8 +70,8 @@ class LightDLCore {
   // Validates the options and admits their memory (OptionsError otherwise); refuses a dataset
   // (or this rank's share of it) without patients (DatasetError); maps the shared memory.
   // Starts nothing until start() or the first next_batch().
-  LightDLCore(Dataset dataset, LoaderFactory make_loader, CollectorFactory make_collector,
-              Options options = {}, std::shared_ptr<Scheduler> scheduler = nullptr);
+  LightDLCore(Dataset dataset, LoaderFactory make_loader, CollectorFactory make_collector, Options options = {},
+              std::shared_ptr<Scheduler> scheduler = nullptr);
   ~LightDLCore();  // stop()
   LightDLCore(const LightDLCore&) = delete;
   LightDLCore& operator=(const LightDLCore&) = delete;

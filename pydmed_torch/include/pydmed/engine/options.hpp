@@ -24,11 +24,11 @@ struct PatchShape {
 
 // What the options imply in shared and root memory, computed before anything is mapped.
 struct MemoryPlan {
-  std::size_t rings = 0;      // SmallChunk rings, all collectors
-  std::size_t bigchunks = 0;  // BigChunk buffers, all collectors
-  std::size_t control = 0;    // checkpoints, statuses, errors
-  std::size_t root_queue = 0; // the most the root holds of swapped-out patients' SmallChunks
-  std::size_t slides = 0;     // what the loaders' open slides hold (Slide::resident_bytes_estimate)
+  std::size_t rings = 0;       // SmallChunk rings, all collectors
+  std::size_t bigchunks = 0;   // BigChunk buffers, all collectors
+  std::size_t control = 0;     // checkpoints, statuses, errors
+  std::size_t root_queue = 0;  // the most the root holds of swapped-out patients' SmallChunks
+  std::size_t slides = 0;      // what the loaders' open slides hold (Slide::resident_bytes_estimate)
   std::size_t total() const { return rings + bigchunks + control + root_queue + slides; }
   std::size_t budget = 0;
 };

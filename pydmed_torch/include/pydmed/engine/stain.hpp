@@ -22,9 +22,9 @@ struct MacenkoFit {
 
 struct MacenkoOptions {
   MacenkoOptions() {}
-  PYDMED_ARG(double, od_threshold) = 0.15;  // pixels with less OD in any channel are background
+  PYDMED_ARG(double, od_threshold) = 0.15;     // pixels with less OD in any channel are background
   PYDMED_ARG(double, angle_percentile) = 1.0;  // robust extremes of the stain angles, percent
-  PYDMED_ARG(int, min_pixels) = 64;          // fewer tissue pixels: nothing to fit
+  PYDMED_ARG(int, min_pixels) = 64;            // fewer tissue pixels: nothing to fit
 };
 
 // Throws Error when the image has fewer than min_pixels tissue pixels.

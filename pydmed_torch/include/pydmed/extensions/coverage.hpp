@@ -23,7 +23,8 @@ class CoverageRecorder {
   // annotations' outlines when given.
   cv::Mat picture(std::int64_t patient, const Slide& slide, int size = 1024, const Annotations* roi = nullptr) const;
   // One PNG per patient: dir/coverage_<id>.png, from the patient's record (with its annotations).
-  void save_pngs(const std::string& dir, const Dataset& dataset, const std::string& record = "wsi", int size = 1024) const;
+  void save_pngs(const std::string& dir, const Dataset& dataset, const std::string& record = "wsi",
+                 int size = 1024) const;
 
  private:
   std::map<std::int64_t, std::vector<ChunkRecord>> records_;

@@ -23,13 +23,13 @@ const char* to_string(RoiMode mode);
 struct AnnotationPolygon {
   std::vector<cv::Point2d> outer;  // level-0 pixels; the closing point may or may not repeat
   std::vector<std::vector<cv::Point2d>> holes;
-  cv::Rect2d bounds;  // of the outer ring
+  cv::Rect2d bounds;                        // of the outer ring
   bool contains(double x, double y) const;  // inside the outer ring and in none of its holes
   double area() const;                      // outer minus holes
 };
 
 struct Annotation {
-  std::string cls;  // properties.classification.name, else properties.name, else ""
+  std::string cls;                          // properties.classification.name, else properties.name, else ""
   std::vector<AnnotationPolygon> polygons;  // one for a Polygon, several for a MultiPolygon
 };
 

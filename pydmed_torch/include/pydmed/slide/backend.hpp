@@ -38,8 +38,8 @@ class SlideBackend {
   // The region as Slide::read_region defines it, into w * h * 3 bytes of RGB. Arguments are
   // checked (level valid, sizes positive and bounded). Throws SlideError. Called from several
   // threads at once.
-  virtual void read_region(std::uint8_t* rgb, std::int64_t x, std::int64_t y, int level, std::int64_t w,
-                           std::int64_t h, Rgb bg) const = 0;
+  virtual void read_region(std::uint8_t* rgb, std::int64_t x, std::int64_t y, int level, std::int64_t w, std::int64_t h,
+                           Rgb bg) const = 0;
   // Upper bound of the memory held for reads (see Slide::resident_bytes).
   virtual std::size_t resident_bytes() const = 0;
   // Threads one read_region may decode with; readers that cannot split a read ignore it.

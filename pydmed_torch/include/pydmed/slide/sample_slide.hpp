@@ -16,9 +16,9 @@ struct SampleSlideOptions {
   PYDMED_ARG(std::uint64_t, seed) = 0;
   // 0: sparse small nuclei; 1: dense large nuclei ("tumour"). What the demo learns to tell apart.
   PYDMED_ARG(int, label) = 0;
-  PYDMED_ARG(int, tile_size) = 256;     // a multiple of 16, as TIFF requires
+  PYDMED_ARG(int, tile_size) = 256;  // a multiple of 16, as TIFF requires
   PYDMED_ARG(int, jpeg_quality) = 90;
-  PYDMED_ARG(double, mpp) = 0.5;        // microns per level-0 pixel, written as resolution tags
+  PYDMED_ARG(double, mpp) = 0.5;  // microns per level-0 pixel, written as resolution tags
   // A real slide: the pixels are then a mosaic of blocks of its tissue (label ignored), for
   // benchmarks on real tissue, which decodes slower than the procedural pictures.
   PYDMED_ARG(std::string, source) = "";

@@ -7,10 +7,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
-#include <utility>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <opencv2/core.hpp>
@@ -96,11 +96,10 @@ class Slide {
   // level-0 pixels, as OpenSlide defines it. Returns a contiguous CV_8UC3 Mat in RGB order.
   // Pixels outside the slide get the background colour. Throws SlideError for a level out of
   // range, a non-positive or absurd size, or a decode failure.
-  cv::Mat read_region(std::int64_t x, std::int64_t y, int level, std::int64_t width,
-                      std::int64_t height) const;
+  cv::Mat read_region(std::int64_t x, std::int64_t y, int level, std::int64_t width, std::int64_t height) const;
   // Same, into caller-owned memory of width * height * 3 bytes (e.g. shared memory).
-  void read_region_into(std::uint8_t* rgb, std::int64_t x, std::int64_t y, int level,
-                        std::int64_t width, std::int64_t height) const;
+  void read_region_into(std::uint8_t* rgb, std::int64_t x, std::int64_t y, int level, std::int64_t width,
+                        std::int64_t height) const;
 
   // Like read_region_into, but where part of the region cannot be decoded: reopens the slide
   // (a failed OpenSlide handle stays failed), re-reads the region in pieces aligned to the
@@ -142,8 +141,7 @@ class Slide {
 
  private:
   void reopen();
-  void check_region(std::int64_t x, std::int64_t y, int level, std::int64_t width,
-                    std::int64_t height) const;
+  void check_region(std::int64_t x, std::int64_t y, int level, std::int64_t width, std::int64_t height) const;
 
   std::string path_;
   std::unique_ptr<SlideBackend> backend_;

@@ -34,8 +34,8 @@ class TissueMask {
 
   // The tiles of a `width` x `height` grid over `level` that hold at least `min_fraction`
   // tissue, row by row. Edge tiles that stick out of the level are not included.
-  std::vector<RegionInfo> tissue_regions(const Slide& slide, int level, std::int64_t width,
-                                     std::int64_t height, double min_fraction) const;
+  std::vector<RegionInfo> tissue_regions(const Slide& slide, int level, std::int64_t width, std::int64_t height,
+                                         double min_fraction) const;
 
  private:
   cv::Mat mask_;

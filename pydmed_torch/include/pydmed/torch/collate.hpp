@@ -21,7 +21,8 @@ struct Collate {
   // A plain function is a host stage, as PyDmed's collate_func was.
   template <class F, std::enable_if_t<std::is_invocable_v<F&, Batch&>, int> = 0>
   Collate(F host_stage) : host(std::move(host_stage)) {}  // NOLINT: implicit on purpose
-  Collate(CollateFn host_stage, CollateFn device_stage) : host(std::move(host_stage)), device(std::move(device_stage)) {}
+  Collate(CollateFn host_stage, CollateFn device_stage)
+      : host(std::move(host_stage)), device(std::move(device_stage)) {}
 
   // Runs in the root on the batch as gathered: uint8, in pinned memory when it goes to a GPU.
   // Runs before the transfer, so the buffer is reused afterwards: keep a clone, not the tensor.

@@ -15,8 +15,8 @@ inline LightDL SlidingWindowDL(Dataset dataset, const SlidingWindowOptions& sw, 
 }
 
 // Random patches, with the loaded patients' labels kept even.
-inline LightDL LabelBalancedDL(Dataset dataset, LoaderFactory make_loader, CollectorFactory make_collector, LabelFn label,
-                               Options options = {}, TorchOptions torch_options = {}) {
+inline LightDL LabelBalancedDL(Dataset dataset, LoaderFactory make_loader, CollectorFactory make_collector,
+                               LabelFn label, Options options = {}, TorchOptions torch_options = {}) {
   return LightDL(std::move(dataset), std::move(make_loader), std::move(make_collector), std::move(options),
                  std::move(torch_options), label_balanced_scheduler(std::move(label)));
 }

@@ -3,10 +3,10 @@
 // batch, and keeps per-patient results in one of three modes: accumulate a statistic, save
 // every output (collated per patient), or stream every output to CSV.
 #include <cstdint>
-#include <set>
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -52,7 +52,7 @@ class StreamCollector {
     std::vector<ChunkRecord> records;
   };
   const std::map<std::int64_t, torch::Tensor>& statistics() const { return stats_; }  // Accumulate
-  const std::map<std::int64_t, Collected>& collected() const { return collected_; }  // SaveAll
+  const std::map<std::int64_t, Collected>& collected() const { return collected_; }   // SaveAll
   std::uint64_t processed() const { return processed_; }
   LightDL& loader() { return dl_; }
 
