@@ -3,6 +3,7 @@
 // options sized for tests, and a consumer loop.
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <set>

@@ -156,6 +156,47 @@ TEST(LightDLCore, CheckpointsSurviveReschedulingAndMessagesAndStatusesArrive) {
   EXPECT_NE(read_file(t.file("log.txt")).find("serving BigChunk 0"), std::string::npos);
 }
 
+// A run stopped and resumed from LightDLCore::state(): visit numbers continue (no (patient,
+// visit) stream served twice), checkpoints and swap counts carry over.
+TEST(LightDLCore, ResumedRunContinuesVisitsAndCheckpoints) {
+  const Dataset ds = sample_dataset(4);
+  const Options o = test_options().interval_resched(0.02).maxlength_queue_smallchunk(8).batch_size(16);
+  auto counting = [] { return std::make_unique<CountingCollector>(); };
+  std::set<std::pair<std::int64_t, std::uint32_t>> first_run;
+  std::map<std::int64_t, std::int64_t> last_count;
+  nlohmann::json saved;
+  {
+    LightDLCore dl(ds, random_bigchunk_loader(test_bigchunks()), counting, o);
+    const Delivered d = consume(dl, 400);
+    dl.stop();  // the state after stop(): every visit's checkpoint folded in
+    saved = nlohmann::json::parse(dl.state().dump());  // as a file would carry it
+    for (const auto& r : d.records) first_run.insert({r.patient, r.visit});
+    for (int p = 0; p < 4; ++p) {
+      const nlohmann::json cp = dl.get_checkpoint(p);
+      if (cp.is_object()) last_count[p] = cp["count"];
+    }
+  }
+  ASSERT_FALSE(last_count.empty());
+  LightDLCore dl(ds, random_bigchunk_loader(test_bigchunks()), counting, o);
+  dl.restore(saved);
+  EXPECT_EQ(dl.stats().swaps, saved["loader"]["swaps"].get<std::uint64_t>());
+  const Delivered d = consume(dl, 400);
+  std::map<std::int64_t, std::int64_t> first_count;
+  for (const auto& r : d.records) {
+    EXPECT_EQ(first_run.count({r.patient, r.visit}), 0u) << "patient " << r.patient << " visit " << r.visit << " again";
+    EXPECT_GE(r.visit, saved["loader"]["patients"][std::to_string(r.patient)]["visits"].get<std::uint32_t>());
+    const auto count = nlohmann::json::parse(r.info_json)["count"].get<std::int64_t>();
+    if (!first_count.count(r.patient)) first_count[r.patient] = count;
+  }
+  for (auto& [p, c] : first_count) {
+    if (last_count.count(p)) EXPECT_EQ(c, last_count[p] + 1) << "patient " << p << " went on from its checkpoint";
+  }
+  // A state is taken only before the first batch, and only a loader state.
+  EXPECT_THROW(dl.restore(saved), Error);
+  LightDLCore other(ds, random_bigchunk_loader(test_bigchunks()), counting, o);
+  EXPECT_THROW(other.restore({{"swaps", 1}}), Error);
+}
+
 TEST(LightDLCore, FewerPatientsThanCollectors) {
   LightDLCore dl(sample_dataset(2), random_bigchunk_loader(test_bigchunks()), random_smallchunk_collector(),
                  test_options().num_bigchunkloaders(4));

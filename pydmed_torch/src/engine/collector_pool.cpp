@@ -72,11 +72,10 @@ EndedVisit CollectorPool::stop(std::size_t k, int grace_ms) {
   return ended(k, status, true, usage);
 }
 
-std::vector<EndedVisit> CollectorPool::stop_all(int grace_ms) {
+void CollectorPool::stop_all(int grace_ms, const std::function<void(const EndedVisit&)>& on_end) {
   for (const Running& r : running_)
     if (r.pid != 0) kill(r.pid, SIGTERM);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms);
-  std::vector<EndedVisit> out;
   for (std::size_t k = 0; k < running_.size(); ++k) {
     Running& r = running_[k];
     if (r.pid == 0) continue;
@@ -86,9 +85,8 @@ std::vector<EndedVisit> CollectorPool::stop_all(int grace_ms) {
       kill(r.pid, SIGKILL);
       wait_child(r.pid, r.pidfd, -1, &status, nullptr, &usage);
     }
-    out.push_back(ended(k, status, true, usage));
+    on_end(ended(k, status, true, usage));
   }
-  return out;
 }
 
 EndedVisit CollectorPool::ended(std::size_t k, int status, bool requested, const rusage& usage) {

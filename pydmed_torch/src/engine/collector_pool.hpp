@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -44,8 +45,8 @@ class CollectorPool {
   std::vector<EndedVisit> reap();
   // Ends slot k's collector (SIGTERM, SIGKILL after grace_ms).
   EndedVisit stop(std::size_t slot, int grace_ms);
-  // Ends them all; their grace periods overlap.
-  std::vector<EndedVisit> stop_all(int grace_ms);
+  // Ends them all (their grace periods overlap), handing each to `ended` as it is reaped.
+  void stop_all(int grace_ms, const std::function<void(const EndedVisit&)>& ended);
 
  private:
   struct Running {

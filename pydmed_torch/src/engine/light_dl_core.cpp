@@ -14,6 +14,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <type_traits>
 
 #include "engine/batch_gatherer.hpp"
 #include "engine/collector_pool.hpp"
@@ -30,6 +31,8 @@ using detail::CollectorSlot;
 
 namespace {
 constexpr int kStopGraceMs = 500;  // SIGTERM to SIGKILL: stop() must end within a second
+constexpr double kMaxSwapInterval = 1e6;  // seconds (11 days): poll's int milliseconds hold it
+static_assert(std::is_same_v<pid_t, int>, "the public header gives process ids as int");
 
 // What the loaders' open slides may hold at once: every record of a patient open in each of
 // the `collectors` loaders, taking the patients that hold the most.
@@ -62,7 +65,8 @@ Dataset share(Dataset dataset, const Options& o) {
   return mine;
 }
 
-const Options& validated(const Options& o) {
+const Options& validated(const Options& o, bool have_factories) {
+  if (!have_factories) throw Error("LightDLCore needs a loader and a collector factory");
   o.validate();
   return o;
 }
@@ -97,6 +101,7 @@ struct LightDLCore::Impl {
   void end_visit(const detail::EndedVisit& e);
   void fill_free_slots();
   void maybe_swap();
+  void schedule_next_swap();
   void do_swap();
   void wait_for_event();
   // Consumers.
@@ -140,7 +145,7 @@ struct LightDLCore::Impl {
 
 LightDLCore::Impl::Impl(Dataset ds, LoaderFactory loader, CollectorFactory collector, const Options& o,
                         std::shared_ptr<Scheduler> s)
-    : options(validated(o)),
+    : options(validated(o, loader && collector)),
       dataset(share(std::move(ds), options)),
       make_loader(std::move(loader)),
       make_collector(std::move(collector)),
@@ -151,7 +156,6 @@ LightDLCore::Impl::Impl(Dataset ds, LoaderFactory loader, CollectorFactory colle
       registry(dataset, options, slots, log_fd.get(), t0),
       pool(options, make_loader, make_collector, slots, log_fd.get()),
       gatherer(slots, options.patch_shape().bytes()) {
-  if (!make_loader || !make_collector) throw Error("LightDLCore needs a loader and a collector factory");
   const std::size_t n = std::size_t(options.num_bigchunkloaders());
   const std::size_t slot_bytes = detail::align64(CollectorSlot::bytes_for(options));
   shm = std::make_unique<detail::SharedMemory>(detail::kDoorbellBytes + n * slot_bytes);
@@ -210,7 +214,7 @@ void LightDLCore::Impl::scheduler_main() {
       bell->ring();
     }
   }
-  for (const detail::EndedVisit& e : pool.stop_all(kStopGraceMs)) end_visit(e);
+  pool.stop_all(kStopGraceMs, [this](const detail::EndedVisit& e) { end_visit(e); });
 }
 
 void LightDLCore::Impl::start_initial() {
@@ -231,11 +235,22 @@ void LightDLCore::Impl::start_initial() {
       failed_start = true;
   }
   if (failed_start) fill_free_slots();  // others in place of those that could not start
-  const auto interval = scheduler->swap_interval(registry);
-  if (interval) {
-    next_swap = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                                       std::chrono::duration<double>(*interval));
+  schedule_next_swap();
+}
+
+// Asks the policy when schedule() is next due. What the clock cannot hold is read as: not a
+// positive number, Options::interval_resched (logged); over kMaxSwapInterval, never.
+void LightDLCore::Impl::schedule_next_swap() {
+  next_swap.reset();
+  if (halted) return;
+  std::optional<double> s = scheduler->swap_interval(registry);
+  if (s && !(*s > 0)) {
+    registry.log("swap_interval() returned " + std::to_string(*s) + "; using interval_resched");
+    s = options.interval_resched();
   }
+  if (!s || *s > kMaxSwapInterval) return;
+  next_swap = std::chrono::steady_clock::now() +
+              std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(*s));
 }
 
 // Until a collector ends, the wake eventfd is written (stop, a postponed swap may go ahead) or
@@ -270,12 +285,7 @@ void LightDLCore::Impl::maybe_swap() {
   swap_pending = false;
   delivered_at_last_swap = delivered;
   do_swap();
-  const auto interval = scheduler->swap_interval(registry);
-  next_swap.reset();
-  if (interval) {
-    next_swap = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                                       std::chrono::duration<double>(*interval));
-  }
+  schedule_next_swap();
 }
 
 bool LightDLCore::Impl::start_visit(std::size_t k, std::int64_t id) {
@@ -322,7 +332,7 @@ void LightDLCore::Impl::do_swap() {
   if (d.kind == SchedDecision::Kind::Keep) return;
   if (d.kind == SchedDecision::Kind::Halt) {
     halted = true;
-    for (const detail::EndedVisit& e : pool.stop_all(kStopGraceMs)) end_visit(e);
+    pool.stop_all(kStopGraceMs, [this](const detail::EndedVisit& e) { end_visit(e); });
     return;
   }
   std::optional<std::size_t> k;
@@ -402,6 +412,33 @@ std::vector<std::int64_t> LightDLCore::loaded_patients() const { return impl_->r
 std::vector<std::int64_t> LightDLCore::waiting_patients() const { return impl_->registry.waiting_patients(); }
 std::uint32_t LightDLCore::schedcount(std::int64_t patient) const { return impl_->registry.schedcount(patient); }
 const MemoryPlan& LightDLCore::memory_plan() const { return impl_->plan; }
+
+namespace {
+constexpr const char* kStateFormat = "pydmed-loader-state";
+}
+
+nlohmann::json LightDLCore::state() const {
+  const Impl& d = *impl_;
+  return {{"format", kStateFormat},
+          {"version", 1},
+          {"seed", d.options.seed()},
+          {"rank", d.options.rank()},
+          {"world_size", d.options.world_size()},
+          {"loader", d.registry.state()},
+          {"scheduler", d.scheduler->state()}};
+}
+
+void LightDLCore::restore(const nlohmann::json& state) {
+  Impl& d = *impl_;
+  std::lock_guard<std::mutex> g(d.start_mu);  // holds off start() until restored
+  if (d.started) throw Error("restore: the loader has started; restore a state before the first batch");
+  if (!state.is_object() || state.value("format", "") != kStateFormat) {
+    throw Error("restore: not a loader state (no \"format\": \"" + std::string(kStateFormat) + "\")");
+  }
+  if (state.value("version", 0) != 1) throw Error("restore: loader state version " + state.value("version", nlohmann::json()).dump() + " is not 1");
+  d.registry.restore(state.at("loader"));
+  d.scheduler->restore(state.value("scheduler", nlohmann::json()));
+}
 
 LoaderStats LightDLCore::stats() const {
   const Impl& d = *impl_;

@@ -50,8 +50,9 @@ struct VisitEnd {
 class PatientRegistry : public SchedulerView {
  public:
   // dataset, options and slots outlive the registry (the core owns them).
-  PatientRegistry(const Dataset& dataset, const Options& options, const std::vector<std::unique_ptr<CollectorSlot>>& slots,
-                  int log_fd, std::chrono::steady_clock::time_point t0);
+  PatientRegistry(const Dataset& dataset, const Options& options,
+                  const std::vector<std::unique_ptr<CollectorSlot>>& slots, int log_fd,
+                  std::chrono::steady_clock::time_point t0);
 
   // The scheduler's view.
   const Dataset& dataset() const override { return dataset_; }
@@ -90,6 +91,12 @@ class PatientRegistry : public SchedulerView {
 
   void log(const std::string& line) const;
 
+  // Resumable: swaps, decisions and each patient's visits, failures, checkpoint and status (the
+  // live ones of running visits). restore() takes such a state before the loader starts;
+  // patients it does not name start fresh, ids it names that this dataset lacks are ignored.
+  nlohmann::json state() const;
+  void restore(const nlohmann::json& state);
+
  private:
   struct PatientState {
     const Patient* patient = nullptr;
@@ -104,8 +111,9 @@ class PatientRegistry : public SchedulerView {
   PatientState& at(std::int64_t patient, const char* who);  // mu_ held
   const PatientState& at(std::int64_t patient, const char* who) const;
   void record_error(std::int64_t patient, std::uint32_t visit, const std::string& message);  // mu_ held
-  void fail(PatientState& ps, std::uint32_t visit, const std::string& message);             // mu_ held
+  void fail(PatientState& ps, std::uint32_t visit, const std::string& message);              // mu_ held
   nlohmann::json live_or_kept(std::int64_t patient, bool checkpoint) const;
+  nlohmann::json live_or_kept(const PatientState& ps, bool checkpoint) const;  // mu_ held
   PatientStats stats_of(const PatientState& ps) const;  // mu_ held
 
   const Dataset& dataset_;

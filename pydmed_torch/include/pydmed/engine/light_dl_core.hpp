@@ -3,9 +3,7 @@
 // batches gathered straight from ring slots into the caller's memory. The LibTorch face
 // (pydmed/torch/) wraps it; tools and tests use it directly.
 #include <cstdint>
-#include <functional>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -105,6 +103,15 @@ class LightDLCore {
   std::vector<std::int64_t> loaded_patients() const;
   std::vector<std::int64_t> waiting_patients() const;  // loadable: not loaded, finished or set aside
   std::uint32_t schedcount(std::int64_t patient) const;
+
+  // Resumable state, JSON: swaps, the scheduler's decision count and its own state
+  // (Scheduler::state), and per patient its visits, failures, finished/set aside, checkpoint
+  // and status (live ones for loaded patients). Save it beside the model's checkpoint. A loader
+  // made again with the same dataset and options and given it by restore() before it starts
+  // goes on from there: visit numbers continue, so no (patient, visit) stream of SmallChunks is
+  // served twice, and each patient's collector starts from its checkpoint.
+  nlohmann::json state() const;
+  void restore(const nlohmann::json& state);  // Error: started already, or not such a state
 
   const MemoryPlan& memory_plan() const;
   LoaderStats stats() const;

@@ -5,6 +5,8 @@
 #include <optional>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "pydmed/random.hpp"
 
 namespace pydmed {
@@ -65,6 +67,10 @@ class Scheduler {
   // A collector slot came free early (its patient finished or failed): which waiting patient to
   // load there, if any. Default: the same weighting as schedule().
   virtual std::optional<std::int64_t> replacement(const SchedulerView& dl, Rng& rng);
+  // The policy's own progress, saved in LightDLCore::state() (null: none) and handed back to a
+  // resumed loader's scheduler before it starts.
+  virtual nlohmann::json state() const { return nullptr; }
+  virtual void restore(const nlohmann::json& /*state*/) {}
 
  protected:
   // PyDmed's weighting: 1 / (1 + times scheduled), and 10^7 for the never scheduled.

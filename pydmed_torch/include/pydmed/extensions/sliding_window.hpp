@@ -56,7 +56,9 @@ struct WindowInfo {
 };
 
 // Options for a sliding-window run: patch shape kernel x kernel x 3, BigChunks sized from
-// `base.max_bigchunk_bytes()`, no timed swaps (patients run to the end).
+// `base.max_bigchunk_bytes()`. Swaps are the scheduler's: sliding_window_scheduler() makes
+// none (patients run to the end); another scheduler swaps mid-slide, and the windows still
+// arrive once each (the collector resumes at its checkpoint).
 Options sliding_window_options(const SlidingWindowOptions& sw, Options base = {});
 LoaderFactory sliding_window_loader(const SlidingWindowOptions& sw);
 CollectorFactory sliding_window_collector(const SlidingWindowOptions& sw);

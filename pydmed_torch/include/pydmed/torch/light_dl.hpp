@@ -79,6 +79,10 @@ class LightDL : public torch::data::datasets::StreamDataset<LightDL, Batch> {
   const std::vector<std::string>& label_names() const;
   const torch::Device& device() const;  // where batches go, resolved
   void stop() { core().stop(); }
+  // Resumable state (LightDLCore::state): save it beside the model's checkpoint; restore() it
+  // into a loader made the same way, before its first batch.
+  nlohmann::json state() const { return core().state(); }
+  void restore(const nlohmann::json& state) { core().restore(state); }
 
  private:
   struct Shared;
