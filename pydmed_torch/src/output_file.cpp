@@ -52,6 +52,32 @@ OutputFile::OutputFile(const std::string& path, Mode mode, std::size_t buffer_by
   if (fd_ < 0) fail("cannot open for writing", errno);
 }
 
+OutputFile::OutputFile(const std::string& path, std::uint64_t keep_bytes)
+    : name_(path), path_(path), buffer_bytes_(std::size_t(1) << 20) {
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd_ < 0) fail("cannot open to continue it", errno);
+  // Closed before throwing: the destructor does not run for a constructor that throws.
+  auto give_up = [this](const std::string& what) {
+    const int err = errno;
+    ::close(fd_);
+    fd_ = -1;
+    fail(what, err);
+  };
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) give_up("cannot read its size");
+  if (!S_ISREG(st.st_mode) || std::uint64_t(st.st_size) < keep_bytes) {
+    const std::string got = std::to_string(st.st_size);
+    ::close(fd_);
+    fd_ = -1;
+    throw Error(name_ + ": has " + got + " bytes, fewer than the " + std::to_string(keep_bytes) +
+                " the run's state says were committed: not that run's output");
+  }
+  if (::ftruncate(fd_, off_t(keep_bytes)) != 0 || ::lseek(fd_, off_t(keep_bytes), SEEK_SET) < 0) {
+    give_up("cannot cut the uncommitted tail");
+  }
+  written_ = keep_bytes;
+}
+
 OutputFile::~OutputFile() {
   if (fd_ >= 0 && target_.empty()) {  // Direct: what was produced reaches the file, if it can
     try {
@@ -79,6 +105,7 @@ void OutputFile::write_all(const char* data, std::size_t size) {
     }
     data += n;
     size -= std::size_t(n);
+    written_ += std::uint64_t(n);
   }
 }
 
@@ -96,6 +123,11 @@ void OutputFile::flush() {
   std::string pending;
   pending.swap(buffer_);  // dropped even when the write fails: a retry must not write it twice
   write_all(pending.data(), pending.size());
+}
+
+void OutputFile::sync() {
+  flush();
+  if (fd_ >= 0 && owns_fd_ && ::fsync(fd_) != 0 && errno != EINVAL && errno != EROFS) fail("write failed", errno);
 }
 
 void OutputFile::close() {

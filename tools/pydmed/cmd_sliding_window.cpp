@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <optional>
 
 #include "commands.hpp"
 #include "flags.hpp"
@@ -19,6 +20,7 @@
 #include "pydmed/extensions/heatmap.hpp"
 #include "pydmed/extensions/sliding_window.hpp"
 #include "pydmed/output_file.hpp"
+#include "pydmed/resumable_output.hpp"
 #include "roi_flags.hpp"
 #include "tsv.hpp"
 
@@ -37,7 +39,8 @@ void prepare_folder(const std::string& dir) {
 
 Runner add_sliding_window(CLI::App& app) {
   struct Args {
-    std::string source, out, heatmap;
+    std::string source, out, heatmap, state;
+    double state_every = 1.0;
     int level = 0, kernel = 224, stride = 224, collectors = 2;
     PhysicalFlags physical;
     RoiFlags roi;
@@ -53,8 +56,18 @@ Runner add_sliding_window(CLI::App& app) {
   sub->add_option("--stride", a->stride, "step between windows")->default_val(224)->check(integer(1, 65536));
   sub->add_option("--collectors", a->collectors, "slides processed at once")->default_val(2)->check(integer(1, 1024));
   sub->add_option("--out", a->out, "output TSV (default: standard output)");
-  sub->add_option("--heatmap", a->heatmap, "folder for each slide's mean-intensity heatmap (PNG and .npy)");
+  auto* heatmap =
+      sub->add_option("--heatmap", a->heatmap, "folder for each slide's mean-intensity heatmap (PNG and .npy)");
+  sub->add_option("--state-every", a->state_every,
+                  "seconds between saves of --state (each syncs OUT to disk; a stop redoes at most this much)")
+      ->default_val(1.0)
+      ->check(positive_number());
+  sub->add_option("--state", a->state,
+                  "resumable: the run's state, saved with --out every second and at the end; run the same command "
+                  "again to go on (every window once across stops)")
+      ->excludes(heatmap);
   return [a] {
+    if (!a->state.empty() && (a->out.empty() || a->out == "-")) throw UsageError("--state needs --out FILE");
     std::vector<std::string> skipped;
     Dataset ds = dataset_from_source(a->source, &skipped);
     a->physical.apply_default(ds);
@@ -81,20 +94,55 @@ Runner add_sliding_window(CLI::App& app) {
                                          .max_bigchunk_bytes(band));
         },
         "--collectors " + std::to_string(a->collectors) + " with --kernel " + std::to_string(a->kernel));
-    OutputFile out(a->out);
-    out.write("patient\tx\ty\tlevel\twidth\theight\tlast_row\tlast_col\toverlap_y\toverlap_x\tmpp\tcrc32\troi\n");
+    const std::string header =
+        "patient\tx\ty\tlevel\twidth\theight\tlast_row\tlast_col\toverlap_y\toverlap_x\tmpp\tcrc32\troi\n";
+    // Resumable: OUT and the loader's position per patient committed together (a resumed run
+    // cuts OUT back to the last commit and restores the positions, so no window is written
+    // twice or lost); otherwise a plain TSV.
+    std::optional<ResumableOutput> resumable;
+    std::optional<OutputFile> plain;
+    std::optional<WindowProgress> progress;
+    std::uint64_t windows = 0;
+    if (!a->state.empty()) {
+      const nlohmann::json run = {{"command", "sliding-window"},
+                                  {"source", a->source},
+                                  {"level", a->level},
+                                  {"kernel", a->kernel},
+                                  {"stride", a->stride},
+                                  {"mpp", mpp},
+                                  {"upsample", a->physical.upsample},
+                                  {"roi", int(a->roi.roi_mode())},
+                                  {"min_roi_fraction", a->roi.min_fraction}};
+      resumable.emplace(a->out, a->state, run, header);
+      const nlohmann::json& saved = resumable->progress();
+      progress.emplace(saved);
+      if (saved.is_object()) {
+        dl->restore(saved);
+        windows = saved.value("windows", std::uint64_t(0));
+        std::cerr << "resuming: " << windows << " windows already in " << a->out << '\n';
+      }
+    } else {
+      plain.emplace(a->out);
+      plain->write(header);
+    }
+    auto write = [&](std::string_view line) { resumable ? resumable->write(line) : plain->write(line); };
+    auto state = [&] {
+      nlohmann::json s = progress->resume_state(*dl);
+      s["windows"] = windows;
+      return s;
+    };
     const OnInterrupt stop_on_signal([&dl] { dl->stop(); });
     const std::size_t bytes = dl->options().patch_shape().bytes();
     std::vector<std::uint8_t> buf(32 * bytes);
     std::vector<ChunkRecord> rec;
     std::map<std::int64_t, std::vector<WindowValue>> means;
-    std::uint64_t windows = 0;
     while (const std::size_t n = dl->next_batch(buf.data(), 32, &rec)) {
       for (std::size_t i = 0; i < n; ++i) {
         const ChunkRecord& r = rec[i];
         const std::uint8_t* px = buf.data() + i * bytes;
         const WindowInfo w = WindowInfo::from_json(r.info_json);
-        out.write(tsv_line(r.patient, r.x, r.y, r.level, r.width, r.height, int(w.last_row), int(w.last_col),
+        if (progress) progress->delivered(r);
+        write(tsv_line(r.patient, r.x, r.y, r.level, r.width, r.height, int(w.last_row), int(w.last_col),
                            w.overlap_y, w.overlap_x, mpp_text(r.mpp), crc32(crc32(0L, Z_NULL, 0), px, uInt(bytes)),
                            roi_text(r.info_json)));
         if (!a->heatmap.empty()) {
@@ -104,9 +152,11 @@ Runner add_sliding_window(CLI::App& app) {
         }
       }
       windows += n;
+      if (resumable && resumable->due(a->state_every)) resumable->commit(state());
     }
     dl->stop();
-    out.close();
+    if (resumable) resumable->close(state());
+    if (plain) plain->close();
     std::cerr << "delivered " << windows << " windows from " << ds.size() << " slides"
               << (Interrupt::received() ? " (interrupted)" : "") << '\n';
     const std::vector<SkippedReport> damaged = dl->skipped();

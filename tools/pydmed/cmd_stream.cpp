@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <iostream>
+#include <optional>
 #include <set>
 #include <tuple>
 
@@ -15,6 +16,7 @@
 #include "pydmed/engine/light_dl_core.hpp"
 #include "pydmed/error.hpp"
 #include "pydmed/output_file.hpp"
+#include "pydmed/resumable_output.hpp"
 #include "roi_flags.hpp"
 #include "tsv.hpp"
 
@@ -22,7 +24,8 @@ namespace pydmed::cli {
 
 Runner add_stream(CLI::App& app) {
   struct Args {
-    std::string source, out;
+    std::string source, out, state;
+    double state_every = 1.0;
     int patch = 224, bigchunk = 2048, level = 0, collectors = 2;
     double interval = 10.0, seconds = 0, min_tissue = 0;
     PhysicalFlags physical;
@@ -54,7 +57,15 @@ Runner add_stream(CLI::App& app) {
   auto* seconds = sub->add_option("--seconds", a->seconds, "stop after this many seconds")->check(positive_number());
   count->excludes(seconds);
   sub->add_option("--out", a->out, "output TSV (default: standard output)");
+  sub->add_option("--state-every", a->state_every,
+                  "seconds between saves of --state (each syncs OUT to disk; a stop redoes at most this much)")
+      ->default_val(1.0)
+      ->check(positive_number());
+  sub->add_option("--state", a->state,
+                  "resumable: the loader's state, saved with --out every second and at the end; run the same command "
+                  "again to go on with new visits (--count counts across runs)");
   return [a] {
+    if (!a->state.empty() && (a->out.empty() || a->out == "-")) throw UsageError("--state needs --out FILE");
     if (a->count == 0 && a->seconds <= 0) throw UsageError("stream: give --count N or --seconds S");
     if (a->patch > a->bigchunk) {
       throw UsageError("--patch " + std::to_string(a->patch) + " is larger than --bigchunk " +
@@ -93,17 +104,50 @@ Runner add_stream(CLI::App& app) {
         },
         "--collectors " + std::to_string(a->collectors) + " with --bigchunk " + std::to_string(a->bigchunk));
     LightDLCore& dl = *loader;
-    OutputFile out(a->out);  // before the run: an unwritable path fails now, not after it
-    out.write("patient\tvisit\tbigchunk_x\tbigchunk_y\tx\ty\tlevel\twidth\theight\tmpp\tcrc32\troi\n");
+    const std::string header = "patient\tvisit\tbigchunk_x\tbigchunk_y\tx\ty\tlevel\twidth\theight\tmpp\tcrc32\troi\n";
+    // Before the run: an unwritable path fails now, not after it. Resumable: OUT and the
+    // loader's state committed together; a resumed run cuts OUT back to the last commit and
+    // goes on with new visits (visit numbers continue), so no (patient, visit) repeats in OUT.
+    std::optional<ResumableOutput> resumable;
+    std::optional<OutputFile> plain;
+    std::uint64_t written = 0;
+    if (!a->state.empty()) {
+      const nlohmann::json run = {{"command", "stream"},
+                                  {"source", a->source},
+                                  {"patch", a->patch},
+                                  {"bigchunk", a->bigchunk},
+                                  {"level", a->level},
+                                  {"mpp", mpp},
+                                  {"min_tissue", a->min_tissue},
+                                  {"max_per_bigchunk", a->max_per_bigchunk},
+                                  {"seed", a->seed},
+                                  {"roi", int(a->roi.roi_mode())},
+                                  {"min_roi_fraction", a->roi.min_fraction}};
+      resumable.emplace(a->out, a->state, run, header);
+      if (resumable->progress().is_object()) {
+        dl.restore(resumable->progress());
+        written = resumable->progress().value("rows", std::uint64_t(0));
+        std::cerr << "resuming: " << written << " SmallChunks already in " << a->out << '\n';
+      }
+    } else {
+      plain.emplace(a->out);
+      plain->write(header);
+    }
+    auto write = [&](std::string_view line) { resumable ? resumable->write(line) : plain->write(line); };
+    auto state = [&] {
+      nlohmann::json s = dl.state();
+      s["rows"] = written;
+      return s;
+    };
     const OnInterrupt stop_on_signal([&dl] { dl.stop(); });  // then what is left is written
     const std::size_t bytes = o.patch_shape().bytes();
     std::vector<std::uint8_t> buf(std::size_t(batch) * bytes);
     std::vector<ChunkRecord> rec;
     const auto t0 = std::chrono::steady_clock::now();
-    std::uint64_t written = 0;
     for (;;) {
       std::size_t want = std::size_t(batch);
       double left = -1;
+      if (a->count > 0 && written >= a->count) break;  // a resumed run that had finished
       if (a->count > 0) want = std::min<std::uint64_t>(want, a->count - written);
       if (a->seconds > 0) {
         left = a->seconds - std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -113,14 +157,16 @@ Runner add_stream(CLI::App& app) {
       for (std::size_t i = 0; i < n; ++i) {
         const ChunkRecord& r = rec[i];
         const uLong crc = crc32(crc32(0L, Z_NULL, 0), buf.data() + i * bytes, uInt(bytes));
-        out.write(tsv_line(r.patient, r.visit, r.bigchunk.x, r.bigchunk.y, r.x, r.y, r.level, r.width, r.height,
+        write(tsv_line(r.patient, r.visit, r.bigchunk.x, r.bigchunk.y, r.x, r.y, r.level, r.width, r.height,
                            mpp_text(r.mpp), crc, roi_text(r.info_json)));
       }
       written += n;
+      if (resumable && resumable->due(a->state_every)) resumable->commit(state());
       if ((a->count > 0 && written >= a->count) || (n == 0 && dl.finished())) break;
     }
     dl.stop();
-    out.close();  // a write error ends here with its reason, before any claim of delivery
+    if (resumable) resumable->close(state());
+    if (plain) plain->close();  // a write error ends here with its reason, before any claim of delivery
     const LoaderStats st = dl.stats();
     std::cerr << "delivered " << written << " SmallChunks in "
               << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s, " << st.swaps

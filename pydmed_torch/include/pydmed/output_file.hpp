@@ -3,6 +3,7 @@
 // are easy to leave unchecked (a TSV on a full disk "succeeded"); this throws Error naming the
 // file and the reason ("out.tsv: No space left on device") at the first failure.
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -28,6 +29,10 @@ class OutputFile {
   // open at once want less). Throws Error naming the path and the OS reason.
   explicit OutputFile(const std::string& path, Mode mode = Mode::Direct,
                       std::size_t buffer_bytes = std::size_t(1) << 20);
+  // Opens an existing regular file to go on writing after its first `keep_bytes` (what follows,
+  // a tail a stopped run wrote but never committed, is cut off). Throws Error naming the file
+  // when it is missing or shorter than that.
+  OutputFile(const std::string& path, std::uint64_t keep_bytes);
   // Closes without throwing: a Direct file gets what is buffered (what was produced is kept),
   // an Atomic file not close()d is removed (a failed run leaves no partial file). Call close()
   // to see errors.
@@ -39,6 +44,10 @@ class OutputFile {
   void write(std::string_view bytes);
   void write(const void* data, std::size_t size) { write(std::string_view(static_cast<const char*>(data), size)); }
   void flush();
+  // Flushes and asks the OS to put it on disk (fsync): what was written survives a crash.
+  void sync();
+  // Bytes in the file, with what is buffered (and, for a continued file, what was kept).
+  std::uint64_t size() const { return written_ + buffer_.size(); }
   // Flushes, closes (and for Atomic renames into place). Throws Error on any failure.
   void close();
 
@@ -56,6 +65,7 @@ class OutputFile {
   std::size_t buffer_bytes_;
   int fd_ = -1;
   bool owns_fd_ = true;
+  std::uint64_t written_ = 0;  // bytes that reached the file
 };
 
 // Encodes `bgr` by the path's extension (.png, .jpg, ...) and writes it whole or not at all

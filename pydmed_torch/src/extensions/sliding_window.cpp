@@ -227,6 +227,8 @@ class SlidingWindowCollector : public SmallChunkCollector {
     const bool last_col = xs.extra_last && col + 1 == std::int64_t(xs.starts.size());
     c.info = {{"row", row},
               {"col", col},
+              {"bigchunk", b},
+              {"window", idx},
               {"rows", ys.starts.size()},
               {"cols", xs.starts.size()},
               {"last_row", last_row},
@@ -282,6 +284,35 @@ LoaderFactory sliding_window_loader(const SlidingWindowOptions& sw) {
 CollectorFactory sliding_window_collector(const SlidingWindowOptions& sw) {
   return [sw] { return std::make_unique<SlidingWindowCollector>(sw); };
 }
+void WindowProgress::delivered(const ChunkRecord& r) {
+  const auto info = nlohmann::json::parse(r.info_json, nullptr, false);
+  if (!info.is_object() || !info.contains("bigchunk") || !info.contains("window")) {
+    throw Error("WindowProgress: patient " + std::to_string(r.patient) + "'s SmallChunk is not a sliding window's");
+  }
+  // The checkpoint the collector would have set once this window was in its ring.
+  position_[r.patient] = {{"bigchunk", info["bigchunk"]}, {"window", info["window"].get<std::int64_t>() + 1}};
+}
+
+WindowProgress::WindowProgress(const nlohmann::json& resume_state) {
+  if (!resume_state.is_object() || !resume_state.contains("loader")) return;
+  const nlohmann::json patients = resume_state["loader"].value("patients", nlohmann::json::object());
+  for (const auto& [id, p] : patients.items()) {
+    const nlohmann::json cp = p.value("checkpoint", nlohmann::json());
+    if (cp.is_object()) position_[std::stoll(id)] = cp;
+  }
+}
+
+nlohmann::json WindowProgress::resume_state(const LightDLCore& dl) const {
+  nlohmann::json s = dl.state();
+  for (auto& [id, p] : s["loader"]["patients"].items()) {
+    const auto it = position_.find(std::stoll(id));
+    p["checkpoint"] = it == position_.end() ? nlohmann::json() : it->second;
+    p["finished"] = false;  // finished producing is not finished delivering: its loader will say
+    p["status"] = nullptr;
+  }
+  return s;
+}
+
 std::shared_ptr<Scheduler> sliding_window_scheduler() { return std::make_shared<SlidingWindowScheduler>(); }
 
 std::unique_ptr<LightDLCore> make_sliding_window(Dataset dataset, const SlidingWindowOptions& sw, Options base) {

@@ -7,6 +7,7 @@
 // window; the loader ends by itself when every patient is finished.
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -46,7 +47,8 @@ struct SlidingWindowOptions {
 };
 
 // A window's info (SmallChunk::info / ChunkRecord::info_json): {"row", "col", "last_row",
-// "last_col", "overlap_y", "overlap_x", "rows", "cols"}, overlaps in pixels of the level, and
+// "last_col", "overlap_y", "overlap_x", "rows", "cols", "bigchunk", "window"}, overlaps in
+// pixels of the level, "bigchunk"/"window" its place in the slide's plan (WindowProgress), and
 // "roi" (the annotation class) inside annotations.
 struct WindowInfo {
   std::int64_t row = 0, col = 0, rows = 0, cols = 0;
@@ -64,6 +66,24 @@ LoaderFactory sliding_window_loader(const SlidingWindowOptions& sw);
 CollectorFactory sliding_window_collector(const SlidingWindowOptions& sw);
 // Loads patients in order and replaces each as it finishes; never swaps on the timer.
 std::shared_ptr<Scheduler> sliding_window_scheduler();
+
+// Exactly once across stops: what a consumer has taken of a sliding-window run, as each
+// patient's position just after its last delivered window. Feed it every delivered record, in
+// order, and save resume_state(dl) with what the records produced (atomically, together: see
+// ResumableOutput); a loader made the same way and given that state by restore() serves every
+// window not yet delivered, once. (A position names a window of the slide's plan, which depends
+// on the reader's tile size: resume with the same reader.)
+class WindowProgress {
+ public:
+  WindowProgress() = default;
+  explicit WindowProgress(const nlohmann::json& resume_state);  // going on from a saved one
+  void delivered(const ChunkRecord& record);
+  // dl's state with each patient's checkpoint at its delivered position (none finished).
+  nlohmann::json resume_state(const LightDLCore& dl) const;
+
+ private:
+  std::map<std::int64_t, nlohmann::json> position_;
+};
 
 // The whole thing, torch-free: what `pydmed sliding-window` runs.
 std::unique_ptr<LightDLCore> make_sliding_window(Dataset dataset, const SlidingWindowOptions& sw, Options base = {});
