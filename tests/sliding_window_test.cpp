@@ -96,6 +96,35 @@ TEST(SlidingWindow, SwapsMidSlideNeitherRepeatNorSkip) {
   for (const auto& p : dl.stats().patients) EXPECT_TRUE(p.finished) << p.patient;
 }
 
+// The library path of a resumable run: a consumer that takes some windows, saves
+// WindowProgress::resume_state and drops the loader mid-run (what it had not taken is lost with
+// it), then a new loader restored from the state, again and again: every window exactly once.
+TEST(SlidingWindow, ResumedFromWindowProgressEveryWindowOnce) {
+  PYDMED_REQUIRE_WSI();
+  const Dataset ds = real_dataset();
+  const auto sw = SlidingWindowOptions().kernel(64).stride(64);
+  const Options o = test_options().num_bigchunkloaders(2).maxlength_queue_smallchunk(16).batch_size(16);
+  std::set<std::tuple<std::int64_t, std::int64_t, std::int64_t>> got;
+  nlohmann::json saved;
+  int runs = 0;
+  for (bool done = false; !done; ++runs) {
+    ASSERT_LT(runs, 200) << "no progress";
+    auto dl = make_sliding_window(ds, sw, o);
+    WindowProgress progress(saved);
+    if (!saved.is_null()) dl->restore(saved);
+    // Some batches, then the loader is dropped with its rings full (a crash, for the consumer).
+    const Delivered d = consume(*dl, 700, 16);
+    for (const ChunkRecord& r : d.records) {
+      EXPECT_TRUE(got.insert({r.patient, r.x, r.y}).second) << "window delivered twice: " << r.x << "," << r.y;
+      progress.delivered(r);
+    }
+    done = d.records.size() < 700;  // the loader ended: nothing left
+    saved = nlohmann::json::parse(progress.resume_state(*dl).dump());
+  }
+  EXPECT_GT(runs, 3);
+  EXPECT_EQ(got, expected_tiling(ds, 0, 64, 64).windows);
+}
+
 TEST(SlidingWindow, AxisFlagsTheExtraLastWindow) {
   const auto a = WindowAxis::of(1000, 224, 224);
   EXPECT_EQ(a.starts, (std::vector<std::int64_t>{0, 224, 448, 672, 776}));
