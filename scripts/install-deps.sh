@@ -14,6 +14,7 @@ PKGS=(
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libssl-dev                         # SHA-256: quickhash-1, the exact-region tests
+  libhdf5-dev hdf5-tools             # feature files for MIL tools (pydmed embed); h5dump in the tests
   libgloo-dev                        # c10d's ProcessGroupGloo headers include Gloo's (examples/ddp_train)
   procps                             # ps/pgrep, used by process-tree tests
 )

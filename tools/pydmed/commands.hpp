@@ -35,5 +35,7 @@ Runner add_make_sample_slides(CLI::App& app);
 Runner add_stream(CLI::App& app);
 Runner add_sliding_window(CLI::App& app);
 Runner add_tissue(CLI::App& app);
+// Adds its flags to `app` itself (pydmed-embed's only command).
+Runner add_embed(CLI::App* app);
 
 }  // namespace pydmed::cli

@@ -1,12 +1,34 @@
 // pydmed: look at slides, cut regions, make sample slides, from the shell.
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <map>
 
 #include "commands.hpp"
 #include "interrupt.hpp"
-#include "pydmed/error.hpp"
+#include "run_cli.hpp"
+
+namespace {
+// `pydmed embed ...` is the pydmed-embed executable beside this one (it loads LibTorch; the
+// other commands do not).
+int exec_embed(int argc, char** argv) {
+  std::error_code ec;
+  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  const std::string embed = (ec ? std::filesystem::path(argv[0]) : self).parent_path() / "pydmed-embed";
+  std::vector<char*> args{const_cast<char*>(embed.c_str())};
+  for (int i = 2; i < argc; ++i) args.push_back(argv[i]);
+  args.push_back(nullptr);
+  execv(embed.c_str(), args.data());
+  std::cerr << "pydmed: embed: cannot run " << embed << ": " << std::strerror(errno) << '\n';
+  return 1;
+}
+}  // namespace
 
 int main(int argc, char** argv) {
+  if (argc >= 2 && std::string(argv[1]) == "embed") return exec_embed(argc, argv);
   pydmed::cli::Interrupt::install();  // first: every later thread inherits its signal mask
   CLI::App app{"pydmed: whole-slide images for LibTorch training loops"};
   app.require_subcommand(1);
@@ -22,25 +44,11 @@ int main(int argc, char** argv) {
   add(pydmed::cli::add_stream);
   add(pydmed::cli::add_sliding_window);
   add(pydmed::cli::add_tissue);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::cerr << "pydmed: " << e.what() << " (see --help)\n";  // one line, naming the flag as typed
-    return 2;
-  }
-  try {
+  // Listed for --help; run by exec_embed above.
+  app.add_subcommand("embed", "Embed every tissue window with a TorchScript model into one HDF5 file per slide");
+  return pydmed::cli::run_cli(app, argc, argv, [&]() -> pydmed::cli::Runner {
     for (auto& [sub, run] : runners)
-      if (sub->parsed()) return run();
-  } catch (const pydmed::cli::UsageError& e) {
-    std::cerr << "pydmed: " << e.what() << " (see --help)\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "pydmed: " << e.what() << '\n';  // one line, naming the file and the reason
-    return 1;
-  }
-  return 2;
+      if (sub->parsed()) return run;
+    return nullptr;
+  });
 }

@@ -7,6 +7,7 @@
 #include "pydmed/data/record_slide.hpp"
 #include "pydmed/error.hpp"
 #include "pydmed/slide/physical.hpp"
+#include "pydmed/slide/tissue_mask.hpp"
 
 namespace pydmed {
 
@@ -185,6 +186,10 @@ class SlidingWindowCollector : public SmallChunkCollector {
                    : 0;
       if (!roi_)
         roi_ = std::make_unique<Annotations>(record_annotations(patient().record(sw_.record())));  // once a visit
+      if (sw_.min_tissue() > 0 && !tissue_) {  // once a visit
+        tissue_ = std::make_unique<TissueMask>(open_record_slide(patient().record(sw_.record())),
+                                               TissueMaskOptions().thumbnail_size(512));
+      }
     }
     const std::int64_t b = b_, c0 = c0_, r0 = r0_;
     const std::int64_t cols = c1_ - c0, count = cols * (r1_ - r0);
@@ -208,6 +213,10 @@ class SlidingWindowCollector : public SmallChunkCollector {
     const RegionInfo window{
         std::llround(double(lx) * ds), std::llround(double(ly) * ds), bc.region.level, g.kw, g.kh, ds};
     if (!roi_->empty() && !roi_->serves(window, sw_.roi(), sw_.min_roi_fraction(), &cls)) return Extraction::skip();
+    if (tissue_ && tissue_->fraction(window.x, window.y, std::llround(double(g.kw) * ds),
+                                     std::llround(double(g.kh) * ds)) < sw_.min_tissue()) {
+      return Extraction::skip();
+    }
     std::string why;
     if (touches_damage(bc, in_bigchunk.x, in_bigchunk.y, in_bigchunk.width, in_bigchunk.height, &why)) {
       return Extraction::skip({std::llround(double(lx) * ds), std::llround(double(ly) * ds), bc.region.level, int(g.kw),
@@ -244,6 +253,7 @@ class SlidingWindowCollector : public SmallChunkCollector {
   std::int64_t b_ = 0, of_ = 0, c0_ = 0, c1_ = 0, r0_ = 0, r1_ = 0, first_ = 0;
   std::unique_ptr<Grid> grid_;        // the slide's, from the BigChunk's info
   std::unique_ptr<Annotations> roi_;  // the record's, read once a visit
+  std::unique_ptr<TissueMask> tissue_;  // with min_tissue, made once a visit
   double mpp_ = 0;
   bool upsample_ = false;
 };
@@ -271,6 +281,7 @@ class SlidingWindowScheduler : public Scheduler {
 
 Options sliding_window_options(const SlidingWindowOptions& sw, Options base) {
   if (sw.kernel() <= 0 || sw.stride() <= 0) throw OptionsError("sliding window", "kernel and stride must be positive");
+  if (!(sw.min_tissue() >= 0 && sw.min_tissue() <= 1)) throw OptionsError("min_tissue", "must be between 0 and 1");
   if (!(sw.min_roi_fraction() >= 0 && sw.min_roi_fraction() <= 1))
     throw OptionsError("min_roi_fraction", "must be between 0 and 1");
   const std::size_t min_bytes = std::size_t(sw.kernel()) * std::size_t(sw.kernel()) * 3;

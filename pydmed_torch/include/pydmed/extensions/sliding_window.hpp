@@ -44,6 +44,10 @@ struct SlidingWindowOptions {
   // min_roi_fraction > 0 asks for that fraction of the window's area instead of its centre.
   PYDMED_ARG(RoiMode, roi) = RoiMode::Include;
   PYDMED_ARG(double, min_roi_fraction) = 0.0;
+  // > 0: only windows with at least this fraction of tissue (a TissueMask 512 pixels across, as
+  // the random loader's min_tissue); the others are left out silently, like those outside
+  // annotations.
+  PYDMED_ARG(double, min_tissue) = 0.0;
 };
 
 // A window's info (SmallChunk::info / ChunkRecord::info_json): {"row", "col", "last_row",

@@ -1,0 +1,292 @@
+#include "pydmed/torch/feature_extractor.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <sstream>
+
+#include "pydmed/error.hpp"
+#include "pydmed/extensions/feature_file.hpp"
+#include "pydmed/output_file.hpp"
+#include "pydmed/torch/extension_dls.hpp"
+
+#ifndef PYDMED_VERSION
+#define PYDMED_VERSION "unknown"
+#endif
+
+namespace fs = std::filesystem;
+
+namespace pydmed {
+
+namespace {
+
+constexpr const char* kStateFormat = "pydmed-embed-state";
+
+std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+
+std::string shape_of(const torch::Tensor& t) {
+  std::string s = "[";
+  for (std::int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
+  return s + "]";
+}
+
+// The model on a batch, its failures as one line naming it.
+torch::Tensor embed(const FeatureExtractor::Model& model, const torch::Tensor& x, const std::string& name,
+                    std::int64_t dim) {
+  torch::Tensor y;
+  try {
+    y = model(x);
+  } catch (const std::exception& e) {
+    throw Error(name + ": fails on a float " + shape_of(x) + " batch (expected input [B, 3, K, K]): " +
+                first_line(e.what()));
+  }
+  if (!y.defined() || y.dim() != 2 || y.size(0) != x.size(0) || (dim > 0 && y.size(1) != dim)) {
+    throw Error(name + ": returned " + (y.defined() ? shape_of(y) : std::string("nothing")) + " for a batch of " +
+                std::to_string(x.size(0)) + " windows; expected [" + std::to_string(x.size(0)) + ", " +
+                (dim > 0 ? std::to_string(dim) : std::string("D")) + "]");
+  }
+  return y;
+}
+
+// One slide's rows as they arrive: x, y (int64) and D floats each, appended to DIR/<name>.h5.rows.
+constexpr std::size_t kCoordBytes = 2 * sizeof(std::int64_t);
+
+}  // namespace
+
+FeatureExtractor::FeatureExtractor(Dataset dataset, Model model, FeatureExtractorOptions options)
+    : dataset_(std::move(dataset)), model_(std::move(model)), o_(std::move(options)) {
+  if (!model_) throw Error("FeatureExtractor needs a model");
+  if (o_.batch_size() == 0) throw OptionsError("batch_size", "must be positive");
+  if (o_.mean().size() != 3 || o_.std().size() != 3) throw OptionsError("mean/std", "need 3 values each (R, G, B)");
+  sliding_window_options(o_.windows());  // refuses bad window options now
+  std::error_code ec;
+  fs::create_directories(o_.out_dir(), ec);
+  if (ec) throw Error(o_.out_dir() + ": cannot create the folder: " + ec.message());
+  if (::access(o_.out_dir().c_str(), W_OK | X_OK) != 0) {
+    throw Error(o_.out_dir() + ": cannot write in the folder: " + std::strerror(errno));
+  }
+  std::map<std::string, std::int64_t> names;
+  for (const Patient& p : dataset_.list_patients) {
+    const std::string stem = fs::path(p.record(o_.windows().record()).path()).stem().string();
+    if (auto [it, fresh] = names.emplace(stem, p.int_uniqueid); !fresh) {
+      throw Error("patients " + std::to_string(it->second) + " and " + std::to_string(p.int_uniqueid) +
+                  " both have a slide named " + stem + ": their feature files would be the same");
+    }
+    files_.push_back((fs::path(o_.out_dir()) / (stem + ".h5")).string());
+  }
+}
+
+void FeatureExtractor::stop() {
+  std::lock_guard<std::mutex> g(stop_mu_);
+  stop_ = true;
+  if (stop_loader_) stop_loader_();
+}
+
+std::vector<EmbeddedSlide> FeatureExtractor::run() {
+  torch::NoGradGuard no_grad;
+  const SlidingWindowOptions& sw = o_.windows();
+  const int k = sw.kernel();
+  // The model first: a wrong model is one line before any slide is read.
+  const std::int64_t dim =
+      embed(model_, torch::zeros({1, 3, k, k}, torch::TensorOptions().device(o_.device())), o_.model_name(), 0)
+          .size(1);
+
+  nlohmann::json attributes = o_.attributes();
+  attributes.update({{"mpp", sw.mpp()},
+                     {"kernel", k},
+                     {"stride", sw.stride()},
+                     {"patch_size", k},
+                     {"min_tissue", sw.min_tissue()},
+                     {"pydmed_version", PYDMED_VERSION}});
+  const nlohmann::json run = {{"attributes", attributes}, {"level", sw.level()}, {"roi", int(sw.roi())},
+                              {"min_roi_fraction", sw.min_roi_fraction()}, {"mean", o_.mean()},
+                              {"std", o_.std()}, {"dim", dim}};
+
+  // Where an earlier run stopped.
+  nlohmann::json saved;
+  if (!o_.state_file().empty() && fs::exists(o_.state_file())) {
+    std::ifstream in(o_.state_file());
+    std::stringstream text;
+    text << in.rdbuf();
+    saved = nlohmann::json::parse(text.str(), nullptr, false);
+    if (!saved.is_object() || saved.value("format", "") != kStateFormat) {
+      throw Error(o_.state_file() + ": not a pydmed embed state");
+    }
+    if (saved["run"] != run) {
+      throw Error(o_.state_file() + ": was saved by a run with other settings or another model: use another state "
+                                    "file or the same ones");
+    }
+  }
+  const std::size_t row_bytes = kCoordBytes + std::size_t(dim) * sizeof(float);
+  struct SlideState {
+    std::size_t index = 0;
+    std::unique_ptr<OutputFile> rows;
+    std::uint64_t kept = 0;  // bytes committed by earlier runs
+    std::int64_t arrived = 0;  // rows this run
+    int level = -1;
+    bool done = false, earlier = false, redo = false;
+  };
+  std::map<std::int64_t, SlideState> slides;
+  for (std::size_t i = 0; i < dataset_.list_patients.size(); ++i) {
+    const std::int64_t id = dataset_.list_patients[i].int_uniqueid;
+    SlideState& s = slides[id];
+    s.index = i;
+    const nlohmann::json mine =
+        saved.is_object() ? saved.value("slides", nlohmann::json::object()).value(std::to_string(id), nlohmann::json())
+                          : nlohmann::json();
+    if (!mine.is_object()) continue;
+    if (mine.value("done", false)) {
+      // Finished earlier; if its file has gone since, it is made again from the start.
+      s.done = s.earlier = fs::exists(files_[i]);
+      s.redo = !s.done;
+      continue;
+    }
+    s.kept = mine.value("bytes", std::uint64_t(0));
+    s.level = mine.value("level", -1);
+    if (s.kept > 0) s.rows = std::make_unique<OutputFile>(files_[i] + ".rows", s.kept);
+  }
+  // The loader goes on from the saved positions; finished slides are never loaded again.
+  nlohmann::json restore = saved.is_object() ? saved["loader"] : nlohmann::json();
+  if (restore.is_object()) {
+    for (auto& [id, p] : restore["loader"]["patients"].items()) {
+      const auto it = slides.find(std::stoll(id));
+      if (it == slides.end()) continue;
+      if (it->second.done) p["finished"] = true;
+      if (it->second.redo) p["checkpoint"] = nullptr;
+    }
+  }
+  auto rows_of = [&](std::int64_t id) -> OutputFile& {
+    SlideState& s = slides.at(id);
+    if (!s.rows) s.rows = std::make_unique<OutputFile>(files_[s.index] + ".rows");
+    return *s.rows;
+  };
+
+  LightDL dl = SlidingWindowDL(
+      dataset_, sw,
+      Options().num_bigchunkloaders(o_.collectors()).batch_size(o_.batch_size()).maxlength_queue_smallchunk(
+          std::max<std::size_t>(64, o_.batch_size())),
+      TorchOptions().device(o_.device()).collate(
+          default_collate(CollateOptions().to_float(true).mean(o_.mean()).std(o_.std()))));
+  WindowProgress progress(restore);
+  auto loader_state = [&] {
+    nlohmann::json s = progress.resume_state(dl.core());
+    for (auto& [id, p] : s["loader"]["patients"].items())
+      if (slides.at(std::stoll(id)).done) p["finished"] = true;  // never loaded again
+    return s;
+  };
+  if (restore.is_object()) dl.restore(restore);
+
+  auto last_commit = std::chrono::steady_clock::now();
+  auto commit = [&] {
+    if (o_.state_file().empty()) return;
+    nlohmann::json per = nlohmann::json::object();
+    for (auto& [id, s] : slides) {
+      if (s.rows) s.rows->sync();  // first the rows, then the state that claims them
+      per[std::to_string(id)] = {{"bytes", s.rows ? s.rows->size() : s.kept}, {"done", s.done}, {"level", s.level}};
+    }
+    const nlohmann::json state = {{"format", kStateFormat}, {"version", 1}, {"run", run},
+                                  {"loader", loader_state()}, {"slides", per}};
+    OutputFile f(o_.state_file(), OutputFile::Mode::Atomic);
+    f.write(state.dump());
+    f.write("\n");
+    f.close();
+    last_commit = std::chrono::steady_clock::now();
+  };
+  // A slide whose windows have all arrived: its rows become DIR/<name>.h5.
+  auto finish = [&](std::int64_t id) {
+    SlideState& s = slides.at(id);
+    OutputFile& rows = rows_of(id);
+    rows.close();
+    const std::string spool = files_[s.index] + ".rows";
+    std::ifstream in(spool, std::ios::binary);
+    std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (bytes.size() % row_bytes != 0) throw Error(spool + ": not whole rows of " + std::to_string(dim) + " features");
+    FeatureFile f;
+    f.rows = std::int64_t(bytes.size() / row_bytes);
+    f.dim = dim;
+    f.features.resize(std::size_t(f.rows * dim));
+    f.coords.resize(std::size_t(f.rows * 2));
+    for (std::int64_t r = 0; r < f.rows; ++r) {
+      const char* row = bytes.data() + std::size_t(r) * row_bytes;
+      std::memcpy(&f.coords[std::size_t(r * 2)], row, kCoordBytes);
+      std::memcpy(&f.features[std::size_t(r * dim)], row + kCoordBytes, std::size_t(dim) * sizeof(float));
+    }
+    f.attributes = attributes;
+    f.attributes["level"] = s.level;
+    f.attributes["patch_level"] = s.level;
+    f.write(files_[s.index]);
+    s.done = true;
+    s.rows.reset();
+    commit();
+    std::error_code ec;
+    fs::remove(spool, ec);
+  };
+
+  {
+    std::lock_guard<std::mutex> g(stop_mu_);
+    stop_loader_ = [&dl] { dl.stop(); };
+    if (stop_) dl.stop();
+  }
+  for (;;) {
+    Batch b = dl.get_batch(o_.batch_size());
+    if (b.empty()) break;
+    const torch::Tensor y = embed(model_, b.data, o_.model_name(), dim).to(torch::kCPU, torch::kFloat).contiguous();
+    const float* yp = y.data_ptr<float>();
+    for (std::size_t i = 0; i < b.size(); ++i) {
+      const ChunkRecord& r = b.records[i];
+      SlideState& s = slides.at(r.patient);
+      const std::int64_t xy[2] = {r.x, r.y};
+      OutputFile& rows = rows_of(r.patient);
+      rows.write(xy, kCoordBytes);
+      rows.write(yp + std::int64_t(i) * dim, std::size_t(dim) * sizeof(float));
+      progress.delivered(r);
+      s.level = r.level;
+      ++s.arrived;
+    }
+    // Finished producing, and all it produced has arrived here.
+    for (const PatientStats& p : dl.core().view().patient_stats()) {
+      SlideState& s = slides.at(p.patient);
+      if (!s.done && p.finished && std::uint64_t(s.arrived) == p.produced) finish(p.patient);
+    }
+    if (std::chrono::duration<double>(std::chrono::steady_clock::now() - last_commit).count() >= o_.state_every())
+      commit();
+  }
+  // Slides whose last windows came in the last batch, or that had none this run.
+  for (const PatientStats& p : dl.core().view().patient_stats()) {
+    SlideState& s = slides.at(p.patient);
+    if (!s.done && p.finished && std::uint64_t(s.arrived) == p.produced) finish(p.patient);
+  }
+  dl.stop();
+  {
+    std::lock_guard<std::mutex> g(stop_mu_);
+    stop_loader_ = nullptr;
+  }
+  commit();
+  errors_ = dl.core().errors();
+  std::vector<EmbeddedSlide> out;
+  for (auto& [id, s] : slides) {
+    if (!s.done) {
+      // Without a state there is no resuming: leave no partial rows behind.
+      if (o_.state_file().empty()) {
+        s.rows.reset();
+        std::error_code ec;
+        fs::remove(files_[s.index] + ".rows", ec);
+      }
+      continue;
+    }
+    out.push_back({id, files_[s.index], 0, s.earlier});
+  }
+  for (auto& e : out) {
+    e.windows = FeatureFile::read(e.file).rows;
+  }
+  return out;
+}
+
+}  // namespace pydmed

@@ -1,0 +1,138 @@
+// pydmed embed (the pydmed-embed executable, which `pydmed embed` runs): every tissue window of
+// every slide through a TorchScript model, one HDF5 feature file per slide, resumable. Its own
+// executable so that the other commands do not load LibTorch.
+#include <openssl/evp.h>
+#include <torch/cuda.h>
+#include <torch/script.h>
+
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include "commands.hpp"
+#include "flags.hpp"
+#include "interrupt.hpp"
+#include "physical_flags.hpp"
+#include "pydmed/data/source.hpp"
+#include "pydmed/error.hpp"
+#include "pydmed/torch/feature_extractor.hpp"
+#include "roi_flags.hpp"
+
+namespace pydmed::cli {
+
+namespace {
+std::string file_sha256(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path + ": cannot read the model file");
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
+  std::vector<char> buf(std::size_t(1) << 20);
+  while (in.read(buf.data(), std::streamsize(buf.size())) || in.gcount() > 0)
+    EVP_DigestUpdate(ctx.get(), buf.data(), std::size_t(in.gcount()));
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_DigestFinal_ex(ctx.get(), md, &n);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < n; ++i) out += {hex[md[i] >> 4], hex[md[i] & 15]};
+  return out;
+}
+}  // namespace
+
+Runner add_embed(CLI::App* sub) {
+  struct Args {
+    std::string source, model, out, state, device = "cpu";
+    int level = 0, kernel = 224, stride = 0, collectors = 2, batch = 64;
+    double min_tissue = 0.25, state_every = 1.0;
+    std::vector<double> mean{0.485, 0.456, 0.406}, std{0.229, 0.224, 0.225};
+    PhysicalFlags physical;
+    RoiFlags roi;
+  };
+  auto a = std::make_shared<Args>();
+  sub->add_option("SOURCE", a->source, "a manifest file, a folder of slides (one patient each), or one slide")
+      ->required();
+  sub->add_option("--model", a->model, "TorchScript module: float [B, 3, K, K] in [0, 1], normalised -> [B, D]")
+      ->required();
+  sub->add_option("--out", a->out, "folder for the feature files, <slide name>.h5 each")->required();
+  auto* level = sub->add_option("--level", a->level, "pyramid level")->default_val(0)->check(integer(0, 1000));
+  a->physical.add_to(sub, level);
+  a->roi.add_to(sub);
+  sub->add_option("--kernel", a->kernel, "window size in pixels")->default_val(224)->check(integer(1, 65536));
+  sub->add_option("--stride", a->stride, "step between windows (default: the kernel)")->check(integer(1, 65536));
+  sub->add_option("--min-tissue", a->min_tissue, "only windows with at least this tissue fraction (0: every window)")
+      ->default_val(0.25)
+      ->check(fraction());
+  sub->add_option("--batch", a->batch, "windows per model call")->default_val(64)->check(integer(1, 65536));
+  sub->add_option("--collectors", a->collectors, "slides read at once")->default_val(2)->check(integer(1, 1024));
+  sub->add_option("--device", a->device, "where the model runs: cpu or cuda[:N]")->default_val("cpu");
+  sub->add_option("--mean", a->mean, "per-channel mean after scaling to [0, 1] (3 values)")->expected(3);
+  sub->add_option("--std", a->std, "per-channel standard deviation (3 values)")->expected(3);
+  sub->add_option("--state", a->state,
+                  "resumable: the run's state; run the same command again to skip finished slides and finish the "
+                  "others, every window once");
+  sub->add_option("--state-every", a->state_every, "seconds between saves of --state")
+      ->default_val(1.0)
+      ->check(positive_number());
+  return [a] {
+    // The output folder and the model before any slide is read.
+    torch::Device device(torch::kCPU);
+    try {
+      device = torch::Device(a->device);
+    } catch (const std::exception&) {
+      throw UsageError("--device: cpu or cuda[:N], not '" + a->device + "'");
+    }
+    if (device.is_cuda() && !torch::cuda::is_available()) {
+      throw UsageError("--device " + a->device + ": no CUDA device here (use --device cpu)");
+    }
+    std::vector<std::string> skipped;
+    Dataset ds = dataset_from_source(a->source, &skipped);
+    a->physical.apply_default(ds);
+    for (const auto& s : skipped) std::cerr << "skipped: " << s << '\n';
+    auto module = std::make_shared<torch::jit::Module>();
+    try {
+      *module = torch::jit::load(a->model, device);
+    } catch (const std::exception& e) {
+      const std::string what = e.what();
+      throw Error(a->model + ": cannot load it as a TorchScript module: " + what.substr(0, what.find('\n')));
+    }
+    module->eval();
+    const auto sw = SlidingWindowOptions()
+                        .level(a->level)
+                        .kernel(a->kernel)
+                        .stride(a->stride > 0 ? a->stride : a->kernel)
+                        .mpp(a->physical.target())
+                        .upsample(a->physical.upsample)
+                        .roi(a->roi.roi_mode())
+                        .min_roi_fraction(a->roi.min_fraction)
+                        .min_tissue(a->min_tissue);
+    FeatureExtractor fx(
+        ds, [module](const torch::Tensor& x) { return module->forward({x}).toTensor(); },
+        FeatureExtractorOptions()
+            .windows(sw)
+            .out_dir(a->out)
+            .state_file(a->state)
+            .state_every(a->state_every)
+            .batch_size(std::size_t(a->batch))
+            .collectors(a->collectors)
+            .device(device)
+            .mean(a->mean)
+            .std(a->std)
+            .model_name(a->model)
+            .attributes({{"model_sha256", file_sha256(a->model)}}));
+    const OnInterrupt stop_on_signal([&fx] { fx.stop(); });
+    const std::vector<EmbeddedSlide> done = fx.run();
+    std::int64_t windows = 0, earlier = 0;
+    for (const auto& s : done) {
+      windows += s.earlier ? 0 : s.windows;
+      earlier += s.earlier;
+    }
+    std::cerr << "embedded " << windows << " windows into " << done.size() - std::size_t(earlier) << " files in "
+              << a->out << (earlier ? " (" + std::to_string(earlier) + " finished earlier)" : "")
+              << (Interrupt::received() ? " (interrupted)" : "") << '\n';
+    for (const auto& e : fx.errors()) std::cerr << "error: patient " << e.patient << ": " << e.message << '\n';
+    if (Interrupt::received()) return Interrupt::exit_status();
+    return fx.errors().empty() && skipped.empty() && done.size() == ds.size() ? 0 : 1;
+  };
+}
+
+}  // namespace pydmed::cli
