@@ -11,12 +11,15 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <algorithm>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
 
 #include "pydmed/extensions/feature_file.hpp"
 #include "pydmed/slide/slide.hpp"
+#include "pydmed/slide/tissue_mask.hpp"
 #include "support.hpp"
 
 using namespace pydmed;
@@ -104,6 +107,127 @@ TEST(Embed, FeaturesAreTheModelOnEachWindowInWindowOrder) {
   EXPECT_NE(out.find("( " + n + ", 2 )"), std::string::npos) << out;
   EXPECT_NE(out.find("H5T_IEEE_F32LE"), std::string::npos) << out;
   EXPECT_NE(out.find("H5T_STD_I64LE"), std::string::npos) << out;
+}
+
+// --min-tissue keeps exactly the windows with that much tissue (the loader's TissueMask).
+TEST(Embed, MinTissueKeepsExactlyTheTissueWindows) {
+  PYDMED_REQUIRE_WSI();
+  TempDir t;
+  write_model(t.file("m.pt"));
+  const std::string slide = wsi("CMU-1-Small-Region.svs");
+  std::string out, err;
+  const std::string cmd = kCli + " embed " + slide + " --model " + t.file("m.pt") + " --kernel 64 --min-tissue ";
+  ASSERT_EQ(run_command(cmd + "0 --out " + t.file("all"), &out, &err), 0) << err;
+  ASSERT_EQ(run_command(cmd + "0.6 --out " + t.file("tissue"), &out, &err), 0) << err;
+  const FeatureFile all = FeatureFile::read(t.file("all/CMU-1-Small-Region.h5"));
+  const FeatureFile tissue = FeatureFile::read(t.file("tissue/CMU-1-Small-Region.h5"));
+  const TissueMask mask(Slide(slide), TissueMaskOptions().thumbnail_size(512));
+  std::vector<std::int64_t> want;
+  std::vector<float> want_features;
+  for (std::int64_t r = 0; r < all.rows; ++r) {
+    const std::int64_t x = all.coords[std::size_t(2 * r)], y = all.coords[std::size_t(2 * r + 1)];
+    if (mask.fraction(x, y, 64, 64) < 0.6) continue;
+    want.insert(want.end(), {x, y});
+    want_features.insert(want_features.end(), all.features.begin() + r * 16, all.features.begin() + (r + 1) * 16);
+  }
+  ASSERT_GT(want.size(), 0u);
+  ASSERT_LT(want.size(), all.coords.size()) << "the slide has background";
+  EXPECT_EQ(tissue.coords, want);
+  EXPECT_EQ(tissue.features, want_features);
+  EXPECT_EQ(tissue.attributes.value("min_tissue", 0.0), 0.6);
+}
+
+// What the state file says was committed (bytes of rows, over every slide).
+std::uint64_t committed_rows(const std::string& state) {
+  const auto j = nlohmann::json::parse(read_file(state), nullptr, false);
+  std::uint64_t n = 0;
+  if (j.is_object())
+    for (const auto& [id, s] : j["slides"].items()) n += s.value("bytes", std::uint64_t(0)) + 1000000 * s.value("done", false);
+  return n;
+}
+
+TEST(Embed, KilledMidSlideAndResumedGivesTheUninterruptedFiles) {
+  TempDir t;
+  write_model(t.file("m.pt"));
+  std::string out, err;
+  ASSERT_EQ(run_command(kCli + " make-sample-slides " + t.file("slides") + " --count 3 --size 3072", &out, &err), 0)
+      << err;
+  const std::string base = kCli + " embed " + t.file("slides") + " --model " + t.file("m.pt") +
+                           " --kernel 32 --min-tissue 0 --batch 64 --collectors 1 --out ";
+  ASSERT_EQ(run_command(base + t.file("whole"), &out, &err), 0) << err;
+  // Killed (SIGKILL) each time it has committed more, four times; then left to finish.
+  const std::string state = t.file("state.json");
+  int kills = 0;
+  for (int round = 0; round < 20; ++round) {
+    const std::uint64_t before = std::ifstream(state).good() ? committed_rows(state) : 0;
+    const pid_t pid = fork();
+    if (pid == 0) {
+      const std::string cmd = base + t.file("resumed") + " --state " + state + " --state-every 0.01 2>>" +
+                              t.file("err.txt");
+      execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), nullptr);
+      _exit(127);
+    }
+    int status = 0;
+    bool killed = false;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+      if (kills < 4 && std::ifstream(state).good() && committed_rows(state) > before) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        killed = true;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    if (!killed) {
+      ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_file(t.file("err.txt"));
+      break;
+    }
+    ++kills;
+  }
+  EXPECT_GE(kills, 2);
+  for (int p = 0; p < 3; ++p) {
+    const std::string name = "/slide_00" + std::to_string(p) + ".h5";
+    SCOPED_TRACE(name);
+    const FeatureFile a = FeatureFile::read(t.file("whole") + name), b = FeatureFile::read(t.file("resumed") + name);
+    ASSERT_EQ(a.rows, b.rows);
+    EXPECT_EQ(a.coords, b.coords) << "every window once, in window order";
+    EXPECT_EQ(a.attributes, b.attributes);
+    // Batches are composed differently after a resume; a model's output may differ in the last
+    // bits with the batch it ran in.
+    const auto fa = torch::from_blob(const_cast<float*>(a.features.data()), {a.rows, a.dim});
+    const auto fb = torch::from_blob(const_cast<float*>(b.features.data()), {b.rows, b.dim});
+    EXPECT_TRUE(torch::allclose(fa, fb, 1e-5, 1e-5));
+  }
+  EXPECT_TRUE(std::filesystem::is_empty(t.file("resumed")) ||
+              std::distance(std::filesystem::directory_iterator(t.file("resumed")), {}) == 3)
+      << "no partial files left";
+}
+
+TEST(Embed, BadModelsAndOutputsAreOneLine) {
+  TempDir t;
+  std::string out, err;
+  ASSERT_EQ(run_command(kCli + " make-sample-slides " + t.file("slides") + " --count 1 --size 512", &out, &err), 0);
+  const std::string base = kCli + " embed " + t.file("slides") + " --kernel 32 --out " + t.file("f") + " --model ";
+  auto lines = [](const std::string& s) { return std::count(s.begin(), s.end(), '\n'); };
+  write_file(t.file("junk.pt"), "not a model");
+  EXPECT_EQ(run_command(base + t.file("junk.pt"), &out, &err), 1);
+  EXPECT_NE(err.find("junk.pt: cannot load it as a TorchScript module"), std::string::npos) << err;
+  EXPECT_EQ(lines(err), 1) << err;
+  write_model(t.file("rank0.pt"), "\ndef forward(self, x):\n    return x.mean()\n");
+  EXPECT_EQ(run_command(base + t.file("rank0.pt"), &out, &err), 1);
+  EXPECT_NE(err.find("rank0.pt: returned [] for a batch of 1 windows; expected [1, D]"), std::string::npos) << err;
+  write_model(t.file("shape.pt"), "\ndef forward(self, x):\n    return x.view(-1, 3 * 224 * 224)\n");
+  EXPECT_EQ(run_command(base + t.file("shape.pt"), &out, &err), 1);
+  EXPECT_NE(err.find("shape.pt: fails on a float [1, 3, 32, 32] batch"), std::string::npos) << err;
+  EXPECT_EQ(lines(err), 1) << err;
+  // An output folder that cannot be made: refused before any slide is read.
+  write_model(t.file("m.pt"));
+  write_file(t.file("file"), "x");
+  EXPECT_EQ(run_command(kCli + " embed " + t.file("slides") + " --model " + t.file("m.pt") + " --out " +
+                            t.file("file") + "/sub",
+                        &out, &err),
+            1);
+  EXPECT_NE(err.find(t.file("file") + "/sub: cannot create the folder"), std::string::npos) << err;
 }
 
 }  // namespace
