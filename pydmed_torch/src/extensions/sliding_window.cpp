@@ -304,6 +304,11 @@ void WindowProgress::delivered(const ChunkRecord& r) {
   position_[r.patient] = {{"bigchunk", info["bigchunk"]}, {"window", info["window"].get<std::int64_t>() + 1}};
 }
 
+bool WindowProgress::is_window(const ChunkRecord& r) {
+  const auto info = nlohmann::json::parse(r.info_json, nullptr, false);
+  return info.is_object() && info.contains("bigchunk") && info.contains("window");
+}
+
 WindowProgress::WindowProgress(const nlohmann::json& resume_state) {
   if (!resume_state.is_object() || !resume_state.contains("loader")) return;
   const nlohmann::json patients = resume_state["loader"].value("patients", nlohmann::json::object());

@@ -31,16 +31,42 @@ StreamCollector::StreamCollector(LightDL dl, ProcessFn process, StreamCollectorO
       fs::create_directories(dir, ec);
       if (ec) throw Error(dir + ": cannot create the folder: " + ec.message());
       if (!fs::is_empty(dir, ec)) throw Error(dir + ": the output folder is not empty");
-    } else {
+    } else if (options_.state_file().empty()) {
       files_[-1] = std::make_unique<OutputFile>(options_.csv_file());
+    }
+  }
+  if (!options_.state_file().empty()) {
+    if (options_.mode() != CollectMode::StreamToFile || options_.csv_file().empty()) {
+      throw Error("StreamCollector: state_file needs StreamToFile into a csv_file");
+    }
+    // The header is written with the first rows (it names the output columns).
+    resumable_ = std::make_unique<ResumableOutput>(options_.csv_file(), options_.state_file(),
+                                                   nlohmann::json{{"command", "StreamCollector"}}, "");
+    const nlohmann::json& saved = resumable_->progress();
+    if (saved.is_object()) {
+      dl_.restore(saved.at("loader"));
+      rows_ = saved.value("rows", std::uint64_t(0));
+      if (rows_ > 0) headed_.insert(-1);
+      if (saved.value("windows", false)) windows_ = std::make_unique<WindowProgress>(saved.at("loader"));
     }
   }
 }
 
-OutputFile& StreamCollector::csv_for(std::int64_t patient, std::int64_t columns) {
+void StreamCollector::write_line(std::int64_t key, const std::string& line) {
+  if (resumable_) return resumable_->write(line);
+  files_.at(key)->write(line);
+}
+
+nlohmann::json StreamCollector::progress() const {
+  return {{"loader", windows_ ? windows_->resume_state(dl_.core()) : dl_.state()},
+          {"windows", bool(windows_)},
+          {"rows", rows_}};
+}
+
+std::int64_t StreamCollector::csv_for(std::int64_t patient, std::int64_t columns) {
   const std::int64_t key = options_.csv_folder().empty() ? -1 : patient;
   auto it = files_.find(key);
-  if (it == files_.end()) {
+  if (it == files_.end() && !resumable_) {
     const std::string path = options_.csv_folder() + "/patient_" + std::to_string(patient) + ".csv";
     // One file a patient, maybe thousands open: a small buffer each.
     it = files_.emplace(key, std::make_unique<OutputFile>(path, OutputFile::Mode::Direct, 64 << 10)).first;
@@ -48,9 +74,9 @@ OutputFile& StreamCollector::csv_for(std::int64_t patient, std::int64_t columns)
   if (headed_.insert(key).second) {
     std::string header = "patient,x,y,level,width,height";
     for (std::int64_t k = 0; k < columns; ++k) header += ",v" + std::to_string(k);
-    it->second->write(header + '\n');
+    write_line(key, header + '\n');
   }
-  return *it->second;
+  return key;
 }
 
 void StreamCollector::write_rows(const torch::Tensor& outputs, const std::vector<ChunkRecord>& records) {
@@ -66,7 +92,9 @@ void StreamCollector::write_rows(const torch::Tensor& outputs, const std::vector
       std::snprintf(v, sizeof v, ",%g", double(a[std::int64_t(i)][k]));  // as iostreams print a float
       line += v;
     }
-    csv_for(r.patient, rows.size(1)).write(line + '\n');
+    write_line(csv_for(r.patient, rows.size(1)), line + '\n');
+    if (windows_) windows_->delivered(r);
+    ++rows_;
   }
 }
 
@@ -74,6 +102,11 @@ std::uint64_t StreamCollector::run() {
   while (!(finish_ && finish_(*this))) {
     Batch b = dl_.get_batch(options_.batch_size());
     if (b.empty()) break;  // the loader has ended
+    // Over sliding windows (their records say where they lie in the plan), positions are
+    // tracked so that a resume serves each window once.
+    if (resumable_ && rows_ == 0 && !windows_ && WindowProgress::is_window(b.records.front())) {
+      windows_ = std::make_unique<WindowProgress>();
+    }
     const torch::Tensor out = process_(b);
     if (out.size(0) != std::int64_t(b.size()))
       throw Error("StreamCollector: process_pieceofstream must return one row per SmallChunk");
@@ -102,6 +135,7 @@ std::uint64_t StreamCollector::run() {
       }
     }
     processed_ += b.size();
+    if (resumable_ && resumable_->due(options_.state_every())) resumable_->commit(progress());
   }
   for (auto& [p, v] : pieces_) {  // collate per patient
     torch::Tensor& o = collected_[p].outputs;
@@ -111,6 +145,7 @@ std::uint64_t StreamCollector::run() {
   // The run is over (the loader ended or finish_ said so): close, so that a write error
   // (a full disk, NFS at close) throws here, naming the file.
   for (auto& [k, f] : files_) f->close();
+  if (resumable_) resumable_->close(progress());
   return processed_;
 }
 

@@ -82,6 +82,7 @@ class WindowProgress {
   WindowProgress() = default;
   explicit WindowProgress(const nlohmann::json& resume_state);  // going on from a saved one
   void delivered(const ChunkRecord& record);
+  static bool is_window(const ChunkRecord& record);  // a sliding window's, with its plan position
   // dl's state with each patient's checkpoint at its delivered position (none finished).
   nlohmann::json resume_state(const LightDLCore& dl) const;
 

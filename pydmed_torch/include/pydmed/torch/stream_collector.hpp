@@ -10,7 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "pydmed/extensions/sliding_window.hpp"
 #include "pydmed/output_file.hpp"
+#include "pydmed/resumable_output.hpp"
 #include "pydmed/torch/light_dl.hpp"
 
 namespace pydmed {
@@ -25,6 +27,13 @@ struct StreamCollectorOptions {
   PYDMED_ARG(std::string, csv_file) = "";
   PYDMED_ARG(std::string, csv_folder) = "";
   PYDMED_ARG(std::size_t, batch_size) = 64;
+  // StreamToFile into csv_file only: resumable. The CSV and this state (the loader's, with how
+  // far the CSV was committed) are saved together every state_every seconds and at the end; a
+  // StreamCollector made again the same way goes on from there. Over a SlidingWindowDL every
+  // window is written once across any number of stops (a crash included); over random patches
+  // the loader goes on with new visits.
+  PYDMED_ARG(std::string, state_file) = "";
+  PYDMED_ARG(double, state_every) = 1.0;
 };
 
 class StreamCollector {
@@ -58,7 +67,7 @@ class StreamCollector {
 
  private:
   void write_rows(const torch::Tensor& outputs, const std::vector<ChunkRecord>& records);
-  OutputFile& csv_for(std::int64_t patient, std::int64_t columns);
+  std::int64_t csv_for(std::int64_t patient, std::int64_t columns);  // the file's key, headed
 
   LightDL dl_;
   ProcessFn process_;
@@ -70,6 +79,12 @@ class StreamCollector {
   std::map<std::int64_t, std::vector<torch::Tensor>> pieces_;
   std::map<std::int64_t, std::unique_ptr<OutputFile>> files_;
   std::set<std::int64_t> headed_;  // files whose header line is written
+  // With state_file: the CSV and where the loader stands, committed together.
+  void write_line(std::int64_t key, const std::string& line);
+  nlohmann::json progress() const;
+  std::unique_ptr<ResumableOutput> resumable_;
+  std::unique_ptr<WindowProgress> windows_;  // over sliding windows: delivered positions
+  std::uint64_t rows_ = 0;
   std::uint64_t processed_ = 0;
 };
 
