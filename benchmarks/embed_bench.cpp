@@ -74,13 +74,14 @@ int main(int argc, char** argv) {
     std::int64_t windows = 0;
     for (int r = 0; r < repeats; ++r) {
       std::filesystem::remove_all(scratch + "_out");
-      pydmed::FeatureExtractor fx(ds, forward,
-                                  pydmed::FeatureExtractorOptions()
-                                      .windows(pydmed::SlidingWindowOptions().kernel(kernel).stride(kernel).min_tissue(0))
-                                      .out_dir(scratch + "_out")
-                                      .batch_size(std::size_t(batch))
-                                      .collectors(collectors)
-                                      .device(device));
+      pydmed::FeatureExtractor fx(
+          ds, forward,
+          pydmed::FeatureExtractorOptions()
+              .windows(pydmed::SlidingWindowOptions().kernel(kernel).stride(kernel).min_tissue(0))
+              .out_dir(scratch + "_out")
+              .batch_size(std::size_t(batch))
+              .collectors(collectors)
+              .device(device));
       const double t0 = now();
       windows = 0;
       for (const auto& s : fx.run()) windows += s.windows;
@@ -101,15 +102,20 @@ int main(int argc, char** argv) {
       return v[v.size() / 2];
     };
     const double e = median(embed_rate), m = median(model_rate);
-    nlohmann::json out = {
-        {"workload",
-         {{"slides", slides}, {"patients", ds.size()}, {"kernel", kernel}, {"batch", batch}, {"collectors", collectors},
-          {"device", device.str()}, {"windows", windows}, {"model", model_path.empty() ? "built-in CNN" : model_path},
-          {"repeats", repeats}}},
-        {"embed_windows_per_s", e},
-        {"model_only_windows_per_s", m},
-        {"vs_model_only", e / m},
-        {"runs", {{"embed", embed_rate}, {"model_only", model_rate}}}};
+    nlohmann::json out = {{"workload",
+                           {{"slides", slides},
+                            {"patients", ds.size()},
+                            {"kernel", kernel},
+                            {"batch", batch},
+                            {"collectors", collectors},
+                            {"device", device.str()},
+                            {"windows", windows},
+                            {"model", model_path.empty() ? "built-in CNN" : model_path},
+                            {"repeats", repeats}}},
+                          {"embed_windows_per_s", e},
+                          {"model_only_windows_per_s", m},
+                          {"vs_model_only", e / m},
+                          {"runs", {{"embed", embed_rate}, {"model_only", model_rate}}}};
     std::cout << out.dump(2) << std::endl;
     std::filesystem::remove_all(scratch + "_out");
     return 0;

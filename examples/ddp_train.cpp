@@ -11,16 +11,16 @@
 // rank's share: the ids its loader serves), "patients_seen" (those whose patches it trained
 // on), "param_checksum" (the final parameters, summed the same way on every rank: equal
 // checksums show the ranks stayed in step), "patches_per_s"}.
+#include <torch/torch.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
-#include <torch/torch.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
-#include <algorithm>
 #include <set>
 
 #include "pydmed/data/manifest.hpp"
@@ -126,8 +126,8 @@ int main(int argc, char** argv) {
           env.master_addr.empty() || env.world_size == 1 ? "127.0.0.1" : env.master_addr));
       pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store, env.rank, env.world_size, o);
     }
-    const torch::Device device = pg->getBackendName() == "nccl" ? torch::Device(torch::kCUDA, env.local_rank)
-                                                                : torch::Device(torch::kCPU);
+    const torch::Device device =
+        pg->getBackendName() == "nccl" ? torch::Device(torch::kCUDA, env.local_rank) : torch::Device(torch::kCPU);
 
     // Slides: rank 0 makes the sample slides when there are none; the others wait for its word.
     std::string manifest = slides;

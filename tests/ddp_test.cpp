@@ -47,8 +47,9 @@ std::vector<nlohmann::json> json_lines(const std::string& text) {
 TEST(Ddp, TwoRanksStayInStepOnDisjointSharesCoveringTheDataset) {
   TempDir t;
   std::string out, err;
-  const int rc = run_command("DDP_TRAIN=" + kDdpTrain + " DDP_LOGS=" + t.file("logs") + " MASTER_PORT=" + std::to_string(free_port()) + " bash " +
-                                 kDdpDemo + " 2 --slides " + t.file("slides") + " --steps 30 --batch 8 --collectors 1",
+  const int rc = run_command("DDP_TRAIN=" + kDdpTrain + " DDP_LOGS=" + t.file("logs") +
+                                 " MASTER_PORT=" + std::to_string(free_port()) + " bash " + kDdpDemo + " 2 --slides " +
+                                 t.file("slides") + " --steps 30 --batch 8 --collectors 1",
                              &out, &err);
   ASSERT_EQ(rc, 0) << out << err;
   const auto ranks = json_lines(out);

@@ -8,10 +8,10 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -65,9 +65,10 @@ TEST(Embed, FeaturesAreTheModelOnEachWindowInWindowOrder) {
   const FeatureFile f = FeatureFile::read(t.file("f/CMU-1-Small-Region.h5"));
   EXPECT_EQ(f.dim, 16);
   // The same windows, in the same order, as pydmed sliding-window lists them.
-  ASSERT_EQ(run_command(kCli + " sliding-window " + slide + " --mpp 0.5 --kernel 64 --stride 64 --out " + t.file("w.tsv"), &out,
-                        &err),
-            0)
+  ASSERT_EQ(
+      run_command(kCli + " sliding-window " + slide + " --mpp 0.5 --kernel 64 --stride 64 --out " + t.file("w.tsv"),
+                  &out, &err),
+      0)
       << err;
   std::istringstream tsv(read_file(t.file("w.tsv")));
   std::string line;
@@ -142,7 +143,8 @@ std::uint64_t committed_rows(const std::string& state) {
   const auto j = nlohmann::json::parse(read_file(state), nullptr, false);
   std::uint64_t n = 0;
   if (j.is_object())
-    for (const auto& [id, s] : j["slides"].items()) n += s.value("bytes", std::uint64_t(0)) + 1000000 * s.value("done", false);
+    for (const auto& [id, s] : j["slides"].items())
+      n += s.value("bytes", std::uint64_t(0)) + 1000000 * s.value("done", false);
   return n;
 }
 
@@ -162,8 +164,8 @@ TEST(Embed, KilledMidSlideAndResumedGivesTheUninterruptedFiles) {
     const std::uint64_t before = std::ifstream(state).good() ? committed_rows(state) : 0;
     const pid_t pid = fork();
     if (pid == 0) {
-      const std::string cmd = base + t.file("resumed") + " --state " + state + " --state-every 0.01 2>>" +
-                              t.file("err.txt");
+      const std::string cmd =
+          base + t.file("resumed") + " --state " + state + " --state-every 0.01 2>>" + t.file("err.txt");
       execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), nullptr);
       _exit(127);
     }

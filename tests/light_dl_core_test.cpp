@@ -168,7 +168,7 @@ TEST(LightDLCore, ResumedRunContinuesVisitsAndCheckpoints) {
   {
     LightDLCore dl(ds, random_bigchunk_loader(test_bigchunks()), counting, o);
     const Delivered d = consume(dl, 400);
-    dl.stop();  // the state after stop(): every visit's checkpoint folded in
+    dl.stop();                                         // the state after stop(): every visit's checkpoint folded in
     saved = nlohmann::json::parse(dl.state().dump());  // as a file would carry it
     for (const auto& r : d.records) first_run.insert({r.patient, r.visit});
     for (int p = 0; p < 4; ++p) {

@@ -125,10 +125,24 @@ TEST(Resume, StreamGoesOnWithNewVisitsOnly) {
   std::string out, err;
   ASSERT_EQ(run_command(kCli + " make-sample-slides " + t.file("slides") + " --count 4 --size 2048", &out, &err), 0)
       << err;
-  const std::vector<std::string> args{"stream",          t.file("slides"),   "--count",   "6000", "--patch", "32",
-                                      "--bigchunk",      "256",              "--max-per-bigchunk", "40",
-                                      "--interval-resched", "0.05",          "--out",     t.file("s.tsv"),
-                                      "--state",         t.file("s.json"),   "--state-every", "0.01"};
+  const std::vector<std::string> args{"stream",
+                                      t.file("slides"),
+                                      "--count",
+                                      "6000",
+                                      "--patch",
+                                      "32",
+                                      "--bigchunk",
+                                      "256",
+                                      "--max-per-bigchunk",
+                                      "40",
+                                      "--interval-resched",
+                                      "0.05",
+                                      "--out",
+                                      t.file("s.tsv"),
+                                      "--state",
+                                      t.file("s.json"),
+                                      "--state-every",
+                                      "0.01"};
   std::vector<std::uint64_t> restarts;
   const int stops = run_with_stops(args, t.file("s.json"), "rows", t.file("err.txt"), &restarts);
   EXPECT_GE(stops, 2);

@@ -12,9 +12,7 @@ namespace pydmed {
 namespace {
 constexpr const char* kFormat = "pydmed-resumable-output";
 
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 }  // namespace
 
 nlohmann::json ResumableOutput::load(const std::string& state_path, const nlohmann::json& run) {
@@ -35,8 +33,8 @@ nlohmann::json ResumableOutput::load(const std::string& state_path, const nlohma
   return s;
 }
 
-ResumableOutput::ResumableOutput(const std::string& out_path, const std::string& state_path,
-                                 const nlohmann::json& run, std::string_view header)
+ResumableOutput::ResumableOutput(const std::string& out_path, const std::string& state_path, const nlohmann::json& run,
+                                 std::string_view header)
     : state_path_(state_path),
       run_(run),
       saved_(load(state_path, run)),

@@ -8,7 +8,6 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
-#include <optional>
 
 #include "commands.hpp"
 #include "flags.hpp"
@@ -19,10 +18,9 @@
 #include "pydmed/error.hpp"
 #include "pydmed/extensions/heatmap.hpp"
 #include "pydmed/extensions/sliding_window.hpp"
-#include "pydmed/output_file.hpp"
-#include "pydmed/resumable_output.hpp"
 #include "roi_flags.hpp"
 #include "tsv.hpp"
+#include "tsv_output.hpp"
 
 namespace pydmed::cli {
 
@@ -98,36 +96,27 @@ Runner add_sliding_window(CLI::App& app) {
         "patient\tx\ty\tlevel\twidth\theight\tlast_row\tlast_col\toverlap_y\toverlap_x\tmpp\tcrc32\troi\n";
     // Resumable: OUT and the loader's position per patient committed together (a resumed run
     // cuts OUT back to the last commit and restores the positions, so no window is written
-    // twice or lost); otherwise a plain TSV.
-    std::optional<ResumableOutput> resumable;
-    std::optional<OutputFile> plain;
-    std::optional<WindowProgress> progress;
+    // twice or lost).
+    const nlohmann::json run = {{"command", "sliding-window"},
+                                {"source", a->source},
+                                {"level", a->level},
+                                {"kernel", a->kernel},
+                                {"stride", a->stride},
+                                {"mpp", mpp},
+                                {"upsample", a->physical.upsample},
+                                {"roi", int(a->roi.roi_mode())},
+                                {"min_roi_fraction", a->roi.min_fraction}};
+    TsvOutput out(a->out, a->state, run, header);
+    const nlohmann::json saved = out.saved();
+    WindowProgress progress(saved);
     std::uint64_t windows = 0;
-    if (!a->state.empty()) {
-      const nlohmann::json run = {{"command", "sliding-window"},
-                                  {"source", a->source},
-                                  {"level", a->level},
-                                  {"kernel", a->kernel},
-                                  {"stride", a->stride},
-                                  {"mpp", mpp},
-                                  {"upsample", a->physical.upsample},
-                                  {"roi", int(a->roi.roi_mode())},
-                                  {"min_roi_fraction", a->roi.min_fraction}};
-      resumable.emplace(a->out, a->state, run, header);
-      const nlohmann::json& saved = resumable->progress();
-      progress.emplace(saved);
-      if (saved.is_object()) {
-        dl->restore(saved);
-        windows = saved.value("windows", std::uint64_t(0));
-        std::cerr << "resuming: " << windows << " windows already in " << a->out << '\n';
-      }
-    } else {
-      plain.emplace(a->out);
-      plain->write(header);
+    if (saved.is_object()) {
+      dl->restore(saved);
+      windows = saved.value("windows", std::uint64_t(0));
+      std::cerr << "resuming: " << windows << " windows already in " << a->out << '\n';
     }
-    auto write = [&](std::string_view line) { resumable ? resumable->write(line) : plain->write(line); };
     auto state = [&] {
-      nlohmann::json s = progress->resume_state(*dl);
+      nlohmann::json s = progress.resume_state(*dl);
       s["windows"] = windows;
       return s;
     };
@@ -141,8 +130,8 @@ Runner add_sliding_window(CLI::App& app) {
         const ChunkRecord& r = rec[i];
         const std::uint8_t* px = buf.data() + i * bytes;
         const WindowInfo w = WindowInfo::from_json(r.info_json);
-        if (progress) progress->delivered(r);
-        write(tsv_line(r.patient, r.x, r.y, r.level, r.width, r.height, int(w.last_row), int(w.last_col),
+        if (!a->state.empty()) progress.delivered(r);
+        out.write(tsv_line(r.patient, r.x, r.y, r.level, r.width, r.height, int(w.last_row), int(w.last_col),
                            w.overlap_y, w.overlap_x, mpp_text(r.mpp), crc32(crc32(0L, Z_NULL, 0), px, uInt(bytes)),
                            roi_text(r.info_json)));
         if (!a->heatmap.empty()) {
@@ -152,11 +141,10 @@ Runner add_sliding_window(CLI::App& app) {
         }
       }
       windows += n;
-      if (resumable && resumable->due(a->state_every)) resumable->commit(state());
+      out.maybe_commit(a->state_every, state);
     }
     dl->stop();
-    if (resumable) resumable->close(state());
-    if (plain) plain->close();
+    out.close(state);
     std::cerr << "delivered " << windows << " windows from " << ds.size() << " slides"
               << (Interrupt::received() ? " (interrupted)" : "") << '\n';
     const std::vector<SkippedReport> damaged = dl->skipped();

@@ -4,7 +4,6 @@
 
 #include <chrono>
 #include <iostream>
-#include <optional>
 #include <set>
 #include <tuple>
 
@@ -15,10 +14,9 @@
 #include "pydmed/data/source.hpp"
 #include "pydmed/engine/light_dl_core.hpp"
 #include "pydmed/error.hpp"
-#include "pydmed/output_file.hpp"
-#include "pydmed/resumable_output.hpp"
 #include "roi_flags.hpp"
 #include "tsv.hpp"
+#include "tsv_output.hpp"
 
 namespace pydmed::cli {
 
@@ -108,32 +106,24 @@ Runner add_stream(CLI::App& app) {
     // Before the run: an unwritable path fails now, not after it. Resumable: OUT and the
     // loader's state committed together; a resumed run cuts OUT back to the last commit and
     // goes on with new visits (visit numbers continue), so no (patient, visit) repeats in OUT.
-    std::optional<ResumableOutput> resumable;
-    std::optional<OutputFile> plain;
+    const nlohmann::json run = {{"command", "stream"},
+                                {"source", a->source},
+                                {"patch", a->patch},
+                                {"bigchunk", a->bigchunk},
+                                {"level", a->level},
+                                {"mpp", mpp},
+                                {"min_tissue", a->min_tissue},
+                                {"max_per_bigchunk", a->max_per_bigchunk},
+                                {"seed", a->seed},
+                                {"roi", int(a->roi.roi_mode())},
+                                {"min_roi_fraction", a->roi.min_fraction}};
+    TsvOutput out(a->out, a->state, run, header);
     std::uint64_t written = 0;
-    if (!a->state.empty()) {
-      const nlohmann::json run = {{"command", "stream"},
-                                  {"source", a->source},
-                                  {"patch", a->patch},
-                                  {"bigchunk", a->bigchunk},
-                                  {"level", a->level},
-                                  {"mpp", mpp},
-                                  {"min_tissue", a->min_tissue},
-                                  {"max_per_bigchunk", a->max_per_bigchunk},
-                                  {"seed", a->seed},
-                                  {"roi", int(a->roi.roi_mode())},
-                                  {"min_roi_fraction", a->roi.min_fraction}};
-      resumable.emplace(a->out, a->state, run, header);
-      if (resumable->progress().is_object()) {
-        dl.restore(resumable->progress());
-        written = resumable->progress().value("rows", std::uint64_t(0));
-        std::cerr << "resuming: " << written << " SmallChunks already in " << a->out << '\n';
-      }
-    } else {
-      plain.emplace(a->out);
-      plain->write(header);
+    if (const nlohmann::json saved = out.saved(); saved.is_object()) {
+      dl.restore(saved);
+      written = saved.value("rows", std::uint64_t(0));
+      std::cerr << "resuming: " << written << " SmallChunks already in " << a->out << '\n';
     }
-    auto write = [&](std::string_view line) { resumable ? resumable->write(line) : plain->write(line); };
     auto state = [&] {
       nlohmann::json s = dl.state();
       s["rows"] = written;
@@ -157,16 +147,15 @@ Runner add_stream(CLI::App& app) {
       for (std::size_t i = 0; i < n; ++i) {
         const ChunkRecord& r = rec[i];
         const uLong crc = crc32(crc32(0L, Z_NULL, 0), buf.data() + i * bytes, uInt(bytes));
-        write(tsv_line(r.patient, r.visit, r.bigchunk.x, r.bigchunk.y, r.x, r.y, r.level, r.width, r.height,
+        out.write(tsv_line(r.patient, r.visit, r.bigchunk.x, r.bigchunk.y, r.x, r.y, r.level, r.width, r.height,
                            mpp_text(r.mpp), crc, roi_text(r.info_json)));
       }
       written += n;
-      if (resumable && resumable->due(a->state_every)) resumable->commit(state());
+      out.maybe_commit(a->state_every, state);
       if ((a->count > 0 && written >= a->count) || (n == 0 && dl.finished())) break;
     }
     dl.stop();
-    if (resumable) resumable->close(state());
-    if (plain) plain->close();  // a write error ends here with its reason, before any claim of delivery
+    out.close(state);  // a write error ends here with its reason, before any claim of delivery
     const LoaderStats st = dl.stats();
     std::cerr << "delivered " << written << " SmallChunks in "
               << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s, " << st.swaps

@@ -30,7 +30,7 @@ namespace pydmed {
 using detail::CollectorSlot;
 
 namespace {
-constexpr int kStopGraceMs = 500;  // SIGTERM to SIGKILL: stop() must end within a second
+constexpr int kStopGraceMs = 500;         // SIGTERM to SIGKILL: stop() must end within a second
 constexpr double kMaxSwapInterval = 1e6;  // seconds (11 days): poll's int milliseconds hold it
 static_assert(std::is_same_v<pid_t, int>, "the public header gives process ids as int");
 
@@ -435,7 +435,8 @@ void LightDLCore::restore(const nlohmann::json& state) {
   if (!state.is_object() || state.value("format", "") != kStateFormat) {
     throw Error("restore: not a loader state (no \"format\": \"" + std::string(kStateFormat) + "\")");
   }
-  if (state.value("version", 0) != 1) throw Error("restore: loader state version " + state.value("version", nlohmann::json()).dump() + " is not 1");
+  if (state.value("version", 0) != 1)
+    throw Error("restore: loader state version " + state.value("version", nlohmann::json()).dump() + " is not 1");
   d.registry.restore(state.at("loader"));
   d.scheduler->restore(state.value("scheduler", nlohmann::json()));
 }

@@ -114,7 +114,7 @@ class PatientRegistry : public SchedulerView {
   void fail(PatientState& ps, std::uint32_t visit, const std::string& message);              // mu_ held
   nlohmann::json live_or_kept(std::int64_t patient, bool checkpoint) const;
   nlohmann::json live_or_kept(const PatientState& ps, bool checkpoint) const;  // mu_ held
-  PatientStats stats_of(const PatientState& ps) const;  // mu_ held
+  PatientStats stats_of(const PatientState& ps) const;                         // mu_ held
 
   const Dataset& dataset_;
   const Options& options_;

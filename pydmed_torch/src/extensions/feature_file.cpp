@@ -61,16 +61,17 @@ void write_attribute(hid_t on, const std::string& name, const nlohmann::json& v,
   }
 }
 
-void write_dataset(hid_t file, const char* name, hid_t file_type, hid_t mem_type, std::int64_t rows,
-                   std::int64_t cols, const void* data, const nlohmann::json& attributes, const std::string& path) {
+void write_dataset(hid_t file, const char* name, hid_t file_type, hid_t mem_type, std::int64_t rows, std::int64_t cols,
+                   const void* data, const nlohmann::json& attributes, const std::string& path) {
   const hsize_t dims[2] = {hsize_t(rows), hsize_t(cols)};
   H5Handle space(H5Screate_simple(2, dims, nullptr), H5Sclose);
   H5Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
   H5Pset_obj_track_times(dcpl.get(), false);  // no timestamps: the same rows, the same bytes
   H5Handle d(H5Dcreate2(file, name, file_type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT), H5Dclose);
   check(d.ok(), path, std::string("cannot create dataset ") + name);
-  if (rows > 0) check(H5Dwrite(d.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0, path,
-                      std::string("cannot write dataset ") + name);
+  if (rows > 0)
+    check(H5Dwrite(d.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0, path,
+          std::string("cannot write dataset ") + name);
   for (const auto& [k, v] : attributes.items()) write_attribute(d.get(), k, v, path);
 }
 

@@ -186,7 +186,7 @@ class SlidingWindowCollector : public SmallChunkCollector {
                    : 0;
       if (!roi_)
         roi_ = std::make_unique<Annotations>(record_annotations(patient().record(sw_.record())));  // once a visit
-      if (sw_.min_tissue() > 0 && !tissue_) {  // once a visit
+      if (sw_.min_tissue() > 0 && !tissue_) {                                                      // once a visit
         tissue_ = std::make_unique<TissueMask>(open_record_slide(patient().record(sw_.record())),
                                                TissueMaskOptions().thumbnail_size(512));
       }
@@ -251,8 +251,8 @@ class SlidingWindowCollector : public SmallChunkCollector {
  private:
   SlidingWindowOptions sw_;
   std::int64_t b_ = 0, of_ = 0, c0_ = 0, c1_ = 0, r0_ = 0, r1_ = 0, first_ = 0;
-  std::unique_ptr<Grid> grid_;        // the slide's, from the BigChunk's info
-  std::unique_ptr<Annotations> roi_;  // the record's, read once a visit
+  std::unique_ptr<Grid> grid_;          // the slide's, from the BigChunk's info
+  std::unique_ptr<Annotations> roi_;    // the record's, read once a visit
   std::unique_ptr<TissueMask> tissue_;  // with min_tissue, made once a visit
   double mpp_ = 0;
   bool upsample_ = false;

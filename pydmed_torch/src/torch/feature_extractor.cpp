@@ -44,8 +44,8 @@ torch::Tensor embed(const FeatureExtractor::Model& model, const torch::Tensor& x
   try {
     y = model(x);
   } catch (const std::exception& e) {
-    throw Error(name + ": fails on a float " + shape_of(x) + " batch (expected input [B, 3, K, K]): " +
-                first_line(e.what()));
+    throw Error(name + ": fails on a float " + shape_of(x) +
+                " batch (expected input [B, 3, K, K]): " + first_line(e.what()));
   }
   if (!y.defined() || y.dim() != 2 || y.size(0) != x.size(0) || (dim > 0 && y.size(1) != dim)) {
     throw Error(name + ": returned " + (y.defined() ? shape_of(y) : std::string("nothing")) + " for a batch of " +
@@ -95,8 +95,7 @@ std::vector<EmbeddedSlide> FeatureExtractor::run() {
   const int k = sw.kernel();
   // The model first: a wrong model is one line before any slide is read.
   const std::int64_t dim =
-      embed(model_, torch::zeros({1, 3, k, k}, torch::TensorOptions().device(o_.device())), o_.model_name(), 0)
-          .size(1);
+      embed(model_, torch::zeros({1, 3, k, k}, torch::TensorOptions().device(o_.device())), o_.model_name(), 0).size(1);
 
   nlohmann::json attributes = o_.attributes();
   attributes.update({{"mpp", sw.mpp()},
@@ -105,9 +104,13 @@ std::vector<EmbeddedSlide> FeatureExtractor::run() {
                      {"patch_size", k},
                      {"min_tissue", sw.min_tissue()},
                      {"pydmed_version", PYDMED_VERSION}});
-  const nlohmann::json run = {{"attributes", attributes}, {"level", sw.level()}, {"roi", int(sw.roi())},
-                              {"min_roi_fraction", sw.min_roi_fraction()}, {"mean", o_.mean()},
-                              {"std", o_.std()}, {"dim", dim}};
+  const nlohmann::json run = {{"attributes", attributes},
+                              {"level", sw.level()},
+                              {"roi", int(sw.roi())},
+                              {"min_roi_fraction", sw.min_roi_fraction()},
+                              {"mean", o_.mean()},
+                              {"std", o_.std()},
+                              {"dim", dim}};
 
   // Where an earlier run stopped.
   nlohmann::json saved;
@@ -120,15 +123,16 @@ std::vector<EmbeddedSlide> FeatureExtractor::run() {
       throw Error(o_.state_file() + ": not a pydmed embed state");
     }
     if (saved["run"] != run) {
-      throw Error(o_.state_file() + ": was saved by a run with other settings or another model: use another state "
-                                    "file or the same ones");
+      throw Error(o_.state_file() +
+                  ": was saved by a run with other settings or another model: use another state "
+                  "file or the same ones");
     }
   }
   const std::size_t row_bytes = kCoordBytes + std::size_t(dim) * sizeof(float);
   struct SlideState {
     std::size_t index = 0;
     std::unique_ptr<OutputFile> rows;
-    std::uint64_t kept = 0;  // bytes committed by earlier runs
+    std::uint64_t kept = 0;    // bytes committed by earlier runs
     std::int64_t arrived = 0;  // rows this run
     int level = -1;
     bool done = false, earlier = false, redo = false;
@@ -168,12 +172,15 @@ std::vector<EmbeddedSlide> FeatureExtractor::run() {
     return *s.rows;
   };
 
-  LightDL dl = SlidingWindowDL(
-      dataset_, sw,
-      Options().num_bigchunkloaders(o_.collectors()).batch_size(o_.batch_size()).maxlength_queue_smallchunk(
-          std::max<std::size_t>(64, o_.batch_size())),
-      TorchOptions().device(o_.device()).collate(
-          default_collate(CollateOptions().to_float(true).mean(o_.mean()).std(o_.std()))));
+  LightDL dl =
+      SlidingWindowDL(dataset_, sw,
+                      Options()
+                          .num_bigchunkloaders(o_.collectors())
+                          .batch_size(o_.batch_size())
+                          .maxlength_queue_smallchunk(std::max<std::size_t>(64, o_.batch_size())),
+                      TorchOptions()
+                          .device(o_.device())
+                          .collate(default_collate(CollateOptions().to_float(true).mean(o_.mean()).std(o_.std()))));
   WindowProgress progress(restore);
   auto loader_state = [&] {
     nlohmann::json s = progress.resume_state(dl.core());
@@ -191,8 +198,8 @@ std::vector<EmbeddedSlide> FeatureExtractor::run() {
       if (s.rows) s.rows->sync();  // first the rows, then the state that claims them
       per[std::to_string(id)] = {{"bytes", s.rows ? s.rows->size() : s.kept}, {"done", s.done}, {"level", s.level}};
     }
-    const nlohmann::json state = {{"format", kStateFormat}, {"version", 1}, {"run", run},
-                                  {"loader", loader_state()}, {"slides", per}};
+    const nlohmann::json state = {
+        {"format", kStateFormat}, {"version", 1}, {"run", run}, {"loader", loader_state()}, {"slides", per}};
     OutputFile f(o_.state_file(), OutputFile::Mode::Atomic);
     f.write(state.dump());
     f.write("\n");

@@ -72,7 +72,7 @@ class FeatureExtractor {
   Model model_;
   FeatureExtractorOptions o_;
   std::vector<std::string> files_;  // per patient, in dataset order
-  std::mutex stop_mu_;  // stop_ and stop_loader_: run() sets the latter, stop() may come from any thread
+  std::mutex stop_mu_;              // stop_ and stop_loader_: run() sets the latter, stop() may come from any thread
   bool stop_ = false;
   std::function<void()> stop_loader_;
   std::vector<PatientError> errors_;
