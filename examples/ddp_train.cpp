@@ -61,7 +61,10 @@ void wait(const c10::intrusive_ptr<c10d::Work>& work, const std::string& what) {
   try {
     work->wait();
   } catch (const std::exception& e) {
-    throw LostPeer(what + ": " + e.what());
+    // c10d's errors carry a backtrace: the reason alone, on one line.
+    const auto* c10 = dynamic_cast<const c10::Error*>(&e);
+    const std::string why = c10 ? c10->what_without_backtrace() : e.what();
+    throw LostPeer(what + ": " + why.substr(0, why.find('\n')));
   }
 }
 
@@ -136,8 +139,20 @@ int main(int argc, char** argv) {
       std::cout << "rank 0: making sample slides in " << slides << " ..." << std::endl;
       pydmed::make_sample_dataset(slides, 8, 4096, 0);
     }
-    if (env.rank == 0) store->set("slides_ready", {1});
+    // Every rank must run the same steps (a rank with fewer would leave the others waiting in
+    // an all-reduce): rank 0's flags are the job's, and a rank given others says so at once.
+    const std::string job = std::to_string(steps) + " steps of " + std::to_string(batch);
+    if (env.rank == 0) {
+      const std::string v = job;
+      store->set("job", std::vector<std::uint8_t>(v.begin(), v.end()));
+      store->set("slides_ready", {1});
+    }
     store->wait({"slides_ready"});
+    const std::vector<std::uint8_t> rank0 = store->get("job");
+    if (std::string(rank0.begin(), rank0.end()) != job) {
+      throw std::runtime_error("rank 0 runs " + std::string(rank0.begin(), rank0.end()) + ", this rank " + job +
+                               ": give every rank the same --steps and --batch");
+    }
     const pydmed::Dataset ds = pydmed::read_manifest(manifest);
 
     torch::manual_seed(seed);

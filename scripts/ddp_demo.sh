@@ -26,6 +26,7 @@ for ((r = 0; r < n; r++)); do
 done
 stop_all() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; }
 trap 'stop_all; exit 130' INT TERM
+trap 'stop_all' EXIT  # whatever ends this script, no rank outlives it
 status=0
 live=("${pids[@]}")
 # Reap ranks as they end; the first failure stops the rest.

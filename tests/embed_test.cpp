@@ -200,6 +200,11 @@ TEST(Embed, KilledMidSlideAndResumedGivesTheUninterruptedFiles) {
     const auto fb = torch::from_blob(const_cast<float*>(b.features.data()), {b.rows, b.dim});
     EXPECT_TRUE(torch::allclose(fa, fb, 1e-5, 1e-5));
   }
+  // A finished slide whose file was deleted since is made again, whole.
+  std::filesystem::remove(t.file("resumed/slide_001.h5"));
+  ASSERT_EQ(run_command(base + t.file("resumed") + " --state " + state, &out, &err), 0) << err;
+  EXPECT_EQ(FeatureFile::read(t.file("resumed/slide_001.h5")).coords,
+            FeatureFile::read(t.file("whole/slide_001.h5")).coords);
   EXPECT_TRUE(std::filesystem::is_empty(t.file("resumed")) ||
               std::distance(std::filesystem::directory_iterator(t.file("resumed")), {}) == 3)
       << "no partial files left";
@@ -221,6 +226,7 @@ TEST(Embed, BadModelsAndOutputsAreOneLine) {
   write_model(t.file("shape.pt"), "\ndef forward(self, x):\n    return x.view(-1, 3 * 224 * 224)\n");
   EXPECT_EQ(run_command(base + t.file("shape.pt"), &out, &err), 1);
   EXPECT_NE(err.find("shape.pt: fails on a float [1, 3, 32, 32] batch"), std::string::npos) << err;
+  EXPECT_NE(err.find("is invalid for input of size 3072"), std::string::npos) << "the model's reason: " << err;
   EXPECT_EQ(lines(err), 1) << err;
   // An output folder that cannot be made: refused before any slide is read.
   write_model(t.file("m.pt"));

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -183,6 +184,13 @@ TEST(Resume, StateFromAnotherRunIsRefused) {
   EXPECT_NE(err.find("was saved by a run with other arguments"), std::string::npos) << err;
   EXPECT_NE(run_command(kCli + " sliding-window " + t.file("slides") + " --state " + t.file("s.json"), &out, &err), 0);
   EXPECT_NE(err.find("--state needs --out FILE"), std::string::npos) << err;
+  // The same arguments over a source that changed (a slide added shifts the ids): refused.
+  ASSERT_EQ(run_command(kCli + " make-sample-slides " + t.file("more") + " --count 1 --size 1024 --seed 5", &out, &err),
+            0);
+  std::filesystem::copy_file(t.file("more/slide_000.tiff"), t.file("slides/slide_0000.tiff"));
+  EXPECT_NE(run_command(base + "64", &out, &err), 0);
+  EXPECT_NE(err.find("was saved by a run with other arguments"), std::string::npos) << err;
+  std::filesystem::remove(t.file("slides/slide_0000.tiff"));
   // An output shorter than the state says: not that run's.
   write_file(t.file("o.tsv"), "patient\n");
   EXPECT_NE(run_command(base + "64", &out, &err), 0);

@@ -15,7 +15,12 @@ constexpr const char* kFormat = "pydmed-resumable-output";
 double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 }  // namespace
 
-nlohmann::json ResumableOutput::load(const std::string& state_path, const nlohmann::json& run) {
+nlohmann::json ResumableOutput::load(const std::string& out_path, const std::string& state_path,
+                                     const nlohmann::json& run) {
+  std::error_code ec;
+  if (out_path == state_path || std::filesystem::equivalent(out_path, state_path, ec)) {
+    throw Error(state_path + ": the state file cannot be the output file too");
+  }
   if (!std::filesystem::exists(state_path)) return nullptr;
   std::ifstream in(state_path);
   std::stringstream text;
@@ -37,7 +42,7 @@ ResumableOutput::ResumableOutput(const std::string& out_path, const std::string&
                                  std::string_view header)
     : state_path_(state_path),
       run_(run),
-      saved_(load(state_path, run)),
+      saved_(load(out_path, state_path, run)),
       resumed_(!saved_.is_null()),
       out_(resumed_ ? OutputFile(out_path, saved_["out_bytes"].get<std::uint64_t>()) : OutputFile(out_path)) {
   if (resumed_) {

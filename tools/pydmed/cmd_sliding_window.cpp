@@ -99,6 +99,7 @@ Runner add_sliding_window(CLI::App& app) {
     // twice or lost).
     const nlohmann::json run = {{"command", "sliding-window"},
                                 {"source", a->source},
+                                {"slides", ds.records_by_id()},
                                 {"level", a->level},
                                 {"kernel", a->kernel},
                                 {"stride", a->stride},

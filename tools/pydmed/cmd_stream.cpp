@@ -106,17 +106,11 @@ Runner add_stream(CLI::App& app) {
     // Before the run: an unwritable path fails now, not after it. Resumable: OUT and the
     // loader's state committed together; a resumed run cuts OUT back to the last commit and
     // goes on with new visits (visit numbers continue), so no (patient, visit) repeats in OUT.
-    const nlohmann::json run = {{"command", "stream"},
-                                {"source", a->source},
-                                {"patch", a->patch},
-                                {"bigchunk", a->bigchunk},
-                                {"level", a->level},
-                                {"mpp", mpp},
-                                {"min_tissue", a->min_tissue},
-                                {"max_per_bigchunk", a->max_per_bigchunk},
-                                {"seed", a->seed},
-                                {"roi", int(a->roi.roi_mode())},
-                                {"min_roi_fraction", a->roi.min_fraction}};
+    const nlohmann::json run = {
+        {"command", "stream"}, {"source", a->source},           {"slides", ds.records_by_id()},
+        {"patch", a->patch},   {"bigchunk", a->bigchunk},       {"level", a->level},
+        {"mpp", mpp},          {"min_tissue", a->min_tissue},   {"max_per_bigchunk", a->max_per_bigchunk},
+        {"seed", a->seed},     {"roi", int(a->roi.roi_mode())}, {"min_roi_fraction", a->roi.min_fraction}};
     TsvOutput out(a->out, a->state, run, header);
     std::uint64_t written = 0;
     if (const nlohmann::json saved = out.saved(); saved.is_object()) {

@@ -39,7 +39,7 @@ class ResumableOutput {
   const std::string& out_name() const { return out_.name(); }
 
  private:
-  static nlohmann::json load(const std::string& state_path, const nlohmann::json& run);
+  static nlohmann::json load(const std::string& out_path, const std::string& state_path, const nlohmann::json& run);
 
   std::string state_path_;
   nlohmann::json run_;

@@ -106,4 +106,14 @@ Dataset Dataset::create_onetoone(const std::string& name, const std::string& roo
   return Dataset(name, std::move(patients));
 }
 
+nlohmann::json Dataset::records_by_id() const {
+  nlohmann::json out = nlohmann::json::object();
+  for (const Patient& p : list_patients) {
+    nlohmann::json records = nlohmann::json::object();
+    for (const auto& [name, record] : p.dict_records) records[name] = record.path();
+    out[std::to_string(p.int_uniqueid)] = std::move(records);
+  }
+  return out;
+}
+
 }  // namespace pydmed

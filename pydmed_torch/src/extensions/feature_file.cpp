@@ -114,7 +114,7 @@ void FeatureFile::write(const std::string& path) const {
                 " features do not match the buffers given");
   }
   const std::string part = path + ".part";
-  {
+  try {
     H5Handle fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose);
     H5Handle file(H5Fcreate(part.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
     check(file.ok(), part, "cannot create the HDF5 file");
@@ -123,6 +123,10 @@ void FeatureFile::write(const std::string& path) const {
     write_dataset(file.get(), "coords", H5T_STD_I64LE, H5T_NATIVE_INT64, rows, 2, coords.data(), attributes, part);
     for (const auto& [k, v] : attributes.items()) write_attribute(file.get(), k, v, part);
     check(H5Fflush(file.get(), H5F_SCOPE_GLOBAL) >= 0, part, "write failed");
+  } catch (const Error&) {
+    std::error_code ec;
+    std::filesystem::remove(part, ec);  // no half-written file left behind
+    throw;
   }
   std::error_code ec;
   std::filesystem::rename(part, path, ec);

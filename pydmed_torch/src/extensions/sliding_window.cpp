@@ -325,6 +325,9 @@ nlohmann::json WindowProgress::resume_state(const LightDLCore& dl) const {
     p["checkpoint"] = it == position_.end() ? nlohmann::json() : it->second;
     p["finished"] = false;  // finished producing is not finished delivering: its loader will say
     p["status"] = nullptr;
+    // A slide set aside is tried again (its error was this run's, and a resume may be after a fix).
+    p["set_aside"] = false;
+    p["failures"] = 0;
   }
   return s;
 }

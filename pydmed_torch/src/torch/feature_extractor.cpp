@@ -29,7 +29,17 @@ namespace {
 
 constexpr const char* kStateFormat = "pydmed-embed-state";
 
-std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+// The reason in an exception from a model, on one line: c10::Error's without its backtrace, and
+// of a TorchScript interpreter's report its last "...Error: reason" line, not its preamble.
+std::string reason(const std::exception& e) {
+  const auto* c10 = dynamic_cast<const c10::Error*>(&e);
+  const std::string what = c10 ? c10->what_without_backtrace() : e.what();
+  std::string last, line;
+  std::istringstream in(what);
+  while (std::getline(in, line))
+    if (line.find("Error: ") != std::string::npos) last = line.substr(line.find("Error: ") + 7);
+  return last.empty() ? what.substr(0, what.find('\n')) : last;
+}
 
 std::string shape_of(const torch::Tensor& t) {
   std::string s = "[";
@@ -37,15 +47,16 @@ std::string shape_of(const torch::Tensor& t) {
   return s + "]";
 }
 
-// The model on a batch, its failures as one line naming it.
+// The model on a batch, its output on the host as float; its failures (a CUDA one included,
+// which shows at the copy) as one line naming it.
 torch::Tensor embed(const FeatureExtractor::Model& model, const torch::Tensor& x, const std::string& name,
                     std::int64_t dim) {
   torch::Tensor y;
   try {
     y = model(x);
+    if (y.defined()) y = y.to(torch::kCPU, torch::kFloat).contiguous();
   } catch (const std::exception& e) {
-    throw Error(name + ": fails on a float " + shape_of(x) +
-                " batch (expected input [B, 3, K, K]): " + first_line(e.what()));
+    throw Error(name + ": fails on a float " + shape_of(x) + " batch (expected input [B, 3, K, K]): " + reason(e));
   }
   if (!y.defined() || y.dim() != 2 || y.size(0) != x.size(0) || (dim > 0 && y.size(1) != dim)) {
     throw Error(name + ": returned " + (y.defined() ? shape_of(y) : std::string("nothing")) + " for a batch of " +
@@ -105,6 +116,8 @@ std::vector<EmbeddedSlide> FeatureExtractor::run() {
                      {"min_tissue", sw.min_tissue()},
                      {"pydmed_version", PYDMED_VERSION}});
   const nlohmann::json run = {{"attributes", attributes},
+                              {"slides", dataset_.records_by_id()},
+                              {"upsample", sw.upsample()},
                               {"level", sw.level()},
                               {"roi", int(sw.roi())},
                               {"min_roi_fraction", sw.min_roi_fraction()},
@@ -163,7 +176,7 @@ std::vector<EmbeddedSlide> FeatureExtractor::run() {
       const auto it = slides.find(std::stoll(id));
       if (it == slides.end()) continue;
       if (it->second.done) p["finished"] = true;
-      if (it->second.redo) p["checkpoint"] = nullptr;
+      if (it->second.redo) p["checkpoint"] = nullptr, p["finished"] = false, p["status"] = nullptr;
     }
   }
   auto rows_of = [&](std::int64_t id) -> OutputFile& {
@@ -236,6 +249,14 @@ std::vector<EmbeddedSlide> FeatureExtractor::run() {
     fs::remove(spool, ec);
   };
 
+  // stop() reaches this loader while it lives, however run() leaves.
+  struct StopHook {
+    FeatureExtractor& fx;
+    ~StopHook() {
+      std::lock_guard<std::mutex> g(fx.stop_mu_);
+      fx.stop_loader_ = nullptr;
+    }
+  } hook{*this};
   {
     std::lock_guard<std::mutex> g(stop_mu_);
     stop_loader_ = [&dl] { dl.stop(); };
@@ -244,7 +265,7 @@ std::vector<EmbeddedSlide> FeatureExtractor::run() {
   for (;;) {
     Batch b = dl.get_batch(o_.batch_size());
     if (b.empty()) break;
-    const torch::Tensor y = embed(model_, b.data, o_.model_name(), dim).to(torch::kCPU, torch::kFloat).contiguous();
+    const torch::Tensor y = embed(model_, b.data, o_.model_name(), dim);
     const float* yp = y.data_ptr<float>();
     for (std::size_t i = 0; i < b.size(); ++i) {
       const ChunkRecord& r = b.records[i];
@@ -271,10 +292,6 @@ std::vector<EmbeddedSlide> FeatureExtractor::run() {
     if (!s.done && p.finished && std::uint64_t(s.arrived) == p.produced) finish(p.patient);
   }
   dl.stop();
-  {
-    std::lock_guard<std::mutex> g(stop_mu_);
-    stop_loader_ = nullptr;
-  }
   commit();
   errors_ = dl.core().errors();
   std::vector<EmbeddedSlide> out;

@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
@@ -40,8 +41,9 @@ StreamCollector::StreamCollector(LightDL dl, ProcessFn process, StreamCollectorO
       throw Error("StreamCollector: state_file needs StreamToFile into a csv_file");
     }
     // The header is written with the first rows (it names the output columns).
-    resumable_ = std::make_unique<ResumableOutput>(options_.csv_file(), options_.state_file(),
-                                                   nlohmann::json{{"command", "StreamCollector"}}, "");
+    resumable_ = std::make_unique<ResumableOutput>(
+        options_.csv_file(), options_.state_file(),
+        nlohmann::json{{"command", "StreamCollector"}, {"slides", dl_.core().dataset().records_by_id()}}, "");
     const nlohmann::json& saved = resumable_->progress();
     if (saved.is_object()) {
       dl_.restore(saved.at("loader"));
@@ -104,7 +106,8 @@ std::uint64_t StreamCollector::run() {
     if (b.empty()) break;  // the loader has ended
     // Over sliding windows (their records say where they lie in the plan), positions are
     // tracked so that a resume serves each window once.
-    if (resumable_ && rows_ == 0 && !windows_ && WindowProgress::is_window(b.records.front())) {
+    if (resumable_ && rows_ == 0 && !windows_ &&
+        std::all_of(b.records.begin(), b.records.end(), WindowProgress::is_window)) {
       windows_ = std::make_unique<WindowProgress>();
     }
     const torch::Tensor out = process_(b);

@@ -65,6 +65,10 @@ class Dataset {
   // The label function a loader shards by: the one label every patient has, when they all
   // have exactly one and the same key (PyDmed's datasets mostly do); else none.
   LabelFn common_label() const;
+  // Which slide each patient id names: {"<id>": {"<record>": path}}. A resumable run's state
+  // keeps it, so that a resume over a changed source (a slide added, a folder re-sorted) is
+  // refused instead of applying positions to the wrong slides.
+  nlohmann::json records_by_id() const;
 
   // One patient per file under `rootdir` (recursively) whose name ends in `suffix`, in sorted
   // path order, ids 0, 1, ...; each gets a record "wsi". Optional callbacks give each

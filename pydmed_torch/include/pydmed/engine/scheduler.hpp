@@ -68,7 +68,9 @@ class Scheduler {
   // load there, if any. Default: the same weighting as schedule().
   virtual std::optional<std::int64_t> replacement(const SchedulerView& dl, Rng& rng);
   // The policy's own progress, saved in LightDLCore::state() (null: none) and handed back to a
-  // resumed loader's scheduler before it starts.
+  // resumed loader's scheduler before it starts. state() is called from the thread that asks
+  // for the loader's state while the hooks above run on the scheduler thread: guard what both
+  // touch.
   virtual nlohmann::json state() const { return nullptr; }
   virtual void restore(const nlohmann::json& /*state*/) {}
 

@@ -83,7 +83,8 @@ class WindowProgress {
   explicit WindowProgress(const nlohmann::json& resume_state);  // going on from a saved one
   void delivered(const ChunkRecord& record);
   static bool is_window(const ChunkRecord& record);  // a sliding window's, with its plan position
-  // dl's state with each patient's checkpoint at its delivered position (none finished).
+  // dl's state with each patient's checkpoint at its delivered position (none finished, none
+  // set aside: a resumed run tries a failed slide again).
   nlohmann::json resume_state(const LightDLCore& dl) const;
 
  private:
