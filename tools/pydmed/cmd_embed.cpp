@@ -17,6 +17,7 @@
 #include "pydmed/error.hpp"
 #include "pydmed/torch/feature_extractor.hpp"
 #include "roi_flags.hpp"
+#include "tsv_output.hpp"
 
 namespace pydmed::cli {
 
@@ -41,9 +42,10 @@ std::string file_sha256(const std::string& path) {
 
 Runner add_embed(CLI::App* sub) {
   struct Args {
-    std::string source, model, out, state, device = "cpu";
+    std::string source, model, out, device = "cpu";
+    StateFlags state;
     int level = 0, kernel = 224, stride = 0, collectors = 2, batch = 64;
-    double min_tissue = 0.25, state_every = 1.0;
+    double min_tissue = 0.25;
     std::vector<double> mean{0.485, 0.456, 0.406}, std{0.229, 0.224, 0.225};
     PhysicalFlags physical;
     RoiFlags roi;
@@ -67,12 +69,9 @@ Runner add_embed(CLI::App* sub) {
   sub->add_option("--device", a->device, "where the model runs: cpu or cuda[:N]")->default_val("cpu");
   sub->add_option("--mean", a->mean, "per-channel mean after scaling to [0, 1] (3 values)")->expected(3);
   sub->add_option("--std", a->std, "per-channel standard deviation (3 values)")->expected(3);
-  sub->add_option("--state", a->state,
+  a->state.add_to(sub,
                   "resumable: the run's state; run the same command again to skip finished slides and finish the "
                   "others, every window once");
-  sub->add_option("--state-every", a->state_every, "seconds between saves of --state")
-      ->default_val(1.0)
-      ->check(positive_number());
   return [a] {
     // The output folder and the model before any slide is read.
     torch::Device device(torch::kCPU);
@@ -110,8 +109,8 @@ Runner add_embed(CLI::App* sub) {
         FeatureExtractorOptions()
             .windows(sw)
             .out_dir(a->out)
-            .state_file(a->state)
-            .state_every(a->state_every)
+            .state_file(a->state.path)
+            .state_every(a->state.every)
             .batch_size(std::size_t(a->batch))
             .collectors(a->collectors)
             .device(device)

@@ -37,8 +37,8 @@ void prepare_folder(const std::string& dir) {
 
 Runner add_sliding_window(CLI::App& app) {
   struct Args {
-    std::string source, out, heatmap, state;
-    double state_every = 1.0;
+    std::string source, out, heatmap;
+    StateFlags state;
     int level = 0, kernel = 224, stride = 224, collectors = 2;
     PhysicalFlags physical;
     RoiFlags roi;
@@ -56,16 +56,13 @@ Runner add_sliding_window(CLI::App& app) {
   sub->add_option("--out", a->out, "output TSV (default: standard output)");
   auto* heatmap =
       sub->add_option("--heatmap", a->heatmap, "folder for each slide's mean-intensity heatmap (PNG and .npy)");
-  sub->add_option("--state-every", a->state_every,
-                  "seconds between saves of --state (each syncs OUT to disk; a stop redoes at most this much)")
-      ->default_val(1.0)
-      ->check(positive_number());
-  sub->add_option("--state", a->state,
-                  "resumable: the run's state, saved with --out every second and at the end; run the same command "
-                  "again to go on (every window once across stops)")
+  a->state
+      .add_to(sub,
+              "resumable: the run's state, saved with --out every second and at the end; run the same command "
+              "again to go on (every window once across stops)")
       ->excludes(heatmap);
   return [a] {
-    if (!a->state.empty() && (a->out.empty() || a->out == "-")) throw UsageError("--state needs --out FILE");
+    a->state.check_out(a->out);
     std::vector<std::string> skipped;
     Dataset ds = dataset_from_source(a->source, &skipped);
     a->physical.apply_default(ds);
@@ -131,7 +128,7 @@ Runner add_sliding_window(CLI::App& app) {
         const ChunkRecord& r = rec[i];
         const std::uint8_t* px = buf.data() + i * bytes;
         const WindowInfo w = WindowInfo::from_json(r.info_json);
-        if (!a->state.empty()) progress.delivered(r);
+        if (!a->state.path.empty()) progress.delivered(r);
         out.write(tsv_line(r.patient, r.x, r.y, r.level, r.width, r.height, int(w.last_row), int(w.last_col),
                            w.overlap_y, w.overlap_x, mpp_text(r.mpp), crc32(crc32(0L, Z_NULL, 0), px, uInt(bytes)),
                            roi_text(r.info_json)));
@@ -142,7 +139,7 @@ Runner add_sliding_window(CLI::App& app) {
         }
       }
       windows += n;
-      out.maybe_commit(a->state_every, state);
+      out.maybe_commit(state);
     }
     dl->stop();
     out.close(state);

@@ -22,8 +22,8 @@ namespace pydmed::cli {
 
 Runner add_stream(CLI::App& app) {
   struct Args {
-    std::string source, out, state;
-    double state_every = 1.0;
+    std::string source, out;
+    StateFlags state;
     int patch = 224, bigchunk = 2048, level = 0, collectors = 2;
     double interval = 10.0, seconds = 0, min_tissue = 0;
     PhysicalFlags physical;
@@ -55,15 +55,11 @@ Runner add_stream(CLI::App& app) {
   auto* seconds = sub->add_option("--seconds", a->seconds, "stop after this many seconds")->check(positive_number());
   count->excludes(seconds);
   sub->add_option("--out", a->out, "output TSV (default: standard output)");
-  sub->add_option("--state-every", a->state_every,
-                  "seconds between saves of --state (each syncs OUT to disk; a stop redoes at most this much)")
-      ->default_val(1.0)
-      ->check(positive_number());
-  sub->add_option("--state", a->state,
+  a->state.add_to(sub,
                   "resumable: the loader's state, saved with --out every second and at the end; run the same command "
                   "again to go on with new visits (--count counts across runs)");
   return [a] {
-    if (!a->state.empty() && (a->out.empty() || a->out == "-")) throw UsageError("--state needs --out FILE");
+    a->state.check_out(a->out);
     if (a->count == 0 && a->seconds <= 0) throw UsageError("stream: give --count N or --seconds S");
     if (a->patch > a->bigchunk) {
       throw UsageError("--patch " + std::to_string(a->patch) + " is larger than --bigchunk " +
@@ -145,7 +141,7 @@ Runner add_stream(CLI::App& app) {
                            mpp_text(r.mpp), crc, roi_text(r.info_json)));
       }
       written += n;
-      out.maybe_commit(a->state_every, state);
+      out.maybe_commit(state);
       if ((a->count > 0 && written >= a->count) || (n == 0 && dl.finished())) break;
     }
     dl.stop();
