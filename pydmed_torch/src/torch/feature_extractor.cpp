@@ -146,7 +146,12 @@ std::vector<EmbeddedSlide> FeatureExtractor::run() {
     std::size_t index = 0;
     std::unique_ptr<OutputFile> rows;
     std::uint64_t kept = 0;    // bytes committed by earlier runs
-    std::int64_t arrived = 0;  // rows this run
+    std::int64_t arrived = 0;  // windows that reached this loop this run
+    // Windows waiting for their slide's batch: the model sees each slide's windows in batches
+    // of batch_size from the slide's first window, whatever the loader mixed and wherever a run
+    // stopped, so a resumed run computes every row exactly as an uninterrupted one.
+    std::vector<torch::Tensor> waiting;
+    std::vector<ChunkRecord> waiting_records;
     int level = -1;
     bool done = false, earlier = false, redo = false;
   };
@@ -191,9 +196,13 @@ std::vector<EmbeddedSlide> FeatureExtractor::run() {
                           .num_bigchunkloaders(o_.collectors())
                           .batch_size(o_.batch_size())
                           .maxlength_queue_smallchunk(std::max<std::size_t>(64, o_.batch_size())),
-                      TorchOptions()
-                          .device(o_.device())
-                          .collate(default_collate(CollateOptions().to_float(true).mean(o_.mean()).std(o_.std()))));
+                      // uint8 as gathered: windows wait for their slide's batch at a quarter of the
+                      // bytes, and are made float there.
+                      TorchOptions().device(o_.device()));
+  const auto channel = [&](const std::vector<double>& v) {
+    return torch::tensor(std::vector<float>(v.begin(), v.end())).view({1, 3, 1, 1}).to(o_.device());
+  };
+  const torch::Tensor mean = channel(o_.mean()), std = channel(o_.std());
   WindowProgress progress(restore);
   auto loader_state = [&] {
     nlohmann::json s = progress.resume_state(dl.core());
@@ -219,9 +228,31 @@ std::vector<EmbeddedSlide> FeatureExtractor::run() {
     f.close();
     last_commit = std::chrono::steady_clock::now();
   };
+  // A slide's waiting windows through the model, into its rows (and only then into the
+  // positions a state saves).
+  auto embed_waiting = [&](std::int64_t id) {
+    SlideState& s = slides.at(id);
+    if (s.waiting.empty()) return;
+    const torch::Tensor x = ((torch::cat(s.waiting).to(torch::kFloat) / 255 - mean) / std)
+                                .contiguous(torch::MemoryFormat::ChannelsLast);
+    const torch::Tensor y = embed(model_, x, o_.model_name(), dim);
+    const float* yp = y.data_ptr<float>();
+    OutputFile& rows = rows_of(id);
+    for (std::size_t i = 0; i < s.waiting_records.size(); ++i) {
+      const ChunkRecord& r = s.waiting_records[i];
+      const std::int64_t xy[2] = {r.x, r.y};
+      rows.write(xy, kCoordBytes);
+      rows.write(yp + std::int64_t(i) * dim, std::size_t(dim) * sizeof(float));
+      progress.delivered(r);
+      s.level = r.level;
+    }
+    s.waiting.clear();
+    s.waiting_records.clear();
+  };
   // A slide whose windows have all arrived: its rows become DIR/<name>.h5.
   auto finish = [&](std::int64_t id) {
     SlideState& s = slides.at(id);
+    embed_waiting(id);  // its last, shorter batch
     OutputFile& rows = rows_of(id);
     rows.close();
     const std::string spool = files_[s.index] + ".rows";
@@ -265,18 +296,13 @@ std::vector<EmbeddedSlide> FeatureExtractor::run() {
   for (;;) {
     Batch b = dl.get_batch(o_.batch_size());
     if (b.empty()) break;
-    const torch::Tensor y = embed(model_, b.data, o_.model_name(), dim);
-    const float* yp = y.data_ptr<float>();
     for (std::size_t i = 0; i < b.size(); ++i) {
       const ChunkRecord& r = b.records[i];
       SlideState& s = slides.at(r.patient);
-      const std::int64_t xy[2] = {r.x, r.y};
-      OutputFile& rows = rows_of(r.patient);
-      rows.write(xy, kCoordBytes);
-      rows.write(yp + std::int64_t(i) * dim, std::size_t(dim) * sizeof(float));
-      progress.delivered(r);
-      s.level = r.level;
+      s.waiting.push_back(b.data.narrow(0, std::int64_t(i), 1).clone());
+      s.waiting_records.push_back(r);
       ++s.arrived;
+      if (s.waiting.size() == o_.batch_size()) embed_waiting(r.patient);
     }
     // Finished producing, and all it produced has arrived here.
     for (const PatientStats& p : dl.core().view().patient_stats()) {

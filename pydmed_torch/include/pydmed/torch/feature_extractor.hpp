@@ -29,6 +29,9 @@ struct FeatureExtractorOptions {
   // "" : not resumable. Else the run's state, saved every state_every seconds and at the end.
   PYDMED_ARG(std::string, state_file) = "";
   PYDMED_ARG(double, state_every) = 1.0;
+  // Windows per model call. Each call holds one slide's consecutive windows, counted from its
+  // first: a resumed run calls the model on exactly the batches an uninterrupted one would, so
+  // its files are byte for byte the same.
   PYDMED_ARG(std::size_t, batch_size) = 64;
   PYDMED_ARG(int, collectors) = 2;
   PYDMED_ARG(torch::Device, device) = torch::Device(torch::kCPU);
