@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <set>
@@ -125,8 +126,14 @@ int main(int argc, char** argv) {
 #endif
     if (!pg) {
       auto o = c10d::ProcessGroupGloo::Options::create(timeout);
-      o->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(
-          env.master_addr.empty() || env.world_size == 1 ? "127.0.0.1" : env.master_addr));
+      // Which interface this rank talks on: GLOO_SOCKET_IFNAME as in PyTorch, loopback for a
+      // job on this machine alone, else this host's own name's address.
+      const char* ifname = std::getenv("GLOO_SOCKET_IFNAME");
+      const bool local = env.master_addr.empty() || env.master_addr == "127.0.0.1" || env.master_addr == "localhost" ||
+                         env.world_size == 1;
+      o->devices.push_back(ifname && *ifname ? c10d::ProcessGroupGloo::createDeviceForInterface(ifname)
+                           : local           ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
+                                             : c10d::ProcessGroupGloo::createDefaultDevice());
       pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store, env.rank, env.world_size, o);
     }
     const torch::Device device =
