@@ -154,6 +154,14 @@ void OutputFile::close() {
   target_.clear();
 }
 
+void make_output_folder(const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw Error(dir + ": cannot create the folder: " + ec.message());
+  if (::access(dir.c_str(), W_OK | X_OK) != 0)
+    throw Error(dir + ": cannot write in the folder: " + std::strerror(errno));
+}
+
 void write_image(const std::string& path, const cv::Mat& bgr) {
   // Encoded in memory first: cv::imwrite reports no reason and removes what is at the path on
   // failure (a symbolic link included).

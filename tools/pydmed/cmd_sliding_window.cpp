@@ -1,11 +1,7 @@
 // pydmed sliding-window: tile every slide with SlidingWindowDL and list each delivered window;
 // optionally a mean-intensity heatmap per slide. How to check a whole-slide run from outside.
-#include <unistd.h>
 #include <zlib.h>
 
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
 #include <iostream>
 #include <map>
 
@@ -18,22 +14,12 @@
 #include "pydmed/error.hpp"
 #include "pydmed/extensions/heatmap.hpp"
 #include "pydmed/extensions/sliding_window.hpp"
+#include "pydmed/output_file.hpp"
 #include "roi_flags.hpp"
 #include "tsv.hpp"
 #include "tsv_output.hpp"
 
 namespace pydmed::cli {
-
-namespace {
-// The heatmap folder, made and checked before the run rather than found unwritable after it.
-void prepare_folder(const std::string& dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) throw Error(dir + ": cannot create the folder: " + ec.message());
-  if (::access(dir.c_str(), W_OK | X_OK) != 0)
-    throw Error(dir + ": cannot write in the folder: " + std::strerror(errno));
-}
-}  // namespace
 
 Runner add_sliding_window(CLI::App& app) {
   struct Args {
@@ -68,7 +54,7 @@ Runner add_sliding_window(CLI::App& app) {
     a->physical.apply_default(ds);
     const double mpp = a->physical.target();
     for (const auto& s : skipped) std::cerr << "skipped: " << s << '\n';
-    if (!a->heatmap.empty()) prepare_folder(a->heatmap);
+    if (!a->heatmap.empty()) make_output_folder(a->heatmap);  // checked before the run, not after
     const auto sw = SlidingWindowOptions()
                         .level(a->level)
                         .kernel(a->kernel)

@@ -68,6 +68,10 @@ class OutputFile {
   std::uint64_t written_ = 0;  // bytes that reached the file
 };
 
+// Makes `dir` (and its parents) if missing and checks that files can be made in it: an output
+// folder refused before a run, not found unwritable after it. Error naming it and the reason.
+void make_output_folder(const std::string& dir);
+
 // Encodes `bgr` by the path's extension (.png, .jpg, ...) and writes it whole or not at all
 // (OutputFile::Mode::Atomic). Throws Error naming the path: an extension OpenCV cannot
 // encode, or the OS reason the write failed.

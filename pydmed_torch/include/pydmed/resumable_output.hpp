@@ -14,6 +14,18 @@
 
 namespace pydmed {
 
+// A resumable run's state file: JSON with "format", "version" 1 and "run" (the arguments that
+// shape the output), replaced whole by an atomic rename. ResumableOutput keeps its own; a run
+// with several outputs (FeatureExtractor: one file per slide) keeps one beside them.
+struct RunStateFile {
+  // The state saved at `path`, or null when there is none. Error naming the file when it is not
+  // a `format` state, or when it was saved with another `run` (naming what differs).
+  static nlohmann::json load(const std::string& path, const std::string& format, const nlohmann::json& run);
+  // Writes {"format", "version", "run"} and `fields`, atomically.
+  static void save(const std::string& path, const std::string& format, const nlohmann::json& run,
+                   const nlohmann::json& fields);
+};
+
 class ResumableOutput {
  public:
   // When `state_path` exists, resumes: its run must equal `run` (the arguments that shape the
@@ -39,8 +51,6 @@ class ResumableOutput {
   const std::string& out_name() const { return out_.name(); }
 
  private:
-  static nlohmann::json load(const std::string& out_path, const std::string& state_path, const nlohmann::json& run);
-
   std::string state_path_;
   nlohmann::json run_;
   nlohmann::json saved_;  // the state file's contents when resuming

@@ -15,7 +15,7 @@ namespace {
 // The one tissue mask of a slide that both sides use (the loader for BigChunks, the collector
 // for patches), so a patch's fraction means the same on both.
 std::unique_ptr<TissueMask> tissue_of(const Slide& slide) {
-  return std::make_unique<TissueMask>(slide, TissueMaskOptions().thumbnail_size(512));
+  return std::make_unique<TissueMask>(slide, min_tissue_mask_options());
 }
 }  // namespace
 

@@ -187,8 +187,8 @@ class SlidingWindowCollector : public SmallChunkCollector {
       if (!roi_)
         roi_ = std::make_unique<Annotations>(record_annotations(patient().record(sw_.record())));  // once a visit
       if (sw_.min_tissue() > 0 && !tissue_) {                                                      // once a visit
-        tissue_ = std::make_unique<TissueMask>(open_record_slide(patient().record(sw_.record())),
-                                               TissueMaskOptions().thumbnail_size(512));
+        tissue_ =
+            std::make_unique<TissueMask>(open_record_slide(patient().record(sw_.record())), min_tissue_mask_options());
       }
     }
     const std::int64_t b = b_, c0 = c0_, r0 = r0_;
@@ -295,19 +295,26 @@ LoaderFactory sliding_window_loader(const SlidingWindowOptions& sw) {
 CollectorFactory sliding_window_collector(const SlidingWindowOptions& sw) {
   return [sw] { return std::make_unique<SlidingWindowCollector>(sw); };
 }
-void WindowProgress::delivered(const ChunkRecord& r) {
+namespace {
+// A sliding window's place in its slide's plan, from its info; null for another SmallChunk.
+nlohmann::json plan_position(const ChunkRecord& r) {
   const auto info = nlohmann::json::parse(r.info_json, nullptr, false);
-  if (!info.is_object() || !info.contains("bigchunk") || !info.contains("window")) {
+  if (!info.is_object() || !info.contains("bigchunk") || !info.contains("window")) return nullptr;
+  return {{"bigchunk", info["bigchunk"]}, {"window", info["window"]}};
+}
+}  // namespace
+
+void WindowProgress::delivered(const ChunkRecord& r) {
+  nlohmann::json p = plan_position(r);
+  if (p.is_null()) {
     throw Error("WindowProgress: patient " + std::to_string(r.patient) + "'s SmallChunk is not a sliding window's");
   }
   // The checkpoint the collector would have set once this window was in its ring.
-  position_[r.patient] = {{"bigchunk", info["bigchunk"]}, {"window", info["window"].get<std::int64_t>() + 1}};
+  p["window"] = p["window"].get<std::int64_t>() + 1;
+  position_[r.patient] = std::move(p);
 }
 
-bool WindowProgress::is_window(const ChunkRecord& r) {
-  const auto info = nlohmann::json::parse(r.info_json, nullptr, false);
-  return info.is_object() && info.contains("bigchunk") && info.contains("window");
-}
+bool WindowProgress::is_window(const ChunkRecord& r) { return !plan_position(r).is_null(); }
 
 WindowProgress::WindowProgress(const nlohmann::json& resume_state) {
   if (!resume_state.is_object() || !resume_state.contains("loader")) return;

@@ -1,8 +1,5 @@
 #include "pydmed/torch/feature_extractor.hpp"
 
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -15,6 +12,7 @@
 #include "pydmed/error.hpp"
 #include "pydmed/extensions/feature_file.hpp"
 #include "pydmed/output_file.hpp"
+#include "pydmed/resumable_output.hpp"
 #include "pydmed/torch/extension_dls.hpp"
 
 #ifndef PYDMED_VERSION
@@ -77,12 +75,7 @@ FeatureExtractor::FeatureExtractor(Dataset dataset, Model model, FeatureExtracto
   if (o_.batch_size() == 0) throw OptionsError("batch_size", "must be positive");
   if (o_.mean().size() != 3 || o_.std().size() != 3) throw OptionsError("mean/std", "need 3 values each (R, G, B)");
   sliding_window_options(o_.windows());  // refuses bad window options now
-  std::error_code ec;
-  fs::create_directories(o_.out_dir(), ec);
-  if (ec) throw Error(o_.out_dir() + ": cannot create the folder: " + ec.message());
-  if (::access(o_.out_dir().c_str(), W_OK | X_OK) != 0) {
-    throw Error(o_.out_dir() + ": cannot write in the folder: " + std::strerror(errno));
-  }
+  make_output_folder(o_.out_dir());
   std::map<std::string, std::int64_t> names;
   for (const Patient& p : dataset_.list_patients) {
     const std::string stem = fs::path(p.record(o_.windows().record()).path()).stem().string();
@@ -126,21 +119,8 @@ std::vector<EmbeddedSlide> FeatureExtractor::run() {
                               {"dim", dim}};
 
   // Where an earlier run stopped.
-  nlohmann::json saved;
-  if (!o_.state_file().empty() && fs::exists(o_.state_file())) {
-    std::ifstream in(o_.state_file());
-    std::stringstream text;
-    text << in.rdbuf();
-    saved = nlohmann::json::parse(text.str(), nullptr, false);
-    if (!saved.is_object() || saved.value("format", "") != kStateFormat) {
-      throw Error(o_.state_file() + ": not a pydmed embed state");
-    }
-    if (saved["run"] != run) {
-      throw Error(o_.state_file() +
-                  ": was saved by a run with other settings or another model: use another state "
-                  "file or the same ones");
-    }
-  }
+  const nlohmann::json saved =
+      o_.state_file().empty() ? nlohmann::json() : RunStateFile::load(o_.state_file(), kStateFormat, run);
   const std::size_t row_bytes = kCoordBytes + std::size_t(dim) * sizeof(float);
   struct SlideState {
     std::size_t index = 0;
@@ -175,7 +155,7 @@ std::vector<EmbeddedSlide> FeatureExtractor::run() {
     if (s.kept > 0) s.rows = std::make_unique<OutputFile>(files_[i] + ".rows", s.kept);
   }
   // The loader goes on from the saved positions; finished slides are never loaded again.
-  nlohmann::json restore = saved.is_object() ? saved["loader"] : nlohmann::json();
+  nlohmann::json restore = saved.is_object() ? saved.at("loader") : nlohmann::json();
   if (restore.is_object()) {
     for (auto& [id, p] : restore["loader"]["patients"].items()) {
       const auto it = slides.find(std::stoll(id));
@@ -190,15 +170,14 @@ std::vector<EmbeddedSlide> FeatureExtractor::run() {
     return *s.rows;
   };
 
-  LightDL dl =
-      SlidingWindowDL(dataset_, sw,
-                      Options()
-                          .num_bigchunkloaders(o_.collectors())
-                          .batch_size(o_.batch_size())
-                          .maxlength_queue_smallchunk(std::max<std::size_t>(64, o_.batch_size())),
-                      // uint8 as gathered: windows wait for their slide's batch at a quarter of the
-                      // bytes, and are made float there.
-                      TorchOptions().device(o_.device()));
+  LightDL dl = SlidingWindowDL(dataset_, sw,
+                               Options()
+                                   .num_bigchunkloaders(o_.collectors())
+                                   .batch_size(o_.batch_size())
+                                   .maxlength_queue_smallchunk(std::max<std::size_t>(64, o_.batch_size())),
+                               // uint8 as gathered: windows wait for their slide's batch at a quarter of the
+                               // bytes, and are made float there.
+                               TorchOptions().device(o_.device()));
   const auto channel = [&](const std::vector<double>& v) {
     return torch::tensor(std::vector<float>(v.begin(), v.end())).view({1, 3, 1, 1}).to(o_.device());
   };
@@ -220,12 +199,7 @@ std::vector<EmbeddedSlide> FeatureExtractor::run() {
       if (s.rows) s.rows->sync();  // first the rows, then the state that claims them
       per[std::to_string(id)] = {{"bytes", s.rows ? s.rows->size() : s.kept}, {"done", s.done}, {"level", s.level}};
     }
-    const nlohmann::json state = {
-        {"format", kStateFormat}, {"version", 1}, {"run", run}, {"loader", loader_state()}, {"slides", per}};
-    OutputFile f(o_.state_file(), OutputFile::Mode::Atomic);
-    f.write(state.dump());
-    f.write("\n");
-    f.close();
+    RunStateFile::save(o_.state_file(), kStateFormat, run, {{"loader", loader_state()}, {"slides", per}});
     last_commit = std::chrono::steady_clock::now();
   };
   // A slide's waiting windows through the model, into its rows (and only then into the
@@ -233,8 +207,8 @@ std::vector<EmbeddedSlide> FeatureExtractor::run() {
   auto embed_waiting = [&](std::int64_t id) {
     SlideState& s = slides.at(id);
     if (s.waiting.empty()) return;
-    const torch::Tensor x = ((torch::cat(s.waiting).to(torch::kFloat) / 255 - mean) / std)
-                                .contiguous(torch::MemoryFormat::ChannelsLast);
+    const torch::Tensor x =
+        ((torch::cat(s.waiting).to(torch::kFloat) / 255 - mean) / std).contiguous(torch::MemoryFormat::ChannelsLast);
     const torch::Tensor y = embed(model_, x, o_.model_name(), dim);
     const float* yp = y.data_ptr<float>();
     OutputFile& rows = rows_of(id);

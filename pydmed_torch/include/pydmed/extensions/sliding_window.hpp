@@ -44,8 +44,8 @@ struct SlidingWindowOptions {
   // min_roi_fraction > 0 asks for that fraction of the window's area instead of its centre.
   PYDMED_ARG(RoiMode, roi) = RoiMode::Include;
   PYDMED_ARG(double, min_roi_fraction) = 0.0;
-  // > 0: only windows with at least this fraction of tissue (a TissueMask 512 pixels across, as
-  // the random loader's min_tissue); the others are left out silently, like those outside
+  // > 0: only windows with at least this fraction of tissue (min_tissue_mask_options(), as the
+  // random loader's min_tissue reads); the others are left out silently, like those outside
   // annotations.
   PYDMED_ARG(double, min_tissue) = 0.0;
 };

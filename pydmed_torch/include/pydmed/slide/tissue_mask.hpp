@@ -17,6 +17,11 @@ struct TissueMaskOptions {
   PYDMED_ARG(int, smoothing) = 2;          // radius (mask pixels) of the open/close clean-up
 };
 
+// The mask the loaders' min_tissue rules read (the random loader's BigChunks and patches, the
+// sliding window's windows): coarse and quick, and one definition, so that a fraction means
+// the same on every side.
+inline TissueMaskOptions min_tissue_mask_options() { return TissueMaskOptions().thumbnail_size(512); }
+
 class TissueMask {
  public:
   // Otsu's threshold on a blurred stain signal; a bright border means bright-field (tissue is
