@@ -2,20 +2,15 @@
 // checked against the model run directly on the slide's pixels; resumed after SIGKILL; bad
 // models and outputs refused in one line.
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <torch/script.h>
 #include <torch/torch.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <thread>
 
 #include "pydmed/extensions/feature_file.hpp"
 #include "pydmed/slide/slide.hpp"
@@ -122,7 +117,7 @@ TEST(Embed, MinTissueKeepsExactlyTheTissueWindows) {
   ASSERT_EQ(run_command(cmd + "0.6 --out " + t.file("tissue"), &out, &err), 0) << err;
   const FeatureFile all = FeatureFile::read(t.file("all/CMU-1-Small-Region.h5"));
   const FeatureFile tissue = FeatureFile::read(t.file("tissue/CMU-1-Small-Region.h5"));
-  const TissueMask mask(Slide(slide), TissueMaskOptions().thumbnail_size(512));
+  const TissueMask mask(Slide(slide), min_tissue_mask_options());
   std::vector<std::int64_t> want;
   std::vector<float> want_features;
   for (std::int64_t r = 0; r < all.rows; ++r) {
@@ -159,34 +154,11 @@ TEST(Embed, KilledMidSlideAndResumedGivesTheUninterruptedFiles) {
   ASSERT_EQ(run_command(base + t.file("whole"), &out, &err), 0) << err;
   // Killed (SIGKILL) each time it has committed more, four times; then left to finish.
   const std::string state = t.file("state.json");
-  int kills = 0;
-  for (int round = 0; round < 20; ++round) {
-    const std::uint64_t before = std::ifstream(state).good() ? committed_rows(state) : 0;
-    const pid_t pid = fork();
-    if (pid == 0) {
-      const std::string cmd =
-          base + t.file("resumed") + " --state " + state + " --state-every 0.01 2>>" + t.file("err.txt");
-      execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), nullptr);
-      _exit(127);
-    }
-    int status = 0;
-    bool killed = false;
-    while (waitpid(pid, &status, WNOHANG) == 0) {
-      if (kills < 4 && std::ifstream(state).good() && committed_rows(state) > before) {
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
-        killed = true;
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    if (!killed) {
-      ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_file(t.file("err.txt"));
-      break;
-    }
-    ++kills;
-  }
-  EXPECT_GE(kills, 2);
+  const StoppedRuns runs = run_with_stops(
+      base + t.file("resumed") + " --state " + state + " --state-every 0.01 2>>" + t.file("err.txt"),
+      [&] { return std::ifstream(state).good() ? committed_rows(state) : 0; }, 4, /*interrupts=*/false);
+  ASSERT_EQ(runs.status, 0) << read_file(t.file("err.txt"));
+  EXPECT_GE(runs.stops, 2);
   for (int p = 0; p < 3; ++p) {
     const std::string name = "/slide_00" + std::to_string(p) + ".h5";
     SCOPED_TRACE(name);

@@ -1,20 +1,14 @@
 // Runs stopped and started again: `pydmed sliding-window --state` writes every window exactly
 // once across SIGKILLs and Ctrl-Cs; `pydmed stream --state` goes on with new visits only.
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
-#include <thread>
 
 #include "support.hpp"
 
@@ -23,22 +17,6 @@ using namespace pydmed::test;
 namespace {
 
 const std::string kCli = PYDMED_CLI;
-
-pid_t spawn_cli(const std::vector<std::string>& args, const std::string& err_file) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const int err = ::open(err_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    const int null = ::open("/dev/null", O_WRONLY);
-    dup2(null, 1);
-    dup2(err, 2);
-    std::vector<char*> argv{const_cast<char*>(kCli.c_str())};
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(kCli.c_str(), argv.data());
-    _exit(127);
-  }
-  return pid;
-}
 
 // What the state file says was committed (0 before its first commit with progress).
 std::uint64_t committed(const std::string& state, const char* key) {
@@ -49,36 +27,19 @@ std::uint64_t committed(const std::string& state, const char* key) {
   return p.is_object() ? p.value(key, std::uint64_t(0)) : 0;
 }
 
-// Runs the command again and again, each time stopping it (SIGKILL, then Ctrl-C, in turn) as
-// soon as it has committed more than the last run, until a run ends by itself. Returns how many
-// were stopped, and the committed output size at each restart.
-int run_with_stops(const std::vector<std::string>& args, const std::string& state, const char* key,
-                   const std::string& err, std::vector<std::uint64_t>* restarts) {
-  int stops = 0;
-  for (int round = 0; round < 40; ++round) {
-    const std::uint64_t before = std::ifstream(state).good() ? committed(state, key) : 0;
-    if (restarts) restarts->push_back(std::ifstream(state).good() ? committed(state, "out_bytes") : 0);
-    const pid_t pid = spawn_cli(args, err);
-    int status = 0;
-    bool stopped = false;
-    // Stops after at most 4 rounds; then lets it finish.
-    while (waitpid(pid, &status, WNOHANG) == 0) {
-      if (stops < 4 && std::ifstream(state).good() && committed(state, key) > before) {
-        kill(pid, stops % 2 == 0 ? SIGKILL : SIGINT);
-        waitpid(pid, &status, 0);
-        stopped = true;
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    if (!stopped) {
-      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_file(err);
-      return stops;
-    }
-    ++stops;
-  }
-  ADD_FAILURE() << "the run never finished";
-  return stops;
+// The CLI with `args`, stopped and resumed until a run ends by itself (SIGKILL and Ctrl-C in turn,
+// at most four stops), each stop once the state shows more `key` committed. `restarts`: the
+// committed output size at each start.
+StoppedRuns run_cli_with_stops(const std::vector<std::string>& args, const std::string& state, const char* key,
+                               const std::string& err, std::vector<std::uint64_t>* restarts) {
+  std::string command = kCli;
+  for (const auto& a : args) command += " " + a;
+  auto committed_now = [&](const char* what) { return std::ifstream(state).good() ? committed(state, what) : 0; };
+  return run_with_stops(
+      command + " >/dev/null 2>>" + err, [&] { return committed_now(key); }, 4, /*interrupts=*/true,
+      [&] {
+        if (restarts) restarts->push_back(committed_now("out_bytes"));
+      });
 }
 
 std::vector<std::string> lines(const std::string& text) {
@@ -109,15 +70,18 @@ TEST(Resume, SlidingWindowWritesEveryWindowOnceAcrossKillsAndInterrupts) {
   std::vector<std::string> args = common;
   args.insert(args.end(), {"--collectors", "1", "--out", t.file("part.tsv"), "--state", t.file("state.json"),
                            "--state-every", "0.01"});
-  const int stops = run_with_stops(args, t.file("state.json"), "windows", t.file("err.txt"), nullptr);
-  EXPECT_GE(stops, 2) << "the run was stopped and resumed";
+  const StoppedRuns runs = run_cli_with_stops(args, t.file("state.json"), "windows", t.file("err.txt"), nullptr);
+  EXPECT_EQ(runs.status, 0) << read_file(t.file("err.txt"));
+  EXPECT_GE(runs.stops, 2) << "the run was stopped and resumed";
   const auto want = sorted_lines(read_file(t.file("whole.tsv")));
   const auto got = sorted_lines(read_file(t.file("part.tsv")));
   EXPECT_EQ(got.size(), want.size()) << "one header and every window once";
   EXPECT_TRUE(got == want) << "the resumed run's windows differ from an uninterrupted run's";
   EXPECT_EQ(committed(t.file("state.json"), "windows") + 1, want.size());
   // A finished run started again adds nothing.
-  ASSERT_EQ(run_with_stops(args, t.file("state.json"), "windows", t.file("err.txt"), nullptr), 0);
+  const StoppedRuns again = run_cli_with_stops(args, t.file("state.json"), "windows", t.file("err.txt"), nullptr);
+  EXPECT_EQ(again.status, 0) << read_file(t.file("err.txt"));
+  ASSERT_EQ(again.stops, 0);
   EXPECT_EQ(sorted_lines(read_file(t.file("part.tsv"))), want);
 }
 
@@ -145,8 +109,9 @@ TEST(Resume, StreamGoesOnWithNewVisitsOnly) {
                                       "--state-every",
                                       "0.01"};
   std::vector<std::uint64_t> restarts;
-  const int stops = run_with_stops(args, t.file("s.json"), "rows", t.file("err.txt"), &restarts);
-  EXPECT_GE(stops, 2);
+  const StoppedRuns runs = run_cli_with_stops(args, t.file("s.json"), "rows", t.file("err.txt"), &restarts);
+  EXPECT_EQ(runs.status, 0) << read_file(t.file("err.txt"));
+  EXPECT_GE(runs.stops, 2);
   const std::string text = read_file(t.file("s.tsv"));
   const auto all = lines(text);
   ASSERT_EQ(all.size(), 6001u) << "a header and --count rows across the runs";

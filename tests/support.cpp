@@ -1,14 +1,17 @@
 #include "support.hpp"
 
 #include <openssl/evp.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 namespace fs = std::filesystem;
 
@@ -68,6 +71,37 @@ int run_command(const std::string& command, std::string* out, std::string* err) 
   if (out) *out = read_file(o);
   if (err) *err = read_file(e);
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+StoppedRuns run_with_stops(const std::string& command, const std::function<std::uint64_t()>& progress, int max_stops,
+                           bool interrupts, const std::function<void()>& before_each) {
+  StoppedRuns r;
+  for (int round = 0; round < 40; ++round) {
+    if (before_each) before_each();
+    const std::uint64_t before = progress();
+    const pid_t pid = fork();
+    if (pid == 0) {
+      execl("/bin/sh", "sh", "-c", ("exec " + command).c_str(), nullptr);
+      _exit(127);
+    }
+    int status = 0;
+    bool stopped = false;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+      if (r.stops < max_stops && progress() > before) {
+        kill(pid, interrupts && r.stops % 2 == 1 ? SIGINT : SIGKILL);
+        waitpid(pid, &status, 0);
+        stopped = true;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    if (!stopped) {
+      r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      return r;
+    }
+    ++r.stops;
+  }
+  return r;
 }
 
 }  // namespace pydmed::test

@@ -1,6 +1,7 @@
 #pragma once
 // Shared helpers for the tests: where the real slides are, scratch folders, hashing.
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,17 @@ std::string read_file(const std::string& path);
 
 // Runs `command` through the shell; returns its exit status, fills stdout and stderr.
 int run_command(const std::string& command, std::string* out, std::string* err);
+
+// A resumable command run again and again: each run is stopped as soon as `progress()` (what
+// its state says was committed) has grown past its value when the run started, at most
+// `max_stops` times (SIGKILL; with `interrupts`, SIGKILL and SIGINT in turn), then a run is
+// left to end by itself. `before_each` is called before each start.
+struct StoppedRuns {
+  int stops = 0;
+  int status = -1;  // the exit status of the run that ended by itself (-1: none did, in 40)
+};
+StoppedRuns run_with_stops(const std::string& command, const std::function<std::uint64_t()>& progress, int max_stops,
+                           bool interrupts, const std::function<void()>& before_each = nullptr);
 
 }  // namespace pydmed::test
 
