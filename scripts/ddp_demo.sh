@@ -29,21 +29,28 @@ trap 'stop_all; exit 130' INT TERM
 trap 'stop_all' EXIT  # whatever ends this script, no rank outlives it
 status=0
 live=("${pids[@]}")
-# Reap ranks as they end; the first failure stops the rest.
+# Reap ranks as they end; the first failure stops the rest. `wait -n` only says that one ended
+# (it may name none, when several end at once); each rank's own status comes from `wait PID`,
+# which bash keeps for a reaped job. A rank still running (or not yet reaped) answers kill -0.
 while [ "${#live[@]}" -gt 0 ]; do
-  wait -n -p done_pid "${live[@]}"
-  rc=$?
+  wait -n "${live[@]}" 2>/dev/null
   rest=()
-  for p in "${live[@]}"; do [ "$p" = "$done_pid" ] || rest+=("$p"); done
-  live=("${rest[@]}")
   for ((r = 0; r < n; r++)); do
-    [ "${pids[$r]}" = "$done_pid" ] || continue
+    p="${pids[$r]}"
+    case " ${live[*]} " in *" $p "*) ;; *) continue ;; esac
+    if kill -0 "$p" 2>/dev/null && ! grep -qs '^State:.*Z' "/proc/$p/status"; then
+      rest+=("$p")
+      continue
+    fi
+    wait "$p" 2>/dev/null
+    rc=$?
     if [ "$rc" -ne 0 ] && [ "$status" -eq 0 ]; then
       echo "ddp_demo.sh: rank $r exited with status $rc: $(tail -n 1 "$logs/ddp_rank$r.log")" >&2
       status=1
       stop_all
     fi
   done
+  live=(${rest[@]+"${rest[@]}"})
 done
 for ((r = 0; r < n; r++)); do tail -n 1 "$logs/ddp_rank$r.out"; done
 echo "logs: $logs" >&2

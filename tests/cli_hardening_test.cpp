@@ -70,6 +70,10 @@ TEST(CliHardening, AFullDiskMidRunIsReportedAndLeavesNoPartialSlide) {
             1);
   EXPECT_NE(err.find(t.file("s.tsv") + ": write failed: File too large"), std::string::npos) << err;
   EXPECT_EQ(err.find("delivered"), std::string::npos) << "no claim of delivery: " << err;
+  // What reached the disk is whole lines, cut back to the last one the limit let through.
+  const std::string tsv = read_file(t.file("s.tsv"));
+  EXPECT_GT(tsv.size(), 50000u);
+  expect_whole_lines(tsv, 12);
 }
 
 TEST(CliHardening, OutputPathsAreCheckedBeforeTheRun) {
@@ -203,6 +207,7 @@ TEST(CliHardening, ASignalOutsideARunEndsTheProcess) {
   ASSERT_TRUE(WIFSIGNALED(status)) << "exit status " << WEXITSTATUS(status);
   EXPECT_EQ(WTERMSIG(status), SIGTERM);
   EXPECT_FALSE(std::filesystem::exists(t.file("s/slide_049.tiff"))) << "it went on to the end";
+  EXPECT_FALSE(std::filesystem::exists(t.file("s/slide_000.tiff.part"))) << "the slide being written went with it";
 }
 
 TEST(CliHardening, AFolderScanSkipsWhatItCannotReadAndServesTheRest) {

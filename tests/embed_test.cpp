@@ -169,6 +169,12 @@ TEST(Embed, KilledMidSlideAndResumedGivesTheUninterruptedFiles) {
     EXPECT_TRUE(a.features == b.features) << "the model saw the same batches";
     EXPECT_TRUE(read_file(t.file("whole") + name) == read_file(t.file("resumed") + name)) << "byte for byte";
   }
+  // Run again once finished: ends at once (a hang becomes timeout's 124), every file untouched.
+  const std::string before = read_file(t.file("resumed/slide_002.h5"));
+  const auto stamp = std::filesystem::last_write_time(t.file("resumed/slide_002.h5"));
+  ASSERT_EQ(run_command("timeout 120 " + base + t.file("resumed") + " --state " + state, &out, &err), 0) << err;
+  EXPECT_TRUE(read_file(t.file("resumed/slide_002.h5")) == before);
+  EXPECT_EQ(std::filesystem::last_write_time(t.file("resumed/slide_002.h5")), stamp);
   // A finished slide whose file was deleted since is made again, whole.
   std::filesystem::remove(t.file("resumed/slide_001.h5"));
   ASSERT_EQ(run_command(base + t.file("resumed") + " --state " + state, &out, &err), 0) << err;

@@ -102,7 +102,8 @@ TEST(Physical, ASlideWithoutMppSaysHowToGiveIt) {
     FAIL() << "a bad mpp accepted";
   } catch (const DatasetError& e) {
     EXPECT_EQ(e.line(), 2);
-    EXPECT_NE(std::string(e.what()).find("column 'mpp:wsi': 'fast' is not a positive number"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("column 'mpp:wsi': 'fast' is not microns per pixel from 0.01 to 1000"),
+              std::string::npos)
         << e.what();
   }
 }

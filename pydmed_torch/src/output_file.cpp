@@ -11,6 +11,9 @@
 #include <vector>
 
 #include "pydmed/error.hpp"
+#include "pydmed/partial_files.hpp"
+#include "pydmed/run_lock.hpp"
+#include "slide/image_header.hpp"
 
 namespace fs = std::filesystem;
 
@@ -45,11 +48,28 @@ OutputFile::OutputFile(const std::string& path, Mode mode, std::size_t buffer_by
   if (mode == Mode::Atomic && !special) {
     target_ = resolved;
     path_ = target_ + ".part";
+    partial_ = std::make_shared<PartialFile>(path_);
   } else {
     path_ = path;
   }
-  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  // Not O_TRUNC: a file another run is writing is refused (locked) before it is emptied.
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
   if (fd_ < 0) fail("cannot open for writing", errno);
+  if (::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode)) {
+    try {
+      RunLock::lock_open_file(fd_, name_);
+    } catch (...) {
+      ::close(fd_);
+      fd_ = -1;
+      throw;
+    }
+    if (::ftruncate(fd_, 0) != 0) {
+      const int err = errno;
+      ::close(fd_);
+      fd_ = -1;
+      fail("cannot empty it", err);
+    }
+  }
 }
 
 OutputFile::OutputFile(const std::string& path, std::uint64_t keep_bytes)
@@ -63,6 +83,13 @@ OutputFile::OutputFile(const std::string& path, std::uint64_t keep_bytes)
     fd_ = -1;
     fail(what, err);
   };
+  try {
+    RunLock::lock_open_file(fd_, name_);
+  } catch (...) {
+    ::close(fd_);
+    fd_ = -1;
+    throw;
+  }
   struct stat st {};
   if (::fstat(fd_, &st) != 0) give_up("cannot read its size");
   if (!S_ISREG(st.st_mode) || std::uint64_t(st.st_size) < keep_bytes) {
@@ -75,7 +102,7 @@ OutputFile::OutputFile(const std::string& path, std::uint64_t keep_bytes)
   if (::ftruncate(fd_, off_t(keep_bytes)) != 0 || ::lseek(fd_, off_t(keep_bytes), SEEK_SET) < 0) {
     give_up("cannot cut the uncommitted tail");
   }
-  written_ = keep_bytes;
+  written_ = line_end_ = keep_bytes;
 }
 
 OutputFile::~OutputFile() {
@@ -101,7 +128,14 @@ void OutputFile::write_all(const char* data, std::size_t size) {
     const ssize_t n = ::write(fd_, data, size);
     if (n < 0) {
       if (errno == EINTR) continue;
-      fail("write failed", errno);
+      const int err = errno;
+      // Best effort: a file that cannot shrink keeps its cut line, and the error says why.
+      if (whole_lines_ && owns_fd_ && target_.empty() && ::ftruncate(fd_, off_t(line_end_)) == 0) written_ = line_end_;
+      fail("write failed", err);
+    }
+    if (whole_lines_) {
+      if (const void* nl = ::memrchr(data, '\n', std::size_t(n)))
+        line_end_ = written_ + std::uint64_t(static_cast<const char*>(nl) - data) + 1;
     }
     data += n;
     size -= std::size_t(n);
@@ -152,6 +186,7 @@ void OutputFile::close() {
     fail("cannot move " + path_ + " into place", err);
   }
   target_.clear();
+  partial_.reset();
 }
 
 void make_output_folder(const std::string& dir) {
@@ -174,6 +209,7 @@ void write_image(const std::string& path, const cv::Mat& bgr) {
     throw Error(path + ": cannot encode the image: " + e.err);
   }
   if (!ok) throw Error(path + ": cannot encode an image as '" + ext + "' (use .png or .jpg)");
+  if (bytes.size() > 4 && bytes[1] == 'P' && bytes[2] == 'N' && bytes[3] == 'G') mark_png_as_pydmed_output(&bytes);
   OutputFile f(path, OutputFile::Mode::Atomic);
   f.write(bytes.data(), bytes.size());
   f.close();

@@ -12,6 +12,7 @@
 #include "commands.hpp"
 #include "flags.hpp"
 #include "interrupt.hpp"
+#include "output_guard.hpp"
 #include "physical_flags.hpp"
 #include "pydmed/data/source.hpp"
 #include "pydmed/error.hpp"
@@ -87,6 +88,7 @@ Runner add_embed(CLI::App* sub) {
     Dataset ds = dataset_from_source(a->source, &skipped);
     a->physical.apply_default(ds);
     for (const auto& s : skipped) std::cerr << "skipped: " << s << '\n';
+    refuse_outputs_over_inputs({{"--state", a->state.path}}, run_inputs(a->source, ds));
     auto module = std::make_shared<torch::jit::Module>();
     try {
       *module = torch::jit::load(a->model, device);

@@ -1,3 +1,6 @@
+#include <cstdio>
+#include <filesystem>
+
 #include "commands.hpp"
 #include "flags.hpp"
 #include "pydmed/data/sample_dataset.hpp"
@@ -12,6 +15,7 @@ Runner add_make_sample_slides(CLI::App& app) {
     std::int64_t size = 8192;
     std::uint64_t seed = 0;
     std::string from;
+    bool force = false;
   };
   auto a = std::make_shared<Args>();
   auto* sub = app.add_subcommand("make-sample-slides", "Write tissue-like pyramidal TIFF slides and a manifest.csv");
@@ -21,7 +25,23 @@ Runner add_make_sample_slides(CLI::App& app) {
   sub->add_option("--seed", a->seed, "random seed")->default_val(0)->check(unsigned_integer());
   sub->add_option("--from", a->from,
                   "a real slide: the pixels become mosaics of its tissue (for benchmarks on real tissue)");
+  sub->add_flag("--force", a->force, "replace slide_NNN.tiff and manifest.csv files already in DIR");
   return [a] {
+    // Files of the user's (or of an earlier run) that this run would replace: refused unless asked.
+    if (!a->force) {
+      std::vector<std::string> names{"manifest.csv"};
+      for (int i = 0; i < a->count; ++i) {
+        char name[32];
+        std::snprintf(name, sizeof name, "slide_%03d.tiff", i);
+        names.push_back(name);
+      }
+      for (const std::string& n : names) {
+        std::error_code ec;
+        const auto p = std::filesystem::path(a->dir) / n;
+        if (std::filesystem::exists(std::filesystem::symlink_status(p, ec)))
+          throw UsageError(p.string() + ": already exists; make-sample-slides replaces it only with --force");
+      }
+    }
     const Dataset ds = make_sample_dataset(a->dir, a->count, a->size, a->seed, a->from);
     OutputFile out("-");
     for (const Patient& p : ds.list_patients)

@@ -2,6 +2,7 @@
 
 #include "commands.hpp"
 #include "flags.hpp"
+#include "output_guard.hpp"
 #include "physical_flags.hpp"
 #include "pydmed/output_file.hpp"
 #include "pydmed/slide/slide.hpp"
@@ -30,6 +31,7 @@ Runner add_read(CLI::App& app) {
       ->check(integer(1, 1 << 20));
   sub->add_option("--out", a->out, "output file: .png, or .rgb for raw RGB rows")->required();
   return [a] {
+    refuse_outputs_over_inputs({{"--out", a->out}}, {a->path});
     Slide slide(a->path);
     const PhysicalFlags& ph = a->physical;
     if (ph.slide_mpp > 0 && !slide.mpp_x()) slide.set_mpp(ph.slide_mpp, ph.slide_mpp);  // a fallback, as in stream

@@ -8,6 +8,7 @@
 #include "commands.hpp"
 #include "flags.hpp"
 #include "interrupt.hpp"
+#include "output_guard.hpp"
 #include "physical_flags.hpp"
 #include "pydmed/data/record_slide.hpp"
 #include "pydmed/data/source.hpp"
@@ -54,6 +55,7 @@ Runner add_sliding_window(CLI::App& app) {
     a->physical.apply_default(ds);
     const double mpp = a->physical.target();
     for (const auto& s : skipped) std::cerr << "skipped: " << s << '\n';
+    refuse_outputs_over_inputs({{"--out", a->out}, {"--state", a->state.path}}, run_inputs(a->source, ds));
     if (!a->heatmap.empty()) make_output_folder(a->heatmap);  // checked before the run, not after
     const auto sw = SlidingWindowOptions()
                         .level(a->level)
@@ -83,6 +85,7 @@ Runner add_sliding_window(CLI::App& app) {
     const nlohmann::json run = {{"command", "sliding-window"},
                                 {"source", a->source},
                                 {"slides", ds.records_by_id()},
+                                {"slide_files", ds.slide_stamps()},
                                 {"level", a->level},
                                 {"kernel", a->kernel},
                                 {"stride", a->stride},

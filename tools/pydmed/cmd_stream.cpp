@@ -10,6 +10,7 @@
 #include "commands.hpp"
 #include "flags.hpp"
 #include "interrupt.hpp"
+#include "output_guard.hpp"
 #include "physical_flags.hpp"
 #include "pydmed/data/source.hpp"
 #include "pydmed/engine/light_dl_core.hpp"
@@ -70,6 +71,7 @@ Runner add_stream(CLI::App& app) {
     a->physical.apply_default(ds);
     const double mpp = a->physical.target();
     for (const auto& s : skipped) std::cerr << "skipped: " << s << '\n';
+    refuse_outputs_over_inputs({{"--out", a->out}, {"--state", a->state.path}}, run_inputs(a->source, ds));
     const int batch = int(std::min<std::uint64_t>(64, a->count > 0 ? a->count : 64));
     const auto bigchunks = RandomBigChunkOptions()
                                .level(a->level)
@@ -102,11 +104,19 @@ Runner add_stream(CLI::App& app) {
     // Before the run: an unwritable path fails now, not after it. Resumable: OUT and the
     // loader's state committed together; a resumed run cuts OUT back to the last commit and
     // goes on with new visits (visit numbers continue), so no (patient, visit) repeats in OUT.
-    const nlohmann::json run = {
-        {"command", "stream"}, {"source", a->source},           {"slides", ds.records_by_id()},
-        {"patch", a->patch},   {"bigchunk", a->bigchunk},       {"level", a->level},
-        {"mpp", mpp},          {"min_tissue", a->min_tissue},   {"max_per_bigchunk", a->max_per_bigchunk},
-        {"seed", a->seed},     {"roi", int(a->roi.roi_mode())}, {"min_roi_fraction", a->roi.min_fraction}};
+    const nlohmann::json run = {{"command", "stream"},
+                                {"source", a->source},
+                                {"slides", ds.records_by_id()},
+                                {"slide_files", ds.slide_stamps()},
+                                {"patch", a->patch},
+                                {"bigchunk", a->bigchunk},
+                                {"level", a->level},
+                                {"mpp", mpp},
+                                {"min_tissue", a->min_tissue},
+                                {"max_per_bigchunk", a->max_per_bigchunk},
+                                {"seed", a->seed},
+                                {"roi", int(a->roi.roi_mode())},
+                                {"min_roi_fraction", a->roi.min_fraction}};
     TsvOutput out(a->out, a->state, run, header);
     std::uint64_t written = 0;
     if (const nlohmann::json saved = out.saved(); saved.is_object()) {

@@ -4,6 +4,7 @@
 
 #include "commands.hpp"
 #include "flags.hpp"
+#include "output_guard.hpp"
 #include "pydmed/output_file.hpp"
 #include "pydmed/slide/annotations.hpp"
 #include "pydmed/slide/slide.hpp"
@@ -27,6 +28,7 @@ Runner add_tissue(CLI::App& app) {
       ->check(integer(16, 16384));
   return [a] {
     if (a->out.empty() && a->geojson.empty()) throw UsageError("tissue: give --out MASK.png and/or --geojson FILE");
+    refuse_outputs_over_inputs({{"--out", a->out}, {"--geojson", a->geojson}}, {a->path});
     // Both outputs are opened before the work: an unwritable path fails now.
     std::unique_ptr<OutputFile> geo;
     if (!a->geojson.empty()) geo = std::make_unique<OutputFile>(a->geojson, OutputFile::Mode::Atomic);

@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <string>
 
+#include "pydmed/slide/physical.hpp"
+
 namespace pydmed::cli {
 
 namespace {
@@ -50,6 +52,16 @@ CLI::Validator unsigned_integer() {
 
 CLI::Validator positive_number() {
   return number("a number > 0", [](double v) { return std::isfinite(v) && v > 0; });
+}
+
+CLI::Validator mpp_value() {
+  return number("microns per pixel from " + mpp_string(kMinMpp) + " to " + mpp_string(kMaxMpp),
+                [](double v) { return plausible_mpp(v); });
+}
+
+CLI::Validator magnification_value() {
+  return number("a magnification from " + mpp_string(10 / kMaxMpp) + " to " + mpp_string(10 / kMinMpp),
+                [](double v) { return v > 0 && plausible_mpp(mpp_of_magnification(v)); });
 }
 
 CLI::Validator fraction() {

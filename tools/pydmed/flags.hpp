@@ -14,6 +14,9 @@ CLI::Validator integer(std::int64_t lo, std::int64_t hi = std::numeric_limits<st
 CLI::Validator unsigned_integer();
 // Finite numbers > 0 (seconds).
 CLI::Validator positive_number();
+// Microns per pixel a microscope gives (pydmed::plausible_mpp), and magnifications whose 10/X is one.
+CLI::Validator mpp_value();
+CLI::Validator magnification_value();
 // Numbers in [0, 1].
 CLI::Validator fraction();
 

@@ -8,6 +8,8 @@
 #include <mutex>
 #include <thread>
 
+#include "pydmed/partial_files.hpp"
+
 namespace pydmed::cli {
 
 namespace {
@@ -29,6 +31,7 @@ sigset_t interrupt_signals() {
 // Nothing to stop cleanly (before a run, or a command without one): end as the signal would
 // have ended the process had it not been blocked.
 [[noreturn]] void die_of(int sig) {
+  remove_partial_files();  // what was being written under a temporary name goes with the process
   signal(sig, SIG_DFL);
   const sigset_t set = interrupt_signals();
   pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
@@ -44,7 +47,10 @@ void Interrupt::install() {
     for (;;) {
       int sig = 0;
       if (sigwait(&set, &sig) != 0) continue;
-      if (g_signal.exchange(sig) != 0) _exit(128 + sig);  // the second one: now
+      if (g_signal.exchange(sig) != 0) {  // the second one: now
+        remove_partial_files();
+        _exit(128 + sig);
+      }
       {
         std::lock_guard<std::mutex> g(g_mu);
         if (!g_stop) die_of(sig);

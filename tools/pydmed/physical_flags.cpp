@@ -9,14 +9,14 @@ namespace pydmed::cli {
 
 void PhysicalFlags::add_to(CLI::App* sub, CLI::Option* level) {
   auto* m = sub->add_option("--mpp", mpp, "read at this many microns per pixel (sizes are then pixels at it)")
-                ->check(positive_number());
+                ->check(mpp_value());
   auto* x = sub->add_option("--magnification", magnification, "read at this magnification: 10/X microns per pixel")
-                ->check(positive_number());
+                ->check(magnification_value());
   m->excludes(level)->excludes(x);
   x->excludes(level);
   sub->add_option("--slide-mpp", slide_mpp,
                   "microns per pixel of slides that do not say (a manifest's mpp:RECORD wins)")
-      ->check(positive_number());
+      ->check(mpp_value());
   sub->add_flag("--upsample", upsample, "with --mpp finer than a slide: upsample (INTER_LINEAR) instead of refusing");
 }
 

@@ -33,6 +33,7 @@ class TsvOutput {
       : every_(state.every) {
     if (state.path.empty()) {
       plain_.emplace(out);
+      plain_->keep_whole_lines();
       plain_->write(header);
     } else {
       resumable_.emplace(out, state.path, run, header);

@@ -4,6 +4,7 @@
 // file and the reason ("out.tsv: No space left on device") at the first failure.
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -12,6 +13,8 @@ class Mat;
 }
 
 namespace pydmed {
+
+class PartialFile;
 
 class OutputFile {
  public:
@@ -40,6 +43,10 @@ class OutputFile {
   OutputFile(const OutputFile&) = delete;
   OutputFile& operator=(const OutputFile&) = delete;
 
+  // For text written a line at a time (a TSV): a write that fails (a full disk) cuts the file
+  // back to its last whole line, so that what was produced stays readable.
+  void keep_whole_lines() { whole_lines_ = true; }
+
   // Buffered; reaches the file at flush(), close(), or when the buffer is large.
   void write(std::string_view bytes);
   void write(const void* data, std::size_t size) { write(std::string_view(static_cast<const char*>(data), size)); }
@@ -65,7 +72,10 @@ class OutputFile {
   std::size_t buffer_bytes_;
   int fd_ = -1;
   bool owns_fd_ = true;
-  std::uint64_t written_ = 0;  // bytes that reached the file
+  std::uint64_t written_ = 0;   // bytes that reached the file
+  std::uint64_t line_end_ = 0;  // with whole_lines_: the file's size up to its last newline
+  bool whole_lines_ = false;
+  std::shared_ptr<PartialFile> partial_;  // an Atomic file's .part, removed if a signal ends the process
 };
 
 // Makes `dir` (and its parents) if missing and checks that files can be made in it: an output

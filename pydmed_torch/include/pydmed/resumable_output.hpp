@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pydmed/output_file.hpp"
+#include "pydmed/run_lock.hpp"
 
 namespace pydmed {
 
@@ -31,7 +32,9 @@ class ResumableOutput {
   // When `state_path` exists, resumes: its run must equal `run` (the arguments that shape the
   // output), and `out_path` is continued after the committed bytes. Otherwise starts fresh:
   // `out_path` is created (or emptied), `header` written and committed with null progress.
-  // Throws Error naming the file and the reason.
+  // Both files are locked for the run's life (a second run on either is refused), and nothing
+  // is written to `out_path` before the state is known to be usable. Throws Error naming the
+  // file and the reason.
   ResumableOutput(const std::string& out_path, const std::string& state_path, const nlohmann::json& run,
                   std::string_view header);
 
@@ -53,6 +56,7 @@ class ResumableOutput {
  private:
   std::string state_path_;
   nlohmann::json run_;
+  RunLock lock_;          // STATE.lock, held for the run's life: one run per state
   nlohmann::json saved_;  // the state file's contents when resuming
   bool resumed_;
   OutputFile out_;

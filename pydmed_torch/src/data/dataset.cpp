@@ -5,6 +5,7 @@
 #include <set>
 
 #include "pydmed/error.hpp"
+#include "pydmed/file_identity.hpp"
 
 namespace fs = std::filesystem;
 
@@ -77,7 +78,7 @@ void scan_folder(const fs::path& dir, const fs::path& root, const std::function<
     if (fs::is_directory(st)) {
       if (!fs::is_symlink(link)) scan_folder(p, root, accept, files, skipped);
     } else if (fs::is_regular_file(st) && accept(p.filename().string())) {
-      files.push_back(fs::relative(p, root).string());
+      files.push_back(p.lexically_relative(root).string());  // as listed: links not resolved
     }
   }
   if (ec) skip(dir, ec);
@@ -113,6 +114,13 @@ nlohmann::json Dataset::records_by_id() const {
     for (const auto& [name, record] : p.dict_records) records[name] = record.path();
     out[std::to_string(p.int_uniqueid)] = std::move(records);
   }
+  return out;
+}
+
+nlohmann::json Dataset::slide_stamps() const {
+  nlohmann::json out = nlohmann::json::object();
+  for (const Patient& p : list_patients)
+    for (const auto& [name, record] : p.dict_records) out[record.path()] = content_stamp(record.path());
   return out;
 }
 

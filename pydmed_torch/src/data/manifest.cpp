@@ -5,11 +5,13 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <sstream>
 #include <tuple>
 
 #include "data/csv.hpp"
 #include "pydmed/error.hpp"
 #include "pydmed/output_file.hpp"
+#include "pydmed/slide/physical.hpp"
 
 namespace fs = std::filesystem;
 
@@ -49,9 +51,20 @@ std::string label_text(const nlohmann::json& v) { return v.is_string() ? v.get<s
 }  // namespace
 
 Dataset read_manifest(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw DatasetError(path, 0, fs::exists(path) ? "cannot read the manifest" : "no such file");
-  const std::string dir = fs::absolute(path).parent_path().string();
+  std::ifstream file(path);
+  if (!file) throw DatasetError(path, 0, fs::exists(path) ? "cannot read the manifest" : "no such file");
+  // A pipe or FIFO (`<(cat m.csv)`) is read once, whole; its relative paths are the working
+  // folder's (its own folder is /dev/fd).
+  std::error_code ec;
+  const bool stream = !fs::is_regular_file(path, ec);
+  std::istringstream piped;
+  if (stream) {
+    std::ostringstream all;
+    all << file.rdbuf();
+    piped.str(all.str());
+  }
+  std::istream& in = stream ? static_cast<std::istream&>(piped) : file;
+  const std::string dir = stream ? fs::current_path().string() : fs::absolute(path).parent_path().string();
   std::string name = fs::path(path).stem().string();
   std::vector<Column> cols;
   std::vector<Patient> patients;
@@ -135,10 +148,10 @@ Dataset read_manifest(const std::string& path) {
         case Kind::Mpp: {
           if (v.empty()) break;
           const nlohmann::json n = label_value(v);
-          if (!n.is_number() || !(n.get<double>() > 0) || !std::isfinite(n.get<double>())) {
-            throw DatasetError(
-                path, lineno,
-                "column 'mpp:" + cols[i].name + "': '" + v + "' is not a positive number of microns per pixel");
+          if (!n.is_number() || !plausible_mpp(n.get<double>())) {
+            throw DatasetError(path, lineno,
+                               "column 'mpp:" + cols[i].name + "': '" + v + "' is not microns per pixel from " +
+                                   mpp_string(kMinMpp) + " to " + mpp_string(kMaxMpp));
           }
           record_keys.emplace_back("mpp", cols[i].name, n.get<double>());  // open_record_slide gives it to the slide
           break;

@@ -1,6 +1,7 @@
 #include "pydmed/data/record_slide.hpp"
 
 #include "pydmed/error.hpp"
+#include "pydmed/slide/physical.hpp"
 
 namespace pydmed {
 
@@ -8,9 +9,9 @@ namespace {
 std::optional<double> mpp_info(const Record& record, const char* key) {
   const auto it = record.dict_infos.find(key);
   if (it == record.dict_infos.end()) return std::nullopt;
-  if (!it->is_number() || !(it->get<double>() > 0)) {
-    throw DatasetError(record.path() + ": record info \"" + key +
-                       "\" must be a positive number of microns per pixel, not " + it->dump());
+  if (!it->is_number() || !plausible_mpp(it->get<double>())) {
+    throw DatasetError(record.path() + ": record info \"" + key + "\" must be microns per pixel from " +
+                       mpp_string(kMinMpp) + " to " + mpp_string(kMaxMpp) + ", not " + it->dump());
   }
   return it->get<double>();
 }

@@ -5,6 +5,7 @@
 
 #include "pydmed/data/manifest.hpp"
 #include "pydmed/error.hpp"
+#include "pydmed/partial_files.hpp"
 #include "pydmed/random.hpp"
 #include "pydmed/slide/sample_slide.hpp"
 
@@ -29,6 +30,7 @@ Dataset make_sample_dataset(const std::string& dir, int count, std::int64_t size
     const auto slide_seed = splitmix64(seed * 1000003 + std::uint64_t(i));
     // Write to a temporary name first: an interrupted run never leaves a half slide behind.
     const fs::path tmp = file.string() + ".part";
+    const PartialFile partial(tmp.string());  // Ctrl-C in the command-line tool removes it too
     try {
       write_sample_slide(
           tmp.string(),

@@ -18,6 +18,14 @@ const std::vector<std::string>& slide_suffixes() {
 }
 
 namespace {
+// A folder's slides: a slide suffix, and not a picture this project wrote (a coverage or heatmap
+// PNG, a tissue mask: marked inside the file, wherever it lies).
+bool is_folder_slide(const fs::path& path) {
+  std::string ext = path.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  return ext != ".png" || !png_is_pydmed_output(path.string());
+}
+
 bool has_slide_suffix(const std::string& filename) {
   std::string ext = fs::path(filename).extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
@@ -47,7 +55,8 @@ Dataset dataset_from_source(const std::string& source, std::vector<std::string>*
   std::error_code ec;
   if (!fs::exists(source, ec)) throw DatasetError(source, 0, "no such file or folder");
   if (!fs::is_directory(source, ec)) {
-    if (is_slide_file(source)) {  // one slide: one patient
+    // A pipe or FIFO is a manifest: sniffing it for a slide would consume its first bytes.
+    if (fs::is_regular_file(source, ec) && is_slide_file(source)) {  // one slide: one patient
       const fs::path p = fs::absolute(source);
       Patient one;
       one.dict_records["wsi"] = Record{p.parent_path().string(), p.filename().string(), nlohmann::json::object()};
@@ -66,6 +75,14 @@ Dataset dataset_from_source(const std::string& source, std::vector<std::string>*
     if (skipped->size() > 1) why += " (and " + std::to_string(skipped->size() - 1) + " more)";
     throw DatasetError(source, 0, "no readable slides in the folder: " + why);
   }
+  // The project's own pictures are not slides, and do not shift the ids of those that are.
+  std::vector<Patient> slides;
+  for (Patient& p : ds.list_patients) {
+    if (!is_folder_slide(p.record("wsi").path())) continue;
+    p.int_uniqueid = std::int64_t(slides.size());
+    slides.push_back(std::move(p));
+  }
+  ds.list_patients = std::move(slides);
   if (ds.size() == 0) throw DatasetError(source, 0, "no slides in the folder");
   attach_sibling_annotations(ds);
   return ds;

@@ -199,6 +199,13 @@ void LightDLCore::Impl::scheduler_main() {
   }
   start_initial();
   while (!stopping) {
+    // Before each wait: a run with nothing to do (a restored state where every patient is
+    // finished or set aside) ends here, not in a wait that nothing would end.
+    if (!pool.any_busy() && !finished && (halted || registry.waiting_patients().empty())) {
+      finished = true;
+      registry.log(halted ? "halted by schedule()" : "every patient is finished or set aside");
+      bell->ring();
+    }
     wait_for_event();
     if (stopping) break;
     bool freed = false;
@@ -208,11 +215,6 @@ void LightDLCore::Impl::scheduler_main() {
     }
     if (freed && !halted) fill_free_slots();
     maybe_swap();
-    if (!pool.any_busy() && !finished && (halted || registry.waiting_patients().empty())) {
-      finished = true;
-      registry.log(halted ? "halted by schedule()" : "every patient is finished or set aside");
-      bell->ring();
-    }
   }
   pool.stop_all(kStopGraceMs, [this](const detail::EndedVisit& e) { end_visit(e); });
 }

@@ -55,7 +55,7 @@ std::optional<BigChunk> RandomBigChunkLoader::extract_bigchunk(const nlohmann::j
     const auto cap = std::int64_t(options().max_bigchunk_bytes() / 3);
     while (bw * bh > cap && (bw > pw || bh > ph)) bw = std::max(pw, bw * 9 / 10), bh = std::max(ph, bh * 9 / 10);
     needs = std::to_string(pw) + " x " + std::to_string(ph) + " pixels, what a " + std::to_string(p.width) + " x " +
-            std::to_string(p.height) + " patch at " + std::to_string(o_.mpp()) + " um/px takes";
+            std::to_string(p.height) + " patch at " + mpp_string(o_.mpp()) + " um/px takes";
     physical = {{"mpp", o_.mpp()}, {"patch_width", pw}, {"patch_height", ph}, {"upsample", patch.upsample}};
   }
   const LevelInfo& L = slide.level(level);

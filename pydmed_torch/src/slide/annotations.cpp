@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -260,6 +261,8 @@ void Annotations::draw(cv::Mat& bgr, double sx, double sy, int thickness) const 
 }
 
 Annotations Annotations::read(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw Error(path + ": is a folder, not a GeoJSON file of annotations");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": cannot open annotations: " + std::strerror(errno));
   std::stringstream ss;

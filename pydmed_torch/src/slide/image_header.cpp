@@ -5,6 +5,8 @@
 #include <cstring>
 #include <fstream>
 
+#include <zlib.h>
+
 namespace pydmed {
 namespace {
 
@@ -98,6 +100,30 @@ std::optional<ImageSize> png_size(const std::string& path) {
   // Signature (8), chunk length (4), "IHDR" (4), width (4), height (4), big-endian.
   if (std::memcmp(b + 12, "IHDR", 4) != 0 || be32(b + 8) != 13) return std::nullopt;
   return ImageSize{be32(b + 16), be32(b + 20)};
+}
+
+namespace {
+constexpr char kMarkerText[] = "Software\0pydmed_torch";  // keyword, NUL, text
+constexpr std::size_t kMarkerBytes = sizeof kMarkerText - 1;
+constexpr std::size_t kAfterIhdr = 8 + 4 + 4 + 13 + 4;  // signature, IHDR's length, type, data, CRC
+}  // namespace
+
+void mark_png_as_pydmed_output(std::vector<std::uint8_t>* png) {
+  if (png->size() < kAfterIhdr) return;
+  std::vector<std::uint8_t> chunk = {0, 0, 0, std::uint8_t(kMarkerBytes), 't', 'E', 'X', 't'};
+  chunk.insert(chunk.end(), kMarkerText, kMarkerText + kMarkerBytes);
+  const uLong crc = crc32(0L, chunk.data() + 4, uInt(chunk.size() - 4));  // over type and data
+  for (int s = 24; s >= 0; s -= 8) chunk.push_back(std::uint8_t(crc >> s));
+  png->insert(png->begin() + std::ptrdiff_t(kAfterIhdr), chunk.begin(), chunk.end());
+}
+
+bool png_is_pydmed_output(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::array<char, kAfterIhdr + 8 + kMarkerBytes> b{};
+  if (!in.read(b.data(), std::streamsize(b.size()))) return false;
+  if (std::memcmp(b.data() + 1, "PNG", 3) != 0) return false;
+  return std::memcmp(b.data() + kAfterIhdr + 4, "tEXt", 4) == 0 &&
+         std::memcmp(b.data() + kAfterIhdr + 8, kMarkerText, kMarkerBytes) == 0;
 }
 
 std::optional<ImageSize> jpeg_size(const std::string& path) {

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace pydmed {
 
@@ -26,6 +27,13 @@ std::optional<double> tiff_first_directory_real(const std::string& path, std::ui
 
 // PNG: the IHDR chunk, which the format requires first. nullopt when it is not there.
 std::optional<ImageSize> png_size(const std::string& path);
+// The project's own PNG pictures (coverage, heatmaps, tissue masks, regions) carry a tEXt chunk
+// "Software" = "pydmed_torch" right after IHDR, so that a folder scan tells them from slides by
+// what they are, wherever they lie. `png` (an encoded PNG) gets the chunk; png_is_pydmed_output
+// reads it back from a file's first bytes.
+void mark_png_as_pydmed_output(std::vector<std::uint8_t>* png);
+bool png_is_pydmed_output(const std::string& path);
+
 // JPEG: the first SOFn segment, walking the markers before it. nullopt when none is found
 // before the scan data or the end of the file.
 std::optional<ImageSize> jpeg_size(const std::string& path);

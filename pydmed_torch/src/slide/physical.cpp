@@ -2,21 +2,28 @@
 // read at the coarsest level still at least as fine as M (1% slack, so that 0.2282 x 2 serves
 // 0.46), round(P * M / mpp) pixels of it, then resized to P.
 #include <cmath>
+#include <cstdio>
 
 #include "pydmed/error.hpp"
 #include "pydmed/slide/slide.hpp"
 
 namespace pydmed {
 
+std::string mpp_string(double mpp) {
+  char s[32];
+  std::snprintf(s, sizeof s, "%.6g", mpp);
+  return s;
+}
+
 PhysicalRegion Slide::physical_region(double target_mpp, int width, int height, bool allow_upsample) const {
-  if (!(std::isfinite(target_mpp) && target_mpp > 0)) {
-    throw SlideError(path_,
-                     "target mpp " + std::to_string(target_mpp) + " must be a positive number of microns per pixel");
+  if (!plausible_mpp(target_mpp)) {
+    throw SlideError(path_, "target mpp " + mpp_string(target_mpp) + " is not a microscope's: give " +
+                                mpp_string(kMinMpp) + " to " + mpp_string(kMaxMpp) + " microns per pixel");
   }
   if (width <= 0 || height <= 0) throw SlideError(path_, "patch size must be positive");
   const auto mx = mpp_x(), my = mpp_y();
   if (!mx || !my) {
-    throw SlideError(path_, "no microns-per-pixel (mpp) in the slide, needed to read at " + std::to_string(target_mpp) +
+    throw SlideError(path_, "no microns-per-pixel (mpp) in the slide, needed to read at " + mpp_string(target_mpp) +
                                 " um/px: give it in the manifest's mpp:RECORD column or with --slide-mpp");
   }
   PhysicalRegion r;
@@ -26,9 +33,8 @@ PhysicalRegion Slide::physical_region(double target_mpp, int width, int height, 
   }
   if (r.level < 0) {
     if (!allow_upsample) {
-      throw SlideError(path_, "target " + std::to_string(target_mpp) +
-                                  " um/px is finer than the slide's finest level (" + std::to_string(*mx) +
-                                  " um/px); upsampling was not allowed");
+      throw SlideError(path_, "target " + mpp_string(target_mpp) + " um/px is finer than the slide's finest level (" +
+                                  mpp_string(*mx) + " um/px); upsampling was not allowed");
     }
     r.level = 0;
     r.upsample = true;

@@ -5,6 +5,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "pydmed/error.hpp"
+#include "pydmed/slide/physical.hpp"
 #include "slide/backend.hpp"
 
 namespace pydmed {
@@ -73,15 +74,19 @@ std::optional<double> number_property(const std::map<std::string, std::string>& 
   return std::nullopt;
 }
 
-// OpenSlide's own value, else the TIFF resolution tags (OpenSlide 3.4 gives generic TIFFs none).
+// OpenSlide's own value, else the TIFF resolution tags (OpenSlide 3.4 gives generic TIFFs none)
+// in centimetres. Tags in inches are a picture's dots per inch (72 dpi is not a 352.8 um/px
+// scan), and no unit is no scale: neither is an mpp, nor is a value no microscope gives; so
+// --slide-mpp or a manifest can supply one.
 std::optional<double> mpp(const std::map<std::string, std::string>& props, const char* axis) {
-  if (auto v = number_property(props, std::string("openslide.mpp-") + axis)) return v;
-  const auto unit = props.find("tiff.ResolutionUnit");
-  const auto res = number_property(props, std::string("tiff.") + (axis[0] == 'x' ? "XResolution" : "YResolution"));
-  if (!res || unit == props.end()) return std::nullopt;
-  if (unit->second == "centimeter") return 1e4 / *res;
-  if (unit->second == "inch") return 25400.0 / *res;
-  return std::nullopt;
+  std::optional<double> v = number_property(props, std::string("openslide.mpp-") + axis);
+  if (!v) {
+    const auto unit = props.find("tiff.ResolutionUnit");
+    const auto res = number_property(props, std::string("tiff.") + (axis[0] == 'x' ? "XResolution" : "YResolution"));
+    if (res && unit != props.end() && unit->second == "centimeter") v = 1e4 / *res;
+  }
+  if (v && !plausible_mpp(*v)) return std::nullopt;
+  return v;
 }
 }  // namespace
 
@@ -89,9 +94,9 @@ std::optional<double> Slide::mpp_x() const { return mpp_x_ ? mpp_x_ : mpp(proper
 std::optional<double> Slide::mpp_y() const { return mpp_y_ ? mpp_y_ : mpp(properties(), "y"); }
 
 void Slide::set_mpp(double x, double y) {
-  if (!(std::isfinite(x) && x > 0 && std::isfinite(y) && y > 0)) {
-    throw SlideError(path_,
-                     "mpp " + std::to_string(x) + " x " + std::to_string(y) + " must be positive microns per pixel");
+  if (!plausible_mpp(x) || !plausible_mpp(y)) {
+    throw SlideError(path_, "mpp " + mpp_string(x) + " x " + mpp_string(y) + " is not a microscope's: give " +
+                                mpp_string(kMinMpp) + " to " + mpp_string(kMaxMpp) + " microns per pixel");
   }
   mpp_x_ = x;
   mpp_y_ = y;

@@ -76,6 +76,9 @@ FeatureExtractor::FeatureExtractor(Dataset dataset, Model model, FeatureExtracto
   if (o_.mean().size() != 3 || o_.std().size() != 3) throw OptionsError("mean/std", "need 3 values each (R, G, B)");
   sliding_window_options(o_.windows());  // refuses bad window options now
   make_output_folder(o_.out_dir());
+  folder_lock_ = RunLock::folder(o_.out_dir());
+  // The state's folder is checked now (its lock is made there), not after the first slide.
+  if (!o_.state_file().empty()) state_lock_ = RunLock::beside(o_.state_file());
   std::map<std::string, std::int64_t> names;
   for (const Patient& p : dataset_.list_patients) {
     const std::string stem = fs::path(p.record(o_.windows().record()).path()).stem().string();
@@ -110,6 +113,7 @@ std::vector<EmbeddedSlide> FeatureExtractor::run() {
                      {"pydmed_version", PYDMED_VERSION}});
   const nlohmann::json run = {{"attributes", attributes},
                               {"slides", dataset_.records_by_id()},
+                              {"slide_files", dataset_.slide_stamps()},
                               {"upsample", sw.upsample()},
                               {"level", sw.level()},
                               {"roi", int(sw.roi())},

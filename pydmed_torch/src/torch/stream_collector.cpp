@@ -41,9 +41,11 @@ StreamCollector::StreamCollector(LightDL dl, ProcessFn process, StreamCollectorO
       throw Error("StreamCollector: state_file needs StreamToFile into a csv_file");
     }
     // The header is written with the first rows (it names the output columns).
-    resumable_ = std::make_unique<ResumableOutput>(
-        options_.csv_file(), options_.state_file(),
-        nlohmann::json{{"command", "StreamCollector"}, {"slides", dl_.core().dataset().records_by_id()}}, "");
+    resumable_ = std::make_unique<ResumableOutput>(options_.csv_file(), options_.state_file(),
+                                                   nlohmann::json{{"command", "StreamCollector"},
+                                                                  {"slides", dl_.core().dataset().records_by_id()},
+                                                                  {"slide_files", dl_.core().dataset().slide_stamps()}},
+                                                   "");
     const nlohmann::json& saved = resumable_->progress();
     if (saved.is_object()) {
       dl_.restore(saved.at("loader"));

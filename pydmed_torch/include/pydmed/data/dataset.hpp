@@ -69,6 +69,9 @@ class Dataset {
   // keeps it, so that a resume over a changed source (a slide added, a folder re-sorted) is
   // refused instead of applying positions to the wrong slides.
   nlohmann::json records_by_id() const;
+  // Every record's file -> content_stamp (size, modification time): what a resumable run records
+  // so that a slide replaced between its stops is refused, not mixed with the old one.
+  nlohmann::json slide_stamps() const;
 
   // One patient per file under `rootdir` (recursively) whose name ends in `suffix`, in sorted
   // path order, ids 0, 1, ...; each gets a record "wsi". Optional callbacks give each

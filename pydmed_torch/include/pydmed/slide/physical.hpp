@@ -2,6 +2,7 @@
 // Patches at a physical resolution (microns per pixel), the same field of view on every
 // scanner: 224 pixels at 0.5 um/px are 112 um whether the slide is 0.228 or 0.499 um/px.
 #include <cstdint>
+#include <string>
 
 #include <opencv2/core.hpp>
 
@@ -24,6 +25,15 @@ struct PhysicalRegion {
 // row it feeds); OpenCV itself for integer factors and anything but 8-bit RGB. INTER_LINEAR
 // when `upsample`.
 cv::Mat resize_to_patch(const cv::Mat& region, cv::Size size, bool upsample = false);
+
+// Microns per pixel a microscope slide can have (a target, a manifest's, a slide's own): 0.01
+// (beyond any optical scanner) to 1,000 (a 1 mm pixel). Outside it a value is a mistake (an
+// exponent typed wrong, a 72-dpi TIFF's 352.8 read as a resolution), refused or, for a slide's
+// own tags, taken as "no mpp".
+constexpr double kMinMpp = 0.01, kMaxMpp = 1000;
+inline bool plausible_mpp(double mpp) { return mpp >= kMinMpp && mpp <= kMaxMpp; }
+// An mpp for a message, in 6 significant digits: "0.25", "1e-09" (never "0.000000").
+std::string mpp_string(double mpp);
 
 // "--magnification X" as an mpp: 10 / X (40x is 0.25 um/px, 20x 0.5).
 inline double mpp_of_magnification(double magnification) { return 10.0 / magnification; }

@@ -19,6 +19,7 @@
 #include "pydmed/arg.hpp"
 #include "pydmed/data/dataset.hpp"
 #include "pydmed/extensions/sliding_window.hpp"
+#include "pydmed/run_lock.hpp"
 
 namespace pydmed {
 
@@ -74,8 +75,9 @@ class FeatureExtractor {
   Dataset dataset_;
   Model model_;
   FeatureExtractorOptions o_;
-  std::vector<std::string> files_;  // per patient, in dataset order
-  std::mutex stop_mu_;              // stop_ and stop_loader_: run() sets the latter, stop() may come from any thread
+  std::vector<std::string> files_;    // per patient, in dataset order
+  RunLock folder_lock_, state_lock_;  // one run per output folder and per state, for the extractor's life
+  std::mutex stop_mu_;                // stop_ and stop_loader_: run() sets the latter, stop() may come from any thread
   bool stop_ = false;
   std::function<void()> stop_loader_;
   std::vector<PatientError> errors_;
