@@ -120,3 +120,75 @@ TEST(AbsurdInput, MessagesSayWhatIsWrong) {
 }
 
 }  // namespace
+
+namespace {
+
+std::size_t count_of(const std::string& s, const std::string& what) {
+  std::size_t n = 0;
+  for (std::size_t at = s.find(what); at != std::string::npos; at = s.find(what, at + 1)) ++n;
+  return n;
+}
+
+// An annotation file with no polygon under --roi include serves nothing, not the whole slide.
+TEST(AbsurdInput, AnnotationsWithoutAPolygonServeNothing) {
+  TempDir t;
+  make_slides(t.file("s"), 1);
+  const std::string slide = t.file("s/slide_000.tiff");
+  std::string out, err;
+  for (const std::string roi : {R"({"type":"FeatureCollection","features":[]})", "[]",
+                                R"([{"type":"Feature","geometry":{"type":"Point","coordinates":[5,5]}}])"}) {
+    SCOPED_TRACE(roi);
+    write_file(t.file("s/slide_000.geojson"), roi);
+    EXPECT_EQ(run_command(kCli + " stream " + slide + " --count 5 --patch 64 --bigchunk 256", &out, &err), 1);
+    EXPECT_NE(err.find("slide_000.geojson: no polygon to serve patches from"), std::string::npos) << err;
+    EXPECT_EQ(count_of(out, "\n"), 0u) << "no patch served";
+    EXPECT_EQ(run_command(kCli + " sliding-window " + slide + " --kernel 256", &out, &err), 1);
+    EXPECT_EQ(count_of(out, "\n"), 0u) << "no window served";
+    // Exclude: nothing excluded, the whole slide.
+    EXPECT_EQ(run_command(kCli + " sliding-window " + slide + " --kernel 256 --roi exclude", &out, &err), 0) << err;
+    EXPECT_EQ(count_of(out, "\n"), 1u + 25u);
+  }
+  // A ring of 4 identical positions, and one on a line, enclose nothing.
+  for (const std::string ring : {"[[5,5],[5,5],[5,5],[5,5]]", "[[0,0],[10,10],[20,20],[0,0]]"}) {
+    write_file(t.file("s/slide_000.geojson"),
+               R"({"type":"Feature","geometry":{"type":"Polygon","coordinates":[)" + ring + "]}}");
+    EXPECT_EQ(run_command(kCli + " stream " + slide + " --count 5 --patch 64 --bigchunk 256", &out, &err), 1);
+    EXPECT_NE(err.find("slide_000.geojson: feature 0: a ring"), std::string::npos) << err;
+  }
+  // Wholly outside the slide: an error in sliding-window too, not 0 windows and exit 0.
+  write_file(
+      t.file("s/slide_000.geojson"),
+      R"({"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[5000,5000],[6000,5000],[6000,6000]]]}})");
+  EXPECT_EQ(run_command(kCli + " sliding-window " + slide + " --kernel 256", &out, &err), 1);
+  EXPECT_EQ(count_of(err, "the annotations lie outside the slide"), 1u) << "once, not once a retry: " << err;
+}
+
+// What retrying cannot fix is said once per patient, and a patient whose file is missing is
+// named before the run, however short the run.
+TEST(AbsurdInput, DeterministicErrorsAreOneLineEach) {
+  TempDir t;
+  make_slides(t.file("s"), 2);
+  cv::imwrite(t.file("plain.png"), cv::Mat(600, 600, CV_8UC3, cv::Scalar(50, 100, 150)));  // no mpp
+  std::string out, err;
+  // Set aside at the first failure: the run ends (nothing left to serve), one line said.
+  EXPECT_EQ(run_command("timeout 120 " + kCli + " stream " + t.file("plain.png") +
+                            " --mpp 1 --count 100 --patch 32 --bigchunk 256",
+                        &out, &err),
+            1);
+  EXPECT_EQ(count_of(err, "no microns-per-pixel"), 1u) << err;
+  EXPECT_EQ(count_of(err, "error: "), 1u) << err;
+  EXPECT_EQ(count_of(err, "(set aside: retrying cannot fix it)"), 1u) << err;
+  EXPECT_EQ(run_command("timeout 120 " + kCli + " sliding-window " + t.file("plain.png") + " --mpp 1 --kernel 64", &out,
+                        &err),
+            1);
+  EXPECT_EQ(count_of(err, "no microns-per-pixel"), 1u) << err;
+  write_file(t.file("m.csv"), "patient_id,record:wsi\n0,s/slide_000.tiff\n1,s/missing.tiff\n");
+  for (int run = 0; run < 3; ++run) {
+    EXPECT_EQ(run_command(kCli + " stream " + t.file("m.csv") + " --count 5 --patch 32 --bigchunk 256", &out, &err), 1);
+    EXPECT_NE(err.find("skipped: patient 1: " + t.file("s/missing.tiff") + ": No such file or directory"),
+              std::string::npos)
+        << err;
+  }
+}
+
+}  // namespace

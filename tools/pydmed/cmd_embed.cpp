@@ -14,6 +14,7 @@
 #include "interrupt.hpp"
 #include "output_guard.hpp"
 #include "physical_flags.hpp"
+#include "preflight.hpp"
 #include "pydmed/data/source.hpp"
 #include "pydmed/error.hpp"
 #include "pydmed/torch/feature_extractor.hpp"
@@ -87,6 +88,7 @@ Runner add_embed(CLI::App* sub) {
     std::vector<std::string> skipped;
     Dataset ds = dataset_from_source(a->source, &skipped);
     a->physical.apply_default(ds);
+    leave_out_unusable(ds, a->roi.roi_mode(), &skipped);
     for (const auto& s : skipped) std::cerr << "skipped: " << s << '\n';
     refuse_outputs_over_inputs({{"--state", a->state.path}}, run_inputs(a->source, ds));
     auto module = std::make_shared<torch::jit::Module>();

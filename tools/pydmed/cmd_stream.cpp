@@ -12,6 +12,7 @@
 #include "interrupt.hpp"
 #include "output_guard.hpp"
 #include "physical_flags.hpp"
+#include "preflight.hpp"
 #include "pydmed/data/source.hpp"
 #include "pydmed/engine/light_dl_core.hpp"
 #include "pydmed/error.hpp"
@@ -69,6 +70,7 @@ Runner add_stream(CLI::App& app) {
     std::vector<std::string> skipped;
     Dataset ds = dataset_from_source(a->source, &skipped);
     a->physical.apply_default(ds);
+    leave_out_unusable(ds, a->roi.roi_mode(), &skipped);
     const double mpp = a->physical.target();
     for (const auto& s : skipped) std::cerr << "skipped: " << s << '\n';
     refuse_outputs_over_inputs({{"--out", a->out}, {"--state", a->state.path}}, run_inputs(a->source, ds));

@@ -22,6 +22,22 @@ class SlideError : public Error {
   std::string path_, reason_;
 };
 
+// Mixed into errors that retrying cannot fix (malformed or empty annotations, a slide without
+// the mpp a target needs, a target finer than the slide): a loader that meets one sets the
+// patient aside at once, in one line, instead of trying again max_failures times.
+struct Deterministic {
+  virtual ~Deterministic() = default;
+};
+class InputError : public Error, public Deterministic {
+ public:
+  using Error::Error;
+};
+class SlideInputError : public SlideError, public Deterministic {
+ public:
+  using SlideError::SlideError;
+};
+inline bool is_deterministic(const std::exception& e) { return dynamic_cast<const Deterministic*>(&e) != nullptr; }
+
 // A manifest, split or dataset request that is malformed; `line` is 0 when not about a line.
 class DatasetError : public Error {
  public:

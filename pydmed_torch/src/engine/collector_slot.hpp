@@ -10,6 +10,7 @@
 #include "engine/shared_memory.hpp"
 #include "engine/shared_text.hpp"
 #include "pydmed/engine/options.hpp"
+#include "pydmed/error.hpp"
 
 namespace pydmed::detail {
 
@@ -76,6 +77,13 @@ class CollectorSlot {
   static Bytes bytes_by_part(const Options& o);
   static std::size_t bytes_for(const Options& o) { return offsets(o).total; }
   CollectorSlot(std::uint8_t* at, const Options& o, Doorbell* bell) : CollectorSlot(at, o, bell, offsets(o)) {}
+
+  // A failed visit's text goes into `error`; one that starts with kRetryCannotFix reports an
+  // error that retrying cannot fix (pydmed::Deterministic), and the patient is set aside at once.
+  static constexpr char kRetryCannotFix = '\x1e';
+  static std::string failure_text(const std::exception& e, const std::string& text) {
+    return is_deterministic(e) ? kRetryCannotFix + text : text;
+  }
 
   Ring ring;
   SharedText checkpoint, status, error;

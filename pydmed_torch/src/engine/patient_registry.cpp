@@ -1,5 +1,6 @@
 #include "engine/patient_registry.hpp"
 
+#include "engine/collector_slot.hpp"
 #include "engine/process.hpp"
 #include "engine/task_context.hpp"
 #include "pydmed/error.hpp"
@@ -143,6 +144,12 @@ void PatientRegistry::record_error(std::int64_t patient, std::uint32_t visit, co
 
 void PatientRegistry::fail(PatientState& ps, std::uint32_t visit, const std::string& message) {
   const std::int64_t id = ps.patient->int_uniqueid;
+  if (!message.empty() && message[0] == CollectorSlot::kRetryCannotFix) {  // one line, no retries
+    ++ps.failures;
+    if (!ps.set_aside) record_error(id, visit, message.substr(1) + " (set aside: retrying cannot fix it)");
+    ps.set_aside = true;
+    return;
+  }
   record_error(id, visit, message);
   if (++ps.failures >= std::uint32_t(options_.max_failures()) && !ps.set_aside) {
     ps.set_aside = true;

@@ -27,13 +27,8 @@ std::optional<BigChunk> RandomBigChunkLoader::extract_bigchunk(const nlohmann::j
     const Record& record = patient().record(o_.record());
     slide_ = std::make_unique<Slide>(open_record_slide(record));
     slide_->set_decode_threads(options().decode_threads());
-    roi_ = std::make_unique<Annotations>(record_annotations(record));
+    roi_ = std::make_unique<Annotations>(record_roi(record, o_.roi(), slide_.get()));
     if (!roi_->empty()) roi_path_ = record.dict_infos["roi"].get<std::string>();
-    const LevelInfo& l0 = slide_->levels()[0];
-    if (!roi_->empty() && o_.roi() == RoiMode::Include &&
-        (roi_->bounds() & cv::Rect2d(0, 0, double(l0.width), double(l0.height))).area() <= 0)
-      throw Error(roi_path_ + ": the annotations lie outside the slide's " + std::to_string(l0.width) + " x " +
-                  std::to_string(l0.height) + " pixels");
   }
   Slide& slide = *slide_;
   const bool include = !roi_->empty() && o_.roi() == RoiMode::Include;

@@ -128,6 +128,7 @@ class SlidingWindowLoader : public BigChunkLoader {
     if (!slide_) {  // once a visit
       slide_ = std::make_unique<Slide>(open_record_slide(patient().record(sw_.record())));
       slide_->set_decode_threads(options().decode_threads());
+      (void)record_roi(patient().record(sw_.record()), sw_.roi(), slide_.get());  // served nothing: refused
     }
     const int k = sw_.kernel();
     int level = 0;

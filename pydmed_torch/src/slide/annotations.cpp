@@ -75,7 +75,13 @@ std::vector<cv::Point2d> parse_ring(const nlohmann::json& ring) {
     pts.emplace_back(x, y);
   }
   if (pts.size() > 1 && pts.front() == pts.back()) pts.pop_back();  // GeoJSON closes its rings
-  if (pts.size() < 3) throw FeatureError{"a ring has fewer than 3 distinct positions"};
+  std::vector<cv::Point2d> distinct = pts;
+  std::sort(distinct.begin(), distinct.end(),
+            [](const cv::Point2d& a, const cv::Point2d& b) { return a.x < b.x || (a.x == b.x && a.y < b.y); });
+  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+  if (distinct.size() < 3) throw FeatureError{"a ring has fewer than 3 distinct positions"};
+  std::vector<cv::Point2f> f(pts.begin(), pts.end());
+  if (cv::contourArea(f) <= 0) throw FeatureError{"a ring encloses no area (its positions lie on one line)"};
   return pts;
 }
 

@@ -17,14 +17,15 @@ std::string mpp_string(double mpp) {
 
 PhysicalRegion Slide::physical_region(double target_mpp, int width, int height, bool allow_upsample) const {
   if (!plausible_mpp(target_mpp)) {
-    throw SlideError(path_, "target mpp " + mpp_string(target_mpp) + " is not a microscope's: give " +
-                                mpp_string(kMinMpp) + " to " + mpp_string(kMaxMpp) + " microns per pixel");
+    throw SlideInputError(path_, "target mpp " + mpp_string(target_mpp) + " is not a microscope's: give " +
+                                     mpp_string(kMinMpp) + " to " + mpp_string(kMaxMpp) + " microns per pixel");
   }
   if (width <= 0 || height <= 0) throw SlideError(path_, "patch size must be positive");
   const auto mx = mpp_x(), my = mpp_y();
   if (!mx || !my) {
-    throw SlideError(path_, "no microns-per-pixel (mpp) in the slide, needed to read at " + mpp_string(target_mpp) +
-                                " um/px: give it in the manifest's mpp:RECORD column or with --slide-mpp");
+    throw SlideInputError(path_, "no microns-per-pixel (mpp) in the slide, needed to read at " +
+                                     mpp_string(target_mpp) +
+                                     " um/px: give it in the manifest's mpp:RECORD column or with --slide-mpp");
   }
   PhysicalRegion r;
   r.level = -1;
@@ -33,8 +34,9 @@ PhysicalRegion Slide::physical_region(double target_mpp, int width, int height, 
   }
   if (r.level < 0) {
     if (!allow_upsample) {
-      throw SlideError(path_, "target " + mpp_string(target_mpp) + " um/px is finer than the slide's finest level (" +
-                                  mpp_string(*mx) + " um/px); upsampling was not allowed");
+      throw SlideInputError(path_, "target " + mpp_string(target_mpp) +
+                                       " um/px is finer than the slide's finest level (" + mpp_string(*mx) +
+                                       " um/px); upsampling was not allowed");
     }
     r.level = 0;
     r.upsample = true;

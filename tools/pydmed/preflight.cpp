@@ -1,0 +1,50 @@
+#include "preflight.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "pydmed/data/record_slide.hpp"
+#include "pydmed/error.hpp"
+
+namespace pydmed::cli {
+
+namespace {
+// Why the patient cannot be served, or "".
+std::string unusable(const Patient& p, RoiMode mode) {
+  for (const auto& [name, record] : p.dict_records) {
+    const std::string path = record.path();
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return path + ": " + std::strerror(errno);
+    ::close(fd);
+    try {
+      (void)record_roi(record, mode);
+    } catch (const Error& e) {
+      return e.what();
+    }
+  }
+  return "";
+}
+}  // namespace
+
+void leave_out_unusable(Dataset& ds, RoiMode mode, std::vector<std::string>* skipped) {
+  std::vector<Patient> kept;
+  std::string first;
+  for (Patient& p : ds.list_patients) {
+    const std::string why = unusable(p, mode);
+    if (why.empty()) {
+      kept.push_back(std::move(p));
+      continue;
+    }
+    if (first.empty()) first = why;
+    skipped->push_back("patient " + std::to_string(p.int_uniqueid) + ": " + why);
+  }
+  if (kept.empty()) {
+    throw DatasetError(first + (skipped->size() > 1 ? " (and " + std::to_string(skipped->size() - 1) + " more)" : ""));
+  }
+  ds.list_patients = std::move(kept);
+}
+
+}  // namespace pydmed::cli
