@@ -213,4 +213,31 @@ TEST(Embed, BadModelsAndOutputsAreOneLine) {
   EXPECT_NE(err.find(t.file("file") + "/sub: cannot create the folder"), std::string::npos) << err;
 }
 
+// Features no model trained on them could use: refused in one line, no file written.
+TEST(Embed, NonFiniteEmptyOrHugeFeaturesAreRefused) {
+  TempDir t;
+  std::string out, err;
+  ASSERT_EQ(run_command(kCli + " make-sample-slides " + t.file("slides") + " --count 1 --size 512", &out, &err), 0);
+  const std::string base =
+      kCli + " embed " + t.file("slides") + " --kernel 32 --min-tissue 0 --out " + t.file("f") + " --model ";
+  auto lines = [](const std::string& s) { return std::count(s.begin(), s.end(), '\n'); };
+  // NaN on every window but the all-zero probe the model is first tried on.
+  write_model(t.file("nan.pt"), "\ndef forward(self, x):\n    m = x.mean([2, 3])\n    return m / (m - m)\n");
+  EXPECT_EQ(run_command(base + t.file("nan.pt"), &out, &err), 1);
+  EXPECT_NE(err.find("nan.pt: returned NaN or infinite features for " + t.file("slides/slide_000.tiff") +
+                     ", window at (0, 0)"),
+            std::string::npos)
+      << err;
+  EXPECT_FALSE(std::filesystem::exists(t.file("f/slide_000.h5")));
+  write_model(t.file("m.pt"));
+  EXPECT_EQ(run_command(base + t.file("m.pt") + " --std 0.2 0 0.2", &out, &err), 1);
+  EXPECT_NE(err.find("std: must be finite numbers > 0"), std::string::npos) << err;
+  write_model(t.file("empty.pt"), "\ndef forward(self, x):\n    return x.mean([2, 3])[:, 0:0]\n");
+  EXPECT_EQ(run_command(base + t.file("empty.pt"), &out, &err), 1);
+  EXPECT_NE(err.find("empty.pt: returns 0 features a window"), std::string::npos) << err;
+  EXPECT_EQ(run_command(base + t.file("m.pt") + " --max-dim 8", &out, &err), 1);
+  EXPECT_NE(err.find("m.pt: returns 16 features a window, more than the 8 taken"), std::string::npos) << err;
+  EXPECT_EQ(lines(err), 1) << err;
+}
+
 }  // namespace

@@ -47,6 +47,7 @@ Runner add_embed(CLI::App* sub) {
     std::string source, model, out, device = "cpu";
     StateFlags state;
     int level = 0, kernel = 224, stride = 0, collectors = 2, batch = 64;
+    std::int64_t max_dim = 65536;
     double min_tissue = 0.25;
     std::vector<double> mean{0.485, 0.456, 0.406}, std{0.229, 0.224, 0.225};
     PhysicalFlags physical;
@@ -67,6 +68,9 @@ Runner add_embed(CLI::App* sub) {
       ->default_val(0.25)
       ->check(fraction());
   sub->add_option("--batch", a->batch, "windows per model call")->default_val(64)->check(integer(1, 65536));
+  sub->add_option("--max-dim", a->max_dim, "the largest feature dimension taken (a model returning more is refused)")
+      ->default_val(65536)
+      ->check(integer(1));
   sub->add_option("--collectors", a->collectors, "slides read at once")->default_val(2)->check(integer(1, 1024));
   sub->add_option("--device", a->device, "where the model runs: cpu or cuda[:N]")->default_val("cpu");
   sub->add_option("--mean", a->mean, "per-channel mean after scaling to [0, 1] (3 values)")->expected(3);
@@ -116,6 +120,7 @@ Runner add_embed(CLI::App* sub) {
             .state_file(a->state.path)
             .state_every(a->state.every)
             .batch_size(std::size_t(a->batch))
+            .max_dim(a->max_dim)
             .collectors(a->collectors)
             .device(device)
             .mean(a->mean)

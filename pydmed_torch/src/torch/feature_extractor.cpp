@@ -1,14 +1,19 @@
 #include "pydmed/torch/feature_extractor.hpp"
 
+#include <sys/statvfs.h>
+
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <sstream>
 
+#include "pydmed/data/record_slide.hpp"
 #include "pydmed/error.hpp"
 #include "pydmed/extensions/feature_file.hpp"
 #include "pydmed/output_file.hpp"
@@ -64,6 +69,28 @@ torch::Tensor embed(const FeatureExtractor::Model& model, const torch::Tensor& x
   return y;
 }
 
+// At most how many windows a slide has (a row and a column more than the grid, whatever the
+// edge rule): what its spool may need.
+std::uint64_t window_bound(const Record& record, const SlidingWindowOptions& sw) {
+  const Slide slide = open_record_slide(record);
+  double w = 0, h = 0;
+  if (sw.mpp() > 0 && slide.mpp_x() && slide.mpp_y()) {
+    w = double(slide.levels()[0].width) * *slide.mpp_x() / sw.mpp();
+    h = double(slide.levels()[0].height) * *slide.mpp_y() / sw.mpp();
+  } else {
+    const LevelInfo& l = slide.level(std::min(sw.level(), slide.level_count() - 1));
+    w = double(l.width), h = double(l.height);
+  }
+  auto along = [&](double n) { return std::uint64_t(std::max(0.0, (n - sw.kernel()) / sw.stride()) + 2); };
+  return along(w) * along(h);
+}
+
+std::uint64_t free_bytes(const std::string& dir) {
+  struct statvfs st {};
+  if (::statvfs(dir.c_str(), &st) != 0) return std::numeric_limits<std::uint64_t>::max();
+  return std::uint64_t(st.f_bavail) * std::uint64_t(st.f_frsize);
+}
+
 // One slide's rows as they arrive: x, y (int64) and D floats each, appended to DIR/<name>.h5.rows.
 constexpr std::size_t kCoordBytes = 2 * sizeof(std::int64_t);
 
@@ -74,6 +101,11 @@ FeatureExtractor::FeatureExtractor(Dataset dataset, Model model, FeatureExtracto
   if (!model_) throw Error("FeatureExtractor needs a model");
   if (o_.batch_size() == 0) throw OptionsError("batch_size", "must be positive");
   if (o_.mean().size() != 3 || o_.std().size() != 3) throw OptionsError("mean/std", "need 3 values each (R, G, B)");
+  for (double m : o_.mean())
+    if (!std::isfinite(m)) throw OptionsError("mean", "must be finite numbers");
+  for (double s : o_.std())  // a zero divides every pixel by zero: NaN and Inf features
+    if (!(std::isfinite(s) && s > 0)) throw OptionsError("std", "must be finite numbers > 0");
+  if (o_.max_dim() < 1) throw OptionsError("max_dim", "must be at least 1");
   sliding_window_options(o_.windows());  // refuses bad window options now
   make_output_folder(o_.out_dir());
   folder_lock_ = RunLock::folder(o_.out_dir());
@@ -103,6 +135,11 @@ std::vector<EmbeddedSlide> FeatureExtractor::run() {
   // The model first: a wrong model is one line before any slide is read.
   const std::int64_t dim =
       embed(model_, torch::zeros({1, 3, k, k}, torch::TensorOptions().device(o_.device())), o_.model_name(), 0).size(1);
+  if (dim == 0) throw Error(o_.model_name() + ": returns 0 features a window");
+  if (dim > o_.max_dim()) {
+    throw Error(o_.model_name() + ": returns " + std::to_string(dim) + " features a window, more than the " +
+                std::to_string(o_.max_dim()) + " taken (raise max_dim, --max-dim, if that is meant)");
+  }
 
   nlohmann::json attributes = o_.attributes();
   attributes.update({{"mpp", sw.mpp()},
@@ -170,7 +207,17 @@ std::vector<EmbeddedSlide> FeatureExtractor::run() {
   }
   auto rows_of = [&](std::int64_t id) -> OutputFile& {
     SlideState& s = slides.at(id);
-    if (!s.rows) s.rows = std::make_unique<OutputFile>(files_[s.index] + ".rows");
+    if (!s.rows) {
+      // A slide whose rows cannot fit is refused before its spool fills the disk.
+      const Record& record = dataset_.list_patients[s.index].record(sw.record());
+      const std::uint64_t need = window_bound(record, sw) * row_bytes, free = free_bytes(o_.out_dir());
+      if (need > free) {
+        throw Error(record.path() + ": its features may need " + std::to_string(need >> 20) + " MiB (" +
+                    std::to_string(dim) + " floats a window), more than the " + std::to_string(free >> 20) +
+                    " MiB free in " + o_.out_dir());
+      }
+      s.rows = std::make_unique<OutputFile>(files_[s.index] + ".rows");
+    }
     return *s.rows;
   };
 
@@ -214,6 +261,15 @@ std::vector<EmbeddedSlide> FeatureExtractor::run() {
     const torch::Tensor x =
         ((torch::cat(s.waiting).to(torch::kFloat) / 255 - mean) / std).contiguous(torch::MemoryFormat::ChannelsLast);
     const torch::Tensor y = embed(model_, x, o_.model_name(), dim);
+    // NaN or Inf features poison every model trained on the file: refused, naming the window.
+    const torch::Tensor bad = torch::logical_not(torch::isfinite(y)).any(1);
+    if (bad.any().item<bool>()) {
+      const std::int64_t i = bad.nonzero()[0][0].item<std::int64_t>();
+      const ChunkRecord& r = s.waiting_records[std::size_t(i)];
+      throw Error(o_.model_name() + ": returned NaN or infinite features for " +
+                  dataset_.list_patients[s.index].record(sw.record()).path() + ", window at (" + std::to_string(r.x) +
+                  ", " + std::to_string(r.y) + ")");
+    }
     const float* yp = y.data_ptr<float>();
     OutputFile& rows = rows_of(id);
     for (std::size_t i = 0; i < s.waiting_records.size(); ++i) {

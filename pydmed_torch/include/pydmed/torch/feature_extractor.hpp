@@ -39,6 +39,9 @@ struct FeatureExtractorOptions {
   // The model sees float [B, 3, K, K] in [0, 1], normalised by these (ImageNet's by default).
   PYDMED_ARG(std::vector<double>, mean) = std::vector<double>({0.485, 0.456, 0.406});
   PYDMED_ARG(std::vector<double>, std) = std::vector<double>({0.229, 0.224, 0.225});
+  // The largest feature dimension taken: a model returning more (a mistake: 50,000,000 floats a
+  // window fill a disk in a minute) is refused before any slide is read.
+  PYDMED_ARG(std::int64_t, max_dim) = 65536;
   // Names the model in messages ("model.pt: returned ...").
   PYDMED_ARG(std::string, model_name) = "the model";
   // Written into every file beside the run's own (mpp, kernel, stride, level, pydmed_version):
