@@ -18,11 +18,15 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <mutex>
+#include <optional>
 #include <set>
+#include <thread>
 
 #include "pydmed/data/manifest.hpp"
 #include "pydmed/data/sample_dataset.hpp"
@@ -58,16 +62,50 @@ struct LostPeer : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// c10d's errors carry a backtrace: the reason alone, on one line.
+std::string one_line(const std::exception& e) {
+  const auto* c10 = dynamic_cast<const c10::Error*>(&e);
+  const std::string why = c10 ? c10->what_without_backtrace() : e.what();
+  return why.substr(0, why.find('\n'));
+}
+
 void wait(const c10::intrusive_ptr<c10d::Work>& work, const std::string& what) {
   try {
     work->wait();
   } catch (const std::exception& e) {
-    // c10d's errors carry a backtrace: the reason alone, on one line.
-    const auto* c10 = dynamic_cast<const c10::Error*>(&e);
-    const std::string why = c10 ? c10->what_without_backtrace() : e.what();
-    throw LostPeer(what + ": " + why.substr(0, why.find('\n')));
+    throw LostPeer(what + ": " + one_line(e));
   }
 }
+
+// c10d's TCPStore client can wait past its own timeout (a port held by another program that
+// accepts and never answers): a watchdog ends the rank with one line when the rendezvous has not
+// finished in `timeout`. Disarmed by its destructor.
+class Watchdog {
+ public:
+  Watchdog(std::chrono::milliseconds timeout, std::string what) {
+    thread_ = std::thread([this, timeout, what = std::move(what)] {
+      std::unique_lock<std::mutex> g(mu_);
+      if (!cv_.wait_for(g, timeout, [this] { return done_; })) {
+        std::cerr << what << std::endl;
+        std::_Exit(1);
+      }
+    });
+  }
+  ~Watchdog() {
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
 
 // Parameters and gradients travel as one flat tensor per collective.
 torch::Tensor flat(const std::vector<torch::Tensor>& ts) {
@@ -87,11 +125,13 @@ void unflatten(const torch::Tensor& f, std::vector<torch::Tensor>& ts) {
 
 int main(int argc, char** argv) {
   CLI::App app{"pydmed_torch: data-parallel training over torch.distributed"};
-  std::string slides = "sample_slides";
+  const std::string default_slides = "sample_slides";
+  std::string slides;
   int steps = 100, batch = 32, collectors = 2;
   std::uint64_t seed = 0;
   double mpp = 0, timeout_s = 60;
-  app.add_option("--slides", slides, "a manifest (.csv) or a folder with manifest.csv (sample slides made if missing)");
+  app.add_option("--slides", slides,
+                 "a manifest (.csv) or a folder with manifest.csv (default: sample_slides, made if missing)");
   app.add_option("--steps", steps, "training steps (the same on every rank)")->check(CLI::PositiveNumber);
   app.add_option("--seed", seed, "the model's initialisation and the loaders' random streams");
   app.add_option("--batch", batch, "patches per step on each rank")->check(CLI::PositiveNumber);
@@ -106,14 +146,20 @@ int main(int argc, char** argv) {
     rank = env.rank;
     const auto timeout = std::chrono::milliseconds(std::int64_t(timeout_s * 1000));
 
-    // The rendezvous: rank 0 serves the store; everyone meets there.
+    // The rendezvous: rank 0 serves the store; everyone meets there, within --timeout.
+    const std::string addr = env.master_addr.empty() ? "127.0.0.1" : env.master_addr;
+    std::optional<Watchdog> rendezvous(std::in_place, timeout + std::chrono::seconds(5),
+                                       "ddp_train: rank " + std::to_string(env.rank) + ": no job at " + addr + ":" +
+                                           std::to_string(env.master_port ? env.master_port : 29500) + " within " +
+                                           std::to_string(int(timeout_s)) +
+                                           " s (the other ranks did not join, or another program holds MASTER_PORT)");
     c10d::TCPStoreOptions so;
     so.port = std::uint16_t(env.master_port ? env.master_port : 29500);
     so.isServer = env.rank == 0;
     so.numWorkers = env.world_size;
     so.waitWorkers = true;
     so.timeout = timeout;
-    auto store = c10::make_intrusive<c10d::TCPStore>(env.master_addr.empty() ? "127.0.0.1" : env.master_addr, so);
+    auto store = c10::make_intrusive<c10d::TCPStore>(addr, so);
 
     const bool cuda = torch::cuda::is_available();
     c10::intrusive_ptr<c10d::ProcessGroup> pg;
@@ -139,28 +185,43 @@ int main(int argc, char** argv) {
     const torch::Device device =
         pg->getBackendName() == "nccl" ? torch::Device(torch::kCUDA, env.local_rank) : torch::Device(torch::kCPU);
 
-    // Slides: rank 0 makes the sample slides when there are none; the others wait for its word.
-    std::string manifest = slides;
-    if (std::filesystem::is_directory(slides) || !std::filesystem::exists(slides)) manifest = slides + "/manifest.csv";
-    if (env.rank == 0 && !std::filesystem::exists(manifest)) {
+    // Slides: sample slides are made (by rank 0, the others wait for its word) only in the
+    // default folder; a --slides that is not there is a mistake, not a request for samples.
+    const bool sample = slides.empty();
+    if (sample) slides = default_slides;
+    const std::string manifest = std::filesystem::is_directory(slides) ? slides + "/manifest.csv" : slides;
+    if (!sample && !std::filesystem::exists(manifest)) throw std::runtime_error(manifest + ": no such file");
+    if (env.rank == 0 && sample && !std::filesystem::exists(manifest)) {
       std::cout << "rank 0: making sample slides in " << slides << " ..." << std::endl;
       pydmed::make_sample_dataset(slides, 8, 4096, 0);
     }
-    // Every rank must run the same steps (a rank with fewer would leave the others waiting in
-    // an all-reduce): rank 0's flags are the job's, and a rank given others says so at once.
-    const std::string job = std::to_string(steps) + " steps of " + std::to_string(batch);
-    if (env.rank == 0) {
-      const std::string v = job;
-      store->set("job", std::vector<std::uint8_t>(v.begin(), v.end()));
-      store->set("slides_ready", {1});
-    }
+    if (env.rank == 0) store->set("slides_ready", {1});
     store->wait({"slides_ready"});
-    const std::vector<std::uint8_t> rank0 = store->get("job");
-    if (std::string(rank0.begin(), rank0.end()) != job) {
-      throw std::runtime_error("rank 0 runs " + std::string(rank0.begin(), rank0.end()) + ", this rank " + job +
-                               ": give every rank the same --steps and --batch");
-    }
     const pydmed::Dataset ds = pydmed::read_manifest(manifest);
+    // What every rank must agree on: the same steps (a rank with fewer would leave the others
+    // waiting in an all-reduce), and the same patients, resolution and seed (or the shares
+    // overlap). Rank 0's are the job's; a rank given others says which, at once.
+    const nlohmann::json job = {{"--steps", steps},
+                                {"--batch", batch},
+                                {"--seed", seed},
+                                {"--mpp", mpp},
+                                {"--slides (its patients)",
+                                 std::to_string(std::hash<std::string>()(ds.records_by_id().dump() + ds.str_dsname))}};
+    if (env.rank == 0) {
+      const std::string v = job.dump();
+      store->set("job", std::vector<std::uint8_t>(v.begin(), v.end()));
+      store->set("job_ready", {1});
+    }
+    store->wait({"job_ready"});
+    const std::vector<std::uint8_t> bytes = store->get("job");
+    const nlohmann::json rank0 = nlohmann::json::parse(std::string(bytes.begin(), bytes.end()));
+    rendezvous.reset();
+    for (const auto& [flag, value] : job.items()) {
+      if (rank0.value(flag, nlohmann::json()) != value) {
+        throw std::runtime_error(flag + " differs from rank 0's (" + rank0.value(flag, nlohmann::json()).dump() +
+                                 " there, " + value.dump() + " here): give every rank the same");
+      }
+    }
 
     torch::manual_seed(seed);
     Net net;
@@ -244,7 +305,7 @@ int main(int argc, char** argv) {
     std::cerr << "ddp_train: rank " << rank << ": lost the other ranks while " << e.what() << std::endl;
     return 3;
   } catch (const std::exception& e) {
-    std::cerr << "ddp_train: rank " << rank << ": " << e.what() << std::endl;
+    std::cerr << "ddp_train: rank " << rank << ": " << one_line(e) << std::endl;
     return 1;
   }
 }

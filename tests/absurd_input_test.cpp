@@ -56,6 +56,9 @@ TEST(AbsurdInput, ResolutionsNoMicroscopeHasAreRefusedInOneLine) {
     EXPECT_NE(err.find(" from 0.01 to 1000"), std::string::npos) << err;
     EXPECT_FALSE(fs::exists(t.file("r.png")));
   }
+  EXPECT_EQ(run_command(kCli + " tissue " + slide + " --size 16384 --out " + t.file("m.png"), &out, &err), 2)
+      << "a mask that would take gigabytes";
+  EXPECT_NE(err.find("--size: must be an integer from 16 to 4096"), std::string::npos) << err;
   EXPECT_EQ(run_command(kCli + " sliding-window " + slide + " --mpp 1e20 --kernel 64", &out, &err), 2);
   EXPECT_TRUE(out.empty()) << "no 1 x 1 regions";
   // A manifest's mpp column, and the API.

@@ -236,6 +236,26 @@ TEST(DataSafety, AFinishedStateEndsAtOnce) {
   EXPECT_EQ(read_file(t.file("p.tsv")), rows);
 }
 
+// A state saved under other rules (version 1: before the tissue mask's background floor) would
+// resume over other windows: refused in one line, the output untouched.
+TEST(DataSafety, AStateOfAnotherVersionIsRefused) {
+  TempDir t;
+  make_slides(t.file("s"), 1);
+  const std::string run = kCli + " sliding-window " + t.file("s") + " --kernel 256 --out " + t.file("o.tsv") +
+                          " --state " + t.file("st.json");
+  std::string out, err;
+  ASSERT_EQ(run_command(run, &out, &err), 0) << err;
+  std::string state = read_file(t.file("st.json"));
+  const std::size_t at = state.find("\"version\":2");
+  ASSERT_NE(at, std::string::npos) << state;
+  state.replace(at, 11, "\"version\":1");
+  write_file(t.file("st.json"), state);
+  const std::string tsv = read_file(t.file("o.tsv"));
+  EXPECT_EQ(run_command(run, &out, &err), 1);
+  EXPECT_NE(err.find("st.json: saved by another pydmed (state version 1, this one reads 2)"), std::string::npos) << err;
+  EXPECT_EQ(read_file(t.file("o.tsv")), tsv);
+}
+
 TEST(DataSafety, AFolderScanKeepsLinkedSlidesAsListed) {
   TempDir t;
   make_slides(t.file("elsewhere"), 2);

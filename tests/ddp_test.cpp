@@ -6,6 +6,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -47,6 +49,10 @@ std::vector<nlohmann::json> json_lines(const std::string& text) {
 TEST(Ddp, TwoRanksStayInStepOnDisjointSharesCoveringTheDataset) {
   TempDir t;
   std::string out, err;
+  ASSERT_EQ(run_command(std::string(PYDMED_CLI) + " make-sample-slides " + t.file("slides") + " --count 8 --size 2048",
+                        &out, &err),
+            0)
+      << err;
   const int rc = run_command("DDP_TRAIN=" + kDdpTrain + " DDP_LOGS=" + t.file("logs") +
                                  " MASTER_PORT=" + std::to_string(free_port()) + " bash " + kDdpDemo + " 2 --slides " +
                                  t.file("slides") + " --steps 30 --batch 8 --collectors 1",
@@ -101,6 +107,82 @@ TEST(Ddp, ARankThatDiesMakesTheOthersFailNotHang) {
   EXPECT_EQ(out.find("rank0=0"), std::string::npos) << "rank 0 exited 0 after losing its peer: " << r0;
   EXPECT_NE(out.find("rank0="), std::string::npos) << out;
   EXPECT_NE(r0.find("ddp_train: rank 0: lost the other ranks while"), std::string::npos) << r0;
+}
+
+// Two ranks started with `flags0` and `flags1`; the exit statuses and stderr of both.
+struct TwoRanks {
+  int status[2] = {-1, -1};
+  std::string err[2];
+};
+TwoRanks two_ranks(const TempDir& t, const std::string& flags0, const std::string& flags1) {
+  const std::string env = "WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port());
+  const std::string script = "RANK=1 LOCAL_RANK=1 " + env + " " + kDdpTrain + " " + flags1 + " >/dev/null 2>" +
+                             t.file("r1.err") + " & r1=$!\nRANK=0 LOCAL_RANK=0 " + env + " " + kDdpTrain + " " +
+                             flags0 + " >/dev/null 2>" + t.file("r0.err") +
+                             " & r0=$!\nwait $r0; echo $?; wait $r1; echo $?\n";
+  std::string out, err;
+  run_command("(\n" + script + ")", &out, &err);
+  TwoRanks r;
+  std::istringstream in(out);
+  in >> r.status[0] >> r.status[1];
+  r.err[0] = read_file(t.file("r0.err"));
+  r.err[1] = read_file(t.file("r1.err"));
+  return r;
+}
+
+// What must agree across ranks is checked at the start: one line naming the flag, no training.
+TEST(Ddp, RanksThatDisagreeOrAMistypedSlidesPathAreRefused) {
+  TempDir t;
+  std::string out, err;
+  ASSERT_EQ(run_command(std::string(PYDMED_CLI) + " make-sample-slides " + t.file("slides") + " --count 4 --size 1024",
+                        &out, &err),
+            0)
+      << err;
+  const std::string common = "--slides " + t.file("slides") + " --steps 5 --batch 4 --collectors 1 --timeout 30";
+  const TwoRanks seeds = two_ranks(t, common + " --seed 1", common + " --seed 2");
+  EXPECT_EQ(seeds.status[1], 1) << seeds.err[1];
+  EXPECT_NE(seeds.err[1].find("ddp_train: rank 1: --seed differs from rank 0's (1 there, 2 here)"), std::string::npos)
+      << seeds.err[1];
+  EXPECT_EQ(std::count(seeds.err[1].begin(), seeds.err[1].end(), '\n'), 1) << seeds.err[1];
+  // Rank 0 is told its peer left, in one line; it does not train alone.
+  EXPECT_NE(seeds.status[0], 0) << seeds.err[0];
+  EXPECT_EQ(seeds.err[0].find("step "), std::string::npos) << seeds.err[0];
+  EXPECT_EQ(std::count(seeds.err[0].begin(), seeds.err[0].end(), '\n'), 1) << seeds.err[0];
+  // A --slides path that is not there: not a folder of sample slides made on the spot.
+  std::string e2;
+  EXPECT_EQ(
+      run_command("RANK=0 LOCAL_RANK=0 WORLD_SIZE=1 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port()) +
+                      " " + kDdpTrain + " --slides " + t.file("slids") + " --steps 1 --timeout 30",
+                  &out, &e2),
+      1);
+  EXPECT_NE(e2.find(t.file("slids") + ": no such file"), std::string::npos) << e2;
+  EXPECT_FALSE(std::filesystem::exists(t.file("slids"))) << "no sample slides made there";
+}
+
+// MASTER_PORT held by a program that is not the job (it takes connections and never answers):
+// a rank gives up within its --timeout, in one line, instead of waiting on.
+TEST(Ddp, APortHeldByAnotherProgramEndsTheRankInOneLine) {
+  TempDir t;
+  std::string out, err;
+  ASSERT_EQ(run_command(std::string(PYDMED_CLI) + " make-sample-slides " + t.file("slides") + " --count 2 --size 512",
+                        &out, &err),
+            0);
+  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(s, 16), 0);  // the kernel completes connections; nobody reads them
+  socklen_t n = sizeof a;
+  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &n);
+  const int rc = run_command("timeout 120 env RANK=1 LOCAL_RANK=1 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" +
+                                 std::to_string(ntohs(a.sin_port)) + " " + kDdpTrain + " --slides " + t.file("slides") +
+                                 " --steps 1 --timeout 3",
+                             &out, &err);
+  ::close(s);
+  EXPECT_EQ(rc, 1) << "124 is a hang: " << err;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  EXPECT_NE(err.find("ddp_train: rank 1: "), std::string::npos) << err;
 }
 
 }  // namespace

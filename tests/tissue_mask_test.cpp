@@ -1,6 +1,8 @@
 // Tissue detection on real slides, bright-field and fluorescence.
 #include <gtest/gtest.h>
 
+#include <opencv2/imgcodecs.hpp>
+
 #include "engine_helpers.hpp"
 #include "pydmed/slide/tissue_mask.hpp"
 #include "support.hpp"
@@ -64,4 +66,23 @@ TEST(TissueMask, PatchesHoldTheirMinimumTissue) {
     else
       EXPECT_GT(thin, 0u) << "the BigChunk rule alone serves patches under 0.9";
   }
+}
+
+// A slide that is all tissue reads as all tissue: uniform (no contrast for Otsu) or of two
+// stains (which Otsu would split in two); glass stays glass beside it.
+TEST(TissueMask, ASlideThatIsAllTissueIsAllTissue) {
+  pydmed::test::TempDir t;
+  const cv::Scalar pink(200, 120, 210), purple(140, 60, 120), glass(245, 245, 245);  // BGR
+  cv::imwrite(t.file("uniform.png"), cv::Mat(600, 800, CV_8UC3, pink));
+  cv::Mat two(600, 800, CV_8UC3, pink);
+  two(cv::Rect(0, 0, 400, 600)).setTo(purple);
+  cv::imwrite(t.file("two.png"), two);
+  cv::Mat half(600, 800, CV_8UC3, glass);
+  half(cv::Rect(0, 0, 400, 600)).setTo(pink);
+  cv::imwrite(t.file("half.png"), half);
+  cv::imwrite(t.file("glass.png"), cv::Mat(600, 800, CV_8UC3, glass));
+  EXPECT_EQ(TissueMask(Slide(t.file("uniform.png"))).tissue_fraction(), 1.0);
+  EXPECT_GT(TissueMask(Slide(t.file("two.png"))).tissue_fraction(), 0.98);
+  EXPECT_NEAR(TissueMask(Slide(t.file("half.png"))).tissue_fraction(), 0.5, 0.03);
+  EXPECT_EQ(TissueMask(Slide(t.file("glass.png"))).tissue_fraction(), 0.0);
 }

@@ -13,6 +13,9 @@ namespace pydmed {
 
 namespace {
 constexpr const char* kFormat = "pydmed-resumable-output";
+// Raised whenever a rule that decides which windows or patches exist changes (2: the tissue
+// mask's background floor), so that a state from before is refused, not applied to other windows.
+constexpr int kStateVersion = 2;
 
 double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 }  // namespace
@@ -63,6 +66,11 @@ nlohmann::json RunStateFile::load(const std::string& path, const std::string& fo
   if (!s.is_object() || s.value("format", "") != format) {
     throw Error(path + ": not a pydmed run state (no \"format\": \"" + format + "\")");
   }
+  if (s.value("version", 0) != kStateVersion) {
+    throw Error(path + ": saved by another pydmed (state version " + s.value("version", nlohmann::json(0)).dump() +
+                ", this one reads " + std::to_string(kStateVersion) +
+                "), whose rules chose other windows: start again with a new --state");
+  }
   const nlohmann::json then = s.value("run", nlohmann::json());
   // A slide replaced between stops: named on its own, the one difference that is not an argument.
   const nlohmann::json stamps_then = then.value("slide_files", nlohmann::json::object()),
@@ -83,7 +91,7 @@ nlohmann::json RunStateFile::load(const std::string& path, const std::string& fo
 
 void RunStateFile::save(const std::string& path, const std::string& format, const nlohmann::json& run,
                         const nlohmann::json& fields) {
-  nlohmann::json s = {{"format", format}, {"version", 1}, {"run", run}};
+  nlohmann::json s = {{"format", format}, {"version", kStateVersion}, {"run", run}};
   s.update(fields);
   OutputFile f(path, OutputFile::Mode::Atomic);
   f.write(s.dump());

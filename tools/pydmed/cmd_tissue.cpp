@@ -23,9 +23,11 @@ Runner add_tissue(CLI::App& app) {
   sub->add_option("SLIDE", a->path, "slide or image file")->required();
   sub->add_option("--out", a->out, "mask PNG (255: tissue), one pixel per --size-th of the slide's longest side");
   sub->add_option("--geojson", a->geojson, "tissue as GeoJSON polygons in level-0 pixels (class \"Tissue\")");
+  // 4096: a mask finer than that costs gigabytes (the thumbnail and its working copies) and
+  // shows nothing a tissue mask needs.
   sub->add_option("--size", a->size, "longest side of the mask, in pixels")
       ->default_val(1024)
-      ->check(integer(16, 16384));
+      ->check(integer(16, 4096));
   return [a] {
     if (a->out.empty() && a->geojson.empty()) throw UsageError("tissue: give --out MASK.png and/or --geojson FILE");
     refuse_outputs_over_inputs({{"--out", a->out}, {"--geojson", a->geojson}}, {a->path});

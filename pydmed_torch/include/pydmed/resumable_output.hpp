@@ -15,7 +15,7 @@
 
 namespace pydmed {
 
-// A resumable run's state file: JSON with "format", "version" 1 and "run" (the arguments that
+// A resumable run's state file: JSON with "format", "version" (2; another is refused) and "run" (the arguments that
 // shape the output), replaced whole by an atomic rename. ResumableOutput keeps its own; a run
 // with several outputs (FeatureExtractor: one file per slide) keeps one beside them.
 struct RunStateFile {

@@ -36,12 +36,18 @@ TissueMask::TissueMask(const Slide& slide, const TissueMaskOptions& options) {
   const int k = std::max(3, (std::max(thumb.cols, thumb.rows) / 48) | 1);
   cv::GaussianBlur(signal, signal, {k, k}, 0);
 
+  // Otsu splits what it is given in two: on a slide that is all tissue it splits the tissue (a
+  // pale stain from a dark one). Glass (bright-field) and dark background (fluorescence) give a
+  // signal below kBackground whatever the stain, so anything above it is tissue either way.
+  constexpr double kBackground = 40;
   cv::Scalar mean, stddev;
   cv::meanStdDev(signal, mean, stddev);
-  if (stddev[0] < 2.0) {
-    mask_ = cv::Mat::zeros(thumb.size(), CV_8U);  // featureless: no tissue to find
+  if (stddev[0] < 2.0) {  // featureless: all tissue, or none
+    mask_ = cv::Mat(thumb.size(), CV_8U, cv::Scalar(mean[0] > kBackground ? 255 : 0));
   } else {
-    cv::threshold(signal, mask_, 0, 255, cv::THRESH_BINARY | cv::THRESH_OTSU);
+    cv::Mat unused;
+    const double otsu = cv::threshold(signal, unused, 0, 255, cv::THRESH_BINARY | cv::THRESH_OTSU);
+    cv::threshold(signal, mask_, std::min(otsu, kBackground), 255, cv::THRESH_BINARY);
     if (options.smoothing() > 0) {
       const int m = 2 * options.smoothing() + 1;
       const cv::Mat se = cv::getStructuringElement(cv::MORPH_ELLIPSE, {m, m});
