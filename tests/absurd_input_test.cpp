@@ -25,6 +25,12 @@ const std::string kCli = PYDMED_CLI;
 
 std::size_t lines(const std::string& s) { return std::size_t(std::count(s.begin(), s.end(), '\n')); }
 
+std::size_t count_of(const std::string& s, const std::string& what) {
+  std::size_t n = 0;
+  for (std::size_t at = s.find(what); at != std::string::npos; at = s.find(what, at + 1)) ++n;
+  return n;
+}
+
 std::vector<std::string> sorted_lines(const std::string& s) {
   std::vector<std::string> v;
   std::istringstream in(s);
@@ -61,6 +67,16 @@ TEST(AbsurdInput, ResolutionsNoMicroscopeHasAreRefusedInOneLine) {
   EXPECT_NE(err.find("--size: must be an integer from 16 to 4096"), std::string::npos) << err;
   EXPECT_EQ(run_command(kCli + " sliding-window " + slide + " --mpp 1e20 --kernel 64", &out, &err), 2);
   EXPECT_TRUE(out.empty()) << "no 1 x 1 regions";
+  // A target at which the whole slide (1024 pixels at 0.5 um/px) is smaller than one patch.
+  for (const std::string& c :
+       {kCli + " read " + slide + " --x 0 --y 0 --width 224 --height 224 --mpp 100 --out " + t.file("r.png"),
+        kCli + " sliding-window " + slide + " --mpp 100 --kernel 224",
+        kCli + " stream " + slide + " --mpp 100 --patch 224 --count 5"}) {
+    SCOPED_TRACE(c);
+    EXPECT_EQ(run_command(c, &out, &err), 1);
+    EXPECT_EQ(count_of(err, "the whole slide is 5 x 5 pixels at 100 um/px, smaller than one 224 x 224 patch"), 1u)
+        << err;
+  }
   // A manifest's mpp column, and the API.
   write_file(t.file("m.csv"), "patient_id,record:wsi,mpp:wsi\n0," + slide + ",1e-300\n");
   EXPECT_EQ(run_command(kCli + " stream " + t.file("m.csv") + " --count 5 --patch 64 --bigchunk 256", &out, &err), 1);
@@ -125,12 +141,6 @@ TEST(AbsurdInput, MessagesSayWhatIsWrong) {
 }  // namespace
 
 namespace {
-
-std::size_t count_of(const std::string& s, const std::string& what) {
-  std::size_t n = 0;
-  for (std::size_t at = s.find(what); at != std::string::npos; at = s.find(what, at + 1)) ++n;
-  return n;
-}
 
 // An annotation file with no polygon under --roi include serves nothing, not the whole slide.
 TEST(AbsurdInput, AnnotationsWithoutAPolygonServeNothing) {

@@ -87,7 +87,7 @@ int load_one(BigChunkLoader& loader, TaskContext& ctx, const VisitSpec& v, const
     if (m.empty() || m.depth() != CV_8U) throw Error("BigChunk data must be a non-empty 8-bit image");
     const std::size_t bytes = m.total() * m.elemSize();
     if (bytes > ctx.bigchunk_capacity) {
-      throw Error("BigChunk of " + std::to_string(bytes) + " bytes exceeds Options::max_bigchunk_bytes");
+      throw InputError("BigChunk of " + std::to_string(bytes) + " bytes exceeds Options::max_bigchunk_bytes");
     }
     if (m.data != area.pixels) {  // not read into allocate()'s memory: copy it there
       cv::Mat dst(m.rows, m.cols, m.type(), area.pixels);

@@ -55,8 +55,8 @@ std::optional<BigChunk> RandomBigChunkLoader::extract_bigchunk(const nlohmann::j
   }
   const LevelInfo& L = slide.level(level);
   if (L.width < pw || L.height < ph) {
-    throw SlideError(slide.path(), "level " + std::to_string(level) + " is " + std::to_string(L.width) + " x " +
-                                       std::to_string(L.height) + " pixels, smaller than " + needs);
+    throw SlideInputError(slide.path(), "level " + std::to_string(level) + " is " + std::to_string(L.width) + " x " +
+                                            std::to_string(L.height) + " pixels, smaller than " + needs);
   }
   const int w = int(std::min<std::int64_t>(bw, L.width));
   const int h = int(std::min<std::int64_t>(bh, L.height));

@@ -27,6 +27,16 @@ PhysicalRegion Slide::physical_region(double target_mpp, int width, int height, 
                                      mpp_string(target_mpp) +
                                      " um/px: give it in the manifest's mpp:RECORD column or with --slide-mpp");
   }
+  // The whole slide at the target, against one patch: a target so coarse that the slide is
+  // smaller than a patch reads padding, not tissue.
+  const double slide_w = double(levels()[0].width) * *mx / target_mpp,
+               slide_h = double(levels()[0].height) * *my / target_mpp;
+  if (slide_w < width || slide_h < height) {
+    throw SlideInputError(path_, "the whole slide is " + std::to_string(std::llround(slide_w)) + " x " +
+                                     std::to_string(std::llround(slide_h)) + " pixels at " + mpp_string(target_mpp) +
+                                     " um/px, smaller than one " + std::to_string(width) + " x " +
+                                     std::to_string(height) + " patch");
+  }
   PhysicalRegion r;
   r.level = -1;
   for (int l = 0; l < level_count(); ++l) {
