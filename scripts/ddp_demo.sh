@@ -2,7 +2,7 @@
 # Starts N local ranks of build/examples/ddp_train as torchrun would (RANK, WORLD_SIZE,
 # LOCAL_RANK, MASTER_ADDR, MASTER_PORT), without torchrun:
 #
-#   scripts/ddp_demo.sh 2 --slides sample_slides --steps 200
+#   scripts/ddp_demo.sh 2 --steps 200       (sample slides in sample_slides/; --slides DIR for yours)
 #
 # Each rank's stderr goes to ddp_rank<R>.log in $DDP_LOGS (default: a temporary folder); its
 # last stdout line (a JSON summary) is printed. If any rank fails, the others are stopped and
