@@ -73,7 +73,7 @@ TEST(CliHardening, AFullDiskMidRunIsReportedAndLeavesNoPartialSlide) {
   // What reached the disk is whole lines, cut back to the last one the limit let through.
   const std::string tsv = read_file(t.file("s.tsv"));
   EXPECT_GT(tsv.size(), 50000u);
-  expect_whole_lines(tsv, 12);
+  expect_whole_lines(tsv, 19);
 }
 
 TEST(CliHardening, OutputPathsAreCheckedBeforeTheRun) {
@@ -186,7 +186,7 @@ TEST(CliHardening, SignalsEndAStreamWithWholeLinesAndASummary) {
     ASSERT_TRUE(WIFEXITED(status)) << "killed instead of ending cleanly";
     EXPECT_EQ(WEXITSTATUS(status), 128 + sig);
     const std::string tsv = read_file(t.file("s.tsv")), err = read_file(t.file("err"));
-    expect_whole_lines(tsv, 12);
+    expect_whole_lines(tsv, 19);
     const std::string summary = "delivered " + std::to_string(lines(tsv) - 1) + " SmallChunks";
     EXPECT_NE(err.find(summary), std::string::npos) << "every written line, and only those, counted: " << err;
     EXPECT_NE(err.find("(interrupted)"), std::string::npos) << err;

@@ -152,7 +152,9 @@ TEST(Cli, StreamListsEveryDeliveredPatchWithItsCrc) {
   const auto rows = tsv(pydmed::test::read_file(t.file("s.tsv")));
   ASSERT_EQ(rows.size(), 701u);
   EXPECT_EQ(rows[0], (std::vector<std::string>{"patient", "visit", "bigchunk_x", "bigchunk_y", "x", "y", "level",
-                                               "width", "height", "mpp", "crc32", "roi"}));
+                                               "width", "height", "mpp", "crc32", "roi", "resample", "bigchunk_width",
+                                               "bigchunk_height", "bigchunk_target_width", "bigchunk_target_height",
+                                               "x_in_bigchunk", "y_in_bigchunk"}));
   EXPECT_NE(err.find("delivered 700 SmallChunks"), std::string::npos) << err;
   EXPECT_NE(err.find("patient 3:"), std::string::npos) << err;
   // Sorted folder order: the ids the command gave.
@@ -160,7 +162,7 @@ TEST(Cli, StreamListsEveryDeliveredPatchWithItsCrc) {
                                           "test3-DAPI-2-387.ndpi"};
   for (std::size_t i = 1; i < rows.size(); i += 37) {
     const auto& r = rows[i];
-    ASSERT_EQ(r.size(), 11u);
+    ASSERT_EQ(r.size(), 19u);
     EXPECT_EQ(r[9], "") << "no mpp without --mpp";
     ASSERT_NE(r[0], "2") << "small.svs served a patch";
     const pydmed::Slide s(wsi(files.at(std::stoul(r[0]))));
@@ -199,18 +201,20 @@ TEST(Cli, BigChunksOnTheTileGridKeepPatchesUniform) {
   }
 }
 
-// --mpp 1.0: the NDPI (0.228 um/px, 2x pyramid) is read at level 2, 70 pixels for a 64-pixel
-// patch; the SVS (0.499, one level) at level 0, 128 pixels; each patch is that region resized.
+// --mpp 1.0 --resample patch: the NDPI (0.228 um/px, 2x pyramid) is read at level 2, 70 pixels
+// for a 64-pixel patch; the SVS (0.499, one level) at level 0, 128 pixels; each patch is that
+// region resized alone. (The default, a BigChunk resampled once: bigchunk_resample_test.)
 TEST(Cli, StreamAtAPhysicalResolution) {
   PYDMED_REQUIRE_WSI();
   TempDir t;
   pydmed::test::write_file(t.file("m.csv"), "patient_id,record:wsi\n0," + wsi("test3-DAPI-2-387.ndpi") + "\n1," +
                                                 wsi("CMU-1-Small-Region.svs") + "\n");
   std::string err;
-  ASSERT_EQ(run_command(kCli + " stream " + t.file("m.csv") + " --mpp 1.0 --count 400 --patch 64 --bigchunk 512" +
-                            " --interval-resched 0.05 --max-per-bigchunk 20 --out " + t.file("s.tsv"),
-                        nullptr, &err),
-            0)
+  ASSERT_EQ(
+      run_command(kCli + " stream " + t.file("m.csv") + " --mpp 1.0 --resample patch --count 400 --patch 64 " +
+                      "--bigchunk 512" + " --interval-resched 0.05 --max-per-bigchunk 20 --out " + t.file("s.tsv"),
+                  nullptr, &err),
+      0)
       << err;
   const auto rows = tsv(pydmed::test::read_file(t.file("s.tsv")));
   ASSERT_EQ(rows.size(), 401u);
@@ -218,7 +222,8 @@ TEST(Cli, StreamAtAPhysicalResolution) {
   const std::string files[] = {wsi("test3-DAPI-2-387.ndpi"), wsi("CMU-1-Small-Region.svs")};
   for (std::size_t i = 1; i < rows.size(); ++i) {
     const auto& r = rows[i];
-    ASSERT_EQ(r.size(), 11u);
+    ASSERT_EQ(r.size(), 19u);
+    EXPECT_EQ(r[12], "patch");
     EXPECT_EQ(r[6], want.at(r[0]).first) << "level, row " << i;
     EXPECT_EQ(r[7], want.at(r[0]).second) << "width, row " << i;
     EXPECT_EQ(r[8], r[7]);
@@ -267,17 +272,16 @@ TEST(Cli, StreamAndSlidingWindowInsideAnnotations) {
     const std::string text = pydmed::test::read_file(t.file("s.tsv"));
     const auto rows = tsv(text);
     ASSERT_EQ(rows.size(), 301u);
-    EXPECT_EQ(rows[0].back(), "roi");
-    EXPECT_EQ(std::count(text.begin(), text.end(), '\t'), 11 * 301) << "12 cells on every line, roi empty or not";
+    EXPECT_EQ(rows[0][11], "roi");
+    EXPECT_EQ(std::count(text.begin(), text.end(), '\t'), 18 * 301) << "19 cells on every line, roi empty or not";
     for (std::size_t i = 1; i < rows.size(); ++i) {
       const pydmed::Annotation* at = a.at(std::stod(rows[i][4]) + 32, std::stod(rows[i][5]) + 32);
       if (mode == "exclude") {
         EXPECT_EQ(at, nullptr) << "row " << i;
-        EXPECT_EQ(rows[i].size(), 11u)
-            << "empty roi cell (the reader drops a trailing empty field; tabs counted below)";
+        EXPECT_EQ(rows[i][11], "") << "empty roi cell";
       } else {
         ASSERT_NE(at, nullptr) << "row " << i;
-        ASSERT_EQ(rows[i].size(), 12u);
+        ASSERT_EQ(rows[i].size(), 19u);
         EXPECT_EQ(rows[i][11], at->cls) << "row " << i;
       }
     }

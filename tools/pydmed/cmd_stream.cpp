@@ -24,7 +24,7 @@ namespace pydmed::cli {
 
 Runner add_stream(CLI::App& app) {
   struct Args {
-    std::string source, out;
+    std::string source, out, resample = "bigchunk";
     StateFlags state;
     int patch = 224, bigchunk = 2048, level = 0, collectors = 2;
     double interval = 10.0, seconds = 0, min_tissue = 0;
@@ -37,9 +37,15 @@ Runner add_stream(CLI::App& app) {
   sub->add_option("SOURCE", a->source, "a manifest file, a folder of slides (one patient each), or one slide")
       ->required();
   sub->add_option("--patch", a->patch, "patch size in pixels")->default_val(224)->check(integer(1, 65536));
-  sub->add_option("--bigchunk", a->bigchunk, "BigChunk size in pixels")->default_val(2048)->check(integer(1, 65536));
+  sub->add_option("--bigchunk", a->bigchunk, "BigChunk size in pixels of the level read")
+      ->default_val(2048)
+      ->check(integer(1, 65536));
   auto* level = sub->add_option("--level", a->level, "pyramid level")->default_val(0)->check(integer(0, 1000));
   a->physical.add_to(sub, level);
+  sub->add_option("--resample", a->resample,
+                  "with --mpp: resample each BigChunk once (bigchunk) or each patch alone (patch)")
+      ->default_val("bigchunk")
+      ->check(CLI::IsMember({"bigchunk", "patch"}));
   a->roi.add_to(sub);
   sub->add_option("--min-tissue", a->min_tissue,
                   "only BigChunks and patches with at least this tissue fraction (pydmed tissue's mask)")
@@ -63,7 +69,8 @@ Runner add_stream(CLI::App& app) {
   return [a] {
     a->state.check_out(a->out);
     if (a->count == 0 && a->seconds <= 0) throw UsageError("stream: give --count N or --seconds S");
-    if (a->patch > a->bigchunk) {
+    // At an mpp the BigChunk (level pixels) and the patch (target pixels) compare per slide.
+    if (a->physical.target() == 0 && a->patch > a->bigchunk) {
       throw UsageError("--patch " + std::to_string(a->patch) + " is larger than --bigchunk " +
                        std::to_string(a->bigchunk) + ": patches are cut from BigChunks");
     }
@@ -81,6 +88,7 @@ Runner add_stream(CLI::App& app) {
                                .height(a->bigchunk)
                                .min_tissue(a->min_tissue)
                                .mpp(mpp)
+                               .resample(parse_resample_mode(a->resample))
                                .upsample(a->physical.upsample)
                                .roi(a->roi.roi_mode())
                                .min_roi_fraction(a->roi.min_fraction);
@@ -91,7 +99,8 @@ Runner add_stream(CLI::App& app) {
                     .batch_size(batch)
                     .maxlength_queue_smallchunk(std::max(64, batch))
                     .patch_shape({a->patch, a->patch, 3})
-                    .max_bigchunk_bytes(bigchunks.bigchunk_bytes());
+                    .max_bigchunk_bytes(bigchunks.bigchunk_bytes())
+                    .loader_scratch_bytes(bigchunks.scratch_bytes());
     const auto loader = admit(
         [&] {
           return std::make_unique<LightDLCore>(
@@ -102,7 +111,10 @@ Runner add_stream(CLI::App& app) {
         },
         "--collectors " + std::to_string(a->collectors) + " with --bigchunk " + std::to_string(a->bigchunk));
     LightDLCore& dl = *loader;
-    const std::string header = "patient\tvisit\tbigchunk_x\tbigchunk_y\tx\ty\tlevel\twidth\theight\tmpp\tcrc32\troi\n";
+    const std::string header =
+        "patient\tvisit\tbigchunk_x\tbigchunk_y\tx\ty\tlevel\twidth\theight\tmpp\tcrc32\troi\tresample\tbigchunk_"
+        "width\t"
+        "bigchunk_height\tbigchunk_target_width\tbigchunk_target_height\tx_in_bigchunk\ty_in_bigchunk\n";
     // Before the run: an unwritable path fails now, not after it. Resumable: OUT and the
     // loader's state committed together; a resumed run cuts OUT back to the last commit and
     // goes on with new visits (visit numbers continue), so no (patient, visit) repeats in OUT.
@@ -118,7 +130,8 @@ Runner add_stream(CLI::App& app) {
                                 {"max_per_bigchunk", a->max_per_bigchunk},
                                 {"seed", a->seed},
                                 {"roi", int(a->roi.roi_mode())},
-                                {"min_roi_fraction", a->roi.min_fraction}};
+                                {"min_roi_fraction", a->roi.min_fraction},
+                                {"resample", a->resample}};
     TsvOutput out(a->out, a->state, run, header);
     std::uint64_t written = 0;
     if (const nlohmann::json saved = out.saved(); saved.is_object()) {
@@ -150,7 +163,9 @@ Runner add_stream(CLI::App& app) {
         const ChunkRecord& r = rec[i];
         const uLong crc = crc32(crc32(0L, Z_NULL, 0), buf.data() + i * bytes, uInt(bytes));
         out.write(tsv_line(r.patient, r.visit, r.bigchunk.x, r.bigchunk.y, r.x, r.y, r.level, r.width, r.height,
-                           mpp_text(r.mpp), crc, roi_text(r.info_json)));
+                           mpp_text(r.mpp), crc, roi_text(r.info_json),
+                           r.cut.resample == PatchCut::Resample::kPatch ? "patch" : "bigchunk", r.cut.read_width,
+                           r.cut.read_height, r.bigchunk.width, r.bigchunk.height, r.cut.x, r.cut.y));
       }
       written += n;
       out.maybe_commit(state);

@@ -34,6 +34,7 @@ BatchGatherer::Taken BatchGatherer::take(std::uint8_t* out, std::size_t max, std
       r.height = h.height, r.width = h.width, r.channels = h.channels;
       r.mpp = h.mpp;
       r.bigchunk = {h.bigchunk_x, h.bigchunk_y, h.bigchunk_level, h.bigchunk_width, h.bigchunk_height, 0.0};
+      r.cut = h.cut;
       r.info_json.assign(reinterpret_cast<const char*>(info), h.info_len);
       records->push_back(std::move(r));
     }

@@ -311,7 +311,8 @@ int run_collector(const VisitSpec& v, const CollectorEnv& env) {
                                                          bc.data.cols,
                                                          std::uint32_t(why.size()),
                                                          0,
-                                                         0};
+                                                         0,
+                                                         PatchCut{}};
           std::memcpy(Ring::info(s), why.data(), why.size());
           slot.ring.publish();
           slot.counters->reports.fetch_add(1);  // after: the root never sees more reports than slots
@@ -357,7 +358,8 @@ int run_collector(const VisitSpec& v, const CollectorEnv& env) {
                        bc.data.cols,
                        std::uint32_t(info.size()),
                        shape.bytes(),
-                       c.mpp};
+                       c.mpp,
+                       c.cut};
         std::memcpy(Ring::info(s), info.data(), info.size());
         cv::Mat dst(shape.height, shape.width, CV_8UC(shape.channels), slot.ring.data(s));
         c.data.copyTo(dst);

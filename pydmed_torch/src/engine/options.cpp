@@ -71,7 +71,7 @@ MemoryPlan Options::memory_plan(std::size_t slide_bytes) const {
   // What the slots map, as they lay it out (the doorbell's line aside).
   const detail::CollectorSlot::Bytes slot = detail::CollectorSlot::bytes_by_part(*this);
   m.rings = n * slot.ring;
-  m.bigchunks = n * slot.bigchunks;
+  m.bigchunks = n * (slot.bigchunks + loader_scratch_bytes());
   m.control = n * slot.control + detail::kDoorbellBytes;
   // Swaps wait until the root queue is empty, so it never holds more than every ring's worth.
   m.root_queue =

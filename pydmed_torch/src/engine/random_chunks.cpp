@@ -11,6 +11,12 @@
 
 namespace pydmed {
 
+ResampleMode parse_resample_mode(const std::string& text) {
+  if (text == "bigchunk") return ResampleMode::BigChunk;
+  if (text == "patch") return ResampleMode::Patch;
+  throw OptionsError("resample", "must be bigchunk or patch, not '" + text + "'");
+}
+
 namespace {
 // The one tissue mask of a slide that both sides use (the loader for BigChunks, the collector
 // for patches), so a patch's fraction means the same on both.
@@ -33,33 +39,67 @@ std::optional<BigChunk> RandomBigChunkLoader::extract_bigchunk(const nlohmann::j
   Slide& slide = *slide_;
   const bool include = !roi_->empty() && o_.roi() == RoiMode::Include;
   const PatchShape& p = options().patch_shape();
-  // A BigChunk smaller than a patch would serve one patch over and over, or padding.
-  if (o_.width() < p.width || o_.height() < p.height) {
-    throw Error("BigChunk of " + std::to_string(o_.width()) + " x " + std::to_string(o_.height()) +
-                " pixels is smaller than the " + std::to_string(p.width) + " x " + std::to_string(p.height) + " patch");
-  }
-  // The level read, and the pixels of it that a patch and the BigChunk take.
+  // The level read, and the pixels of it that a patch and the BigChunk take. The BigChunk's
+  // size counts pixels read at the level, at a native level and at an mpp alike.
   int level = o_.level();
-  std::int64_t pw = p.width, ph = p.height, bw = o_.width(), bh = o_.height();
+  std::int64_t pw = p.width, ph = p.height;
   std::string needs = "the " + std::to_string(p.width) + " x " + std::to_string(p.height) + " patch";
   nlohmann::json physical;
+  double sx = 1, sy = 1;  // target pixels per level pixel, when each BigChunk is resampled once
+  bool resample = false;
   if (o_.mpp() > 0) {
     const PhysicalRegion patch = slide.physical_region(o_.mpp(), p.width, p.height, o_.upsample());
-    const PhysicalRegion big = slide.physical_region(o_.mpp(), o_.width(), o_.height(), o_.upsample());
-    level = patch.level, pw = patch.width, ph = patch.height, bw = big.width, bh = big.height;
-    const auto cap = std::int64_t(options().max_bigchunk_bytes() / 3);
-    while (bw * bh > cap && (bw > pw || bh > ph)) bw = std::max(pw, bw * 9 / 10), bh = std::max(ph, bh * 9 / 10);
+    level = patch.level, pw = patch.width, ph = patch.height;
     needs = std::to_string(pw) + " x " + std::to_string(ph) + " pixels, what a " + std::to_string(p.width) + " x " +
             std::to_string(p.height) + " patch at " + mpp_string(o_.mpp()) + " um/px takes";
-    physical = {{"mpp", o_.mpp()}, {"patch_width", pw}, {"patch_height", ph}, {"upsample", patch.upsample}};
+    physical = {{"mpp", o_.mpp()}, {"upsample", patch.upsample}};
+    if (o_.resample() == ResampleMode::Patch) {
+      physical["patch_width"] = pw, physical["patch_height"] = ph;
+    } else {
+      sx = patch.level_mpp_x / o_.mpp(), sy = patch.level_mpp_y / o_.mpp();
+      resample = sx != 1 || sy != 1;  // at the level's own mpp there is nothing to resample
+    }
+  } else if (o_.width() < p.width || o_.height() < p.height) {
+    // A BigChunk smaller than a patch would serve one patch over and over, or padding.
+    throw InputError("BigChunk of " + std::to_string(o_.width()) + " x " + std::to_string(o_.height()) +
+                     " pixels is smaller than the " + std::to_string(p.width) + " x " + std::to_string(p.height) +
+                     " patch");
   }
   const LevelInfo& L = slide.level(level);
   if (L.width < pw || L.height < ph) {
     throw SlideInputError(slide.path(), "level " + std::to_string(level) + " is " + std::to_string(L.width) + " x " +
                                             std::to_string(L.height) + " pixels, smaller than " + needs);
   }
-  const int w = int(std::min<std::int64_t>(bw, L.width));
-  const int h = int(std::min<std::int64_t>(bh, L.height));
+  int w = int(std::min<std::int64_t>(o_.width(), L.width));
+  int h = int(std::min<std::int64_t>(o_.height(), L.height));
+  int tw = w, th = h;  // the BigChunk as held: resampled, or as read
+  if (resample) {
+    // Whole target pixels: the most that fit in the level pixels asked for (within the BigChunk
+    // area), and the level pixels they cover, rounded (so the read differs from the request by
+    // less than one target pixel's worth of level pixels).
+    const auto cap = std::int64_t(options().max_bigchunk_bytes() / 3);
+    tw = int(std::floor(w * sx)), th = int(std::floor(h * sy));
+    while (std::int64_t(tw) * th > cap && (tw > p.width || th > p.height))
+      tw = std::max(p.width, tw * 9 / 10), th = std::max(p.height, th * 9 / 10);
+    if (tw < p.width || th < p.height) {
+      throw SlideInputError(slide.path(), "a BigChunk of " + std::to_string(w) + " x " + std::to_string(h) +
+                                              " pixels of level " + std::to_string(level) + " is " +
+                                              std::to_string(tw) + " x " + std::to_string(th) + " pixels at " +
+                                              mpp_string(o_.mpp()) + " um/px, smaller than the " +
+                                              std::to_string(p.width) + " x " + std::to_string(p.height) +
+                                              " patch: give a larger BigChunk (it counts pixels of the level read)");
+    }
+    w = int(std::min<std::int64_t>(L.width, std::llround(tw / sx)));
+    h = int(std::min<std::int64_t>(L.height, std::llround(th / sy)));
+    pw = std::min<std::int64_t>(w, std::llround(std::ceil(p.width / sx))),
+    ph = std::min<std::int64_t>(h, std::llround(std::ceil(p.height / sy)));
+    physical["resample"] = "bigchunk";
+    physical["read"] = {w, h};
+    physical["level_downsample"] = L.downsample;
+  } else if (w < pw || h < ph) {
+    throw SlideInputError(slide.path(), "a BigChunk of " + std::to_string(w) + " x " + std::to_string(h) +
+                                            " pixels of level " + std::to_string(level) + " is smaller than " + needs);
+  }
   // On the tile grid, per axis where the BigChunk can move and holds a tile's worth of patch
   // offsets: positions are then multiples of the tile, and the collector draws patch offsets
   // from [0, span), a multiple of the tile too, which keeps the interior's pixels equally likely.
@@ -107,9 +147,32 @@ std::optional<BigChunk> RandomBigChunkLoader::extract_bigchunk(const nlohmann::j
   }
   BigChunk bc;
   bc.region = {std::llround(lx * L.downsample), std::llround(ly * L.downsample), level, w, h, L.downsample};
-  bc.data = allocate(h, w, 3);
-  // A damaged tile costs its own pixels, not the BigChunk: the collector draws around it.
-  bc.damaged = slide.read_region_salvage(bc.data.data, bc.region.x, bc.region.y, level, w, h);
+  if (!resample) {
+    bc.data = allocate(h, w, 3);
+    // A damaged tile costs its own pixels, not the BigChunk: the collector draws around it.
+    bc.damaged = slide.read_region_salvage(bc.data.data, bc.region.x, bc.region.y, level, w, h);
+  } else {
+    // Read here (this process's scratch), resampled once into the BigChunk area: the collector
+    // then cuts patches as at a native level, in pixels of the target mpp.
+    if (scratch_.total() * scratch_.elemSize() < std::size_t(w) * std::size_t(h) * 3) scratch_.create(h, w, CV_8UC3);
+    const cv::Mat read(h, w, CV_8UC3, scratch_.data);
+    const std::vector<DamagedPiece> damaged =
+        slide.read_region_salvage(read.data, bc.region.x, bc.region.y, level, w, h);
+    bc.data = allocate(th, tw, 3);
+    resize_into(read, bc.data, o_.upsample() && (sx > 1 || sy > 1));
+    // Damage in pixels of the resampled BigChunk: every target pixel any damaged pixel feeds.
+    for (DamagedPiece d : damaged) {
+      const int x0 = int(std::floor(d.x * sx)), y0 = int(std::floor(d.y * sy));
+      const int x1 = std::min(tw, int(std::ceil((d.x + d.width) * sx)) + 1),
+                y1 = std::min(th, int(std::ceil((d.y + d.height) * sy)) + 1);
+      d.x = std::max(0, x0 - 1), d.y = std::max(0, y0 - 1), d.width = x1 - d.x, d.height = y1 - d.y;
+      bc.damaged.push_back(d);
+    }
+    bc.region.width = tw, bc.region.height = th;
+    bc.region.downsample = L.downsample * double(w) / tw;  // level-0 pixels per BigChunk pixel
+    span_x = std::min<std::int64_t>(tw - p.width + 1, std::int64_t(std::floor(span_x * sx)));
+    span_y = std::min<std::int64_t>(th - p.height + 1, std::int64_t(std::floor(span_y * sy)));
+  }
   if (!physical.is_null()) bc.info = std::move(physical);  // how the collector cuts and resizes
   if (gx || gy)
     bc.info["patch_offsets"] = {gx && lx % gx == 0 ? span_x : 0,
@@ -129,9 +192,10 @@ Extraction RandomSmallChunkCollector::extract_smallchunk(std::uint64_t call_coun
   const std::uint64_t reports = bc.damaged.size();
   if (call_count < reports) {
     const DamagedPiece& d = bc.damaged[call_count];
-    const double ds = bc.region.downsample;
+    const double ds = bc.region.downsample, lds = bc.info.value("level_downsample", ds);
     return Extraction::skip({bc.region.x + std::llround(d.x * ds), bc.region.y + std::llround(d.y * ds),
-                             bc.region.level, d.width, d.height, "damaged tile skipped: " + d.reason});
+                             bc.region.level, int(std::lround(d.width * ds / lds)),
+                             int(std::lround(d.height * ds / lds)), "damaged tile skipped: " + d.reason});
   }
   if (o_.max_per_bigchunk() > 0 && call_count - reports >= o_.max_per_bigchunk()) return Extraction::done();
   const PatchShape& p = options().patch_shape();
@@ -140,10 +204,18 @@ Extraction RandomSmallChunkCollector::extract_smallchunk(std::uint64_t call_coun
   int rw = p.width, rh = p.height;
   double mpp = 0;
   bool upsample = false;
+  // The level pixels the BigChunk was read from, when it was resampled once (else its own size).
+  int read_w = bc.data.cols, read_h = bc.data.rows;
+  PatchCut::Resample how = PatchCut::Resample::kBigChunk;
   if (const auto it = bc.info.find("mpp"); it != bc.info.end()) {
     mpp = it->get<double>();
-    rw = bc.info.at("patch_width").get<int>(), rh = bc.info.at("patch_height").get<int>();
     upsample = bc.info.value("upsample", false);
+    if (const auto pw = bc.info.find("patch_width"); pw != bc.info.end()) {
+      rw = pw->get<int>(), rh = bc.info.at("patch_height").get<int>();
+      how = PatchCut::Resample::kPatch;
+    } else if (const auto read = bc.info.find("read"); read != bc.info.end()) {
+      read_w = read->at(0).get<int>(), read_h = read->at(1).get<int>();
+    }
   }
   if (bc.data.cols < rw || bc.data.rows < rh || bc.data.channels() != p.channels) {
     throw Error("BigChunk " + std::to_string(bc.data.cols) + " x " + std::to_string(bc.data.rows) +
@@ -224,13 +296,19 @@ Extraction RandomSmallChunkCollector::extract_smallchunk(std::uint64_t call_coun
   if (rw != p.width || rh != p.height) {
     c.data = resize_to_patch(c.data, cv::Size(p.width, p.height), upsample);
   }
-  if (mpp > 0) c.width = rw, c.height = rh, c.mpp = mpp;
+  c.cut = {how, read_w, read_h, px, py};
   c.level = bc.region.level;
-  // Level-0 position: the BigChunk's corner plus the offset, scaled by the level's downsample.
-  const double lx = double(bc.region.x) / bc.region.downsample + px;
-  const double ly = double(bc.region.y) / bc.region.downsample + py;
-  c.x = std::llround(lx * bc.region.downsample);
-  c.y = std::llround(ly * bc.region.downsample);
+  // Level-0 position: the BigChunk's corner plus the offset in level pixels (through the
+  // resample's ratio, per axis, when there was one), scaled by the level's downsample.
+  const double lds = bc.info.value("level_downsample", bc.region.downsample);
+  const double fx = double(read_w) / bc.data.cols, fy = double(read_h) / bc.data.rows;
+  c.x = bc.region.x + std::llround(px * fx * lds);
+  c.y = bc.region.y + std::llround(py * fy * lds);
+  if (mpp > 0) {  // the patch's footprint in level pixels, rounded
+    c.mpp = mpp;
+    c.width = how == PatchCut::Resample::kPatch ? rw : int(std::lround(rw * fx));
+    c.height = how == PatchCut::Resample::kPatch ? rh : int(std::lround(rh * fy));
+  }
   return c;
 }
 

@@ -24,6 +24,7 @@
 #include <type_traits>
 
 #include "engine/futex.hpp"
+#include "pydmed/engine/patch_cut.hpp"
 
 namespace pydmed::detail {
 
@@ -46,6 +47,7 @@ struct SlotHeader {
   std::uint64_t data_len;  // bytes of pixels after the info area; 0: a SkippedRegion report
                            // (x, y, level, width, height: the region; info: the reason text)
   double mpp;              // microns per pixel of the patch; 0: not resampled
+  PatchCut cut;            // how it was cut (SmallChunk::cut)
 };
 // Written by one process and read by another with plain copies.
 static_assert(std::is_trivially_copyable_v<SlotHeader> && std::is_standard_layout_v<SlotHeader>);

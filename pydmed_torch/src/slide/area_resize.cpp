@@ -34,25 +34,29 @@ std::vector<Weight> area_table(int ssize, int dsize, int cn, double scale) {
 
 cv::Mat resize_to_patch(const cv::Mat& src, cv::Size size, bool upsample) {
   if (src.size() == size) return src;
-  if (upsample) {
-    cv::Mat out;
-    cv::resize(src, out, size, 0, 0, cv::INTER_LINEAR);
-    return out;
-  }
+  cv::Mat dst(size, src.type());
+  resize_into(src, dst, upsample);
+  return dst;
+}
+
+void resize_into(const cv::Mat& src, cv::Mat dst, bool upsample) {
+  const cv::Size size = dst.size();
+  const std::uint8_t* const before = dst.data;
+  auto opencv = [&](int interpolation) {
+    cv::resize(src, dst, size, 0, 0, interpolation);
+    CV_Assert(dst.data == before);  // written in place
+  };
+  if (src.size() == size) return src.copyTo(dst);
+  if (upsample) return opencv(cv::INTER_LINEAR);
   const double scale_x = 1. / (double(size.width) / src.cols), scale_y = 1. / (double(size.height) / src.rows);
   const int ix = cv::saturate_cast<int>(scale_x), iy = cv::saturate_cast<int>(scale_y);
   const bool integral = std::abs(scale_x - ix) < DBL_EPSILON && std::abs(scale_y - iy) < DBL_EPSILON;
-  if (integral || scale_x < 1 || scale_y < 1 || src.type() != CV_8UC3) {
-    cv::Mat out;
-    cv::resize(src, out, size, 0, 0, cv::INTER_AREA);
-    return out;
-  }
+  if (integral || scale_x < 1 || scale_y < 1 || src.type() != CV_8UC3) return opencv(cv::INTER_AREA);
   constexpr int cn = 3;
   const std::vector<Weight> xtab = area_table(src.cols, size.width, cn, scale_x);
   const std::vector<Weight> ytab = area_table(src.rows, size.height, 1, scale_y);
   const int width = size.width * cn;
   std::vector<float> buf(static_cast<std::size_t>(width)), sum(static_cast<std::size_t>(width), 0.f);
-  cv::Mat dst(size, CV_8UC3);
   int cached = -1, prev_dy = ytab.front().di;
   for (const Weight& yw : ytab) {
     if (yw.si != cached) {
@@ -85,6 +89,5 @@ cv::Mat resize_to_patch(const cv::Mat& src, cv::Size size, bool upsample) {
   }
   std::uint8_t* D = dst.ptr<std::uint8_t>(prev_dy);
   for (int i = 0; i < width; ++i) D[i] = cv::saturate_cast<std::uint8_t>(sum[std::size_t(i)]);
-  return dst;
 }
 }  // namespace pydmed

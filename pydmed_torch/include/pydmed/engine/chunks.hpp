@@ -10,6 +10,7 @@
 #include <opencv2/core.hpp>
 
 #include "pydmed/data/dataset.hpp"
+#include "pydmed/engine/patch_cut.hpp"
 #include "pydmed/slide/region.hpp"
 
 namespace pydmed {
@@ -34,6 +35,7 @@ struct SmallChunk {
   int width = 0, height = 0;
   double mpp = 0;
   nlohmann::json info;  // user keys (null: none, the fast path)
+  PatchCut cut;
 };
 
 // A region a collector could not serve (a window over a damaged tile): reported to the root

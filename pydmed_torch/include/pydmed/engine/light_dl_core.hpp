@@ -27,7 +27,8 @@ struct ChunkRecord {
   // microns per pixel when read at a physical resolution (0: not resampled).
   int height = 0, width = 0, channels = 0;
   double mpp = 0;
-  RegionInfo bigchunk;    // the BigChunk it was cut from (downsample not carried: 0)
+  RegionInfo bigchunk;    // the BigChunk it was cut from, its size as held (downsample not carried: 0)
+  PatchCut cut;           // how the patch was cut from it (SmallChunk::cut)
   std::string info_json;  // the SmallChunk's info, "" when none
 };
 

@@ -25,7 +25,7 @@ struct PatchShape {
 // What the options imply in shared and root memory, computed before anything is mapped.
 struct MemoryPlan {
   std::size_t rings = 0;       // SmallChunk rings, all collectors
-  std::size_t bigchunks = 0;   // BigChunk buffers, all collectors
+  std::size_t bigchunks = 0;   // BigChunk buffers, all collectors, with their loaders' scratch
   std::size_t control = 0;     // checkpoints, statuses, errors
   std::size_t root_queue = 0;  // the most the root holds of swapped-out patients' SmallChunks
   std::size_t slides = 0;      // what the loaders' open slides hold (Slide::resident_bytes_estimate)
@@ -56,6 +56,9 @@ struct Options {
   PYDMED_ARG(PatchShape, patch_shape) = {};
   // The largest BigChunk, in bytes (default: 2048 x 2048 RGB).
   PYDMED_ARG(std::size_t, max_bigchunk_bytes) = std::size_t{2048} * 2048 * 3;
+  // What a BigChunkLoader process holds beside its BigChunk areas while it makes a BigChunk (the
+  // read before a resample: RandomBigChunkOptions::scratch_bytes()); counted in the memory plan.
+  PYDMED_ARG(std::size_t, loader_scratch_bytes) = 0;
   PYDMED_ARG(std::size_t, max_smallchunk_info_bytes) = 1024;  // a SmallChunk's info, as JSON
   PYDMED_ARG(std::size_t, max_bigchunk_info_bytes) = 16384;
   PYDMED_ARG(std::size_t, max_checkpoint_bytes) = 65536;

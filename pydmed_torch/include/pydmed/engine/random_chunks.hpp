@@ -13,21 +13,33 @@
 
 namespace pydmed {
 
+// At a physical resolution between levels, how patches are made from the level read.
+// BigChunk: each BigChunk is resampled once (INTER_AREA, OpenCV's bit for bit) and patches are
+// cut from it, as fast as at a native level; a patch is the crop of the resampled BigChunk
+// (PatchCut says where). Patch: each patch is its own level region resized alone, independent
+// of its BigChunk (read_region_at_mpp of the patch), at the cost of a resize per patch.
+enum class ResampleMode { BigChunk, Patch };
+ResampleMode parse_resample_mode(const std::string& text);  // "bigchunk" / "patch"; OptionsError otherwise
+
 struct RandomBigChunkOptions {
   RandomBigChunkOptions() {}
   PYDMED_ARG(std::string, record) = "wsi";  // which of the patient's records to read
   PYDMED_ARG(int, level) = 0;
-  // Pixels of the level, clamped to the level's size. A BigChunk, or a level, smaller than the
-  // patch is an error of the patient's (it would serve one patch over and over, or padding).
+  // Pixels read at the level (at a native level and at an mpp alike: the BigChunk's decode and
+  // memory budget), clamped to the level's size. A BigChunk, or a level, smaller than the patch
+  // is an error of the patient's (it would serve one patch over and over, or padding).
   PYDMED_ARG(int, width) = 2048;
   PYDMED_ARG(int, height) = 2048;
   // > 0: pick among positions whose tissue fraction (TissueMask) is at least this.
   PYDMED_ARG(double, min_tissue) = 0.0;
-  // > 0: read at this many microns per pixel (Slide::physical_region): `level` is ignored,
-  // width/height and the patch shape are pixels at this mpp, and each patch is resized from
-  // its region of the level read (INTER_AREA). The BigChunk stays in the level's pixels, shrunk
-  // to fit Options::max_bigchunk_bytes when the slide is much finer than the target.
+  // > 0: read at this many microns per pixel (Slide::physical_region): `level` is ignored (the
+  // coarsest level at least as fine as the target), the patch shape is pixels at this mpp, and
+  // `resample` says how patches are made from the level read.
   PYDMED_ARG(double, mpp) = 0.0;
+  // With mpp: resample each BigChunk once (the default), or each patch alone. In BigChunk mode
+  // the read is sized to whole target pixels: the target size is floor(width x s) (s: target
+  // pixels per level pixel), and the read round(target / s) level pixels, per axis.
+  PYDMED_ARG(ResampleMode, resample) = ResampleMode::BigChunk;
   // With mpp finer than the slide's level 0: upsample (INTER_LINEAR) instead of failing.
   PYDMED_ARG(bool, upsample) = false;
   // For a record with annotations (record_annotations: a manifest's roi:RECORD column, or
@@ -48,10 +60,16 @@ struct RandomBigChunkOptions {
   PYDMED_ARG(bool, align_to_tiles) = true;
 
  public:
-  // What Options::max_bigchunk_bytes must hold for these BigChunks: width x height RGB, and 4x
-  // that at a physical resolution (the BigChunk is in the level's pixels: room for a level up to
-  // 2x finer than the target; the loader shrinks it beyond).
-  std::size_t bigchunk_bytes() const { return std::size_t(width()) * std::size_t(height()) * 3 * (mpp() > 0 ? 4 : 1); }
+  // What Options::max_bigchunk_bytes must hold for these BigChunks: width x height RGB (a
+  // resampled BigChunk is smaller when the target is coarser), and 4x that when upsampling (the
+  // loader shrinks a BigChunk that would be larger).
+  std::size_t bigchunk_bytes() const {
+    return std::size_t(width()) * std::size_t(height()) * 3 * (mpp() > 0 && upsample() ? 4 : 1);
+  }
+  // What Options::loader_scratch_bytes must hold: the read before the resample (BigChunk mode).
+  std::size_t scratch_bytes() const {
+    return mpp() > 0 && resample() == ResampleMode::BigChunk ? std::size_t(width()) * std::size_t(height()) * 3 : 0;
+  }
 };
 
 class RandomBigChunkLoader : public BigChunkLoader {
@@ -67,6 +85,7 @@ class RandomBigChunkLoader : public BigChunkLoader {
   std::unique_ptr<TissueMask> mask_;
   std::unique_ptr<Annotations> roi_;
   std::string roi_path_;  // its file, for messages and for the collector
+  cv::Mat scratch_;       // the level read before it is resampled (ResampleMode::BigChunk)
 };
 
 struct RandomSmallChunkOptions {

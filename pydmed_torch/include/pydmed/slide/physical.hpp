@@ -25,6 +25,9 @@ struct PhysicalRegion {
 // row it feeds); OpenCV itself for integer factors and anything but 8-bit RGB. INTER_LINEAR
 // when `upsample`.
 cv::Mat resize_to_patch(const cv::Mat& region, cv::Size size, bool upsample = false);
+// The same into `dst` (allocated, of the size wanted, 8-bit RGB; a header over shared memory is
+// written in place, never reallocated).
+void resize_into(const cv::Mat& region, cv::Mat dst, bool upsample = false);
 
 // Microns per pixel a microscope slide can have (a target, a manifest's, a slide's own): 0.01
 // (beyond any optical scanner) to 1,000 (a 1 mm pixel). Outside it a value is a mistake (an
