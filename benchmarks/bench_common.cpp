@@ -20,6 +20,7 @@ nlohmann::json Workload::to_json() const {
           {"max_per_bigchunk", max_per_bigchunk},
           {"seed", seed},
           {"mpp", mpp},
+          {"resample", resample},
           {"decode_threads", decode_threads},
           {"cores", sysconf(_SC_NPROCESSORS_ONLN)}};
 }

@@ -21,7 +21,8 @@ struct Workload {
   int patch = 224, bigchunk = 2048, collectors = 2, batch = 64, level = 0;
   int decode_threads = 1;  // Options::decode_threads, and per read in the decode_bound systems
   double seconds = 10, interval_resched = 5;
-  double mpp = 0;  // > 0: the pydmed_torch_mpp system reads at this many microns per pixel
+  double mpp = 0;                     // > 0: the pydmed_torch_mpp system reads at this many microns per pixel
+  std::string resample = "bigchunk";  // how it resamples: each BigChunk once, or each patch
   std::uint64_t max_per_bigchunk = 0, seed = 0;
   pydmed::Dataset dataset;
   nlohmann::json to_json() const;

@@ -35,6 +35,7 @@ nlohmann::json run_isolated(const std::string& name, const bench::Workload& w) {
       } else if (name == "pydmed_torch_mpp") {
         r = bench::measure(name, w, [&] { return bench::make_pydmed(w); });
         r["mpp"] = w.mpp;
+        r["resample"] = w.resample;
       } else if (name == "naive_read_region")
         r = bench::measure(name, w, [&] { return bench::make_naive(w); });
       else if (name == "chunkdataset")
@@ -93,6 +94,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 64));
   app.add_option("--mpp", w.mpp, "also run pydmed_torch_mpp: patches read at this many microns per pixel (resized)")
       ->check(CLI::PositiveNumber);
+  app.add_option("--resample", w.resample, "with --mpp: resample each BigChunk once (bigchunk) or each patch (patch)")
+      ->default_val("bigchunk")
+      ->check(CLI::IsMember({"bigchunk", "patch"}));
   app.add_option(
       "--systems", systems,
       "comma-separated: pydmed_torch,naive_read_region,chunkdataset (default), decode_bound (bare BigChunk reads, "

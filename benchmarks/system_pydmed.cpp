@@ -7,7 +7,12 @@
 namespace bench {
 
 pydmed::LightDL make_pydmed_dl(const Workload& w, torch::Device device, pydmed::Collate collate) {
-  const auto bigchunks = pydmed::RandomBigChunkOptions().level(w.level).width(w.bigchunk).height(w.bigchunk).mpp(w.mpp);
+  const auto bigchunks = pydmed::RandomBigChunkOptions()
+                             .level(w.level)
+                             .width(w.bigchunk)
+                             .height(w.bigchunk)
+                             .mpp(w.mpp)
+                             .resample(pydmed::parse_resample_mode(w.resample));
   return pydmed::LightDL(
       w.dataset, pydmed::random_bigchunk_loader(bigchunks),
       pydmed::random_smallchunk_collector(pydmed::RandomSmallChunkOptions().max_per_bigchunk(w.max_per_bigchunk)),
@@ -17,6 +22,7 @@ pydmed::LightDL make_pydmed_dl(const Workload& w, torch::Device device, pydmed::
           .maxlength_queue_smallchunk(std::max(100, w.batch))
           .patch_shape({w.patch, w.patch, 3})
           .max_bigchunk_bytes(bigchunks.bigchunk_bytes())
+          .loader_scratch_bytes(bigchunks.scratch_bytes())
           .interval_resched(w.interval_resched)
           .decode_threads(w.decode_threads)
           .seed(w.seed),

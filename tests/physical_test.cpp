@@ -160,6 +160,22 @@ TEST(Physical, ResizeToPatchIsOpenCvsInterAreaExactly) {
     ASSERT_EQ(cv::norm(pydmed::resize_to_patch(region, cv::Size(dw, dh)), want, cv::NORM_INF), 0)
         << sw << " x " << sh << " to " << dw << " x " << dh;
   }
+  // Factors up to 7 (up to 8 taps a pixel: the unrolled SSE2 paths and the general one), and a
+  // BigChunk-sized resample (what the loader does once per BigChunk).
+  for (int i = 0; i < 300; ++i) {
+    const int dw = int(rng.between(4, 120)), dh = int(rng.between(4, 120));
+    const int sw = int(rng.between(dw, std::min(7 * dw, 900))), sh = int(rng.between(dh, std::min(7 * dh, 900)));
+    const cv::Mat region = big(cv::Rect(0, 0, sw, sh));
+    cv::Mat want;
+    cv::resize(region, want, cv::Size(dw, dh), 0, 0, cv::INTER_AREA);
+    ASSERT_EQ(cv::norm(pydmed::resize_to_patch(region, cv::Size(dw, dh)), want, cv::NORM_INF), 0)
+        << sw << " x " << sh << " to " << dw << " x " << dh;
+  }
+  cv::Mat chunk(2048, 2048, CV_8UC3), want, into(1365, 1364, CV_8UC3);
+  cv::randu(chunk, 0, 256);
+  cv::resize(chunk, want, into.size(), 0, 0, cv::INTER_AREA);
+  pydmed::resize_into(chunk, into);
+  EXPECT_EQ(cv::norm(into, want, cv::NORM_INF), 0);
   cv::Mat up;
   cv::resize(big(cv::Rect(0, 0, 100, 100)), up, cv::Size(150, 150), 0, 0, cv::INTER_LINEAR);
   EXPECT_EQ(

@@ -15,6 +15,8 @@ Runner add_make_sample_slides(CLI::App& app) {
     std::int64_t size = 8192;
     std::uint64_t seed = 0;
     std::string from;
+    double mpp = 0.5;
+    int level_step = 2;
     bool force = false;
   };
   auto a = std::make_shared<Args>();
@@ -25,6 +27,13 @@ Runner add_make_sample_slides(CLI::App& app) {
   sub->add_option("--seed", a->seed, "random seed")->default_val(0)->check(unsigned_integer());
   sub->add_option("--from", a->from,
                   "a real slide: the pixels become mosaics of its tissue (for benchmarks on real tissue)");
+  sub->add_option("--mpp", a->mpp, "microns per pixel of level 0, written as resolution tags")
+      ->default_val(0.5)
+      ->check(mpp_value());
+  sub->add_option("--level-step", a->level_step,
+                  "each level's downsample from the one before: 2, or 4 (as 40x scanners)")
+      ->default_val(2)
+      ->check(CLI::IsMember({2, 4}));
   sub->add_flag("--force", a->force, "replace slide_NNN.tiff and manifest.csv files already in DIR");
   return [a] {
     // Files of the user's (or of an earlier run) that this run would replace: refused unless asked.
@@ -42,7 +51,10 @@ Runner add_make_sample_slides(CLI::App& app) {
           throw UsageError(p.string() + ": already exists; make-sample-slides replaces it only with --force");
       }
     }
-    const Dataset ds = make_sample_dataset(a->dir, a->count, a->size, a->seed, a->from);
+    const Dataset ds = make_sample_dataset(
+        a->dir, a->count,
+        SampleSlideOptions().width(a->size).height(a->size).seed(a->seed).source(a->from).mpp(a->mpp).level_step(
+            a->level_step));
     OutputFile out("-");
     for (const Patient& p : ds.list_patients)
       out.write(p.record("wsi").path() + "\tlabel=" + p.labels["class"].dump() + '\n');

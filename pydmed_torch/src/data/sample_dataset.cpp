@@ -15,6 +15,11 @@ namespace pydmed {
 
 Dataset make_sample_dataset(const std::string& dir, int count, std::int64_t size, std::uint64_t seed,
                             const std::string& source) {
+  return make_sample_dataset(dir, count, SampleSlideOptions().width(size).height(size).seed(seed).source(source));
+}
+
+Dataset make_sample_dataset(const std::string& dir, int count, const SampleSlideOptions& base) {
+  const std::uint64_t seed = base.seed();
   if (count <= 0) throw Error("make_sample_dataset: count must be positive");
   std::error_code ec;
   fs::create_directories(dir, ec);
@@ -32,9 +37,7 @@ Dataset make_sample_dataset(const std::string& dir, int count, std::int64_t size
     const fs::path tmp = file.string() + ".part";
     const PartialFile partial(tmp.string());  // Ctrl-C in the command-line tool removes it too
     try {
-      write_sample_slide(
-          tmp.string(),
-          SampleSlideOptions().width(size).height(size).seed(slide_seed).label(labels[std::size_t(i)]).source(source));
+      write_sample_slide(tmp.string(), SampleSlideOptions(base).seed(slide_seed).label(labels[std::size_t(i)]));
     } catch (...) {
       fs::remove(tmp, ec);  // a failed write (full disk) leaves nothing behind either
       throw;

@@ -172,7 +172,9 @@ int write_sample_slide(const std::string& path, const SampleSlideOptions& o) {
   cv::Mat tile(ts, ts, CV_8UC3);
   std::int64_t w = o.width(), h = o.height();
   int level = 0;
-  for (double ds = 1.0;; ds *= 2, ++level) {
+  const int step = o.level_step();
+  if (step != 2 && step != 4) throw Error(path + ": level_step must be 2 or 4, not " + std::to_string(step));
+  for (double ds = 1.0;; ds *= step, ++level) {
     TIFF* t = tif.get();
     TIFFSetField(t, TIFFTAG_SUBFILETYPE, level == 0 ? 0 : FILETYPE_REDUCEDIMAGE);
     TIFFSetField(t, TIFFTAG_IMAGEWIDTH, std::uint32_t(w));
@@ -208,8 +210,8 @@ int write_sample_slide(const std::string& path, const SampleSlideOptions& o) {
       throw Error(path + ": writing a TIFF directory failed: " + (errno ? std::strerror(errno) : errors.last));
     }
     if (w <= ts && h <= ts) break;
-    w = std::max<std::int64_t>(1, (w + 1) / 2);
-    h = std::max<std::int64_t>(1, (h + 1) / 2);
+    w = std::max<std::int64_t>(1, (w + step - 1) / step);
+    h = std::max<std::int64_t>(1, (h + step - 1) / step);
   }
   return level + 1;
 }

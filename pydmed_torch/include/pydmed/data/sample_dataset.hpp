@@ -5,6 +5,7 @@
 #include <string>
 
 #include "pydmed/data/dataset.hpp"
+#include "pydmed/slide/sample_slide.hpp"
 
 namespace pydmed {
 
@@ -14,5 +15,8 @@ namespace pydmed {
 // (SampleSlideOptions::source; the labels then mean nothing). Returns the dataset.
 Dataset make_sample_dataset(const std::string& dir, int count, std::int64_t size, std::uint64_t seed,
                             const std::string& source = "");
+// The same with every slide's options but label and seed given (size, mpp, level_step, source):
+// `base.seed()` seeds the labels and each slide's own seed.
+Dataset make_sample_dataset(const std::string& dir, int count, const SampleSlideOptions& base);
 
 }  // namespace pydmed
