@@ -39,17 +39,9 @@ std::vector<std::string> sorted_lines(const std::string& s) {
   return v;
 }
 
-void make_slides(const std::string& dir, int count) {
-  std::string out, err;
-  ASSERT_EQ(run_command(kCli + " make-sample-slides " + dir + " --count " + std::to_string(count) + " --size 1024",
-                        &out, &err),
-            0)
-      << err;
-}
-
 TEST(AbsurdInput, ResolutionsNoMicroscopeHasAreRefusedInOneLine) {
   TempDir t;
-  make_slides(t.file("s"), 1);
+  pydmed::test::make_sample_slides(t.file("s"), 1);
   const std::string slide = t.file("s/slide_000.tiff");
   std::string out, err;
   for (const std::string flag : {"--mpp 1e20", "--mpp 1e-9", "--slide-mpp 1e-300", "--magnification 1e9"}) {
@@ -117,7 +109,7 @@ TEST(AbsurdInput, ATiffInInchesHasNoMppAndSlideMppGivesIt) {
 
 TEST(AbsurdInput, MessagesSayWhatIsWrong) {
   TempDir t;
-  make_slides(t.file("s"), 2);
+  pydmed::test::make_sample_slides(t.file("s"), 2);
   fs::create_directory(t.file("roi_dir"));
   try {
     (void)pydmed::Annotations::read(t.file("roi_dir"));
@@ -145,7 +137,7 @@ namespace {
 // An annotation file with no polygon under --roi include serves nothing, not the whole slide.
 TEST(AbsurdInput, AnnotationsWithoutAPolygonServeNothing) {
   TempDir t;
-  make_slides(t.file("s"), 1);
+  pydmed::test::make_sample_slides(t.file("s"), 1);
   const std::string slide = t.file("s/slide_000.tiff");
   std::string out, err;
   for (const std::string roi : {R"({"type":"FeatureCollection","features":[]})", "[]",
@@ -180,7 +172,7 @@ TEST(AbsurdInput, AnnotationsWithoutAPolygonServeNothing) {
 // named before the run, however short the run.
 TEST(AbsurdInput, DeterministicErrorsAreOneLineEach) {
   TempDir t;
-  make_slides(t.file("s"), 2);
+  pydmed::test::make_sample_slides(t.file("s"), 2);
   cv::imwrite(t.file("plain.png"), cv::Mat(600, 600, CV_8UC3, cv::Scalar(50, 100, 150)));  // no mpp
   std::string out, err;
   // Set aside at the first failure: the run ends (nothing left to serve), one line said.

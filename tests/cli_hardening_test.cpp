@@ -158,24 +158,14 @@ TEST(CliHardening, FlagsRefuseNegativeAndOutOfRangeValuesNamingTheFlag) {
   EXPECT_NE(err.find("--stride: must be an integer from 1 to 65536 (got 0)"), std::string::npos) << err;
 }
 
-// Starts `command` (through sh -c, exec'd so the pid is the command's), returns its pid.
-pid_t start(const std::string& command) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    execl("/bin/sh", "sh", "-c", ("exec " + command).c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  return pid;
-}
-
 TEST(CliHardening, SignalsEndAStreamWithWholeLinesAndASummary) {
   PYDMED_REQUIRE_WSI();
   for (int sig : {SIGINT, SIGTERM}) {
     SCOPED_TRACE(sig == SIGINT ? "SIGINT" : "SIGTERM");
     TempDir t;
-    const pid_t pid =
-        start(kCli + " stream " + pydmed::test::wsi_dir() + " --seconds 600 --patch 64 --bigchunk 512 --out " +
-              t.file("s.tsv") + " 2>" + t.file("err"));
+    const pid_t pid = pydmed::test::start_command(kCli + " stream " + pydmed::test::wsi_dir() +
+                                                  " --seconds 600 --patch 64 --bigchunk 512 --out " + t.file("s.tsv") +
+                                                  " 2>" + t.file("err"));
     // Until the run has written something past its header, however slow the machine.
     while (read_file(t.file("s.tsv")).size() < (1u << 20) && waitpid(pid, nullptr, WNOHANG) == 0) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -197,7 +187,8 @@ TEST(CliHardening, SignalsEndAStreamWithWholeLinesAndASummary) {
 // normally would, at once, instead of being held until the end.
 TEST(CliHardening, ASignalOutsideARunEndsTheProcess) {
   TempDir t;
-  const pid_t pid = start(kCli + " make-sample-slides " + t.file("s") + " --count 50 --size 3000 2>/dev/null");
+  const pid_t pid =
+      pydmed::test::start_command(kCli + " make-sample-slides " + t.file("s") + " --count 50 --size 3000 2>/dev/null");
   while (!std::filesystem::exists(t.file("s/slide_000.tiff.part")) && waitpid(pid, nullptr, WNOHANG) == 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }

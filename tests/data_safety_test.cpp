@@ -29,25 +29,6 @@ namespace {
 
 const std::string kCli = PYDMED_CLI;
 
-// Sample slides in DIR (tiny: these tests are about files, not pixels).
-void make_slides(const std::string& dir, int count, int seed = 0) {
-  std::string out, err;
-  ASSERT_EQ(run_command(kCli + " make-sample-slides " + dir + " --count " + std::to_string(count) +
-                            " --size 1024 --seed " + std::to_string(seed),
-                        &out, &err),
-            0)
-      << err;
-}
-
-pid_t start(const std::string& command) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    execl("/bin/sh", "sh", "-c", ("exec " + command).c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  return pid;
-}
-
 TEST(DataSafety, SameFileComparesIdentityNotSpelling) {
   TempDir t;
   write_file(t.file("o.tsv"), "x\n");
@@ -62,7 +43,7 @@ TEST(DataSafety, SameFileComparesIdentityNotSpelling) {
 
 TEST(DataSafety, AnUnusableStateLeavesTheOutputAsItWas) {
   TempDir t;
-  make_slides(t.file("s"), 2);
+  pydmed::test::make_sample_slides(t.file("s"), 2);
   const std::string keep = "patient\tx\n1\t2\n";
   write_file(t.file("keep.tsv"), keep);
   std::string out, err;
@@ -84,7 +65,7 @@ TEST(DataSafety, AnUnusableStateLeavesTheOutputAsItWas) {
 
 TEST(DataSafety, TheStateCannotBeTheOutputByAnyName) {
   TempDir t;
-  make_slides(t.file("s"), 1);
+  pydmed::test::make_sample_slides(t.file("s"), 1);
   fs::create_symlink(t.file("o.tsv"), t.file("link.json"));
   for (const std::string state : {t.path() + "/./o.tsv", t.file("link.json")}) {
     SCOPED_TRACE(state);
@@ -101,7 +82,7 @@ TEST(DataSafety, TheStateCannotBeTheOutputByAnyName) {
 
 TEST(DataSafety, AnOutputThatIsAnInputIsRefused) {
   TempDir t;
-  make_slides(t.file("s"), 2);
+  pydmed::test::make_sample_slides(t.file("s"), 2);
   const std::string slide = t.file("s/slide_000.tiff"), manifest = t.file("s/manifest.csv");
   cv::imwrite(t.file("v.png"), cv::Mat(64, 64, CV_8UC3, cv::Scalar(200, 100, 50)));
   fs::create_symlink(slide, t.file("alias.tiff"));
@@ -148,9 +129,10 @@ TEST(DataSafety, MakeSampleSlidesReplacesFilesOnlyWithForce) {
 
 TEST(DataSafety, ASecondRunOnTheSameStateOrOutputIsRefused) {
   TempDir t;
-  make_slides(t.file("s"), 2);
+  pydmed::test::make_sample_slides(t.file("s"), 2);
   const std::string run = kCli + " stream " + t.file("s") + " --seconds 600 --patch 64 --bigchunk 256 --out ";
-  const pid_t first = start(run + t.file("o.tsv") + " --state " + t.file("st.json") + " 2>" + t.file("err"));
+  const pid_t first =
+      pydmed::test::start_command(run + t.file("o.tsv") + " --state " + t.file("st.json") + " 2>" + t.file("err"));
   // Until the first run has committed its fresh state.
   while (!fs::exists(t.file("st.json")) && waitpid(first, nullptr, WNOHANG) == 0)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -202,8 +184,8 @@ TEST(DataSafety, ALockIsFreedWhenItsProcessIsKilled) {
 
 TEST(DataSafety, ASlideReplacedBetweenStopsIsRefusedNamingIt) {
   TempDir t;
-  make_slides(t.file("s"), 2);
-  make_slides(t.file("other"), 2, 7);
+  pydmed::test::make_sample_slides(t.file("s"), 2);
+  pydmed::test::make_sample_slides(t.file("other"), 2, 1024, 7);
   const std::string run = kCli + " sliding-window " + t.file("s") + " --kernel 128 --out " + t.file("o.tsv") +
                           " --state " + t.file("st.json");
   std::string out, err;
@@ -220,7 +202,7 @@ TEST(DataSafety, ASlideReplacedBetweenStopsIsRefusedNamingIt) {
 // every patient is finished, nothing is left to wait for. `timeout` turns a hang into a failure.
 TEST(DataSafety, AFinishedStateEndsAtOnce) {
   TempDir t;
-  make_slides(t.file("s"), 2);
+  pydmed::test::make_sample_slides(t.file("s"), 2);
   std::string out, err;
   const std::string sw = kCli + " sliding-window " + t.file("s") + " --kernel 128 --out " + t.file("o.tsv") +
                          " --state " + t.file("st.json");
@@ -240,7 +222,7 @@ TEST(DataSafety, AFinishedStateEndsAtOnce) {
 // resume over other windows: refused in one line, the output untouched.
 TEST(DataSafety, AStateOfAnotherVersionIsRefused) {
   TempDir t;
-  make_slides(t.file("s"), 1);
+  pydmed::test::make_sample_slides(t.file("s"), 1);
   const std::string run = kCli + " sliding-window " + t.file("s") + " --kernel 256 --out " + t.file("o.tsv") +
                           " --state " + t.file("st.json");
   std::string out, err;
@@ -258,7 +240,7 @@ TEST(DataSafety, AStateOfAnotherVersionIsRefused) {
 
 TEST(DataSafety, AFolderScanKeepsLinkedSlidesAsListed) {
   TempDir t;
-  make_slides(t.file("elsewhere"), 2);
+  pydmed::test::make_sample_slides(t.file("elsewhere"), 2);
   fs::create_directory(t.file("d"));
   // Listed a, b; their targets sort the other way round.
   fs::create_symlink(t.file("elsewhere/slide_001.tiff"), t.file("d/a.tiff"));
@@ -273,7 +255,7 @@ TEST(DataSafety, AFolderScanKeepsLinkedSlidesAsListed) {
 
 TEST(DataSafety, AFolderScanSkipsTheProjectsOwnPictures) {
   TempDir t;
-  make_slides(t.file("s"), 2);
+  pydmed::test::make_sample_slides(t.file("s"), 2);
   const cv::Mat picture(32, 48, CV_8UC3, cv::Scalar(0, 0, 255));
   pydmed::write_image(t.file("s/coverage_0.png"), picture);  // what coverage and heatmaps write
   cv::imwrite(t.file("s/zz_user.png"), picture);             // a user's PNG stays a slide

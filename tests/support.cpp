@@ -1,5 +1,7 @@
 #include "support.hpp"
 
+#include <gtest/gtest.h>
+
 #include <openssl/evp.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -102,6 +104,24 @@ StoppedRuns run_with_stops(const std::string& command, const std::function<std::
     ++r.stops;
   }
   return r;
+}
+
+int start_command(const std::string& command) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", ("exec " + command).c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
+void make_sample_slides(const std::string& dir, int count, int size, int seed) {
+  std::string out, err;
+  const int status =
+      run_command(std::string(PYDMED_CLI) + " make-sample-slides " + dir + " --count " + std::to_string(count) +
+                      " --size " + std::to_string(size) + " --seed " + std::to_string(seed),
+                  &out, &err);
+  if (status != 0) ADD_FAILURE() << "make-sample-slides " << dir << ": " << err;
 }
 
 }  // namespace pydmed::test

@@ -34,6 +34,12 @@ std::string read_file(const std::string& path);
 // Runs `command` through the shell; returns its exit status, fills stdout and stderr.
 int run_command(const std::string& command, std::string* out, std::string* err);
 
+// Starts `command` (through sh -c, exec'd so the pid is the command's); returns its pid.
+int start_command(const std::string& command);
+
+// `pydmed make-sample-slides DIR --count N --size S --seed SEED`; fails the test if it fails.
+void make_sample_slides(const std::string& dir, int count, int size = 1024, int seed = 0);
+
 // A resumable command run again and again: each run is stopped as soon as `progress()` (what
 // its state says was committed) has grown past its value when the run started, at most
 // `max_stops` times (SIGKILL; with `interrupts`, SIGKILL and SIGINT in turn), then a run is

@@ -56,33 +56,20 @@ OutputFile::OutputFile(const std::string& path, Mode mode, std::size_t buffer_by
   fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
   if (fd_ < 0) fail("cannot open for writing", errno);
   if (::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode)) {
-    try {
-      RunLock::lock_open_file(fd_, name_);
-    } catch (...) {
-      ::close(fd_);
-      fd_ = -1;
-      throw;
-    }
-    if (::ftruncate(fd_, 0) != 0) {
-      const int err = errno;
-      ::close(fd_);
-      fd_ = -1;
-      fail("cannot empty it", err);
-    }
+    lock();
+    if (::ftruncate(fd_, 0) != 0) give_up("cannot empty it");
   }
 }
 
-OutputFile::OutputFile(const std::string& path, std::uint64_t keep_bytes)
-    : name_(path), path_(path), buffer_bytes_(std::size_t(1) << 20) {
-  fd_ = ::open(path_.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd_ < 0) fail("cannot open to continue it", errno);
-  // Closed before throwing: the destructor does not run for a constructor that throws.
-  auto give_up = [this](const std::string& what) {
-    const int err = errno;
-    ::close(fd_);
-    fd_ = -1;
-    fail(what, err);
-  };
+// Closed before throwing: the destructor does not run for a constructor that throws.
+void OutputFile::give_up(const std::string& what) {
+  const int err = errno;
+  ::close(fd_);
+  fd_ = -1;
+  fail(what, err);
+}
+
+void OutputFile::lock() {
   try {
     RunLock::lock_open_file(fd_, name_);
   } catch (...) {
@@ -90,6 +77,13 @@ OutputFile::OutputFile(const std::string& path, std::uint64_t keep_bytes)
     fd_ = -1;
     throw;
   }
+}
+
+OutputFile::OutputFile(const std::string& path, std::uint64_t keep_bytes)
+    : name_(path), path_(path), buffer_bytes_(std::size_t(1) << 20) {
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd_ < 0) fail("cannot open to continue it", errno);
+  lock();
   struct stat st {};
   if (::fstat(fd_, &st) != 0) give_up("cannot read its size");
   if (!S_ISREG(st.st_mode) || std::uint64_t(st.st_size) < keep_bytes) {

@@ -64,6 +64,10 @@ class OutputFile {
  private:
   void write_all(const char* data, std::size_t size);
   [[noreturn]] void fail(const std::string& what, int err) const;
+  // For the constructors: the run's lock on the open file (another run's: Error), and closing
+  // it before throwing (a constructor that throws runs no destructor).
+  void lock();
+  [[noreturn]] void give_up(const std::string& what);
 
   std::string name_;    // for messages
   std::string target_;  // where an Atomic file goes at close(); "" for Direct
