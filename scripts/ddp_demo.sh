@@ -31,17 +31,20 @@ status=0
 live=("${pids[@]}")
 # Reap ranks as they end; the first failure stops the rest. `wait -n` only says that one ended
 # (it may name none, when several end at once); each rank's own status comes from `wait PID`,
-# which bash keeps for a reaped job. A rank still running (or not yet reaped) answers kill -0.
+# which bash keeps for a reaped job. Which ranks still run: bash's own job table (`jobs -pr`),
+# not kill -0, which a reused pid would answer.
 while [ "${#live[@]}" -gt 0 ]; do
   wait -n "${live[@]}" 2>/dev/null
+  running=" $(jobs -pr | tr '\n' ' ') "
   rest=()
   for ((r = 0; r < n; r++)); do
     p="${pids[$r]}"
     case " ${live[*]} " in *" $p "*) ;; *) continue ;; esac
-    if kill -0 "$p" 2>/dev/null && ! grep -qs '^State:.*Z' "/proc/$p/status"; then
+    case "$running" in *" $p "*)
       rest+=("$p")
       continue
-    fi
+      ;;
+    esac
     wait "$p" 2>/dev/null
     rc=$?
     if [ "$rc" -ne 0 ] && [ "$status" -eq 0 ]; then

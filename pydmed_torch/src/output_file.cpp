@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "pydmed/error.hpp"
+#include "pydmed/file_identity.hpp"
 #include "pydmed/partial_files.hpp"
 #include "pydmed/run_lock.hpp"
 #include "slide/image_header.hpp"
@@ -18,21 +19,6 @@
 namespace fs = std::filesystem;
 
 namespace pydmed {
-
-namespace {
-// `path` with symbolic links resolved (as far as they exist), so that an Atomic write replaces
-// the link's target and keeps the link.
-std::string resolve_links(const std::string& path) {
-  std::error_code ec;
-  fs::path p = path;
-  for (int hops = 0; hops < 40 && fs::is_symlink(fs::symlink_status(p, ec)); ++hops) {
-    const fs::path to = fs::read_symlink(p, ec);
-    if (ec) break;
-    p = to.is_absolute() ? to : p.parent_path() / to;
-  }
-  return p.string();
-}
-}  // namespace
 
 OutputFile::OutputFile(const std::string& path, Mode mode, std::size_t buffer_bytes) : buffer_bytes_(buffer_bytes) {
   if (path.empty() || path == "-") {
@@ -43,7 +29,8 @@ OutputFile::OutputFile(const std::string& path, Mode mode, std::size_t buffer_by
   }
   name_ = path;
   struct stat st {};
-  const std::string resolved = resolve_links(path);
+  // Links resolved: an Atomic write replaces the link's target and keeps the link.
+  const std::string resolved = resolved_path(path);
   const bool special = ::stat(resolved.c_str(), &st) == 0 && !S_ISREG(st.st_mode);  // a device, a pipe
   if (mode == Mode::Atomic && !special) {
     target_ = resolved;
@@ -52,13 +39,18 @@ OutputFile::OutputFile(const std::string& path, Mode mode, std::size_t buffer_by
   } else {
     path_ = path;
   }
-  // Not O_TRUNC: a file another run is writing is refused (locked) before it is emptied.
-  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
-  if (fd_ < 0) fail("cannot open for writing", errno);
-  if (::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode)) {
+  // Not O_TRUNC: a file another run is writing is refused (locked) before it is emptied. A file
+  // renamed away between the open and the lock (another run's .part put in place) is not ours
+  // to empty: open again.
+  for (;;) {
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+    if (fd_ < 0) fail("cannot open for writing", errno);
+    if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) return;
     lock();
-    if (::ftruncate(fd_, 0) != 0) give_up("cannot empty it");
+    if (RunLock::still_at(fd_, path_)) break;
+    ::close(fd_);
   }
+  if (::ftruncate(fd_, 0) != 0) give_up("cannot empty it");
 }
 
 // Closed before throwing: the destructor does not run for a constructor that throws.
@@ -124,7 +116,9 @@ void OutputFile::write_all(const char* data, std::size_t size) {
       if (errno == EINTR) continue;
       const int err = errno;
       // Best effort: a file that cannot shrink keeps its cut line, and the error says why.
-      if (whole_lines_ && owns_fd_ && target_.empty() && ::ftruncate(fd_, off_t(line_end_)) == 0) written_ = line_end_;
+      if (whole_lines_ && owns_fd_ && target_.empty() && ::ftruncate(fd_, off_t(line_end_)) == 0 &&
+          ::lseek(fd_, off_t(line_end_), SEEK_SET) >= 0)
+        written_ = line_end_;
       fail("write failed", err);
     }
     if (whole_lines_) {
@@ -167,20 +161,19 @@ void OutputFile::close() {
   }
   // fsync: on NFS and some full-disk cases the error shows only here, not at write().
   if (::fsync(fd_) != 0 && errno != EINVAL && errno != EROFS) fail("write failed", errno);
+  // Renamed while still locked: a second run can never lock (and empty) the file once it is in
+  // place.
   const int fd = fd_;
   fd_ = -1;
-  if (::close(fd) != 0) {
-    const int err = errno;
-    if (!target_.empty()) ::unlink(path_.c_str());
-    fail("close failed", err);
-  }
   if (!target_.empty() && ::rename(path_.c_str(), target_.c_str()) != 0) {
     const int err = errno;
     ::unlink(path_.c_str());
+    ::close(fd);
     fail("cannot move " + path_ + " into place", err);
   }
   target_.clear();
   partial_.reset();
+  if (::close(fd) != 0) fail("close failed", errno);
 }
 
 void make_output_folder(const std::string& dir) {

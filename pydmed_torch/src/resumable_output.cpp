@@ -69,7 +69,7 @@ nlohmann::json RunStateFile::load(const std::string& path, const std::string& fo
   if (s.value("version", 0) != kStateVersion) {
     throw Error(path + ": saved by another pydmed (state version " + s.value("version", nlohmann::json(0)).dump() +
                 ", this one reads " + std::to_string(kStateVersion) +
-                "), whose rules chose other windows: start again with a new --state");
+                "), whose rules chose other windows or patches: start again with a new --state");
   }
   const nlohmann::json then = s.value("run", nlohmann::json());
   // A slide replaced between stops: named on its own, the one difference that is not an argument.

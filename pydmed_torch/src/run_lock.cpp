@@ -30,6 +30,12 @@ void RunLock::lock_open_file(int fd, const std::string& name) {
   }
 }
 
+bool RunLock::still_at(int fd, const std::string& path) {
+  struct stat a {
+  }, b{};
+  return ::fstat(fd, &a) == 0 && ::stat(path.c_str(), &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 RunLock RunLock::beside(const std::string& path) {
   const std::string lock_file = resolved_path(path) + ".lock";
   // Unlink-on-release races with a second run that opened the old file: retry until the file
@@ -48,12 +54,11 @@ RunLock RunLock::beside(const std::string& path) {
       while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
       busy(path, holder.empty() ? "" : " (process " + holder + ")");
     }
-    struct stat a {
-    }, b{};
-    if (::fstat(fd, &a) == 0 && ::stat(lock_file.c_str(), &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+    if (still_at(fd, lock_file)) {
+      // The pid is for a second run's message only: a failed write is not an error.
       const std::string pid = std::to_string(::getpid()) + "\n";
-      if (::ftruncate(fd, 0) == 0) [[maybe_unused]]
-        auto w = ::pwrite(fd, pid.data(), pid.size(), 0);
+      const bool said = ::ftruncate(fd, 0) == 0 && ::pwrite(fd, pid.data(), pid.size(), 0) == ssize_t(pid.size());
+      (void)said;
       RunLock l;
       l.fd_ = fd;
       l.lock_file_ = lock_file;

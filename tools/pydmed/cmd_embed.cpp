@@ -92,9 +92,9 @@ Runner add_embed(CLI::App* sub) {
     std::vector<std::string> skipped;
     Dataset ds = dataset_from_source(a->source, &skipped);
     a->physical.apply_default(ds);
+    refuse_outputs_over_inputs({{"--state", a->state.path}}, run_inputs(a->source, ds));
     leave_out_unusable(ds, a->roi.roi_mode(), &skipped);
     for (const auto& s : skipped) std::cerr << "skipped: " << s << '\n';
-    refuse_outputs_over_inputs({{"--state", a->state.path}}, run_inputs(a->source, ds));
     auto module = std::make_shared<torch::jit::Module>();
     try {
       *module = torch::jit::load(a->model, device);

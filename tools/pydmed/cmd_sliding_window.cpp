@@ -54,10 +54,10 @@ Runner add_sliding_window(CLI::App& app) {
     std::vector<std::string> skipped;
     Dataset ds = dataset_from_source(a->source, &skipped);
     a->physical.apply_default(ds);
-    leave_out_unusable(ds, a->roi.roi_mode(), &skipped);
     const double mpp = a->physical.target();
-    for (const auto& s : skipped) std::cerr << "skipped: " << s << '\n';
     refuse_outputs_over_inputs({{"--out", a->out}, {"--state", a->state.path}}, run_inputs(a->source, ds));
+    leave_out_unusable(ds, a->roi.roi_mode(), &skipped);
+    for (const auto& s : skipped) std::cerr << "skipped: " << s << '\n';
     if (!a->heatmap.empty()) make_output_folder(a->heatmap);  // checked before the run, not after
     const auto sw = SlidingWindowOptions()
                         .level(a->level)

@@ -77,10 +77,10 @@ Runner add_stream(CLI::App& app) {
     std::vector<std::string> skipped;
     Dataset ds = dataset_from_source(a->source, &skipped);
     a->physical.apply_default(ds);
-    leave_out_unusable(ds, a->roi.roi_mode(), &skipped);
     const double mpp = a->physical.target();
-    for (const auto& s : skipped) std::cerr << "skipped: " << s << '\n';
     refuse_outputs_over_inputs({{"--out", a->out}, {"--state", a->state.path}}, run_inputs(a->source, ds));
+    leave_out_unusable(ds, a->roi.roi_mode(), &skipped);
+    for (const auto& s : skipped) std::cerr << "skipped: " << s << '\n';
     const int batch = int(std::min<std::uint64_t>(64, a->count > 0 ? a->count : 64));
     const auto bigchunks = RandomBigChunkOptions()
                                .level(a->level)

@@ -20,6 +20,9 @@ class RunLock {
   // Locks the open file `fd` (a file written in place, locked through its own descriptor).
   // Throws Error naming `name` when another run holds it.
   static void lock_open_file(int fd, const std::string& name);
+  // True when the open file `fd` is still the file at `path` (not renamed or unlinked since it
+  // was opened): what a lock taken after an open must check before it trusts the file.
+  static bool still_at(int fd, const std::string& path);
 
   RunLock(RunLock&& o) noexcept;
   RunLock& operator=(RunLock&& o) noexcept;

@@ -106,9 +106,8 @@ int load_one(BigChunkLoader& loader, TaskContext& ctx, const VisitSpec& v, const
     encode_damage(bc->damaged, m.cols, m.rows, meta.damage);
     return kExitOk;
   } catch (const std::exception& e) {
-    env.slot->error.write(CollectorSlot::failure_text(
-        e,
-        std::string("BigChunkLoader failed (") + who(v) + ", BigChunk " + std::to_string(number) + "): " + e.what()));
+    env.slot->report_failure(
+        e, std::string("BigChunkLoader failed (") + who(v) + ", BigChunk " + std::to_string(number) + "): " + e.what());
     return kExitFailed;
   }
 }
@@ -124,8 +123,7 @@ int serve_loads(const VisitSpec& v, const CollectorEnv& env, int requests, int a
   try {
     loader = (*env.make_loader)();
   } catch (const std::exception& e) {
-    env.slot->error.write(
-        CollectorSlot::failure_text(e, std::string("BigChunkLoader could not be made (") + who(v) + "): " + e.what()));
+    env.slot->report_failure(e, std::string("BigChunkLoader could not be made (") + who(v) + "): " + e.what());
     return kExitFailed;
   }
   TaskAccess::attach(*loader, &ctx);
@@ -370,7 +368,7 @@ int run_collector(const VisitSpec& v, const CollectorEnv& env) {
     }
     return kExitOk;
   } catch (const std::exception& e) {
-    slot.error.write(CollectorSlot::failure_text(e, "SmallChunkCollector failed (" + who(v) + "): " + e.what()));
+    slot.report_failure(e, "SmallChunkCollector failed (" + who(v) + "): " + e.what());
     return kExitFailed;
   }
 }

@@ -81,8 +81,10 @@ class CollectorSlot {
   // A failed visit's text goes into `error`; one that starts with kRetryCannotFix reports an
   // error that retrying cannot fix (pydmed::Deterministic), and the patient is set aside at once.
   static constexpr char kRetryCannotFix = '\x1e';
-  static std::string failure_text(const std::exception& e, const std::string& text) {
-    return is_deterministic(e) ? kRetryCannotFix + text : text;
+  // Writes it (cut to what the slot holds: a long message loses its end, not itself).
+  void report_failure(const std::exception& e, const std::string& text) {
+    const std::string marked = is_deterministic(e) ? kRetryCannotFix + text : text;
+    error.write(marked.substr(0, error.capacity()));
   }
 
   Ring ring;

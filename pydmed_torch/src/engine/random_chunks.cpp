@@ -79,8 +79,10 @@ std::optional<BigChunk> RandomBigChunkLoader::extract_bigchunk(const nlohmann::j
     // less than one target pixel's worth of level pixels).
     const auto cap = std::int64_t(options().max_bigchunk_bytes() / 3);
     tw = int(std::floor(w * sx)), th = int(std::floor(h * sy));
-    while (std::int64_t(tw) * th > cap && (tw > p.width || th > p.height))
-      tw = std::max(p.width, tw * 9 / 10), th = std::max(p.height, th * 9 / 10);
+    if (std::int64_t(tw) * th > cap) {  // upsampling, or a target up to 1% finer than the level
+      const double f = std::sqrt(double(cap) / (double(tw) * th));
+      tw = std::max(p.width, int(tw * f)), th = std::max(p.height, int(th * f));
+    }
     if (tw < p.width || th < p.height) {
       throw SlideInputError(slide.path(), "a BigChunk of " + std::to_string(w) + " x " + std::to_string(h) +
                                               " pixels of level " + std::to_string(level) + " is " +
@@ -160,12 +162,14 @@ std::optional<BigChunk> RandomBigChunkLoader::extract_bigchunk(const nlohmann::j
         slide.read_region_salvage(read.data, bc.region.x, bc.region.y, level, w, h);
     bc.data = allocate(th, tw, 3);
     resize_into(read, bc.data, o_.upsample() && (sx > 1 || sy > 1));
-    // Damage in pixels of the resampled BigChunk: every target pixel any damaged pixel feeds.
+    // Damage in pixels of the resampled BigChunk: every target pixel that a damaged pixel, or
+    // its neighbour (INTER_LINEAR's reach when upsampling), feeds.
+    const double rx = double(tw) / w, ry = double(th) / h;
     for (DamagedPiece d : damaged) {
-      const int x0 = int(std::floor(d.x * sx)), y0 = int(std::floor(d.y * sy));
-      const int x1 = std::min(tw, int(std::ceil((d.x + d.width) * sx)) + 1),
-                y1 = std::min(th, int(std::ceil((d.y + d.height) * sy)) + 1);
-      d.x = std::max(0, x0 - 1), d.y = std::max(0, y0 - 1), d.width = x1 - d.x, d.height = y1 - d.y;
+      const int x0 = std::max(0, int(std::floor((d.x - 1) * rx))), y0 = std::max(0, int(std::floor((d.y - 1) * ry)));
+      const int x1 = std::min(tw, int(std::ceil((d.x + d.width + 1) * rx))),
+                y1 = std::min(th, int(std::ceil((d.y + d.height + 1) * ry)));
+      d.x = x0, d.y = y0, d.width = x1 - x0, d.height = y1 - y0;
       bc.damaged.push_back(d);
     }
     bc.region.width = tw, bc.region.height = th;

@@ -31,8 +31,8 @@ void resize_into(const cv::Mat& region, cv::Mat dst, bool upsample = false);
 
 // Microns per pixel a microscope slide can have (a target, a manifest's, a slide's own): 0.01
 // (beyond any optical scanner) to 1,000 (a 1 mm pixel). Outside it a value is a mistake (an
-// exponent typed wrong, a 72-dpi TIFF's 352.8 read as a resolution), refused or, for a slide's
-// own tags, taken as "no mpp".
+// exponent typed wrong, 1e-300 in a manifest), refused or, for a slide's own tags, taken as "no
+// mpp". (A 72-dpi picture's 352.8 lies inside: Slide::mpp_x reads no mpp from inches at all.)
 constexpr double kMinMpp = 0.01, kMaxMpp = 1000;
 inline bool plausible_mpp(double mpp) { return mpp >= kMinMpp && mpp <= kMaxMpp; }
 // An mpp for a message, in 6 significant digits: "0.25", "1e-09" (never "0.000000").
