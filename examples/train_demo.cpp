@@ -118,7 +118,7 @@ int main(int argc, char** argv) {
   app.add_option("--batch", batch, "batch size")->check(CLI::PositiveNumber);
   app.add_option("--count", count, "sample slides to make when there are none")->check(CLI::Range(4, 1000));
   app.add_option("--mpp", mpp,
-                 "train at this many microns per pixel (the sample slides are 0.5): patches resized from their region")
+                 "train at this many microns per pixel (the sample slides are 0.5): each BigChunk resampled once")
       ->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
   try {
@@ -136,7 +136,7 @@ int main(int argc, char** argv) {
     auto bigchunks = pydmed::random_bigchunk_loader(
         pydmed::RandomBigChunkOptions().width(1024).height(1024).min_tissue(0.5).mpp(mpp));
     // A user's own collector, as in PyDmed; at a physical resolution, the ready-made one (it cuts
-    // each patch's region of the level and resizes it), with the same tissue rule per patch.
+    // patches from each BigChunk, resampled once by the loader), with the same tissue rule per patch.
     pydmed::CollectorFactory collector = [] { return std::make_unique<TissuePatchCollector>(); };
     if (mpp > 0) {
       collector =

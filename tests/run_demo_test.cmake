@@ -15,9 +15,10 @@ if(CMAKE_MATCH_1 LESS 70)
 endif()
 message(STATUS "held-out patch accuracy ${CMAKE_MATCH_1}%")
 
-# At a physical resolution (the sample slides are 0.5 um/px): 0.8 um/px, patches resized from
-# 102-pixel regions; the same slides.
-execute_process(COMMAND "${DEMO}" --slides "${WORK_DIR}" --steps 450 --mpp 0.8 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+# At a physical resolution (the sample slides are 0.5 um/px): 0.8 um/px, patches cut from
+# BigChunks resampled once; the same slides, and 600 steps too (under stress-ctest one run's loss
+# stayed at chance until step 380 of 450; alone beside two busy loops it falls by step 200).
+execute_process(COMMAND "${DEMO}" --slides "${WORK_DIR}" --steps 600 --mpp 0.8 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "train_demo --mpp 0.8 failed (${rc}):\n${out}\n${err}")
 endif()
