@@ -258,10 +258,12 @@ TEST(DataSafety, AFolderScanSkipsTheProjectsOwnPictures) {
   pydmed::test::make_sample_slides(t.file("s"), 2);
   const cv::Mat picture(32, 48, CV_8UC3, cv::Scalar(0, 0, 255));
   pydmed::write_image(t.file("s/coverage_0.png"), picture);  // what coverage and heatmaps write
+  pydmed::write_image(t.file("s/heat.jpg"), picture);        // a user may ask for a JPEG
   cv::imwrite(t.file("s/zz_user.png"), picture);             // a user's PNG stays a slide
   const cv::Mat back = cv::imread(t.file("s/coverage_0.png"));
   ASSERT_EQ(back.size(), picture.size()) << "the mark keeps the PNG readable";
   EXPECT_EQ(cv::norm(back, picture, cv::NORM_INF), 0);
+  EXPECT_EQ(cv::imread(t.file("s/heat.jpg")).size(), picture.size()) << "and the JPEG";
   const pydmed::Dataset ds = pydmed::dataset_from_source(t.file("s"));
   ASSERT_EQ(ds.size(), 3u);
   EXPECT_EQ(fs::path(ds.patient(0).record("wsi").path()).filename(), "slide_000.tiff");

@@ -196,7 +196,7 @@ void write_image(const std::string& path, const cv::Mat& bgr) {
     throw Error(path + ": cannot encode the image: " + e.err);
   }
   if (!ok) throw Error(path + ": cannot encode an image as '" + ext + "' (use .png or .jpg)");
-  if (bytes.size() > 4 && bytes[1] == 'P' && bytes[2] == 'N' && bytes[3] == 'G') mark_png_as_pydmed_output(&bytes);
+  mark_as_pydmed_output(&bytes);
   OutputFile f(path, OutputFile::Mode::Atomic);
   f.write(bytes.data(), bytes.size());
   f.close();

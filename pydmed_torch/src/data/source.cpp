@@ -19,12 +19,8 @@ const std::vector<std::string>& slide_suffixes() {
 
 namespace {
 // A folder's slides: a slide suffix, and not a picture this project wrote (a coverage or heatmap
-// PNG, a tissue mask: marked inside the file, wherever it lies).
-bool is_folder_slide(const fs::path& path) {
-  std::string ext = path.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-  return ext != ".png" || !png_is_pydmed_output(path.string());
-}
+// picture, a tissue mask: marked inside the file, wherever it lies).
+bool is_folder_slide(const fs::path& path) { return !is_pydmed_output(path.string()); }
 
 bool has_slide_suffix(const std::string& filename) {
   std::string ext = fs::path(filename).extension().string();

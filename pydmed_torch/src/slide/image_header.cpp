@@ -108,22 +108,31 @@ constexpr std::size_t kMarkerBytes = sizeof kMarkerText - 1;
 constexpr std::size_t kAfterIhdr = 8 + 4 + 4 + 13 + 4;  // signature, IHDR's length, type, data, CRC
 }  // namespace
 
-void mark_png_as_pydmed_output(std::vector<std::uint8_t>* png) {
-  if (png->size() < kAfterIhdr) return;
-  std::vector<std::uint8_t> chunk = {0, 0, 0, std::uint8_t(kMarkerBytes), 't', 'E', 'X', 't'};
-  chunk.insert(chunk.end(), kMarkerText, kMarkerText + kMarkerBytes);
-  const uLong crc = crc32(0L, chunk.data() + 4, uInt(chunk.size() - 4));  // over type and data
-  for (int s = 24; s >= 0; s -= 8) chunk.push_back(std::uint8_t(crc >> s));
-  png->insert(png->begin() + std::ptrdiff_t(kAfterIhdr), chunk.begin(), chunk.end());
+void mark_as_pydmed_output(std::vector<std::uint8_t>* bytes) {
+  std::vector<std::uint8_t>& b = *bytes;
+  if (b.size() >= kAfterIhdr && b[1] == 'P' && b[2] == 'N' && b[3] == 'G') {
+    std::vector<std::uint8_t> chunk = {0, 0, 0, std::uint8_t(kMarkerBytes), 't', 'E', 'X', 't'};
+    chunk.insert(chunk.end(), kMarkerText, kMarkerText + kMarkerBytes);
+    const uLong crc = crc32(0L, chunk.data() + 4, uInt(chunk.size() - 4));  // over type and data
+    for (int s = 24; s >= 0; s -= 8) chunk.push_back(std::uint8_t(crc >> s));
+    b.insert(b.begin() + std::ptrdiff_t(kAfterIhdr), chunk.begin(), chunk.end());
+  } else if (b.size() >= 2 && b[0] == 0xFF && b[1] == 0xD8) {
+    std::vector<std::uint8_t> com = {0xFF, 0xFE, 0, std::uint8_t(2 + kMarkerBytes)};  // length counts itself
+    com.insert(com.end(), kMarkerText, kMarkerText + kMarkerBytes);
+    b.insert(b.begin() + 2, com.begin(), com.end());
+  }
 }
 
-bool png_is_pydmed_output(const std::string& path) {
+bool is_pydmed_output(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::array<char, kAfterIhdr + 8 + kMarkerBytes> b{};
-  if (!in.read(b.data(), std::streamsize(b.size()))) return false;
-  if (std::memcmp(b.data() + 1, "PNG", 3) != 0) return false;
-  return std::memcmp(b.data() + kAfterIhdr + 4, "tEXt", 4) == 0 &&
-         std::memcmp(b.data() + kAfterIhdr + 8, kMarkerText, kMarkerBytes) == 0;
+  const std::size_t n = std::size_t(in.read(b.data(), std::streamsize(b.size())).gcount());
+  const char* text = nullptr;
+  if (n == b.size() && std::memcmp(b.data() + 1, "PNG", 3) == 0 &&
+      std::memcmp(b.data() + kAfterIhdr + 4, "tEXt", 4) == 0)
+    text = b.data() + kAfterIhdr + 8;
+  if (n >= 6 + kMarkerBytes && std::memcmp(b.data(), "\xFF\xD8\xFF\xFE", 4) == 0) text = b.data() + 6;
+  return text && std::memcmp(text, kMarkerText, kMarkerBytes) == 0;
 }
 
 std::optional<ImageSize> jpeg_size(const std::string& path) {

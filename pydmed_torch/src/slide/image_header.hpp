@@ -27,12 +27,13 @@ std::optional<double> tiff_first_directory_real(const std::string& path, std::ui
 
 // PNG: the IHDR chunk, which the format requires first. nullopt when it is not there.
 std::optional<ImageSize> png_size(const std::string& path);
-// The project's own PNG pictures (coverage, heatmaps, tissue masks, regions) carry a tEXt chunk
-// "Software" = "pydmed_torch" right after IHDR, so that a folder scan tells them from slides by
-// what they are, wherever they lie. `png` (an encoded PNG) gets the chunk; png_is_pydmed_output
-// reads it back from a file's first bytes.
-void mark_png_as_pydmed_output(std::vector<std::uint8_t>* png);
-bool png_is_pydmed_output(const std::string& path);
+// The project's own pictures (coverage, heatmaps, tissue masks, regions) carry a mark that says
+// "Software: pydmed_torch": a PNG tEXt chunk right after IHDR, a JPEG comment (COM) right after
+// SOI. A folder scan tells them from slides by what they are, wherever they lie.
+// mark_as_pydmed_output marks an encoded PNG or JPEG (anything else is left as it is);
+// is_pydmed_output reads the mark back from a file's first bytes.
+void mark_as_pydmed_output(std::vector<std::uint8_t>* encoded);
+bool is_pydmed_output(const std::string& path);
 
 // JPEG: the first SOFn segment, walking the markers before it. nullopt when none is found
 // before the scan data or the end of the file.
