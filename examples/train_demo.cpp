@@ -6,6 +6,8 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
@@ -158,6 +160,7 @@ int main(int argc, char** argv) {
     double avg_loss = 0;
     std::size_t patches = 0;
     pydmed::CoverageRecorder coverage;  // where the training patches came from
+    const bool tty = ::isatty(STDOUT_FILENO) == 1;
     for (auto& b : *loader) {
       coverage.add(b.records);
       opt.zero_grad();
@@ -169,15 +172,17 @@ int main(int argc, char** argv) {
       avg_loss = step == 1 ? loss.item<double>() : 0.95 * avg_loss + 0.05 * loss.item<double>();
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       const int filled = 30 * step / steps;
-      if (step % 10 != 0 && step != steps) continue;  // redraw the bar every 10 steps
-      std::printf("\r[%s%s] step %d/%d  loss %.3f  %.0f patches/s ", std::string(std::size_t(filled), '#').c_str(),
-                  std::string(std::size_t(30 - filled), ' ').c_str(), step, steps, avg_loss, double(patches) / s);
+      // On a terminal a bar redrawn every 10 steps; in a log a plain line every tenth of the run.
+      if (step % (tty ? 10 : std::max(1, steps / 10)) != 0 && step != steps) continue;
+      std::printf("%s[%s%s] step %d/%d  loss %.3f  %.0f patches/s %s", tty ? "\r" : "",
+                  std::string(std::size_t(filled), '#').c_str(), std::string(std::size_t(30 - filled), ' ').c_str(),
+                  step, steps, avg_loss, double(patches) / s, tty ? "" : "\n");
       std::fflush(stdout);
     }
     const double train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const pydmed::LoaderStats st = train.stats();
     train.stop();
-    std::printf("\n");
+    if (tty) std::printf("\n");
     coverage.save_pngs(slides + "/coverage", parts[0]);
 
     net->eval();

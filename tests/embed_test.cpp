@@ -213,6 +213,33 @@ TEST(Embed, BadModelsAndOutputsAreOneLine) {
   EXPECT_NE(err.find(t.file("file") + "/sub: cannot create the folder"), std::string::npos) << err;
 }
 
+// Progress (issue 28), not on a terminal: a line per finished slide with the rows its file holds,
+// and the JSON file's counts at the end.
+TEST(Embed, SaysEachFinishedSlide) {
+  TempDir t;
+  write_model(t.file("m.pt"));
+  std::string out, err;
+  ASSERT_EQ(run_command(kCli + " make-sample-slides " + t.file("slides") + " --count 2 --size 1024", &out, &err), 0);
+  ASSERT_EQ(run_command(kCli + " embed " + t.file("slides") + " --model " + t.file("m.pt") +
+                            " --kernel 64 --min-tissue 0 --out " + t.file("f") + " --progress-json " + t.file("p.json"),
+                        &out, &err),
+            0)
+      << err;
+  std::int64_t all = 0;
+  for (int p = 0; p < 2; ++p) {
+    const std::string name = "slide_00" + std::to_string(p);
+    const std::int64_t rows = FeatureFile::read(t.file("f/" + name + ".h5")).rows;
+    all += rows;
+    const std::string want =
+        "finished " + t.file("slides/" + name + ".tiff") + ": " + std::to_string(rows) + " windows in ";
+    EXPECT_NE(err.find(want), std::string::npos) << want << "\n" << err;
+  }
+  EXPECT_EQ(err.find('\r'), std::string::npos) << err;
+  const auto j = nlohmann::json::parse(read_file(t.file("p.json")));
+  EXPECT_EQ(j["slides_done"], 2);
+  EXPECT_EQ(j["items_done"], all);
+}
+
 // Features no model trained on them could use: refused in one line, no file written.
 TEST(Embed, NonFiniteEmptyOrHugeFeaturesAreRefused) {
   TempDir t;

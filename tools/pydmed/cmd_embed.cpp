@@ -15,6 +15,7 @@
 #include "output_guard.hpp"
 #include "physical_flags.hpp"
 #include "preflight.hpp"
+#include "progress.hpp"
 #include "pydmed/data/source.hpp"
 #include "pydmed/error.hpp"
 #include "pydmed/torch/feature_extractor.hpp"
@@ -46,6 +47,7 @@ Runner add_embed(CLI::App* sub) {
   struct Args {
     std::string source, model, out, device = "cpu";
     StateFlags state;
+    ProgressFlags progress;
     int level = 0, kernel = 224, stride = 0, collectors = 2, batch = 64;
     std::int64_t max_dim = 65536;
     double min_tissue = 0.25;
@@ -75,6 +77,7 @@ Runner add_embed(CLI::App* sub) {
   sub->add_option("--device", a->device, "where the model runs: cpu or cuda[:N]")->default_val("cpu");
   sub->add_option("--mean", a->mean, "per-channel mean after scaling to [0, 1] (3 values)")->expected(3);
   sub->add_option("--std", a->std, "per-channel standard deviation (3 values)")->expected(3);
+  a->progress.add_to(sub);
   a->state.add_to(sub,
                   "resumable: the run's state; run the same command again to skip finished slides and finish the "
                   "others, every window once");
@@ -112,6 +115,18 @@ Runner add_embed(CLI::App* sub) {
                         .roi(a->roi.roi_mode())
                         .min_roi_fraction(a->roi.min_fraction)
                         .min_tissue(a->min_tissue);
+    Progress shown(a->progress, "windows", std::int64_t(ds.size()), -1);
+    std::int64_t seen = -1;  // windows told so far; -1: not called yet
+    auto on_progress = [&](const EmbedProgress& e) {
+      if (seen < 0) {  // what earlier runs finished, said first
+        const std::int64_t earlier = e.slides_done - (e.finished.empty() ? 0 : 1);
+        if (earlier > 0) shown.resumed(earlier, 0);
+        seen = 0;
+      }
+      shown.add(e.windows_done - seen, e.current);
+      seen = e.windows_done;
+      if (!e.finished.empty()) shown.slide_done(e.finished, e.finished_windows, e.finished_seconds);
+    };
     FeatureExtractor fx(
         ds, [module](const torch::Tensor& x) { return module->forward({x}).toTensor(); },
         FeatureExtractorOptions()
@@ -121,6 +136,7 @@ Runner add_embed(CLI::App* sub) {
             .state_every(a->state.every)
             .batch_size(std::size_t(a->batch))
             .max_dim(a->max_dim)
+            .on_progress(on_progress)
             .collectors(a->collectors)
             .device(device)
             .mean(a->mean)
@@ -129,6 +145,7 @@ Runner add_embed(CLI::App* sub) {
             .attributes({{"model_sha256", file_sha256(a->model)}}));
     const OnInterrupt stop_on_signal([&fx] { fx.stop(); });
     const std::vector<EmbeddedSlide> done = fx.run();
+    shown.finish();
     std::int64_t windows = 0, earlier = 0;
     for (const auto& s : done) {
       windows += s.earlier ? 0 : s.windows;

@@ -2,8 +2,10 @@
 // optionally a mean-intensity heatmap per slide. How to check a whole-slide run from outside.
 #include <zlib.h>
 
+#include <chrono>
 #include <iostream>
 #include <map>
+#include <set>
 
 #include "commands.hpp"
 #include "flags.hpp"
@@ -11,6 +13,7 @@
 #include "output_guard.hpp"
 #include "physical_flags.hpp"
 #include "preflight.hpp"
+#include "progress.hpp"
 #include "pydmed/data/record_slide.hpp"
 #include "pydmed/data/source.hpp"
 #include "pydmed/error.hpp"
@@ -27,6 +30,7 @@ Runner add_sliding_window(CLI::App& app) {
   struct Args {
     std::string source, out, heatmap;
     StateFlags state;
+    ProgressFlags progress;
     int level = 0, kernel = 224, stride = 224, collectors = 2;
     PhysicalFlags physical;
     RoiFlags roi;
@@ -42,6 +46,7 @@ Runner add_sliding_window(CLI::App& app) {
   sub->add_option("--stride", a->stride, "step between windows")->default_val(224)->check(integer(1, 65536));
   sub->add_option("--collectors", a->collectors, "slides processed at once")->default_val(2)->check(integer(1, 1024));
   sub->add_option("--out", a->out, "output TSV (default: standard output)");
+  a->progress.add_to(sub);
   auto* heatmap =
       sub->add_option("--heatmap", a->heatmap, "folder for each slide's mean-intensity heatmap (PNG and .npy)");
   a->state
@@ -99,11 +104,31 @@ Runner add_sliding_window(CLI::App& app) {
     const nlohmann::json saved = out.saved();
     WindowProgress progress(saved);
     std::uint64_t windows = 0;
+    Progress shown(a->progress, "windows", std::int64_t(ds.size()), -1);
     if (saved.is_object()) {
       dl->restore(saved);
       windows = saved.value("windows", std::uint64_t(0));
-      std::cerr << "resuming: " << windows << " windows already in " << a->out << '\n';
+      std::int64_t finished = 0;
+      for (const auto& [id, p] :
+           saved.value("loader", nlohmann::json::object()).value("patients", nlohmann::json::object()).items())
+        finished += p.value("finished", false);
+      shown.resumed(finished, std::int64_t(windows));
     }
+    // Slides finishing: each patient's collector ended and all it made delivered (polled).
+    std::map<std::int64_t, std::chrono::steady_clock::time_point> first_seen;
+    std::set<std::int64_t> reported;
+    auto last_poll = std::chrono::steady_clock::now();
+    auto poll_finished = [&](bool now) {
+      const auto t = std::chrono::steady_clock::now();
+      if (!now && t - last_poll < std::chrono::milliseconds(500)) return;
+      last_poll = t;
+      for (const PatientStats& p : dl->stats().patients) {
+        if (!p.finished || p.delivered + p.skipped < p.produced || !first_seen.count(p.patient)) continue;
+        if (!reported.insert(p.patient).second) continue;
+        shown.slide_done(ds.patient(p.patient).record("wsi").path(), std::int64_t(p.delivered),
+                         std::chrono::duration<double>(t - first_seen[p.patient]).count());
+      }
+    };
     auto state = [&] {
       nlohmann::json s = progress.resume_state(*dl);
       s["windows"] = windows;
@@ -131,7 +156,12 @@ Runner add_sliding_window(CLI::App& app) {
       }
       windows += n;
       out.maybe_commit(state);
+      for (std::size_t i = 0; i < n; ++i) first_seen.emplace(rec[i].patient, std::chrono::steady_clock::now());
+      shown.add(std::int64_t(n), n ? ds.patient(rec[n - 1].patient).record("wsi").path() : "");
+      poll_finished(false);
     }
+    poll_finished(true);
+    shown.finish();
     dl->stop();
     out.close(state);
     std::cerr << "delivered " << windows << " windows from " << ds.size() << " slides"

@@ -13,6 +13,7 @@
 #include "output_guard.hpp"
 #include "physical_flags.hpp"
 #include "preflight.hpp"
+#include "progress.hpp"
 #include "pydmed/data/source.hpp"
 #include "pydmed/engine/light_dl_core.hpp"
 #include "pydmed/error.hpp"
@@ -26,6 +27,7 @@ Runner add_stream(CLI::App& app) {
   struct Args {
     std::string source, out, resample = "bigchunk";
     StateFlags state;
+    ProgressFlags progress;
     int patch = 224, bigchunk = 2048, level = 0, collectors = 2;
     double interval = 10.0, seconds = 0, min_tissue = 0;
     PhysicalFlags physical;
@@ -63,6 +65,7 @@ Runner add_stream(CLI::App& app) {
   auto* seconds = sub->add_option("--seconds", a->seconds, "stop after this many seconds")->check(positive_number());
   count->excludes(seconds);
   sub->add_option("--out", a->out, "output TSV (default: standard output)");
+  a->progress.add_to(sub);
   a->state.add_to(sub,
                   "resumable: the loader's state, saved with --out every second and at the end; run the same command "
                   "again to go on with new visits (--count counts across runs)");
@@ -134,10 +137,12 @@ Runner add_stream(CLI::App& app) {
                                 {"resample", a->resample}};
     TsvOutput out(a->out, a->state, run, header);
     std::uint64_t written = 0;
+    // Patches counted, of --count where given; patients are swapped, not finished, so no slides.
+    Progress shown(a->progress, "patches", -1, a->count > 0 ? std::int64_t(a->count) : -1);
     if (const nlohmann::json saved = out.saved(); saved.is_object()) {
       dl.restore(saved);
       written = saved.value("rows", std::uint64_t(0));
-      std::cerr << "resuming: " << written << " SmallChunks already in " << a->out << '\n';
+      shown.resumed(0, std::int64_t(written));
     }
     auto state = [&] {
       nlohmann::json s = dl.state();
@@ -169,8 +174,10 @@ Runner add_stream(CLI::App& app) {
       }
       written += n;
       out.maybe_commit(state);
+      shown.add(std::int64_t(n), n ? dl.dataset().patient(rec[n - 1].patient).record("wsi").path() : "");
       if ((a->count > 0 && written >= a->count) || (n == 0 && dl.finished())) break;
     }
+    shown.finish();
     dl.stop();
     out.close(state);  // a write error ends here with its reason, before any claim of delivery
     const LoaderStats st = dl.stats();

@@ -2,6 +2,7 @@
 
 #include <sys/statvfs.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -166,8 +167,9 @@ std::vector<EmbeddedSlide> FeatureExtractor::run() {
   struct SlideState {
     std::size_t index = 0;
     std::unique_ptr<OutputFile> rows;
-    std::uint64_t kept = 0;    // bytes committed by earlier runs
-    std::int64_t arrived = 0;  // windows that reached this loop this run
+    std::uint64_t kept = 0;                       // bytes committed by earlier runs
+    std::int64_t arrived = 0;                     // windows that reached this loop this run
+    std::chrono::steady_clock::time_point first;  // when its first window this run arrived
     // Windows waiting for their slide's batch: the model sees each slide's windows in batches
     // of batch_size from the slide's first window, whatever the loader mixed and wherever a run
     // stopped, so a resumed run computes every row exactly as an uninterrupted one.
@@ -283,6 +285,21 @@ std::vector<EmbeddedSlide> FeatureExtractor::run() {
     s.waiting.clear();
     s.waiting_records.clear();
   };
+  EmbedProgress shown;
+  shown.slides_total = std::int64_t(slides.size());
+  for (const auto& [id, s] : slides) shown.slides_done += s.done;
+  auto tell = [&](std::int64_t id, bool finished) {
+    if (!o_.on_progress()) return;
+    const SlideState& s = slides.at(id);
+    const std::string path = dataset_.list_patients[s.index].record(sw.record()).path();
+    shown.current = path;
+    shown.finished = finished ? path : "";
+    shown.finished_windows = finished ? s.arrived : 0;
+    shown.finished_seconds = finished && s.arrived > 0
+                                 ? std::chrono::duration<double>(std::chrono::steady_clock::now() - s.first).count()
+                                 : 0;
+    o_.on_progress()(shown);
+  };
   // A slide whose windows have all arrived: its rows become DIR/<name>.h5.
   auto finish = [&](std::int64_t id) {
     SlideState& s = slides.at(id);
@@ -310,6 +327,8 @@ std::vector<EmbeddedSlide> FeatureExtractor::run() {
     s.done = true;
     s.rows.reset();
     commit();
+    ++shown.slides_done;
+    tell(id, true);
     std::error_code ec;
     fs::remove(spool, ec);
   };
@@ -335,9 +354,11 @@ std::vector<EmbeddedSlide> FeatureExtractor::run() {
       SlideState& s = slides.at(r.patient);
       s.waiting.push_back(b.data.narrow(0, std::int64_t(i), 1).clone());
       s.waiting_records.push_back(r);
-      ++s.arrived;
+      if (s.arrived++ == 0) s.first = std::chrono::steady_clock::now();
+      ++shown.windows_done;
       if (s.waiting.size() == o_.batch_size()) embed_waiting(r.patient);
     }
+    if (!b.empty()) tell(b.records.back().patient, false);
     // Finished producing, and all it produced has arrived here.
     for (const PatientStats& p : dl.core().view().patient_stats()) {
       SlideState& s = slides.at(p.patient);

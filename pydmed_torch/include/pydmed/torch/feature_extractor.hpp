@@ -23,6 +23,17 @@
 
 namespace pydmed {
 
+// Where a run is, for a progress display (FeatureExtractorOptions::on_progress): counts so far,
+// and when `finished` names a slide, the one just written (its windows and seconds).
+struct EmbedProgress {
+  std::int64_t slides_done = 0, slides_total = 0;  // slides finished earlier count as done
+  std::int64_t windows_done = 0;                   // received this run (embedded in batches)
+  std::string current;                             // the slide of the last window embedded
+  std::string finished;                            // "" or the slide just finished
+  std::int64_t finished_windows = 0;
+  double finished_seconds = 0;  // from its first window this run to its file
+};
+
 struct FeatureExtractorOptions {
   FeatureExtractorOptions() {}
   PYDMED_ARG(SlidingWindowOptions, windows) = SlidingWindowOptions().min_tissue(0.25);
@@ -47,6 +58,8 @@ struct FeatureExtractorOptions {
   // Written into every file beside the run's own (mpp, kernel, stride, level, pydmed_version):
   // the model's SHA-256, say. A resumed run must have the same.
   PYDMED_ARG(nlohmann::json, attributes) = nlohmann::json::object();
+  // Called on run()'s thread after each model call and when a slide's file is written.
+  PYDMED_ARG(std::function<void(const EmbedProgress&)>, on_progress) = nullptr;
 };
 
 struct EmbeddedSlide {
