@@ -109,9 +109,10 @@ Runner add_sliding_window(CLI::App& app) {
       dl->restore(saved);
       windows = saved.value("windows", std::uint64_t(0));
       std::int64_t finished = 0;
-      for (const auto& [id, p] :
-           saved.value("loader", nlohmann::json::object()).value("patients", nlohmann::json::object()).items())
-        finished += p.value("finished", false);
+      // Held: a range-for over items() of a temporary would outlive it.
+      const nlohmann::json patients =
+          saved.value("loader", nlohmann::json::object()).value("patients", nlohmann::json::object());
+      for (const auto& [id, p] : patients.items()) finished += p.value("finished", false);
       shown.resumed(finished, std::int64_t(windows));
     }
     // Slides finishing: each patient's collector ended and all it made delivered (polled).
