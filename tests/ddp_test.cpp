@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -157,6 +158,28 @@ TEST(Ddp, RanksThatDisagreeOrAMistypedSlidesPathAreRefused) {
       1);
   EXPECT_NE(e2.find(t.file("slids") + ": no such file"), std::string::npos) << e2;
   EXPECT_FALSE(std::filesystem::exists(t.file("slids"))) << "no sample slides made there";
+}
+
+// ddp_demo.sh's failure path: a rank that fails is named, the others are stopped, the ranks that
+// finished print their summaries, and the script itself never dies of its own bookkeeping
+// ("done_pid: unbound variable" once). Ranks here are a stand-in script, run many times.
+TEST(Ddp, TheDemoScriptNamesAFailedRankAndStopsTheRest) {
+  TempDir t;
+  pydmed::test::write_file(t.file("rank.sh"),
+                           "#!/bin/bash\n"
+                           "case $RANK in 1) echo 'bad flag' >&2; exit 3 ;; 2) echo '{\"rank\":2}'; exit 0 ;; esac\n"
+                           "exec sleep 60\n");
+  ASSERT_EQ(std::system(("chmod +x " + t.file("rank.sh")).c_str()), 0);
+  for (int run = 0; run < 8; ++run) {
+    std::string out, err;
+    EXPECT_EQ(run_command("timeout 50 env DDP_TRAIN=" + t.file("rank.sh") + " DDP_LOGS=" + t.file("logs") + " bash " +
+                              kDdpDemo + " 3",
+                          &out, &err),
+              1)
+        << "124 is a rank left running: " << err;
+    EXPECT_NE(err.find("ddp_demo.sh: rank 1 exited with status 3: bad flag"), std::string::npos) << err;
+    EXPECT_EQ(err.find("unbound variable"), std::string::npos) << err;
+  }
 }
 
 // MASTER_PORT held by a program that is not the job (it takes connections and never answers):
