@@ -4,6 +4,7 @@
 // outputs stay clean either way.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -66,6 +67,21 @@ TEST(Progress, NotOnATerminalALinePerFinishedSlide) {
   EXPECT_EQ(q["items_done"], 300);
   EXPECT_EQ(q["items_total"], 300);
   EXPECT_TRUE(q["slides_total"].is_null());
+}
+
+// make-sample-slides: a line per slide written on stderr; its listing on stdout unchanged.
+TEST(Progress, MakeSampleSlidesSaysEachSlide) {
+  TempDir t;
+  std::string out, err;
+  ASSERT_EQ(run_command(kCli + " make-sample-slides " + t.file("s") + " --count 3 --size 1000", &out, &err), 0) << err;
+  for (int i = 0; i < 3; ++i) {
+    const std::string slide = t.file("s/slide_00" + std::to_string(i) + ".tiff");
+    EXPECT_NE(err.find("finished " + slide + ": 1 megapixels in "), std::string::npos) << err;
+    EXPECT_NE(out.find(slide + "\tlabel="), std::string::npos) << out;
+  }
+  EXPECT_NE(err.find("(3/3 slides)"), std::string::npos) << err;
+  EXPECT_EQ(err.find('\r'), std::string::npos) << err;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 4) << "three slides and the manifest: " << out;
 }
 
 // Under a pseudo-terminal (script(1)): the live line, redrawn in place and cleared.

@@ -1,8 +1,10 @@
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 
 #include "commands.hpp"
 #include "flags.hpp"
+#include "progress.hpp"
 #include "pydmed/data/sample_dataset.hpp"
 #include "pydmed/output_file.hpp"
 
@@ -18,6 +20,7 @@ Runner add_make_sample_slides(CLI::App& app) {
     double mpp = 0.5;
     int level_step = 2;
     bool force = false;
+    ProgressFlags progress;
   };
   auto a = std::make_shared<Args>();
   auto* sub = app.add_subcommand("make-sample-slides", "Write tissue-like pyramidal TIFF slides and a manifest.csv");
@@ -34,6 +37,7 @@ Runner add_make_sample_slides(CLI::App& app) {
                   "each level's downsample from the one before: 2, or 4 (as 40x scanners)")
       ->default_val(2)
       ->check(CLI::IsMember({2, 4}));
+  a->progress.add_to(sub);
   sub->add_flag("--force", a->force, "replace slide_NNN.tiff and manifest.csv files already in DIR");
   return [a] {
     // Files of the user's (or of an earlier run) that this run would replace: refused unless asked.
@@ -51,10 +55,22 @@ Runner add_make_sample_slides(CLI::App& app) {
           throw UsageError(p.string() + ": already exists; make-sample-slides replaces it only with --force");
       }
     }
+    // Megapixels of level 0 counted, so the time left follows the size.
+    const std::int64_t mp = std::max<std::int64_t>(1, a->size * a->size / 1000000);
+    Progress shown(a->progress, "megapixels", a->count, mp * a->count);
+    auto t0 = std::chrono::steady_clock::now();
+    auto on_slide = [&](const std::string& slide) {
+      const auto now = std::chrono::steady_clock::now();
+      shown.add(mp, slide);
+      shown.slide_done(slide, mp, std::chrono::duration<double>(now - t0).count());
+      t0 = now;
+    };
     const Dataset ds = make_sample_dataset(
         a->dir, a->count,
         SampleSlideOptions().width(a->size).height(a->size).seed(a->seed).source(a->from).mpp(a->mpp).level_step(
-            a->level_step));
+            a->level_step),
+        on_slide);
+    shown.finish();
     OutputFile out("-");
     for (const Patient& p : ds.list_patients)
       out.write(p.record("wsi").path() + "\tlabel=" + p.labels["class"].dump() + '\n');

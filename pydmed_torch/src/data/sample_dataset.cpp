@@ -18,7 +18,8 @@ Dataset make_sample_dataset(const std::string& dir, int count, std::int64_t size
   return make_sample_dataset(dir, count, SampleSlideOptions().width(size).height(size).seed(seed).source(source));
 }
 
-Dataset make_sample_dataset(const std::string& dir, int count, const SampleSlideOptions& base) {
+Dataset make_sample_dataset(const std::string& dir, int count, const SampleSlideOptions& base,
+                            const std::function<void(const std::string& slide)>& on_slide) {
   const std::uint64_t seed = base.seed();
   if (count <= 0) throw Error("make_sample_dataset: count must be positive");
   std::error_code ec;
@@ -44,6 +45,7 @@ Dataset make_sample_dataset(const std::string& dir, int count, const SampleSlide
     }
     fs::rename(tmp, file, ec);
     if (ec) throw Error(file.string() + ": cannot move the new slide into place: " + ec.message());
+    if (on_slide) on_slide(file.string());
     Patient p;
     p.int_uniqueid = i;
     p.dict_records["wsi"] = Record{fs::absolute(dir).string(), name, nlohmann::json::object()};
