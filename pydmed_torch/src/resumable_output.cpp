@@ -89,6 +89,11 @@ nlohmann::json RunStateFile::load(const std::string& path, const std::string& fo
   return s;
 }
 
+RunLock RunStateFile::lock(const std::string& path) {
+  refuse_folder(path);
+  return RunLock::beside(path);
+}
+
 void RunStateFile::save(const std::string& path, const std::string& format, const nlohmann::json& run,
                         const nlohmann::json& fields) {
   nlohmann::json s = {{"format", format}, {"version", kStateVersion}, {"run", run}};
@@ -104,9 +109,8 @@ namespace {
 // folder, a read-only one), that is the output, or that another run holds leaves the output as
 // it was.
 RunLock lock_state(const std::string& out_path, const std::string& state_path) {
-  refuse_folder(state_path);
   if (same_file(out_path, state_path)) throw Error(state_path + ": the state file cannot be the output file too");
-  return RunLock::beside(state_path);
+  return RunStateFile::lock(state_path);
 }
 
 // The state ResumableOutput resumes from (null: a fresh start).

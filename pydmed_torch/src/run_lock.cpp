@@ -19,15 +19,20 @@ namespace {
   throw Error(name + ": in use by another run" + holder +
               " (the same --out or --state at once); wait for it to end or use another file");
 }
+
+// flock without waiting: false when another holds it. A file system without locks (some network
+// mounts) has nothing to hold and nothing to refuse: true.
+bool try_lock(int fd) {
+  while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EINTR) continue;
+    return errno != EWOULDBLOCK;
+  }
+  return true;
+}
 }  // namespace
 
 void RunLock::lock_open_file(int fd, const std::string& name) {
-  while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    if (errno == EINTR) continue;
-    if (errno == EWOULDBLOCK) busy(name, "");
-    // A file system without locks (some network mounts): nothing to hold, nothing to refuse.
-    return;
-  }
+  if (!try_lock(fd)) busy(name, "");
 }
 
 bool RunLock::still_at(int fd, const std::string& path) {
@@ -46,7 +51,7 @@ RunLock RunLock::beside(const std::string& path) {
       const int err = errno;
       throw Error(path + ": cannot make its lock file " + lock_file + ": " + std::strerror(err));
     }
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+    if (!try_lock(fd)) {
       char pid[32] = {};
       const ssize_t n = ::pread(fd, pid, sizeof pid - 1, 0);
       ::close(fd);

@@ -12,11 +12,9 @@
 #include "commands.hpp"
 #include "flags.hpp"
 #include "interrupt.hpp"
-#include "output_guard.hpp"
 #include "physical_flags.hpp"
 #include "preflight.hpp"
 #include "progress.hpp"
-#include "pydmed/data/source.hpp"
 #include "pydmed/error.hpp"
 #include "pydmed/torch/feature_extractor.hpp"
 #include "roi_flags.hpp"
@@ -93,11 +91,7 @@ Runner add_embed(CLI::App* sub) {
       throw UsageError("--device " + a->device + ": no CUDA device here (use --device cpu)");
     }
     std::vector<std::string> skipped;
-    Dataset ds = dataset_from_source(a->source, &skipped);
-    a->physical.apply_default(ds);
-    refuse_outputs_over_inputs({{"--state", a->state.path}}, run_inputs(a->source, ds));
-    leave_out_unusable(ds, a->roi.roi_mode(), &skipped);
-    for (const auto& s : skipped) std::cerr << "skipped: " << s << '\n';
+    Dataset ds = command_dataset(a->source, a->physical, a->roi.roi_mode(), {{"--state", a->state.path}}, &skipped);
     auto module = std::make_shared<torch::jit::Module>();
     try {
       *module = torch::jit::load(a->model, device);

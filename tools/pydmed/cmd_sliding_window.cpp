@@ -10,12 +10,10 @@
 #include "commands.hpp"
 #include "flags.hpp"
 #include "interrupt.hpp"
-#include "output_guard.hpp"
 #include "physical_flags.hpp"
 #include "preflight.hpp"
 #include "progress.hpp"
 #include "pydmed/data/record_slide.hpp"
-#include "pydmed/data/source.hpp"
 #include "pydmed/error.hpp"
 #include "pydmed/extensions/heatmap.hpp"
 #include "pydmed/extensions/sliding_window.hpp"
@@ -57,12 +55,9 @@ Runner add_sliding_window(CLI::App& app) {
   return [a] {
     a->state.check_out(a->out);
     std::vector<std::string> skipped;
-    Dataset ds = dataset_from_source(a->source, &skipped);
-    a->physical.apply_default(ds);
+    Dataset ds = command_dataset(a->source, a->physical, a->roi.roi_mode(),
+                                 {{"--out", a->out}, {"--state", a->state.path}}, &skipped);
     const double mpp = a->physical.target();
-    refuse_outputs_over_inputs({{"--out", a->out}, {"--state", a->state.path}}, run_inputs(a->source, ds));
-    leave_out_unusable(ds, a->roi.roi_mode(), &skipped);
-    for (const auto& s : skipped) std::cerr << "skipped: " << s << '\n';
     if (!a->heatmap.empty()) make_output_folder(a->heatmap);  // checked before the run, not after
     const auto sw = SlidingWindowOptions()
                         .level(a->level)

@@ -10,11 +10,9 @@
 #include "commands.hpp"
 #include "flags.hpp"
 #include "interrupt.hpp"
-#include "output_guard.hpp"
 #include "physical_flags.hpp"
 #include "preflight.hpp"
 #include "progress.hpp"
-#include "pydmed/data/source.hpp"
 #include "pydmed/engine/light_dl_core.hpp"
 #include "pydmed/error.hpp"
 #include "roi_flags.hpp"
@@ -78,12 +76,9 @@ Runner add_stream(CLI::App& app) {
                        std::to_string(a->bigchunk) + ": patches are cut from BigChunks");
     }
     std::vector<std::string> skipped;
-    Dataset ds = dataset_from_source(a->source, &skipped);
-    a->physical.apply_default(ds);
+    Dataset ds = command_dataset(a->source, a->physical, a->roi.roi_mode(),
+                                 {{"--out", a->out}, {"--state", a->state.path}}, &skipped);
     const double mpp = a->physical.target();
-    refuse_outputs_over_inputs({{"--out", a->out}, {"--state", a->state.path}}, run_inputs(a->source, ds));
-    leave_out_unusable(ds, a->roi.roi_mode(), &skipped);
-    for (const auto& s : skipped) std::cerr << "skipped: " << s << '\n';
     const int batch = int(std::min<std::uint64_t>(64, a->count > 0 ? a->count : 64));
     const auto bigchunks = RandomBigChunkOptions()
                                .level(a->level)

@@ -55,8 +55,7 @@ CLI::Validator positive_number() {
 }
 
 CLI::Validator mpp_value() {
-  return number("microns per pixel from " + mpp_string(kMinMpp) + " to " + mpp_string(kMaxMpp),
-                [](double v) { return plausible_mpp(v); });
+  return number(plausible_mpp_text(), [](double v) { return plausible_mpp(v); });
 }
 
 CLI::Validator magnification_value() {

@@ -5,8 +5,11 @@
 
 #include <cerrno>
 #include <cstring>
+#include <iostream>
 
+#include "output_guard.hpp"
 #include "pydmed/data/record_slide.hpp"
+#include "pydmed/data/source.hpp"
 #include "pydmed/error.hpp"
 
 namespace pydmed::cli {
@@ -45,6 +48,17 @@ void leave_out_unusable(Dataset& ds, RoiMode mode, std::vector<std::string>* ski
     throw DatasetError(first + (skipped->size() > 1 ? " (and " + std::to_string(skipped->size() - 1) + " more)" : ""));
   }
   ds.list_patients = std::move(kept);
+}
+
+Dataset command_dataset(const std::string& source, const PhysicalFlags& physical, RoiMode mode,
+                        const std::vector<std::pair<std::string, std::string>>& outputs,
+                        std::vector<std::string>* skipped) {
+  Dataset ds = dataset_from_source(source, skipped);
+  physical.apply_default(ds);
+  refuse_outputs_over_inputs(outputs, run_inputs(source, ds));
+  leave_out_unusable(ds, mode, skipped);
+  for (const auto& s : *skipped) std::cerr << "skipped: " << s << '\n';
+  return ds;
 }
 
 }  // namespace pydmed::cli

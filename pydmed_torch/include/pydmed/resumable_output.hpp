@@ -22,6 +22,9 @@ struct RunStateFile {
   // The state saved at `path`, or null when there is none. Error naming the file when it is not
   // a `format` state, or when it was saved with another `run` (naming what differs).
   static nlohmann::json load(const std::string& path, const std::string& format, const nlohmann::json& run);
+  // The state's lock (RunLock::beside), taken before anything is read or written: refuses a
+  // folder, a folder it cannot be made in, and a state another run holds, each in one line.
+  static RunLock lock(const std::string& path);
   // Writes {"format", "version", "run"} and `fields`, atomically.
   static void save(const std::string& path, const std::string& format, const nlohmann::json& run,
                    const nlohmann::json& fields);

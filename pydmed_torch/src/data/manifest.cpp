@@ -150,8 +150,7 @@ Dataset read_manifest(const std::string& path) {
           const nlohmann::json n = label_value(v);
           if (!n.is_number() || !plausible_mpp(n.get<double>())) {
             throw DatasetError(path, lineno,
-                               "column 'mpp:" + cols[i].name + "': '" + v + "' is not microns per pixel from " +
-                                   mpp_string(kMinMpp) + " to " + mpp_string(kMaxMpp));
+                               "column 'mpp:" + cols[i].name + "': '" + v + "' is not " + plausible_mpp_text());
           }
           record_keys.emplace_back("mpp", cols[i].name, n.get<double>());  // open_record_slide gives it to the slide
           break;

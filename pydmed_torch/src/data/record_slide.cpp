@@ -10,8 +10,8 @@ std::optional<double> mpp_info(const Record& record, const char* key) {
   const auto it = record.dict_infos.find(key);
   if (it == record.dict_infos.end()) return std::nullopt;
   if (!it->is_number() || !plausible_mpp(it->get<double>())) {
-    throw DatasetError(record.path() + ": record info \"" + key + "\" must be microns per pixel from " +
-                       mpp_string(kMinMpp) + " to " + mpp_string(kMaxMpp) + ", not " + it->dump());
+    throw DatasetError(record.path() + ": record info \"" + key + "\" must be " + plausible_mpp_text() + ", not " +
+                       it->dump());
   }
   return it->get<double>();
 }

@@ -18,10 +18,6 @@ const std::vector<std::string>& slide_suffixes() {
 }
 
 namespace {
-// A folder's slides: a slide suffix, and not a picture this project wrote (a coverage or heatmap
-// picture, a tissue mask: marked inside the file, wherever it lies).
-bool is_folder_slide(const fs::path& path) { return !is_pydmed_output(path.string()); }
-
 bool has_slide_suffix(const std::string& filename) {
   std::string ext = fs::path(filename).extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
@@ -71,10 +67,11 @@ Dataset dataset_from_source(const std::string& source, std::vector<std::string>*
     if (skipped->size() > 1) why += " (and " + std::to_string(skipped->size() - 1) + " more)";
     throw DatasetError(source, 0, "no readable slides in the folder: " + why);
   }
-  // The project's own pictures are not slides, and do not shift the ids of those that are.
+  // The project's own pictures (coverage, heatmaps, tissue masks: marked inside the file, wherever
+  // it lies) are not slides, and do not shift the ids of those that are.
   std::vector<Patient> slides;
   for (Patient& p : ds.list_patients) {
-    if (!is_folder_slide(p.record("wsi").path())) continue;
+    if (is_pydmed_output(p.record("wsi").path())) continue;
     p.int_uniqueid = std::int64_t(slides.size());
     slides.push_back(std::move(p));
   }

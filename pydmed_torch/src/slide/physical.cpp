@@ -9,6 +9,10 @@
 
 namespace pydmed {
 
+std::string plausible_mpp_text() {
+  return "microns per pixel from " + mpp_string(kMinMpp) + " to " + mpp_string(kMaxMpp);
+}
+
 std::string mpp_string(double mpp) {
   char s[32];
   std::snprintf(s, sizeof s, "%.6g", mpp);
@@ -17,8 +21,8 @@ std::string mpp_string(double mpp) {
 
 PhysicalRegion Slide::physical_region(double target_mpp, int width, int height, bool allow_upsample) const {
   if (!plausible_mpp(target_mpp)) {
-    throw SlideInputError(path_, "target mpp " + mpp_string(target_mpp) + " is not a microscope's: give " +
-                                     mpp_string(kMinMpp) + " to " + mpp_string(kMaxMpp) + " microns per pixel");
+    throw SlideInputError(
+        path_, "target mpp " + mpp_string(target_mpp) + " is not a microscope's: give " + plausible_mpp_text());
   }
   if (width <= 0 || height <= 0) throw SlideError(path_, "patch size must be positive");
   const auto mx = mpp_x(), my = mpp_y();

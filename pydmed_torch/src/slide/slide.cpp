@@ -95,8 +95,8 @@ std::optional<double> Slide::mpp_y() const { return mpp_y_ ? mpp_y_ : mpp(proper
 
 void Slide::set_mpp(double x, double y) {
   if (!plausible_mpp(x) || !plausible_mpp(y)) {
-    throw SlideError(path_, "mpp " + mpp_string(x) + " x " + mpp_string(y) + " is not a microscope's: give " +
-                                mpp_string(kMinMpp) + " to " + mpp_string(kMaxMpp) + " microns per pixel");
+    throw SlideError(
+        path_, "mpp " + mpp_string(x) + " x " + mpp_string(y) + " is not a microscope's: give " + plausible_mpp_text());
   }
   mpp_x_ = x;
   mpp_y_ = y;

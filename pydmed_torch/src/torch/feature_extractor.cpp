@@ -111,7 +111,7 @@ FeatureExtractor::FeatureExtractor(Dataset dataset, Model model, FeatureExtracto
   make_output_folder(o_.out_dir());
   folder_lock_ = RunLock::folder(o_.out_dir());
   // The state's folder is checked now (its lock is made there), not after the first slide.
-  if (!o_.state_file().empty()) state_lock_ = RunLock::beside(o_.state_file());
+  if (!o_.state_file().empty()) state_lock_ = RunStateFile::lock(o_.state_file());
   std::map<std::string, std::int64_t> names;
   for (const Patient& p : dataset_.list_patients) {
     const std::string stem = fs::path(p.record(o_.windows().record()).path()).stem().string();

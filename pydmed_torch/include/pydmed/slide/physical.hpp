@@ -35,6 +35,8 @@ void resize_into(const cv::Mat& region, cv::Mat dst, bool upsample = false);
 // mpp". (A 72-dpi picture's 352.8 lies inside: Slide::mpp_x reads no mpp from inches at all.)
 constexpr double kMinMpp = 0.01, kMaxMpp = 1000;
 inline bool plausible_mpp(double mpp) { return mpp >= kMinMpp && mpp <= kMaxMpp; }
+// "microns per pixel from 0.01 to 1000", for every message that states the range.
+std::string plausible_mpp_text();
 // An mpp for a message, in 6 significant digits: "0.25", "1e-09" (never "0.000000").
 std::string mpp_string(double mpp);
 
