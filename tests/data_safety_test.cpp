@@ -219,7 +219,8 @@ TEST(DataSafety, AFinishedStateEndsAtOnce) {
 }
 
 // A state saved under other rules (version 1: before the tissue mask's background floor) would
-// resume over other windows: refused in one line, the output untouched.
+// resume over other windows: refused in one line, the output untouched. (Version 3 since issue 23
+// gave every state one layout.)
 TEST(DataSafety, AStateOfAnotherVersionIsRefused) {
   TempDir t;
   pydmed::test::make_sample_slides(t.file("s"), 1);
@@ -228,13 +229,13 @@ TEST(DataSafety, AStateOfAnotherVersionIsRefused) {
   std::string out, err;
   ASSERT_EQ(run_command(run, &out, &err), 0) << err;
   std::string state = read_file(t.file("st.json"));
-  const std::size_t at = state.find("\"version\":2");
+  const std::size_t at = state.find("\"version\":3");
   ASSERT_NE(at, std::string::npos) << state;
   state.replace(at, 11, "\"version\":1");
   write_file(t.file("st.json"), state);
   const std::string tsv = read_file(t.file("o.tsv"));
   EXPECT_EQ(run_command(run, &out, &err), 1);
-  EXPECT_NE(err.find("st.json: saved by another pydmed (state version 1, this one reads 2)"), std::string::npos) << err;
+  EXPECT_NE(err.find("st.json: saved by another pydmed (state version 1, this one reads 3"), std::string::npos) << err;
   EXPECT_EQ(read_file(t.file("o.tsv")), tsv);
 }
 

@@ -137,9 +137,9 @@ TEST(Embed, MinTissueKeepsExactlyTheTissueWindows) {
 std::uint64_t committed_rows(const std::string& state) {
   const auto j = nlohmann::json::parse(read_file(state), nullptr, false);
   std::uint64_t n = 0;
-  if (j.is_object())
-    for (const auto& [id, s] : j["slides"].items())
-      n += s.value("bytes", std::uint64_t(0)) + 1000000 * s.value("done", false);
+  if (!j.is_object()) return 0;
+  for (const auto& [id, bytes] : j["outputs"].items()) n += bytes.get<std::uint64_t>();
+  for (const auto& [id, s] : j["progress"]["slides"].items()) n += 1000000 * s.value("done", false);
   return n;
 }
 

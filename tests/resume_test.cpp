@@ -22,7 +22,7 @@ const std::string kCli = PYDMED_CLI;
 std::uint64_t committed(const std::string& state, const char* key) {
   const auto j = nlohmann::json::parse(read_file(state), nullptr, false);
   if (!j.is_object()) return 0;
-  if (std::string(key) == "out_bytes") return j.value("out_bytes", std::uint64_t(0));
+  if (std::string(key) == "out_bytes") return j.value("outputs", nlohmann::json::object()).value("out", std::uint64_t(0));
   const auto& p = j["progress"];
   return p.is_object() ? p.value(key, std::uint64_t(0)) : 0;
 }

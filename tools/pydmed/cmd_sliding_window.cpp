@@ -96,20 +96,16 @@ Runner add_sliding_window(CLI::App& app) {
                                 {"roi", int(a->roi.roi_mode())},
                                 {"min_roi_fraction", a->roi.min_fraction}};
     TsvOutput out(a->out, a->state, run, header);
-    const nlohmann::json saved = out.saved();
-    WindowProgress progress(saved);
     std::uint64_t windows = 0;
     Progress shown(a->progress, "windows", std::int64_t(ds.size()), -1);
-    if (saved.is_object()) {
-      dl->restore(saved);
-      windows = saved.value("windows", std::uint64_t(0));
+    if (out.run().resumed()) {
+      windows = out.saved().value("windows", std::uint64_t(0));
       std::int64_t finished = 0;
-      // Held: a range-for over items() of a temporary would outlive it.
-      const nlohmann::json patients =
-          saved.value("loader", nlohmann::json::object()).value("patients", nlohmann::json::object());
-      for (const auto& [id, p] : patients.items()) finished += p.value("finished", false);
+      if (const auto& loader = out.run().saved_loader())
+        for (const auto& [id, p] : loader->patients) finished += p.finished;
       shown.resumed(finished, std::int64_t(windows));
     }
+    out.run().attach(*dl, ResumableRun::Delivery::Windows);
     // Slides finishing: each patient's collector ended and all it made delivered (polled).
     std::map<std::int64_t, std::chrono::steady_clock::time_point> first_seen;
     std::set<std::int64_t> reported;
@@ -125,11 +121,7 @@ Runner add_sliding_window(CLI::App& app) {
                          std::chrono::duration<double>(t - first_seen[p.patient]).count());
       }
     };
-    auto state = [&] {
-      nlohmann::json s = progress.resume_state(*dl);
-      s["windows"] = windows;
-      return s;
-    };
+    auto state = [&]() -> nlohmann::json { return {{"windows", windows}}; };
     const OnInterrupt stop_on_signal([&dl] { dl->stop(); });
     const std::size_t bytes = dl->options().patch_shape().bytes();
     std::vector<std::uint8_t> buf(32 * bytes);
@@ -140,7 +132,7 @@ Runner add_sliding_window(CLI::App& app) {
         const ChunkRecord& r = rec[i];
         const std::uint8_t* px = buf.data() + i * bytes;
         const WindowInfo w = WindowInfo::from_json(r.info_json);
-        if (!a->state.path.empty()) progress.delivered(r);
+        out.run().delivered(r.patient, w.position);
         out.write(tsv_line(r.patient, r.x, r.y, r.level, r.width, r.height, int(w.last_row), int(w.last_col),
                            w.overlap_y, w.overlap_x, mpp_text(r.mpp), crc32(crc32(0L, Z_NULL, 0), px, uInt(bytes)),
                            roi_text(r.info_json)));

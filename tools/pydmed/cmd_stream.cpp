@@ -134,16 +134,12 @@ Runner add_stream(CLI::App& app) {
     std::uint64_t written = 0;
     // Patches counted, of --count where given; patients are swapped, not finished, so no slides.
     Progress shown(a->progress, "patches", -1, a->count > 0 ? std::int64_t(a->count) : -1);
-    if (const nlohmann::json saved = out.saved(); saved.is_object()) {
-      dl.restore(saved);
+    out.run().attach(dl, ResumableRun::Delivery::Visits);
+    if (const nlohmann::json& saved = out.saved(); saved.is_object()) {
       written = saved.value("rows", std::uint64_t(0));
       shown.resumed(0, std::int64_t(written));
     }
-    auto state = [&] {
-      nlohmann::json s = dl.state();
-      s["rows"] = written;
-      return s;
-    };
+    auto state = [&]() -> nlohmann::json { return {{"rows", written}}; };
     const OnInterrupt stop_on_signal([&dl] { dl.stop(); });  // then what is left is written
     const std::size_t bytes = o.patch_shape().bytes();
     std::vector<std::uint8_t> buf(std::size_t(batch) * bytes);

@@ -415,33 +415,26 @@ std::vector<std::int64_t> LightDLCore::waiting_patients() const { return impl_->
 std::uint32_t LightDLCore::schedcount(std::int64_t patient) const { return impl_->registry.schedcount(patient); }
 const MemoryPlan& LightDLCore::memory_plan() const { return impl_->plan; }
 
-namespace {
-constexpr const char* kStateFormat = "pydmed-loader-state";
-}
-
-nlohmann::json LightDLCore::state() const {
+LoaderState LightDLCore::loader_state() const {
   const Impl& d = *impl_;
-  return {{"format", kStateFormat},
-          {"version", 1},
-          {"seed", d.options.seed()},
-          {"rank", d.options.rank()},
-          {"world_size", d.options.world_size()},
-          {"loader", d.registry.state()},
-          {"scheduler", d.scheduler->state()}};
+  LoaderState s;
+  s.seed = d.options.seed();
+  s.rank = d.options.rank();
+  s.world_size = d.options.world_size();
+  d.registry.save(&s);
+  s.scheduler = d.scheduler->state();
+  return s;
 }
+nlohmann::json LightDLCore::state() const { return loader_state().to_json(); }
 
-void LightDLCore::restore(const nlohmann::json& state) {
+void LightDLCore::restore(const LoaderState& state) {
   Impl& d = *impl_;
   std::lock_guard<std::mutex> g(d.start_mu);  // holds off start() until restored
   if (d.started) throw Error("restore: the loader has started; restore a state before the first batch");
-  if (!state.is_object() || state.value("format", "") != kStateFormat) {
-    throw Error("restore: not a loader state (no \"format\": \"" + std::string(kStateFormat) + "\")");
-  }
-  if (state.value("version", 0) != 1)
-    throw Error("restore: loader state version " + state.value("version", nlohmann::json()).dump() + " is not 1");
-  d.registry.restore(state.at("loader"));
-  d.scheduler->restore(state.value("scheduler", nlohmann::json()));
+  d.registry.restore(state);
+  d.scheduler->restore(state.scheduler);
 }
+void LightDLCore::restore(const nlohmann::json& state) { restore(LoaderState::from_json(state)); }
 
 LoaderStats LightDLCore::stats() const {
   const Impl& d = *impl_;

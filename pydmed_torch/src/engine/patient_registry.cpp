@@ -195,47 +195,40 @@ nlohmann::json PatientRegistry::live_or_kept(const PatientState& ps, bool checkp
 nlohmann::json PatientRegistry::checkpoint(std::int64_t patient) const { return live_or_kept(patient, true); }
 nlohmann::json PatientRegistry::status(std::int64_t patient) const { return live_or_kept(patient, false); }
 
-nlohmann::json PatientRegistry::state() const {
+void PatientRegistry::save(LoaderState* s) const {
   std::lock_guard<std::mutex> g(mu_);
-  nlohmann::json patients = nlohmann::json::object();
+  s->swaps = swaps_;
+  s->decisions = decisions_;
+  s->patients.clear();
   for (auto& [id, ps] : patients_) {
-    patients[std::to_string(id)] = {{"visits", ps.schedcount},
-                                    {"failures", ps.failures},
-                                    {"finished", ps.finished},
-                                    {"set_aside", ps.set_aside},
-                                    {"bigchunks", ps.bigchunks},
-                                    {"bigchunks_failed", ps.bigchunks_failed},
-                                    {"checkpoint", live_or_kept(ps, true)},
-                                    {"status", live_or_kept(ps, false)}};
+    PatientProgress& p = s->patients[id];
+    p.visits = ps.schedcount;
+    p.failures = ps.failures;
+    p.finished = ps.finished;
+    p.set_aside = ps.set_aside;
+    p.bigchunks = ps.bigchunks;
+    p.bigchunks_failed = ps.bigchunks_failed;
+    p.checkpoint = live_or_kept(ps, true);
+    p.status = live_or_kept(ps, false);
   }
-  return {{"swaps", swaps_}, {"decisions", decisions_}, {"patients", std::move(patients)}};
 }
 
-void PatientRegistry::restore(const nlohmann::json& s) {
+void PatientRegistry::restore(const LoaderState& s) {
   std::lock_guard<std::mutex> g(mu_);
-  try {
-    swaps_ = s.at("swaps").get<std::uint64_t>();
-    decisions_ = s.at("decisions").get<std::uint64_t>();
-    for (const auto& [key, p] : s.at("patients").items()) {
-      std::size_t used = 0;
-      const std::int64_t id = std::stoll(key, &used);
-      if (used != key.size()) throw Error("patient id '" + key + "' is not a number");
-      auto it = patients_.find(id);
-      if (it == patients_.end()) continue;  // another rank's, or a patient no longer in the dataset
-      PatientState& ps = it->second;
-      ps.schedcount = p.value("visits", std::uint32_t(0));
-      ps.failures = p.value("failures", std::uint32_t(0));
-      ps.finished = p.value("finished", false);
-      ps.set_aside = p.value("set_aside", false);
-      ps.bigchunks = p.value("bigchunks", std::uint64_t(0));
-      ps.bigchunks_failed = p.value("bigchunks_failed", std::uint64_t(0));
-      ps.checkpoint = p.value("checkpoint", nlohmann::json());
-      ps.status = p.value("status", nlohmann::json());
-    }
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(std::string("loader state: ") + e.what());
-  } catch (const std::logic_error& e) {  // stoll
-    throw Error(std::string("loader state: a patient id is not a number: ") + e.what());
+  swaps_ = s.swaps;
+  decisions_ = s.decisions;
+  for (const auto& [id, p] : s.patients) {
+    auto it = patients_.find(id);
+    if (it == patients_.end()) continue;  // another rank's, or a patient no longer in the dataset
+    PatientState& ps = it->second;
+    ps.schedcount = p.visits;
+    ps.failures = p.failures;
+    ps.finished = p.finished;
+    ps.set_aside = p.set_aside;
+    ps.bigchunks = p.bigchunks;
+    ps.bigchunks_failed = p.bigchunks_failed;
+    ps.checkpoint = p.checkpoint;
+    ps.status = p.status;
   }
 }
 

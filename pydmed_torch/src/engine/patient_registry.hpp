@@ -20,6 +20,7 @@
 #include "engine/collector_process.hpp"
 #include "engine/collector_slot.hpp"
 #include "pydmed/engine/light_dl_core.hpp"
+#include "pydmed/engine/loader_state.hpp"
 #include "pydmed/engine/scheduler.hpp"
 
 namespace pydmed::detail {
@@ -94,8 +95,8 @@ class PatientRegistry : public SchedulerView {
   // Resumable: swaps, decisions and each patient's visits, failures, checkpoint and status (the
   // live ones of running visits). restore() takes such a state before the loader starts;
   // patients it does not name start fresh, ids it names that this dataset lacks are ignored.
-  nlohmann::json state() const;
-  void restore(const nlohmann::json& state);
+  void save(LoaderState* state) const;  // swaps, decisions, patients
+  void restore(const LoaderState& state);
 
  private:
   struct PatientState {

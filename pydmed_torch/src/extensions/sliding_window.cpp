@@ -27,13 +27,37 @@ WindowAxis WindowAxis::of(std::int64_t length, int kernel, int stride) {
   return a;
 }
 
-WindowInfo WindowInfo::from_json(const std::string& s) {
-  const auto j = nlohmann::json::parse(s);
-  WindowInfo w;
-  w.row = j.at("row"), w.col = j.at("col"), w.rows = j.at("rows"), w.cols = j.at("cols");
-  w.last_row = j.at("last_row"), w.last_col = j.at("last_col");
-  w.overlap_y = j.at("overlap_y"), w.overlap_x = j.at("overlap_x");
-  return w;
+nlohmann::json WindowInfo::to_json() const {
+  return {{"row", row},
+          {"col", col},
+          {"bigchunk", position.bigchunk},
+          {"window", position.window},
+          {"rows", rows},
+          {"cols", cols},
+          {"last_row", last_row},
+          {"last_col", last_col},
+          {"overlap_y", overlap_y},
+          {"overlap_x", overlap_x}};
+}
+
+std::optional<WindowInfo> WindowInfo::parse(const std::string& info_json) {
+  const auto j = nlohmann::json::parse(info_json, nullptr, false);
+  if (!j.is_object()) return std::nullopt;
+  try {
+    WindowInfo w;
+    w.row = j.at("row"), w.col = j.at("col"), w.rows = j.at("rows"), w.cols = j.at("cols");
+    w.last_row = j.at("last_row"), w.last_col = j.at("last_col");
+    w.overlap_y = j.at("overlap_y"), w.overlap_x = j.at("overlap_x");
+    w.position = {j.at("bigchunk"), j.at("window")};
+    return w;
+  } catch (const nlohmann::json::exception&) {
+    return std::nullopt;
+  }
+}
+
+WindowInfo WindowInfo::from_json(const std::string& info_json) {
+  if (auto w = parse(info_json)) return *w;
+  throw Error("not a sliding window's info: " + info_json.substr(0, 200));
 }
 
 namespace {
@@ -64,22 +88,34 @@ struct Grid {
   }
 };
 
-// The grid for a BigChunk's info (the loader's) or a slide (the loader), the same on both sides.
-nlohmann::json grid_info(std::int64_t level_w, std::int64_t level_h, double mpp, double scale_x, double scale_y,
-                         std::int64_t kw, std::int64_t kh, bool upsample) {
-  return {{"level_width", level_w},
-          {"level_height", level_h},
-          {"mpp", mpp},
-          {"scale_x", scale_x},
-          {"scale_y", scale_y},
-          {"kw", kw},
-          {"kh", kh},
-          {"upsample", upsample}};
-}
-Grid grid_of(const nlohmann::json& g, const SlidingWindowOptions& sw) {
-  return Grid(g.at("level_width"), g.at("level_height"), sw.kernel(), sw.stride(), g.at("scale_x"), g.at("scale_y"),
-              g.at("kw"), g.at("kh"));
-}
+// What the loader tells its collector of a BigChunk (BigChunk::info, serialised here only): the
+// slide's grid, laid the same way on both sides, and which block of it this BigChunk holds.
+struct WindowBlock {
+  std::int64_t level_width = 0, level_height = 0;
+  double mpp = 0, scale_x = 1, scale_y = 1;  // scale: level pixels per target pixel
+  std::int64_t kw = 0, kh = 0;               // a window's region of the level
+  bool upsample = false;
+  std::int64_t index = 0, of = 0;            // the BigChunk's number in the plan, of how many
+  std::int64_t c0 = 0, c1 = 0, r0 = 0, r1 = 0;  // its columns and rows of windows, [c0, c1) x [r0, r1)
+
+  nlohmann::json to_json() const {
+    return {{"level_width", level_width}, {"level_height", level_height}, {"mpp", mpp}, {"scale_x", scale_x},
+            {"scale_y", scale_y}, {"kw", kw}, {"kh", kh}, {"upsample", upsample}, {"index", index}, {"of", of},
+            {"c0", c0}, {"c1", c1}, {"r0", r0}, {"r1", r1}};
+  }
+  static WindowBlock from_json(const nlohmann::json& j) {
+    WindowBlock b;
+    b.level_width = j.at("level_width"), b.level_height = j.at("level_height");
+    b.mpp = j.at("mpp"), b.scale_x = j.at("scale_x"), b.scale_y = j.at("scale_y");
+    b.kw = j.at("kw"), b.kh = j.at("kh"), b.upsample = j.at("upsample");
+    b.index = j.at("index"), b.of = j.at("of");
+    b.c0 = j.at("c0"), b.c1 = j.at("c1"), b.r0 = j.at("r0"), b.r1 = j.at("r1");
+    return b;
+  }
+  Grid grid(const SlidingWindowOptions& sw) const {
+    return Grid(level_width, level_height, sw.kernel(), sw.stride(), scale_x, scale_y, kw, kh);
+  }
+};
 
 // How the grid is cut into BigChunks: groups of rows x groups of columns, each group's pixels
 // within max_bigchunk_bytes (with 2 pixels to spare where starts were rounded to the level).
@@ -117,10 +153,6 @@ int level_for(const SlidingWindowOptions& sw, const Patient& p, const Slide& s) 
   return sw.level_of() ? sw.level_of()(p, s) : sw.level();
 }
 
-std::int64_t start_bigchunk(const nlohmann::json& checkpoint) {
-  return checkpoint.is_object() ? checkpoint.value("bigchunk", std::int64_t(0)) : 0;
-}
-
 class SlidingWindowLoader : public BigChunkLoader {
  public:
   explicit SlidingWindowLoader(SlidingWindowOptions sw) : sw_(std::move(sw)) {}
@@ -132,39 +164,36 @@ class SlidingWindowLoader : public BigChunkLoader {
     }
     const int k = sw_.kernel();
     int level = 0;
-    nlohmann::json info;
+    WindowBlock info;
     if (sw_.mpp() > 0) {
       const PhysicalRegion r = slide_->physical_region(sw_.mpp(), k, k, sw_.upsample());
       level = r.level;
-      const LevelInfo& L = slide_->level(level);
-      info = grid_info(L.width, L.height, sw_.mpp(), sw_.mpp() / r.level_mpp_x, sw_.mpp() / r.level_mpp_y, r.width,
-                       r.height, r.upsample);
+      info.mpp = sw_.mpp(), info.scale_x = sw_.mpp() / r.level_mpp_x, info.scale_y = sw_.mpp() / r.level_mpp_y;
+      info.kw = r.width, info.kh = r.height, info.upsample = r.upsample;
     } else {
       level = level_for(sw_, patient(), *slide_);
-      const LevelInfo& L = slide_->level(level);
-      info = grid_info(L.width, L.height, 0, 1, 1, k, k, false);
+      info.kw = info.kh = k;
     }
     const LevelInfo& L = slide_->level(level);
-    const Grid grid = grid_of(info, sw_);
+    info.level_width = L.width, info.level_height = L.height;
+    const Grid grid = info.grid(sw_);
     const Plan plan(grid, options().max_bigchunk_bytes(), sw_.mpp() > 0, slide_->tile_size(level));
-    const std::int64_t b = start_bigchunk(get_checkpoint()) + bigchunk_number();
+    const std::int64_t b = WindowPosition::of_checkpoint(get_checkpoint()).bigchunk + bigchunk_number();
     if (b >= plan.count()) return std::nullopt;  // every window served: the patient is finished
     const std::int64_t rg = b / plan.col_groups, cg = b % plan.col_groups;
-    const std::int64_t c0 = cg * plan.cols_per,
-                       c1 = std::min<std::int64_t>(c0 + plan.cols_per, std::int64_t(grid.lx.size()));
-    const std::int64_t r0 = rg * plan.rows_per,
-                       r1 = std::min<std::int64_t>(r0 + plan.rows_per, std::int64_t(grid.ly.size()));
-    const std::int64_t x0 = grid.lx[std::size_t(c0)], y0 = grid.ly[std::size_t(r0)];
-    const int w = int(grid.lx[std::size_t(c1 - 1)] + grid.kw - x0),
-              h = int(grid.ly[std::size_t(r1 - 1)] + grid.kh - y0);
+    info.index = b, info.of = plan.count();
+    info.c0 = cg * plan.cols_per, info.c1 = std::min<std::int64_t>(info.c0 + plan.cols_per, std::int64_t(grid.lx.size()));
+    info.r0 = rg * plan.rows_per, info.r1 = std::min<std::int64_t>(info.r0 + plan.rows_per, std::int64_t(grid.ly.size()));
+    const std::int64_t x0 = grid.lx[std::size_t(info.c0)], y0 = grid.ly[std::size_t(info.r0)];
+    const int w = int(grid.lx[std::size_t(info.c1 - 1)] + grid.kw - x0),
+              h = int(grid.ly[std::size_t(info.r1 - 1)] + grid.kh - y0);
     BigChunk bc;
     bc.region = {
         std::llround(double(x0) * L.downsample), std::llround(double(y0) * L.downsample), level, w, h, L.downsample};
     bc.data = allocate(h, w, 3);
     // A damaged tile costs the windows over it (reported), not the band.
     bc.damaged = slide_->read_region_salvage(bc.data.data, bc.region.x, bc.region.y, level, w, h);
-    info.update({{"index", b}, {"of", plan.count()}, {"c0", c0}, {"c1", c1}, {"r0", r0}, {"r1", r1}});
-    bc.info = std::move(info);
+    bc.info = info.to_json();
     return bc;
   }
 
@@ -178,13 +207,10 @@ class SlidingWindowCollector : public SmallChunkCollector {
   explicit SlidingWindowCollector(SlidingWindowOptions sw) : sw_(std::move(sw)) {}
   Extraction extract_smallchunk(std::uint64_t call, const BigChunk& bc, const nlohmann::json&) override {
     if (call == 0) {  // a new BigChunk: its block of the grid, and where this visit resumes in it
-      const auto& in = bc.info;
-      b_ = in["index"], of_ = in["of"], c0_ = in["c0"], c1_ = in["c1"], r0_ = in["r0"], r1_ = in["r1"];
-      grid_ = std::make_unique<Grid>(grid_of(in, sw_));
-      mpp_ = in.at("mpp"), upsample_ = in.at("upsample");
-      first_ = bc.number == 0 && get_checkpoint().is_object() && start_bigchunk(get_checkpoint()) == b_
-                   ? get_checkpoint().value("window", std::int64_t(0))
-                   : 0;
+      block_ = WindowBlock::from_json(bc.info);
+      grid_ = std::make_unique<Grid>(block_.grid(sw_));
+      const WindowPosition resume = WindowPosition::of_checkpoint(get_checkpoint());
+      first_ = bc.number == 0 && resume.bigchunk == block_.index ? resume.window : 0;
       if (!roi_)
         roi_ = std::make_unique<Annotations>(record_annotations(patient().record(sw_.record())));  // once a visit
       if (sw_.min_tissue() > 0 && !tissue_) {                                                      // once a visit
@@ -192,17 +218,17 @@ class SlidingWindowCollector : public SmallChunkCollector {
             std::make_unique<TissueMask>(open_record_slide(patient().record(sw_.record())), min_tissue_mask_options());
       }
     }
-    const std::int64_t b = b_, c0 = c0_, r0 = r0_;
-    const std::int64_t cols = c1_ - c0, count = cols * (r1_ - r0);
+    const std::int64_t b = block_.index, of = block_.of, c0 = block_.c0, r0 = block_.r0;
+    const std::int64_t cols = block_.c1 - c0, count = cols * (block_.r1 - r0);
     const std::int64_t idx = first_ + std::int64_t(call);
     // The checkpoint takes effect once this window is in the ring: resume after it.
     if (idx >= count) {
-      set_checkpoint({{"bigchunk", b + 1}, {"window", 0}});
-      set_status({{"state", b + 1 >= of_ ? "finished" : "busy"}, {"bigchunk", b + 1}, {"of", of_}});
+      set_checkpoint(WindowPosition{b + 1, 0}.to_json());
+      set_status({{"state", b + 1 >= of ? "finished" : "busy"}, {"bigchunk", b + 1}, {"of", of}});
       return Extraction::done();
     }
-    set_checkpoint({{"bigchunk", b}, {"window", idx + 1}});
-    if (call == 0) set_status({{"state", "busy"}, {"bigchunk", b}, {"of", of_}});
+    set_checkpoint(WindowPosition{b, idx + 1}.to_json());
+    if (call == 0) set_status({{"state", "busy"}, {"bigchunk", b}, {"of", of}});
     const std::int64_t row = r0 + idx / cols, col = c0 + idx % cols;
     const Grid& g = *grid_;
     const std::int64_t lx = g.lx[std::size_t(col)], ly = g.ly[std::size_t(row)];
@@ -226,37 +252,32 @@ class SlidingWindowCollector : public SmallChunkCollector {
     SmallChunk c;
     c.data = bc.data(in_bigchunk);
     if (g.kw != sw_.kernel() || g.kh != sw_.kernel()) {  // at a physical resolution: the region, resized
-      c.data = resize_to_patch(c.data, cv::Size(sw_.kernel(), sw_.kernel()), upsample_);
+      c.data = resize_to_patch(c.data, cv::Size(sw_.kernel(), sw_.kernel()), block_.upsample);
     }
-    if (mpp_ > 0) c.width = int(g.kw), c.height = int(g.kh), c.mpp = mpp_;
+    if (block_.mpp > 0) c.width = int(g.kw), c.height = int(g.kh), c.mpp = block_.mpp;
     c.x = std::llround(double(lx) * ds);
     c.y = std::llround(double(ly) * ds);
     c.level = bc.region.level;
     const WindowAxis &xs = g.xs, &ys = g.ys;
     const bool last_row = ys.extra_last && row + 1 == std::int64_t(ys.starts.size());
     const bool last_col = xs.extra_last && col + 1 == std::int64_t(xs.starts.size());
-    c.info = {{"row", row},
-              {"col", col},
-              {"bigchunk", b},
-              {"window", idx},
-              {"rows", ys.starts.size()},
-              {"cols", xs.starts.size()},
-              {"last_row", last_row},
-              {"last_col", last_col},
-              {"overlap_y", last_row ? ys.last_overlap : 0},
-              {"overlap_x", last_col ? xs.last_overlap : 0}};
+    WindowInfo w;
+    w.row = row, w.col = col, w.rows = std::int64_t(ys.starts.size()), w.cols = std::int64_t(xs.starts.size());
+    w.last_row = last_row, w.last_col = last_col;
+    w.overlap_y = last_row ? ys.last_overlap : 0, w.overlap_x = last_col ? xs.last_overlap : 0;
+    w.position = {b, idx};
+    c.info = w.to_json();
     if (!roi_->empty() && sw_.roi() == RoiMode::Include) c.info["roi"] = cls ? cls->cls : "";
     return c;
   }
 
  private:
   SlidingWindowOptions sw_;
-  std::int64_t b_ = 0, of_ = 0, c0_ = 0, c1_ = 0, r0_ = 0, r1_ = 0, first_ = 0;
-  std::unique_ptr<Grid> grid_;          // the slide's, from the BigChunk's info
+  WindowBlock block_;                   // the BigChunk's, from its info
+  std::int64_t first_ = 0;              // the first window this visit serves of the block
+  std::unique_ptr<Grid> grid_;          // the slide's, from the block
   std::unique_ptr<Annotations> roi_;    // the record's, read once a visit
   std::unique_ptr<TissueMask> tissue_;  // with min_tissue, made once a visit
-  double mpp_ = 0;
-  bool upsample_ = false;
 };
 
 class SlidingWindowScheduler : public Scheduler {
@@ -296,50 +317,6 @@ LoaderFactory sliding_window_loader(const SlidingWindowOptions& sw) {
 CollectorFactory sliding_window_collector(const SlidingWindowOptions& sw) {
   return [sw] { return std::make_unique<SlidingWindowCollector>(sw); };
 }
-namespace {
-// A sliding window's place in its slide's plan, from its info; null for another SmallChunk.
-nlohmann::json plan_position(const ChunkRecord& r) {
-  const auto info = nlohmann::json::parse(r.info_json, nullptr, false);
-  if (!info.is_object() || !info.contains("bigchunk") || !info.contains("window")) return nullptr;
-  return {{"bigchunk", info["bigchunk"]}, {"window", info["window"]}};
-}
-}  // namespace
-
-void WindowProgress::delivered(const ChunkRecord& r) {
-  nlohmann::json p = plan_position(r);
-  if (p.is_null()) {
-    throw Error("WindowProgress: patient " + std::to_string(r.patient) + "'s SmallChunk is not a sliding window's");
-  }
-  // The checkpoint the collector would have set once this window was in its ring.
-  p["window"] = p["window"].get<std::int64_t>() + 1;
-  position_[r.patient] = std::move(p);
-}
-
-bool WindowProgress::is_window(const ChunkRecord& r) { return !plan_position(r).is_null(); }
-
-WindowProgress::WindowProgress(const nlohmann::json& resume_state) {
-  if (!resume_state.is_object() || !resume_state.contains("loader")) return;
-  const nlohmann::json patients = resume_state["loader"].value("patients", nlohmann::json::object());
-  for (const auto& [id, p] : patients.items()) {
-    const nlohmann::json cp = p.value("checkpoint", nlohmann::json());
-    if (cp.is_object()) position_[std::stoll(id)] = cp;
-  }
-}
-
-nlohmann::json WindowProgress::resume_state(const LightDLCore& dl) const {
-  nlohmann::json s = dl.state();
-  for (auto& [id, p] : s["loader"]["patients"].items()) {
-    const auto it = position_.find(std::stoll(id));
-    p["checkpoint"] = it == position_.end() ? nlohmann::json() : it->second;
-    p["finished"] = false;  // finished producing is not finished delivering: its loader will say
-    p["status"] = nullptr;
-    // A slide set aside is tried again (its error was this run's, and a resume may be after a fix).
-    p["set_aside"] = false;
-    p["failures"] = 0;
-  }
-  return s;
-}
-
 std::shared_ptr<Scheduler> sliding_window_scheduler() { return std::make_shared<SlidingWindowScheduler>(); }
 
 std::unique_ptr<LightDLCore> make_sliding_window(Dataset dataset, const SlidingWindowOptions& sw, Options base) {

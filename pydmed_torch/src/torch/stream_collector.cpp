@@ -41,31 +41,28 @@ StreamCollector::StreamCollector(LightDL dl, ProcessFn process, StreamCollectorO
       throw Error("StreamCollector: state_file needs StreamToFile into a csv_file");
     }
     // The header is written with the first rows (it names the output columns).
-    resumable_ = std::make_unique<ResumableOutput>(options_.csv_file(), options_.state_file(),
-                                                   nlohmann::json{{"command", "StreamCollector"},
-                                                                  {"slides", dl_.core().dataset().records_by_id()},
-                                                                  {"slide_files", dl_.core().dataset().slide_stamps()}},
-                                                   "");
-    const nlohmann::json& saved = resumable_->progress();
-    if (saved.is_object()) {
-      dl_.restore(saved.at("loader"));
+    resumable_ = std::make_unique<ResumableRun>(options_.state_file(),
+                                                nlohmann::json{{"command", "StreamCollector"},
+                                                               {"slides", dl_.core().dataset().records_by_id()},
+                                                               {"slide_files", dl_.core().dataset().slide_stamps()}},
+                                                options_.state_every());
+    csv_ = &resumable_->output("out", options_.csv_file());
+    if (resumable_->resumed()) {  // else attached at the first batch, which says whether these are windows
+      const nlohmann::json& saved = resumable_->progress();
       rows_ = saved.value("rows", std::uint64_t(0));
       if (rows_ > 0) headed_.insert(-1);
-      if (saved.value("windows", false)) windows_ = std::make_unique<WindowProgress>(saved.at("loader"));
+      windows_ = saved.value("windows", false);
+      resumable_->attach(dl_.core(), windows_ ? ResumableRun::Delivery::Windows : ResumableRun::Delivery::Visits);
     }
   }
 }
 
 void StreamCollector::write_line(std::int64_t key, const std::string& line) {
-  if (resumable_) return resumable_->write(line);
+  if (resumable_) return csv_->write(line);
   files_.at(key)->write(line);
 }
 
-nlohmann::json StreamCollector::progress() const {
-  return {{"loader", windows_ ? windows_->resume_state(dl_.core()) : dl_.state()},
-          {"windows", bool(windows_)},
-          {"rows", rows_}};
-}
+nlohmann::json StreamCollector::progress() const { return {{"windows", windows_}, {"rows", rows_}}; }
 
 std::int64_t StreamCollector::csv_for(std::int64_t patient, std::int64_t columns) {
   const std::int64_t key = options_.csv_folder().empty() ? -1 : patient;
@@ -97,7 +94,7 @@ void StreamCollector::write_rows(const torch::Tensor& outputs, const std::vector
       line += v;
     }
     write_line(csv_for(r.patient, rows.size(1)), line + '\n');
-    if (windows_) windows_->delivered(r);
+    if (resumable_) resumable_->delivered(r);
     ++rows_;
   }
 }
@@ -108,9 +105,9 @@ std::uint64_t StreamCollector::run() {
     if (b.empty()) break;  // the loader has ended
     // Over sliding windows (their records say where they lie in the plan), positions are
     // tracked so that a resume serves each window once.
-    if (resumable_ && rows_ == 0 && !windows_ &&
-        std::all_of(b.records.begin(), b.records.end(), WindowProgress::is_window)) {
-      windows_ = std::make_unique<WindowProgress>();
+    if (resumable_ && !resumable_->resumed() && processed_ == 0) {
+      windows_ = std::all_of(b.records.begin(), b.records.end(), WindowProgress::is_window);
+      resumable_->attach(dl_.core(), windows_ ? ResumableRun::Delivery::Windows : ResumableRun::Delivery::Visits);
     }
     const torch::Tensor out = process_(b);
     if (out.size(0) != std::int64_t(b.size()))
@@ -140,7 +137,7 @@ std::uint64_t StreamCollector::run() {
       }
     }
     processed_ += b.size();
-    if (resumable_ && resumable_->due(options_.state_every())) resumable_->commit(progress());
+    if (resumable_ && resumable_->due()) resumable_->commit(progress());
   }
   for (auto& [p, v] : pieces_) {  // collate per patient
     torch::Tensor& o = collected_[p].outputs;

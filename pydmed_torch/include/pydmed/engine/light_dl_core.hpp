@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "pydmed/data/dataset.hpp"
+#include "pydmed/engine/loader_state.hpp"
 #include "pydmed/engine/options.hpp"
 #include "pydmed/engine/random_chunks.hpp"
 #include "pydmed/engine/scheduler.hpp"
@@ -111,7 +112,10 @@ class LightDLCore {
   // made again with the same dataset and options and given it by restore() before it starts
   // goes on from there: visit numbers continue, so no (patient, visit) stream of SmallChunks is
   // served twice, and each patient's collector starts from its checkpoint.
+  // The typed state (pydmed/engine/loader_state.hpp) and its JSON (LoaderState::to_json).
+  LoaderState loader_state() const;
   nlohmann::json state() const;
+  void restore(const LoaderState& state);     // Error: started already
   void restore(const nlohmann::json& state);  // Error: started already, or not such a state
 
   const MemoryPlan& memory_plan() const;

@@ -9,10 +9,12 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "pydmed/engine/light_dl_core.hpp"
+#include "pydmed/extensions/window_progress.hpp"
 #include "pydmed/slide/annotations.hpp"
 #include "pydmed/slide/slide.hpp"
 
@@ -58,7 +60,10 @@ struct WindowInfo {
   std::int64_t row = 0, col = 0, rows = 0, cols = 0;
   bool last_row = false, last_col = false;
   std::int64_t overlap_y = 0, overlap_x = 0;
-  static WindowInfo from_json(const std::string& info_json);
+  WindowPosition position;
+  nlohmann::json to_json() const;  // without "roi", which the collector adds inside annotations
+  static std::optional<WindowInfo> parse(const std::string& info_json);  // none: not a window's
+  static WindowInfo from_json(const std::string& info_json);             // Error: not a window's
 };
 
 // Options for a sliding-window run: patch shape kernel x kernel x 3, BigChunks sized from
@@ -70,26 +75,6 @@ LoaderFactory sliding_window_loader(const SlidingWindowOptions& sw);
 CollectorFactory sliding_window_collector(const SlidingWindowOptions& sw);
 // Loads patients in order and replaces each as it finishes; never swaps on the timer.
 std::shared_ptr<Scheduler> sliding_window_scheduler();
-
-// Exactly once across stops: what a consumer has taken of a sliding-window run, as each
-// patient's position just after its last delivered window. Feed it every delivered record, in
-// order, and save resume_state(dl) with what the records produced (atomically, together: see
-// ResumableOutput); a loader made the same way and given that state by restore() serves every
-// window not yet delivered, once. (A position names a window of the slide's plan, which depends
-// on the reader's tile size: resume with the same reader.)
-class WindowProgress {
- public:
-  WindowProgress() = default;
-  explicit WindowProgress(const nlohmann::json& resume_state);  // going on from a saved one
-  void delivered(const ChunkRecord& record);
-  static bool is_window(const ChunkRecord& record);  // a sliding window's, with its plan position
-  // dl's state with each patient's checkpoint at its delivered position (none finished, none
-  // set aside: a resumed run tries a failed slide again).
-  nlohmann::json resume_state(const LightDLCore& dl) const;
-
- private:
-  std::map<std::int64_t, nlohmann::json> position_;
-};
 
 // The whole thing, torch-free: what `pydmed sliding-window` runs.
 std::unique_ptr<LightDLCore> make_sliding_window(Dataset dataset, const SlidingWindowOptions& sw, Options base = {});

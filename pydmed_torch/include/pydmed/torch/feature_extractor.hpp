@@ -10,7 +10,7 @@
 
 #include <cstdint>
 #include <functional>
-#include <mutex>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -19,7 +19,6 @@
 #include "pydmed/arg.hpp"
 #include "pydmed/data/dataset.hpp"
 #include "pydmed/extensions/sliding_window.hpp"
-#include "pydmed/run_lock.hpp"
 
 namespace pydmed {
 
@@ -78,6 +77,7 @@ class FeatureExtractor {
   // written) and that two slides do not share a file name: Error naming what, before any slide
   // is read.
   FeatureExtractor(Dataset dataset, Model model, FeatureExtractorOptions options = {});
+  ~FeatureExtractor();
 
   // Tries the model on one window of zeros, then embeds every slide. Returns the slides whose
   // files are complete. Error (naming the model) when the model fails or returns other than
@@ -85,18 +85,11 @@ class FeatureExtractor {
   std::vector<EmbeddedSlide> run();
   // From another thread (a signal's): the run ends soon, with its state saved.
   void stop();
-  std::vector<PatientError> errors() const { return errors_; }
+  std::vector<PatientError> errors() const;
 
  private:
-  Dataset dataset_;
-  Model model_;
-  FeatureExtractorOptions o_;
-  std::vector<std::string> files_;    // per patient, in dataset order
-  RunLock folder_lock_, state_lock_;  // one run per output folder and per state, for the extractor's life
-  std::mutex stop_mu_;                // stop_ and stop_loader_: run() sets the latter, stop() may come from any thread
-  bool stop_ = false;
-  std::function<void()> stop_loader_;
-  std::vector<PatientError> errors_;
+  struct Impl;  // the locks and the stop hook (threads), and the run's parts
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace pydmed

@@ -12,7 +12,7 @@
 
 #include "pydmed/extensions/sliding_window.hpp"
 #include "pydmed/output_file.hpp"
-#include "pydmed/resumable_output.hpp"
+#include "pydmed/extensions/resumable_run.hpp"
 #include "pydmed/torch/light_dl.hpp"
 
 namespace pydmed {
@@ -82,8 +82,9 @@ class StreamCollector {
   // With state_file: the CSV and where the loader stands, committed together.
   void write_line(std::int64_t key, const std::string& line);
   nlohmann::json progress() const;
-  std::unique_ptr<ResumableOutput> resumable_;
-  std::unique_ptr<WindowProgress> windows_;  // over sliding windows: delivered positions
+  std::unique_ptr<ResumableRun> resumable_;
+  OutputFile* csv_ = nullptr;  // resumable_'s output
+  bool windows_ = false;       // over sliding windows: delivered positions are committed
   std::uint64_t rows_ = 0;
   std::uint64_t processed_ = 0;
 };
