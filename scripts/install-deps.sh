@@ -11,7 +11,7 @@ PKGS=(
   libopencv-dev                      # images, transforms, tissue masks
   libtiff-dev zlib1g-dev             # sample pyramid writer, CRC-32
   libjpeg62-turbo-dev                # the exact tile reader's JPEG decoder
-  nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
+  nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libssl-dev                         # SHA-256: quickhash-1, the exact-region tests
   libhdf5-dev hdf5-tools             # feature files for MIL tools (pydmed embed); h5dump in the tests

@@ -64,7 +64,7 @@ TEST(Options, MemoryIsAdmittedUpFront) {
   }
   expect_refused(test_options().memory_budget_bytes(1 << 20), "memory_budget_bytes", "but the budget is 1 MiB");
   const MemoryPlan p = test_options().memory_plan();
-  // Two rings of 64 slots: a 128-byte header, then slots of 104 (header) + 1024 (info) + 3072
+  // Two rings of 64 slots: a 128-byte header, then slots of 128 (header) + 1024 (info) + 3072
   // (pixels) bytes, rounded up to 64.
   EXPECT_EQ(p.rings, 2u * (128 + 64 * 4224));
   EXPECT_GE(p.bigchunks, 2u * 512 * 512 * 3);

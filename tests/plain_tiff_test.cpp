@@ -18,7 +18,7 @@
 #include "pydmed/error.hpp"
 #include "pydmed/slide/sample_slide.hpp"
 #include "pydmed/slide/slide.hpp"
-#include "slide/backend.hpp"
+#include "slide/readers.hpp"
 #include "support.hpp"
 
 using namespace pydmed;

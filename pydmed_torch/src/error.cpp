@@ -15,4 +15,8 @@ std::string where(const std::string& file, int line) {
 DatasetError::DatasetError(const std::string& file, int line, const std::string& reason)
     : Error(where(file, line) + reason), file_(file), line_(line) {}
 
+void check_fraction(const std::string& option, double v) {
+  if (!(v >= 0 && v <= 1)) throw OptionsError(option, "must be between 0 and 1, not " + std::to_string(v));
+}
+
 }  // namespace pydmed

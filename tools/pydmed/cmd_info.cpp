@@ -6,13 +6,13 @@
 
 namespace pydmed::cli {
 
-Runner add_info(CLI::App& app) {
+Command add_info(CLI::App& app) {
   auto* sub = app.add_subcommand("info", "Print a slide's vendor, reader, levels and mpp as JSON");
   auto path = std::make_shared<std::string>();
   auto props = std::make_shared<bool>(false);
   sub->add_option("SLIDE", *path, "slide or image file")->required();
   sub->add_flag("--properties", *props, "also print every OpenSlide property");
-  return [=] {
+  return Command{sub, [=] {
     const Slide slide(*path);
     nlohmann::json j;
     j["path"] = slide.path();
@@ -31,7 +31,7 @@ Runner add_info(CLI::App& app) {
     out.write(j.dump(2) + '\n');
     out.close();  // "standard output: write failed: No space left on device", exit 1
     return 0;
-  };
+  }};
 }
 
 }  // namespace pydmed::cli

@@ -10,7 +10,7 @@
 
 namespace pydmed::cli {
 
-Runner add_make_sample_slides(CLI::App& app) {
+Command add_make_sample_slides(CLI::App& app) {
   struct Args {
     std::string dir;
     int count = 4;
@@ -39,7 +39,7 @@ Runner add_make_sample_slides(CLI::App& app) {
       ->check(CLI::IsMember({2, 4}));
   a->progress.add_to(sub);
   sub->add_flag("--force", a->force, "replace slide_NNN.tiff and manifest.csv files already in DIR");
-  return [a] {
+  return Command{sub, [a] {
     // Files of the user's (or of an earlier run) that this run would replace: refused unless asked.
     if (!a->force) {
       std::vector<std::string> names{"manifest.csv"};
@@ -77,7 +77,7 @@ Runner add_make_sample_slides(CLI::App& app) {
     out.write(a->dir + "/manifest.csv\n");
     out.close();
     return 0;
-  };
+  }};
 }
 
 }  // namespace pydmed::cli

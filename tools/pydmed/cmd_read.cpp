@@ -9,7 +9,7 @@
 
 namespace pydmed::cli {
 
-Runner add_read(CLI::App& app) {
+Command add_read(CLI::App& app) {
   struct Args {
     std::string path, out;
     std::int64_t x = 0, y = 0, w = 0, h = 0;
@@ -30,7 +30,7 @@ Runner add_read(CLI::App& app) {
       ->required()
       ->check(integer(1, 1 << 20));
   sub->add_option("--out", a->out, "output file: .png, or .rgb for raw RGB rows")->required();
-  return [a] {
+  return Command{sub, [a] {
     refuse_outputs_over_inputs({{"--out", a->out}}, {a->path});
     Slide slide(a->path);
     const PhysicalFlags& ph = a->physical;
@@ -49,7 +49,7 @@ Runner add_read(CLI::App& app) {
     cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
     write_image(a->out, bgr);
     return 0;
-  };
+  }};
 }
 
 }  // namespace pydmed::cli

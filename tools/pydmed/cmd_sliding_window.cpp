@@ -24,7 +24,7 @@
 
 namespace pydmed::cli {
 
-Runner add_sliding_window(CLI::App& app) {
+Command add_sliding_window(CLI::App& app) {
   struct Args {
     std::string source, out, heatmap;
     StateFlags state;
@@ -52,7 +52,7 @@ Runner add_sliding_window(CLI::App& app) {
               "resumable: the run's state, saved with --out every second and at the end; run the same command "
               "again to go on (every window once across stops)")
       ->excludes(heatmap);
-  return [a] {
+  return Command{sub, [a] {
     a->state.check_out(a->out);
     std::vector<std::string> skipped;
     Dataset ds = command_dataset(a->source, a->physical, a->roi.roi_mode(),
@@ -174,7 +174,7 @@ Runner add_sliding_window(CLI::App& app) {
       h.save_npy(base + ".npy");
     }
     return dl->errors().empty() && skipped.empty() && damaged.empty() ? 0 : 1;
-  };
+  }};
 }
 
 }  // namespace pydmed::cli

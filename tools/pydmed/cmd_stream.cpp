@@ -21,7 +21,7 @@
 
 namespace pydmed::cli {
 
-Runner add_stream(CLI::App& app) {
+Command add_stream(CLI::App& app) {
   struct Args {
     std::string source, out, resample = "bigchunk";
     StateFlags state;
@@ -67,7 +67,7 @@ Runner add_stream(CLI::App& app) {
   a->state.add_to(sub,
                   "resumable: the loader's state, saved with --out every second and at the end; run the same command "
                   "again to go on with new visits (--count counts across runs)");
-  return [a] {
+  return Command{sub, [a] {
     a->state.check_out(a->out);
     if (a->count == 0 && a->seconds <= 0) throw UsageError("stream: give --count N or --seconds S");
     // At an mpp the BigChunk (level pixels) and the patch (target pixels) compare per slide.
@@ -192,7 +192,7 @@ Runner add_stream(CLI::App& app) {
     if (Interrupt::received()) return Interrupt::exit_status();
     // What was delivered is written either way.
     return dl.errors().empty() && skipped.empty() && damaged.empty() ? 0 : 1;
-  };
+  }};
 }
 
 }  // namespace pydmed::cli

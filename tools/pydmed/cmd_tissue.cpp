@@ -12,7 +12,7 @@
 
 namespace pydmed::cli {
 
-Runner add_tissue(CLI::App& app) {
+Command add_tissue(CLI::App& app) {
   struct Args {
     std::string path, out, geojson;
     int size = 1024;
@@ -28,7 +28,7 @@ Runner add_tissue(CLI::App& app) {
   sub->add_option("--size", a->size, "longest side of the mask, in pixels")
       ->default_val(1024)
       ->check(integer(16, 4096));
-  return [a] {
+  return Command{sub, [a] {
     if (a->out.empty() && a->geojson.empty()) throw UsageError("tissue: give --out MASK.png and/or --geojson FILE");
     refuse_outputs_over_inputs({{"--out", a->out}, {"--geojson", a->geojson}}, {a->path});
     // Both outputs are opened before the work: an unwritable path fails now.
@@ -54,7 +54,7 @@ Runner add_tissue(CLI::App& app) {
                      .dump(2)
               << std::endl;
     return 0;
-  };
+  }};
 }
 
 }  // namespace pydmed::cli

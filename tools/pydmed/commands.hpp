@@ -22,19 +22,22 @@ auto admit(Make make, const std::string& flags) {
     return make();
   } catch (const OptionsError& e) {
     if (e.option() != "memory_budget_bytes") throw;
-    const std::string what = e.what(), prefix = "option memory_budget_bytes: ";
-    throw UsageError(flags + ": " + (what.rfind(prefix, 0) == 0 ? what.substr(prefix.size()) : what) +
-                     " (half the machine's memory)");
+    throw UsageError(flags + ": " + e.reason() + " (half the machine's memory)");
   }
 }
 
 using Runner = std::function<int()>;
-Runner add_info(CLI::App& app);
-Runner add_read(CLI::App& app);
-Runner add_make_sample_slides(CLI::App& app);
-Runner add_stream(CLI::App& app);
-Runner add_sliding_window(CLI::App& app);
-Runner add_tissue(CLI::App& app);
+// A subcommand registered on the app, and what runs it once parsed.
+struct Command {
+  CLI::App* app;
+  Runner run;
+};
+Command add_info(CLI::App& app);
+Command add_read(CLI::App& app);
+Command add_make_sample_slides(CLI::App& app);
+Command add_stream(CLI::App& app);
+Command add_sliding_window(CLI::App& app);
+Command add_tissue(CLI::App& app);
 // Adds its flags to `app` itself (pydmed-embed's only command).
 Runner add_embed(CLI::App* app);
 

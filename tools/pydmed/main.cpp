@@ -5,7 +5,6 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
-#include <map>
 
 #include "commands.hpp"
 #include "interrupt.hpp"
@@ -15,6 +14,11 @@ namespace {
 // `pydmed embed ...` is the pydmed-embed executable beside this one (it loads LibTorch; the
 // other commands do not).
 int exec_embed(int argc, char** argv) {
+#if !PYDMED_WITH_EMBED
+  (void)argc, (void)argv;
+  std::cerr << "pydmed: embed: this pydmed was built without LibTorch (-DPYDMED_WITH_TORCH=OFF)\n";
+  return 1;
+#endif
   std::error_code ec;
   const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
   const std::string embed = (ec ? std::filesystem::path(argv[0]) : self).parent_path() / "pydmed-embed";
@@ -32,23 +36,14 @@ int main(int argc, char** argv) {
   pydmed::cli::Interrupt::install();  // first: every later thread inherits its signal mask
   CLI::App app{"pydmed: whole-slide images for LibTorch training loops"};
   app.require_subcommand(1);
-  std::map<CLI::App*, pydmed::cli::Runner> runners;
-  auto add = [&](pydmed::cli::Runner (*make)(CLI::App&)) {
-    const std::size_t before = app.get_subcommands({}).size();
-    auto run = make(app);
-    runners[app.get_subcommands({})[before]] = std::move(run);
-  };
-  add(pydmed::cli::add_info);
-  add(pydmed::cli::add_read);
-  add(pydmed::cli::add_make_sample_slides);
-  add(pydmed::cli::add_stream);
-  add(pydmed::cli::add_sliding_window);
-  add(pydmed::cli::add_tissue);
+  const pydmed::cli::Command commands[] = {
+      pydmed::cli::add_info(app),   pydmed::cli::add_read(app),           pydmed::cli::add_make_sample_slides(app),
+      pydmed::cli::add_stream(app), pydmed::cli::add_sliding_window(app), pydmed::cli::add_tissue(app)};
   // Listed for --help; run by exec_embed above.
   app.add_subcommand("embed", "Embed every tissue window with a TorchScript model into one HDF5 file per slide");
   return pydmed::cli::run_cli(app, argc, argv, [&]() -> pydmed::cli::Runner {
-    for (auto& [sub, run] : runners)
-      if (sub->parsed()) return run;
+    for (const auto& c : commands)
+      if (c.app->parsed()) return c.run;
     return nullptr;
   });
 }

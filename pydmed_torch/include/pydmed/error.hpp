@@ -59,11 +59,15 @@ namespace pydmed {
 class OptionsError : public Error {
  public:
   OptionsError(const std::string& option, const std::string& reason)
-      : Error("option " + option + ": " + reason), option_(option) {}
+      : Error("option " + option + ": " + reason), option_(option), reason_(reason) {}
   const std::string& option() const { return option_; }
+  const std::string& reason() const { return reason_; }  // the message without the option
 
  private:
-  std::string option_;
+  std::string option_, reason_;
 };
+
+// OptionsError naming `option` unless 0 <= value <= 1 (a fraction: of tissue, of an annotation).
+void check_fraction(const std::string& option, double value);
 
 }  // namespace pydmed

@@ -26,13 +26,19 @@ const Record& Patient::record(const std::string& name) const {
 
 Dataset::Dataset(std::string name, std::vector<Patient> patients)
     : str_dsname(std::move(name)), list_patients(std::move(patients)) {
-  std::set<std::int64_t> seen;
   for (Patient& p : list_patients) {
     // `{}` in an aggregate initialiser makes JSON null; keep "nothing" one value: an empty object.
     for (nlohmann::json* j : {&p.labels, &p.infos})
       if (j->is_null()) *j = nlohmann::json::object();
     for (auto& [name, r] : p.dict_records)
       if (r.dict_infos.is_null()) r.dict_infos = nlohmann::json::object();
+  }
+  check_unique_ids();
+}
+
+void Dataset::check_unique_ids() const {
+  std::set<std::int64_t> seen;
+  for (const Patient& p : list_patients) {
     if (!seen.insert(p.int_uniqueid).second) {
       throw DatasetError("dataset '" + str_dsname + "': duplicate patient id " + std::to_string(p.int_uniqueid));
     }

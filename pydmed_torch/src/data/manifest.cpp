@@ -1,9 +1,11 @@
 #include "pydmed/data/manifest.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <tuple>
@@ -50,27 +52,145 @@ std::string label_text(const nlohmann::json& v) { return v.is_string() ? v.get<s
 
 }  // namespace
 
-Dataset read_manifest(const std::string& path) {
-  std::ifstream file(path);
-  if (!file) throw DatasetError(path, 0, fs::exists(path) ? "cannot read the manifest" : "no such file");
-  // A pipe or FIFO (`<(cat m.csv)`) is read once, whole; its relative paths are the working
-  // folder's (its own folder is /dev/fd).
-  std::error_code ec;
-  const bool stream = !fs::is_regular_file(path, ec);
-  std::istringstream piped;
-  if (stream) {
+namespace {
+
+// The manifest's text and the folder its relative paths start from. A pipe or FIFO
+// (`<(cat m.csv)`) is read once, whole; its relative paths are the working folder's (its own
+// folder is /dev/fd).
+struct ManifestText {
+  std::istringstream text;
+  std::string dir;
+  static void read(const std::string& path, ManifestText* out) {
+    std::ifstream file(path);
+    if (!file) throw DatasetError(path, 0, fs::exists(path) ? "cannot read the manifest" : "no such file");
+    std::error_code ec;
+    const bool stream = !fs::is_regular_file(path, ec);
     std::ostringstream all;
     all << file.rdbuf();
-    piped.str(all.str());
+    if (file.bad()) throw DatasetError(path, 0, "read error");
+    out->text.str(all.str());
+    out->dir = stream ? fs::current_path().string() : fs::absolute(path).parent_path().string();
   }
-  std::istream& in = stream ? static_cast<std::istream&>(piped) : file;
-  const std::string dir = stream ? fs::current_path().string() : fs::absolute(path).parent_path().string();
+};
+
+std::vector<Column> parse_header(const std::vector<std::string>& f, const std::string& path, int lineno) {
+  std::vector<Column> cols;
+  bool id = false, record = false;
+  std::set<std::string> names;
+  for (const auto& h : f) {
+    if (!names.insert(h).second) throw DatasetError(path, lineno, "duplicate column '" + h + "'");
+    if (h == "patient_id")
+      cols.push_back({Kind::Id, ""}), id = true;
+    else if (h == "info")
+      cols.push_back({Kind::Info, ""});
+    else if (starts_with(h, "record:") && h.size() > 7)
+      cols.push_back({Kind::Record, h.substr(7)}), record = true;
+    else if (starts_with(h, "recordinfo:") && h.size() > 11)
+      cols.push_back({Kind::RecordInfo, h.substr(11)});
+    else if (starts_with(h, "mpp:") && h.size() > 4)
+      cols.push_back({Kind::Mpp, h.substr(4)});
+    else if (starts_with(h, "roi:") && h.size() > 4)
+      cols.push_back({Kind::Roi, h.substr(4)});
+    else if (starts_with(h, "label:") && h.size() > 6)
+      cols.push_back({Kind::Label, h.substr(6)});
+    else
+      throw DatasetError(
+          path, lineno,
+          "unknown column '" + h +
+              "' (expected patient_id, record:NAME, label:NAME, recordinfo:NAME, mpp:NAME, roi:NAME or info)");
+  }
+  if (!id) throw DatasetError(path, lineno, "missing column 'patient_id'");
+  if (!record) throw DatasetError(path, lineno, "missing column 'record:NAME' (at least one record per patient)");
+  return cols;
+}
+
+// One patient line, field by field. What the recordinfo:, mpp: and roi: columns add to a
+// record's infos is applied once its records are known (a column may come before its record's).
+class RowReader {
+ public:
+  RowReader(const std::string& path, int lineno, const std::string& dir) : path_(path), lineno_(lineno), dir_(dir) {}
+
+  Patient read(const std::vector<Column>& cols, const std::vector<std::string>& f) {
+    Patient p;
+    for (std::size_t i = 0; i < cols.size(); ++i) field(cols[i], f[i], &p);
+    if (p.dict_records.empty()) fail("the patient has no record (all record columns are empty)");
+    for (auto& [rec, info] : record_infos_) record_of(&p, "recordinfo:" + rec, rec).dict_infos = std::move(info);
+    for (auto& [key, rec, value] : record_keys_) record_of(&p, key + ":" + rec, rec).dict_infos[key] = std::move(value);
+    return p;
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& why) const { throw DatasetError(path_, lineno_, why); }
+
+  Record& record_of(Patient* p, const std::string& column, const std::string& rec) const {
+    auto it = p->dict_records.find(rec);
+    if (it == p->dict_records.end()) fail(column + " given for an empty record");
+    return it->second;
+  }
+
+  void field(const Column& col, const std::string& v, Patient* p) {
+    switch (col.kind) {
+      case Kind::Id: {
+        auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), p->int_uniqueid);
+        if (ec != std::errc() || ptr != v.data() + v.size() || v.empty()) fail("patient_id '" + v + "' is not an integer");
+        break;
+      }
+      case Kind::Record:
+        if (!v.empty()) {
+          const bool abs = fs::path(v).is_absolute();
+          p->dict_records[col.name] = Record{abs ? "" : dir_, v, nlohmann::json::object()};
+        }
+        break;
+      case Kind::Label:
+        if (!v.empty()) p->labels[col.name] = label_value(v);
+        break;
+      case Kind::Mpp: {
+        if (v.empty()) break;
+        const nlohmann::json n = label_value(v);
+        if (!n.is_number() || !plausible_mpp(n.get<double>()))
+          fail("column 'mpp:" + col.name + "': '" + v + "' is not " + plausible_mpp_text());
+        record_keys_.emplace_back("mpp", col.name, n.get<double>());  // open_record_slide gives it to the slide
+        break;
+      }
+      case Kind::Roi:
+        // Annotations (GeoJSON) of the record's slide; relative to the manifest like records.
+        if (!v.empty())  // record_annotations reads it
+          record_keys_.emplace_back("roi", col.name, fs::path(v).is_absolute() ? v : (fs::path(dir_) / v).string());
+        break;
+      case Kind::RecordInfo:
+      case Kind::Info: {
+        if (v.empty()) break;
+        auto j = nlohmann::json::parse(v, nullptr, false);
+        if (j.is_discarded() || !j.is_object())
+          fail("column '" + std::string(col.kind == Kind::Info ? "info" : "recordinfo:" + col.name) +
+               "' is not a JSON object");
+        if (col.kind == Kind::Info)
+          p->infos = std::move(j);
+        else
+          record_infos_[col.name] = std::move(j);
+        break;
+      }
+    }
+  }
+
+  const std::string& path_;
+  const int lineno_;
+  const std::string& dir_;
+  std::map<std::string, nlohmann::json> record_infos_;
+  std::vector<std::tuple<std::string, std::string, nlohmann::json>> record_keys_;  // key, record, value
+};
+
+}  // namespace
+
+Dataset read_manifest(const std::string& path) {
+  ManifestText m;
+  ManifestText::read(path, &m);
   std::string name = fs::path(path).stem().string();
   std::vector<Column> cols;
   std::vector<Patient> patients;
   std::set<std::int64_t> ids;
   std::string line;
-  for (int lineno = 1; std::getline(in, line); ++lineno) {
+  for (int lineno = 1; std::getline(m.text, line); ++lineno) {
     // A UTF-8 byte-order mark, as Excel writes one, is not part of the first column's name.
     if (lineno == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);
     const std::string t = trim(line);
@@ -87,113 +207,20 @@ Dataset read_manifest(const std::string& path) {
     }
     for (auto& x : f) x = trim(x);
     if (cols.empty()) {  // the header
-      bool id = false, record = false;
-      std::set<std::string> names;
-      for (const auto& h : f) {
-        if (!names.insert(h).second) throw DatasetError(path, lineno, "duplicate column '" + h + "'");
-        if (h == "patient_id")
-          cols.push_back({Kind::Id, ""}), id = true;
-        else if (h == "info")
-          cols.push_back({Kind::Info, ""});
-        else if (starts_with(h, "record:") && h.size() > 7)
-          cols.push_back({Kind::Record, h.substr(7)}), record = true;
-        else if (starts_with(h, "recordinfo:") && h.size() > 11)
-          cols.push_back({Kind::RecordInfo, h.substr(11)});
-        else if (starts_with(h, "mpp:") && h.size() > 4)
-          cols.push_back({Kind::Mpp, h.substr(4)});
-        else if (starts_with(h, "roi:") && h.size() > 4)
-          cols.push_back({Kind::Roi, h.substr(4)});
-        else if (starts_with(h, "label:") && h.size() > 6)
-          cols.push_back({Kind::Label, h.substr(6)});
-        else
-          throw DatasetError(
-              path, lineno,
-              "unknown column '" + h +
-                  "' (expected patient_id, record:NAME, label:NAME, recordinfo:NAME, mpp:NAME, roi:NAME or info)");
-      }
-      if (!id) throw DatasetError(path, lineno, "missing column 'patient_id'");
-      if (!record) throw DatasetError(path, lineno, "missing column 'record:NAME' (at least one record per patient)");
+      cols = parse_header(f, path, lineno);
       continue;
     }
     if (f.size() != cols.size()) {
       throw DatasetError(path, lineno,
                          "expected " + std::to_string(cols.size()) + " fields, found " + std::to_string(f.size()));
     }
-    Patient p;
-    std::map<std::string, nlohmann::json> record_infos;
-    // What the mpp: and roi: columns add to a record's infos (under the column's kind): key, record, value.
-    std::vector<std::tuple<std::string, std::string, nlohmann::json>> record_keys;
-    for (std::size_t i = 0; i < cols.size(); ++i) {
-      const std::string& v = f[i];
-      switch (cols[i].kind) {
-        case Kind::Id: {
-          auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), p.int_uniqueid);
-          if (ec != std::errc() || ptr != v.data() + v.size() || v.empty()) {
-            throw DatasetError(path, lineno, "patient_id '" + v + "' is not an integer");
-          }
-          if (!ids.insert(p.int_uniqueid).second) {
-            throw DatasetError(path, lineno, "duplicate patient id " + v);
-          }
-          break;
-        }
-        case Kind::Record:
-          if (!v.empty()) {
-            const bool abs = fs::path(v).is_absolute();
-            p.dict_records[cols[i].name] = Record{abs ? "" : dir, v, nlohmann::json::object()};
-          }
-          break;
-        case Kind::Label:
-          if (!v.empty()) p.labels[cols[i].name] = label_value(v);
-          break;
-        case Kind::Mpp: {
-          if (v.empty()) break;
-          const nlohmann::json n = label_value(v);
-          if (!n.is_number() || !plausible_mpp(n.get<double>())) {
-            throw DatasetError(path, lineno,
-                               "column 'mpp:" + cols[i].name + "': '" + v + "' is not " + plausible_mpp_text());
-          }
-          record_keys.emplace_back("mpp", cols[i].name, n.get<double>());  // open_record_slide gives it to the slide
-          break;
-        }
-        case Kind::Roi:
-          // Annotations (GeoJSON) of the record's slide; relative to the manifest like records.
-          if (!v.empty())  // record_annotations reads it
-            record_keys.emplace_back("roi", cols[i].name, fs::path(v).is_absolute() ? v : (fs::path(dir) / v).string());
-          break;
-        case Kind::RecordInfo:
-        case Kind::Info: {
-          if (v.empty()) break;
-          auto j = nlohmann::json::parse(v, nullptr, false);
-          if (j.is_discarded() || !j.is_object()) {
-            throw DatasetError(path, lineno,
-                               "column '" +
-                                   std::string(cols[i].kind == Kind::Info ? "info" : "recordinfo:" + cols[i].name) +
-                                   "' is not a JSON object");
-          }
-          if (cols[i].kind == Kind::Info)
-            p.infos = std::move(j);
-          else
-            record_infos[cols[i].name] = std::move(j);
-          break;
-        }
-      }
-    }
-    if (p.dict_records.empty())
-      throw DatasetError(path, lineno, "the patient has no record (all record columns are empty)");
-    for (auto& [rec, info] : record_infos) {
-      auto it = p.dict_records.find(rec);
-      if (it == p.dict_records.end())
-        throw DatasetError(path, lineno, "recordinfo:" + rec + " given for an empty record");
-      it->second.dict_infos = std::move(info);
-    }
-    for (auto& [key, rec, value] : record_keys) {
-      auto it = p.dict_records.find(rec);
-      if (it == p.dict_records.end()) throw DatasetError(path, lineno, key + ":" + rec + " given for an empty record");
-      it->second.dict_infos[key] = std::move(value);
+    Patient p = RowReader(path, lineno, m.dir).read(cols, f);
+    if (!ids.insert(p.int_uniqueid).second) {
+      const auto id = std::find_if(cols.begin(), cols.end(), [](const Column& c) { return c.kind == Kind::Id; });
+      throw DatasetError(path, lineno, "duplicate patient id " + f[std::size_t(id - cols.begin())]);
     }
     patients.push_back(std::move(p));
   }
-  if (in.bad()) throw DatasetError(path, 0, "read error");
   if (cols.empty()) throw DatasetError(path, 0, "empty manifest: no header line");
   return Dataset(name, std::move(patients));
 }

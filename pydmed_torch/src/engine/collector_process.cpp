@@ -1,4 +1,5 @@
 #include "engine/collector_process.hpp"
+#include "engine/slot_codec.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -287,32 +288,11 @@ int run_collector(const VisitSpec& v, const CollectorEnv& env) {
       ctx.bigchunk_number = number;
       for (std::uint64_t call = 0; !g_stop; ++call) {
         Extraction e = collector->extract_smallchunk(call, bc, v.message);
+        const SlotOrigin origin{v.patient.int_uniqueid, v.visit, number, call, &bc};
         if (e.report()) {  // through the ring, in order, so that it reaches the root exactly once
-          const SkippedRegion& r = *e.report();
-          const std::string why = r.reason.substr(0, o.max_smallchunk_info_bytes());
-          std::uint8_t* s = slot.ring.wait_for_free_slot(&g_stop);
-          if (!s) break;
-          *reinterpret_cast<SlotHeader*>(s) = SlotHeader{v.patient.int_uniqueid,
-                                                         v.visit,
-                                                         number,
-                                                         call,
-                                                         r.x,
-                                                         r.y,
-                                                         r.level,
-                                                         r.height,
-                                                         r.width,
-                                                         0,
-                                                         bc.region.x,
-                                                         bc.region.y,
-                                                         bc.region.level,
-                                                         bc.data.rows,
-                                                         bc.data.cols,
-                                                         std::uint32_t(why.size()),
-                                                         0,
-                                                         0,
-                                                         PatchCut{}};
-          std::memcpy(Ring::info(s), why.data(), why.size());
-          slot.ring.publish();
+          SkippedRegion r = *e.report();
+          r.reason.resize(std::min(r.reason.size(), o.max_smallchunk_info_bytes()));
+          if (!push_report(slot.ring, &g_stop, origin, r)) break;
           slot.counters->reports.fetch_add(1);  // after: the root never sees more reports than slots
         }
         if (e.kind() != Extraction::Kind::Chunk) {
@@ -336,32 +316,7 @@ int run_collector(const VisitSpec& v, const CollectorEnv& env) {
         const std::string info = c.info.is_null() ? "" : c.info.dump();
         if (info.size() > o.max_smallchunk_info_bytes())
           throw Error("SmallChunk info exceeds Options::max_smallchunk_info_bytes");
-        std::uint8_t* s = slot.ring.wait_for_free_slot(&g_stop);
-        if (!s) break;
-        SlotHeader& h = *reinterpret_cast<SlotHeader*>(s);
-        h = SlotHeader{v.patient.int_uniqueid,
-                       v.visit,
-                       number,
-                       call,
-                       c.x,
-                       c.y,
-                       c.level,
-                       c.height > 0 ? c.height : shape.height,
-                       c.width > 0 ? c.width : shape.width,
-                       shape.channels,
-                       bc.region.x,
-                       bc.region.y,
-                       bc.region.level,
-                       bc.data.rows,
-                       bc.data.cols,
-                       std::uint32_t(info.size()),
-                       shape.bytes(),
-                       c.mpp,
-                       c.cut};
-        std::memcpy(Ring::info(s), info.data(), info.size());
-        cv::Mat dst(shape.height, shape.width, CV_8UC(shape.channels), slot.ring.data(s));
-        c.data.copyTo(dst);
-        slot.ring.publish();
+        if (!push_chunk(slot.ring, &g_stop, origin, c, shape, info)) break;
         ctx.commit_checkpoint();
       }
       if (slot.bigchunk_areas == 1 && !g_stop) loader.request(number + 1);

@@ -33,13 +33,11 @@ std::uint64_t VisitStart::produced(const CollectorSlot& cs) const {
 }
 
 PatientRegistry::PatientRegistry(const Dataset& dataset, const Options& options,
-                                 const std::vector<std::unique_ptr<CollectorSlot>>& slots, int log_fd,
-                                 std::chrono::steady_clock::time_point t0)
-    : dataset_(dataset), options_(options), slots_(slots), log_fd_(log_fd), t0_(t0) {
+                                 const std::vector<std::unique_ptr<CollectorSlot>>& slots,
+                                 std::function<void(const std::string&)> log, std::chrono::steady_clock::time_point t0)
+    : dataset_(dataset), options_(options), slots_(slots), log_(std::move(log)), t0_(t0) {
   for (const Patient& p : dataset_.list_patients) patients_[p.int_uniqueid].patient = &p;
 }
-
-void PatientRegistry::log(const std::string& line) const { write_log_line(log_fd_, "lightdl", line); }
 
 PatientRegistry::PatientState& PatientRegistry::at(std::int64_t patient, const char* who) {
   auto it = patients_.find(patient);
@@ -131,7 +129,7 @@ void PatientRegistry::end_visit(std::int64_t patient, const VisitEnd& end) {
   ended_cpu_s_ += end.cpu_s;
   if (end.finished) {
     ps.finished = true;
-    log("patient " + std::to_string(patient) + " finished (no more BigChunks)");
+    log_("patient " + std::to_string(patient) + " finished (no more BigChunks)");
   }
   if (!end.failure.empty()) fail(ps, v.visit, end.failure);
 }
@@ -139,7 +137,7 @@ void PatientRegistry::end_visit(std::int64_t patient, const VisitEnd& end) {
 void PatientRegistry::record_error(std::int64_t patient, std::uint32_t visit, const std::string& message) {
   const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
   errors_.push_back({patient, visit, message, t});
-  log("error: patient " + std::to_string(patient) + " visit " + std::to_string(visit) + ": " + message);
+  log_("error: patient " + std::to_string(patient) + " visit " + std::to_string(visit) + ": " + message);
 }
 
 void PatientRegistry::fail(PatientState& ps, std::uint32_t visit, const std::string& message) {

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -51,9 +52,11 @@ struct VisitEnd {
 class PatientRegistry : public SchedulerView {
  public:
   // dataset, options and slots outlive the registry (the core owns them).
+  // `log` writes a line to the loader's log (the core's: the registry says what happened, not
+  // where it is written).
   PatientRegistry(const Dataset& dataset, const Options& options,
-                  const std::vector<std::unique_ptr<CollectorSlot>>& slots, int log_fd,
-                  std::chrono::steady_clock::time_point t0);
+                  const std::vector<std::unique_ptr<CollectorSlot>>& slots,
+                  std::function<void(const std::string&)> log, std::chrono::steady_clock::time_point t0);
 
   // The scheduler's view.
   const Dataset& dataset() const override { return dataset_; }
@@ -90,8 +93,6 @@ class PatientRegistry : public SchedulerView {
   // the ended processes' CPU.
   void fill(LoaderStats* stats) const;
 
-  void log(const std::string& line) const;
-
   // Resumable: swaps, decisions and each patient's visits, failures, checkpoint and status (the
   // live ones of running visits). restore() takes such a state before the loader starts;
   // patients it does not name start fresh, ids it names that this dataset lacks are ignored.
@@ -120,7 +121,7 @@ class PatientRegistry : public SchedulerView {
   const Dataset& dataset_;
   const Options& options_;
   const std::vector<std::unique_ptr<CollectorSlot>>& slots_;
-  const int log_fd_;
+  const std::function<void(const std::string&)> log_;
   const std::chrono::steady_clock::time_point t0_;  // the loader's start: errors' times count from it
 
   mutable std::mutex mu_;

@@ -3,7 +3,7 @@
 namespace pydmed::detail {
 
 std::size_t Ring::slot_stride(std::size_t info_cap, std::size_t data_cap) {
-  return align64(sizeof(SlotHeader) + info_cap + data_cap);
+  return align64(kSlotHeaderBytes + info_cap + data_cap);
 }
 
 std::size_t Ring::bytes_for(std::uint32_t capacity, std::size_t info_cap, std::size_t data_cap) {

@@ -6,7 +6,7 @@
 //
 // Who owns what: the producer (one collector process) writes `head` and a slot until it
 // publishes it; the consumer writes `tail`. The consumer is single because the root calls
-// available/front/pop only under LightDLCore's consume_mu_. Memory orders, in pairs:
+// available/front/pop only under BatchGatherer::mu_. Memory orders, in pairs:
 // - publish()'s release store of head / the consumer's acquire load of head (available,
 //   published): the slot's bytes, written before publish, are visible once it is counted;
 // - pop()'s store of tail (seq_cst, so a release too) / the producer's acquire load of tail in
@@ -24,33 +24,15 @@
 #include <type_traits>
 
 #include "engine/futex.hpp"
-#include "pydmed/engine/patch_cut.hpp"
 
 namespace pydmed::detail {
 
 // Shared-memory layouts keep every part on its own cache lines.
 constexpr std::size_t align64(std::size_t n) { return (n + 63) & ~std::size_t{63}; }
 
-// The fixed part of a SmallChunk, so the root needs no parsing to build a batch.
-struct SlotHeader {
-  std::int64_t patient;
-  std::uint32_t visit;
-  std::uint32_t bigchunk_number;
-  std::uint64_t call_count;
-  std::int64_t x, y;  // level-0 pixels
-  std::int32_t level;
-  std::int32_t height, width, channels;
-  std::int64_t bigchunk_x, bigchunk_y;
-  std::int32_t bigchunk_level;
-  std::int32_t bigchunk_height, bigchunk_width;
-  std::uint32_t info_len;  // bytes of JSON after the header (0: no info)
-  std::uint64_t data_len;  // bytes of pixels after the info area; 0: a SkippedRegion report
-                           // (x, y, level, width, height: the region; info: the reason text)
-  double mpp;              // microns per pixel of the patch; 0: not resampled
-  PatchCut cut;            // how it was cut (SmallChunk::cut)
-};
-// Written by one process and read by another with plain copies.
-static_assert(std::is_trivially_copyable_v<SlotHeader> && std::is_standard_layout_v<SlotHeader>);
+// A slot: a fixed header area (kSlotHeaderBytes; what it holds is the slot codec's,
+// slot_codec.hpp), then info_cap bytes of info, then data_cap bytes of data.
+constexpr std::size_t kSlotHeaderBytes = 128;
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free, "ring counters are shared between processes");
 
 class Ring {
@@ -62,8 +44,6 @@ class Ring {
   Ring(void* at, std::uint32_t capacity, std::size_t info_cap, std::size_t data_cap, Doorbell* bell);
 
   std::uint32_t capacity() const { return cap_; }
-  std::size_t info_capacity() const { return info_cap_; }
-  std::size_t data_capacity() const { return data_cap_; }
 
   // Producer. Blocks while full; returns nullptr as soon as *stop is set (checked at least
   // once a second, and at once on a signal).
@@ -78,11 +58,11 @@ class Ring {
   const std::uint8_t* front() const;  // the oldest unconsumed slot; available() > 0
   void pop();
 
-  static const SlotHeader& header(const std::uint8_t* slot) { return *reinterpret_cast<const SlotHeader*>(slot); }
-  static std::uint8_t* info(std::uint8_t* slot) { return slot + sizeof(SlotHeader); }
-  static const std::uint8_t* info(const std::uint8_t* slot) { return slot + sizeof(SlotHeader); }
-  std::uint8_t* data(std::uint8_t* slot) const { return slot + sizeof(SlotHeader) + info_cap_; }
-  const std::uint8_t* data(const std::uint8_t* slot) const { return slot + sizeof(SlotHeader) + info_cap_; }
+  // A slot's parts: the header area is the slot's start.
+  static std::uint8_t* info(std::uint8_t* slot) { return slot + kSlotHeaderBytes; }
+  static const std::uint8_t* info(const std::uint8_t* slot) { return slot + kSlotHeaderBytes; }
+  std::uint8_t* data(std::uint8_t* slot) const { return slot + kSlotHeaderBytes + info_cap_; }
+  const std::uint8_t* data(const std::uint8_t* slot) const { return slot + kSlotHeaderBytes + info_cap_; }
 
  private:
   // Each writer's counter on its own cache line, so the two processes never write one line.

@@ -303,9 +303,8 @@ class SlidingWindowScheduler : public Scheduler {
 
 Options sliding_window_options(const SlidingWindowOptions& sw, Options base) {
   if (sw.kernel() <= 0 || sw.stride() <= 0) throw OptionsError("sliding window", "kernel and stride must be positive");
-  if (!(sw.min_tissue() >= 0 && sw.min_tissue() <= 1)) throw OptionsError("min_tissue", "must be between 0 and 1");
-  if (!(sw.min_roi_fraction() >= 0 && sw.min_roi_fraction() <= 1))
-    throw OptionsError("min_roi_fraction", "must be between 0 and 1");
+  check_fraction("min_tissue", sw.min_tissue());
+  check_fraction("min_roi_fraction", sw.min_roi_fraction());
   const std::size_t min_bytes = std::size_t(sw.kernel()) * std::size_t(sw.kernel()) * 3;
   if (base.max_bigchunk_bytes() < min_bytes) base.max_bigchunk_bytes(min_bytes);
   return base.patch_shape({sw.kernel(), sw.kernel(), 3});

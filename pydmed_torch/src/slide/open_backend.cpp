@@ -9,7 +9,7 @@
 #include <utility>
 
 #include "pydmed/error.hpp"
-#include "slide/backend.hpp"
+#include "slide/readers.hpp"
 #include "slide/image_header.hpp"
 #include "slide/tiff_log.hpp"
 
@@ -34,10 +34,11 @@ bool is_tiff(const std::string& path) { return sniff_image_kind(path) == ImageKi
 struct Registry {
   std::mutex mu;  // guards entries; open_backend copies them out and opens without it
   std::vector<SlideBackendEntry> entries{
-      {"tiff", is_tiff, [](const std::string& path) { return open_with_tiff_tiles(path); }},
-      {"openslide", any_file, open_with_openslide},
-      {"libtiff", any_file, open_with_tiff},
-      {"opencv", any_file, open_with_opencv},
+      {"tiff", is_tiff, [](const std::string& path) { return open_with_tiff_tiles(path); },
+       tiff_tiles_resident_bytes},
+      {"openslide", any_file, open_with_openslide, openslide_resident_bytes},
+      {"libtiff", any_file, open_with_tiff, tiff_resident_bytes},
+      {"opencv", any_file, open_with_opencv, opencv_resident_bytes},
   };
 };
 
@@ -72,14 +73,30 @@ std::vector<std::string> slide_backend_names() {
   return names;
 }
 
+namespace {
+std::vector<SlideBackendEntry> entries_now() {  // copied out: readers run without the lock
+  std::lock_guard<std::mutex> lock(registry().mu);
+  return registry().entries;
+}
+}  // namespace
+
+std::size_t estimate_resident_bytes(const std::string& path) {
+  silence_libtiff();
+  for (const auto& e : entries_now()) {
+    if (!e.probe(path)) continue;
+    if (e.resident_bytes) {
+      if (const auto bytes = e.resident_bytes(path)) return *bytes;
+      continue;
+    }
+    if (OpenResult r = e.open(path); r.backend) return r.backend->resident_bytes();
+  }
+  return kOpenSlideCacheBytes;  // a file no reader takes fails to open, holding nothing more
+}
+
 std::unique_ptr<SlideBackend> open_backend(const std::string& path, const std::string& only) {
   check_file(path);
   silence_libtiff();  // OpenSlide reads TIFFs through libtiff too
-  std::vector<SlideBackendEntry> entries;
-  {
-    std::lock_guard<std::mutex> lock(registry().mu);
-    entries = registry().entries;
-  }
+  std::vector<SlideBackendEntry> entries = entries_now();
   if (!only.empty()) {
     entries.erase(std::remove_if(entries.begin(), entries.end(), [&](const auto& e) { return e.name != only; }),
                   entries.end());

@@ -7,7 +7,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "pydmed/error.hpp"
-#include "slide/backend.hpp"
+#include "slide/readers.hpp"
 #include "slide/image_header.hpp"
 
 namespace pydmed {

@@ -7,7 +7,7 @@
 
 #include "pydmed/error.hpp"
 #include "slide/argb.hpp"
-#include "slide/backend.hpp"
+#include "slide/readers.hpp"
 
 namespace pydmed {
 namespace {

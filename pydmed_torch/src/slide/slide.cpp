@@ -6,7 +6,7 @@
 
 #include "pydmed/error.hpp"
 #include "pydmed/slide/physical.hpp"
-#include "slide/backend.hpp"
+#include "slide/readers.hpp"
 
 namespace pydmed {
 
@@ -26,6 +26,8 @@ Slide::Slide(Slide&&) noexcept = default;
 Slide& Slide::operator=(Slide&&) noexcept = default;
 
 const std::string& Slide::vendor() const { return vendor_; }
+std::size_t Slide::resident_bytes_estimate(const std::string& path) { return estimate_resident_bytes(path); }
+
 std::size_t Slide::resident_bytes() const { return backend_->resident_bytes(); }
 void Slide::set_decode_threads(int threads) {
   decode_threads_ = std::max(1, threads);

@@ -11,7 +11,7 @@
 
 #include "pydmed/error.hpp"
 #include "slide/argb.hpp"
-#include "slide/backend.hpp"
+#include "slide/readers.hpp"
 #include "slide/image_header.hpp"
 #include "slide/tiff_log.hpp"
 

@@ -28,7 +28,7 @@
 #include "file_descriptor.hpp"
 #include "pydmed/error.hpp"
 #include "slide/argb.hpp"
-#include "slide/backend.hpp"
+#include "slide/readers.hpp"
 #include "slide/jpeg_tile_decoder.hpp"
 #include "slide/tiff_pyramid.hpp"
 

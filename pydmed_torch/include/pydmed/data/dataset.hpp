@@ -41,7 +41,10 @@ class Dataset {
   Dataset(std::string str_dsname, std::vector<Patient> list_patients);
 
   std::string str_dsname;
+  // PyDmed's name, readable and writable (tests and tools build datasets by hand); the loader
+  // checks the ids again (check_unique_ids), so a list edited into duplicates is refused there.
   std::vector<Patient> list_patients;
+  void check_unique_ids() const;  // DatasetError naming the first id two patients share
 
   std::size_t size() const { return list_patients.size(); }
   const Patient& patient(std::int64_t id) const;  // throws DatasetError when absent

@@ -13,6 +13,10 @@
 
 namespace pydmed {
 
+namespace detail {
+struct RandomChunkInfo;  // what the loader tells the collector (src/engine/random_chunk_info.hpp)
+}
+
 // At a physical resolution between levels, how patches are made from the level read.
 // BigChunk: each BigChunk is resampled once (INTER_AREA, OpenCV's bit for bit) and patches are
 // cut from it, as fast as at a native level; a patch is the crop of the resampled BigChunk
@@ -79,6 +83,11 @@ class RandomBigChunkLoader : public BigChunkLoader {
   std::optional<BigChunk> extract_bigchunk(const nlohmann::json& last_message) override;
 
  private:
+  // A random BigChunk position of w x h pixels of `level` (in its pixels): inside the
+  // annotations, or on the tile grid (gx, gy; 0: anywhere along that axis).
+  std::pair<std::int64_t, std::int64_t> position(Rng& rng, int level, int w, int h, std::int64_t gx,
+                                                 std::int64_t gy) const;
+
   RandomBigChunkOptions o_;
   // Opened once a visit (a loader lives for one visit): the slide and, if asked, its tissue.
   std::unique_ptr<Slide> slide_;
@@ -102,13 +111,21 @@ struct RandomSmallChunkOptions {
 // record's annotations as the BigChunk's loader says (RandomBigChunkOptions::roi).
 class RandomSmallChunkCollector : public SmallChunkCollector {
  public:
-  explicit RandomSmallChunkCollector(RandomSmallChunkOptions o = {}) : o_(o) {}
+  explicit RandomSmallChunkCollector(RandomSmallChunkOptions o = {});
+  ~RandomSmallChunkCollector() override;
   Extraction extract_smallchunk(std::uint64_t call_count, const BigChunk& bigchunk,
                                 const nlohmann::json& last_message) override;
 
  private:
+  void begin(const BigChunk& bc);  // a new BigChunk: what its loader says, read once
+  bool served(const BigChunk& bc, int px, int py, const Annotation** cls) const;
+  std::pair<int, int> draw(const BigChunk& bc, Rng& rng) const;
+  SmallChunk cut(const BigChunk& bc, int px, int py, const Annotation* cls) const;
+
   RandomSmallChunkOptions o_;
-  std::string roi_path_;  // the annotations read for this visit's BigChunks
+  std::unique_ptr<detail::RandomChunkInfo> info_;  // the BigChunk's, from its loader
+  int rw_ = 0, rh_ = 0;                            // the region of the BigChunk a patch takes
+  std::string roi_path_;                           // the annotations read for this visit's BigChunks
   Annotations roi_;
   std::unique_ptr<TissueMask> tissue_;  // for min_tissue, once a visit
   // BigChunks in a row that served nothing (an unmeetable rule must fail, not spin).

@@ -16,6 +16,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -59,6 +60,10 @@ struct SlideBackendEntry {
   // Cheap (a signature, an extension): false skips the reader without a word.
   std::function<bool(const std::string& path)> probe;
   std::function<OpenResult(const std::string& path)> open;
+  // Optional, from the file's headers alone (memory admission counts a whole dataset this way):
+  // what a slide this reader opens holds for reads (SlideBackend::resident_bytes); nullopt: not
+  // a file it opens. Without it, the reader is opened and asked.
+  std::function<std::optional<std::size_t>(const std::string& path)> resident_bytes = nullptr;
 };
 
 // Adds a reader at `position` in the order (0: asked first; past the end: asked last).
@@ -70,5 +75,8 @@ std::vector<std::string> slide_backend_names();
 // The first reader that opens `path` (only the one named `only`, when given). Otherwise throws
 // SlideError with the reason of every reader that had one, in order, on one line.
 std::unique_ptr<SlideBackend> open_backend(const std::string& path, const std::string& only = "");
+// The first answer of the readers, in order, to what `path` will hold once open (their
+// resident_bytes, or an open); OpenSlide's cache size for a file none takes (it will fail to open).
+std::size_t estimate_resident_bytes(const std::string& path);
 
 }  // namespace pydmed

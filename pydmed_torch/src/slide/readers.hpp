@@ -1,7 +1,8 @@
 #pragma once
-// Private: the built-in readers' openers, for the registry (open_backend.cpp) and for memory
-// estimates (resident_estimate.cpp).
+// Private: the built-in readers' openers and memory estimates, for the registry
+// (open_backend.cpp). (The public registry is pydmed/slide/backend.hpp.)
 #include <cstddef>
+#include <optional>
 #include <string>
 
 #include "pydmed/slide/backend.hpp"
@@ -26,5 +27,11 @@ OpenResult open_with_tiff(const std::string& path);
 // PNG and JPEG sized from their header and decoded on the first read; other formats OpenCV
 // knows decoded now. TIFF is left to libtiff (OpenCV reads TIFF through libtiff anyway).
 OpenResult open_with_opencv(const std::string& path);
+
+// SlideBackendEntry::resident_bytes of the built-in readers: from headers only.
+std::optional<std::size_t> tiff_tiles_resident_bytes(const std::string& path);
+std::optional<std::size_t> openslide_resident_bytes(const std::string& path);  // its cache, for a vendor it detects
+std::optional<std::size_t> tiff_resident_bytes(const std::string& path);
+std::optional<std::size_t> opencv_resident_bytes(const std::string& path);
 
 }  // namespace pydmed
