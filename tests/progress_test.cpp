@@ -5,10 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "progress.hpp"
 #include "support.hpp"
 
 using pydmed::test::read_file;
@@ -99,6 +101,46 @@ TEST(Progress, OnATerminalOneLiveLineClearedBeforeTheSummary) {
   const std::size_t summary = out.find("delivered 512 windows");
   ASSERT_NE(summary, std::string::npos) << out;
   EXPECT_EQ(out.rfind("\r\033[K", summary) + 4, summary) << "the line is cleared right before the summary";
+}
+
+// The rule not on a terminal, on a clock the test drives: 100 s of items, one a second, give a
+// line at 30, 60 and 90 s (and the finished slides' lines), never a carriage return.
+TEST(Progress, NotOnATerminalAtMostOneLineEvery30Seconds) {
+  auto t = std::chrono::steady_clock::time_point();
+  std::ostringstream out;
+  pydmed::cli::Progress p({}, "windows", 2, 100, out, /*terminal=*/false, [&] { return t; });
+  for (int s = 1; s <= 100; ++s) {
+    t += std::chrono::seconds(1);
+    p.add(1, "a.tiff");
+    if (s == 45) p.slide_done("a.tiff", 45, 45.0);
+  }
+  p.finish();
+  const std::string text = out.str();
+  EXPECT_EQ(text.find('\r'), std::string::npos) << text;
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  // 30 s: a line; 45 s: the slide (which restarts the 30 s); 75 s: a line. Nothing else.
+  ASSERT_EQ(lines.size(), 3u) << text;
+  EXPECT_EQ(lines[0].rfind("0/2 slides, 30/100 windows, 1/s, 0:30, 1:10 left, a.tiff", 0), 0u) << lines[0];
+  EXPECT_EQ(lines[1], "finished a.tiff: 45 windows in 45.0 s (1/2 slides)");
+  EXPECT_EQ(lines[2].rfind("1/2 slides, 75/100 windows, 1/s, 1:15, 0:25 left", 0), 0u) << lines[2];
+}
+
+// On a terminal, redrawn at most four times a second whatever the rate of items.
+TEST(Progress, OnATerminalAtMostFourRedrawsASecond) {
+  auto t = std::chrono::steady_clock::time_point();
+  std::ostringstream out;
+  pydmed::cli::Progress p({}, "patches", -1, -1, out, /*terminal=*/true, [&] { return t; });
+  for (int i = 0; i < 1000; ++i) {  // 1000 items over 10 s
+    t += std::chrono::milliseconds(10);
+    p.add(1);
+  }
+  const std::string text = out.str();
+  const auto redraws = std::count(text.begin(), text.end(), '\r');
+  EXPECT_GE(redraws, 39);  // every 250 ms of the 10 s
+  EXPECT_LE(redraws, 41);
+  EXPECT_EQ(text.find('\n'), std::string::npos) << "a live line, no new lines";
 }
 
 }  // namespace

@@ -125,6 +125,26 @@ TEST(SlidingWindow, ResumedFromWindowProgressEveryWindowOnce) {
   EXPECT_EQ(got, expected_tiling(ds, 0, 64, 64).windows);
 }
 
+// LightDLCore::progress, polled mid-run and at the end, counts what the consumer took.
+TEST(SlidingWindow, ProgressCountsWhatWasDelivered) {
+  PYDMED_REQUIRE_WSI();
+  const Dataset ds = real_dataset();
+  auto dl = make_sliding_window(ds, SlidingWindowOptions().kernel(128).stride(128), test_options());
+  const Delivered first = consume(*dl, 50, 10);
+  ASSERT_EQ(first.records.size(), 50u);
+  RunProgress p = dl->progress();
+  EXPECT_EQ(p.items_done, 50);
+  EXPECT_EQ(p.slides_total, std::int64_t(ds.size()));
+  EXPECT_EQ(p.current, ds.patient(first.records.back().patient).record("wsi").path());
+  const Delivered rest = consume(*dl, 0);
+  p = dl->progress();
+  EXPECT_EQ(p.items_done, std::int64_t(50 + rest.records.size()));
+  EXPECT_EQ(p.slides_done, std::int64_t(ds.size()));
+  ASSERT_TRUE(p.eta_s.has_value());
+  EXPECT_EQ(*p.eta_s, 0.0);
+  EXPECT_EQ(p.to_json()["items_done"], p.items_done);
+}
+
 TEST(SlidingWindow, AxisFlagsTheExtraLastWindow) {
   const auto a = WindowAxis::of(1000, 224, 224);
   EXPECT_EQ(a.starts, (std::vector<std::int64_t>{0, 224, 448, 672, 776}));

@@ -8,7 +8,10 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdint>
+#include <ostream>
 #include <string>
+
+#include "pydmed/progress_meter.hpp"
 
 namespace pydmed::cli {
 
@@ -22,6 +25,9 @@ class Progress {
  public:
   // `items`: what is counted ("windows", "patches"); a total < 0: not known (not shown).
   Progress(const ProgressFlags& flags, std::string items, std::int64_t slides_total, std::int64_t items_total);
+  // The same on `out`, a terminal or not, by `clock` (what the tests drive).
+  Progress(const ProgressFlags& flags, std::string items, std::int64_t slides_total, std::int64_t items_total,
+           std::ostream& out, bool terminal, ProgressMeter::Clock clock);
   ~Progress();
   Progress(const Progress&) = delete;
   Progress& operator=(const Progress&) = delete;
@@ -37,17 +43,15 @@ class Progress {
 
  private:
   void tick(bool force);
-  std::string line() const;
   void write_json() const;
 
   ProgressFlags flags_;
   std::string items_;
-  std::int64_t slides_total_, items_total_;
-  std::int64_t slides_done_ = 0, items_done_ = 0, earlier_items_ = 0;
-  std::string current_;
+  ProgressMeter meter_;
+  std::ostream& out_;
   bool tty_;
   bool drawn_ = false, finished_ = false;
-  std::chrono::steady_clock::time_point t0_, last_draw_, last_line_, last_json_;
+  std::chrono::steady_clock::time_point last_draw_, last_line_, last_json_;
 };
 
 }  // namespace pydmed::cli

@@ -27,6 +27,7 @@ BatchGatherer::Taken BatchGatherer::take(std::uint8_t* out, std::size_t max, std
     }
     DecodedChunk& c = std::get<DecodedChunk>(slot);
     ++t.delivered[c.record.patient];
+    t.last_patient = c.record.patient;
     std::memcpy(out + t.n * patch_bytes_, c.pixels, std::min(patch_bytes_, c.bytes));
     if (records) records->push_back(std::move(c.record));
     ++t.n;

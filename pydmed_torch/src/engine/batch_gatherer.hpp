@@ -29,6 +29,7 @@ class BatchGatherer {
   struct Taken {
     std::size_t n = 0;
     std::map<std::int64_t, std::uint64_t> delivered, skipped;  // per patient
+    std::int64_t last_patient = -1;                            // of the last SmallChunk taken
   };
   // Up to `max` SmallChunks into `out` (patch_bytes each) and their records (appended).
   Taken take(std::uint8_t* out, std::size_t max, std::vector<ChunkRecord>* records);

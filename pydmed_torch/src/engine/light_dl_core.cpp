@@ -57,6 +57,7 @@ std::size_t LightDLCore::Impl::take(std::uint8_t* out, std::size_t max, std::vec
   const detail::BatchGatherer::Taken t = gatherer.take(out, max, records);
   if (!t.delivered.empty() || !t.skipped.empty()) registry.count_delivered(t.delivered, t.skipped, 0);
   delivered_total += t.n;
+  if (t.last_patient >= 0) last_patient = t.last_patient;
   if (t.n > 0 && swap_pending) wake_scheduler();  // a postponed swap may go ahead now
   return t.n;
 }
@@ -138,6 +139,28 @@ void LightDLCore::restore(const LoaderState& state) {
   d.scheduler->restore(state.scheduler);
 }
 void LightDLCore::restore(const nlohmann::json& state) { restore(LoaderState::from_json(state)); }
+
+RunProgress LightDLCore::progress() const {
+  const Impl& d = *impl_;
+  const LoaderStats s = stats();
+  RunProgress p;
+  p.slides_total = std::int64_t(d.dataset.size());
+  for (const PatientStats& ps : s.patients) {
+    p.slides_done += ps.finished && ps.delivered + ps.skipped >= ps.produced;
+    p.items_done += std::int64_t(ps.delivered);
+  }
+  p.elapsed_s = s.uptime_s;
+  p.rate_per_s = p.elapsed_s > 0 ? double(p.items_done) / p.elapsed_s : 0;
+  // Where every patient ends (sliding windows), the slides left at the slides' pace so far.
+  if (p.slides_done > 0) p.eta_s = p.elapsed_s * double(p.slides_total - p.slides_done) / double(p.slides_done);
+  if (const std::int64_t id = d.last_patient; id >= 0) {
+    const Patient& patient = d.dataset.patient(id);
+    const auto wsi = patient.dict_records.find("wsi");  // the ready-made loaders' default record
+    const auto record = wsi != patient.dict_records.end() ? wsi : patient.dict_records.begin();
+    p.current = record == patient.dict_records.end() ? std::to_string(id) : record->second.path();
+  }
+  return p;
+}
 
 LoaderStats LightDLCore::stats() const {
   const Impl& d = *impl_;

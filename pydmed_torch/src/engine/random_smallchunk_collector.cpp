@@ -27,7 +27,6 @@ Extraction damage_report(const BigChunk& bc, const detail::RandomChunkInfo& info
 }  // namespace
 
 void RandomSmallChunkCollector::begin(const BigChunk& bc) {
-  info_ = std::make_unique<detail::RandomChunkInfo>(detail::RandomChunkInfo::from_json(bc.info));
   const PatchShape& p = options().patch_shape();
   // The region of the BigChunk a patch takes: the patch's own size, or at a physical
   // resolution what the loader says (RandomBigChunkOptions::mpp).
@@ -76,10 +75,12 @@ std::pair<int, int> RandomSmallChunkCollector::draw(const BigChunk& bc, Rng& rng
 
 Extraction RandomSmallChunkCollector::extract_smallchunk(std::uint64_t call_count, const BigChunk& bc,
                                                          const nlohmann::json&) {
-  if (call_count == 0) begin(bc);  // a new BigChunk
+  if (call_count == 0)  // a new BigChunk: what its loader says
+    info_ = std::make_unique<detail::RandomChunkInfo>(detail::RandomChunkInfo::from_json(bc.info));
   const detail::RandomChunkInfo& info = *info_;
   const std::uint64_t reports = bc.damaged.size();
-  if (call_count < reports) return damage_report(bc, info, call_count);
+  if (call_count < reports) return damage_report(bc, info, call_count);  // reported before anything can fail
+  if (call_count == reports) begin(bc);
   if (o_.max_per_bigchunk() > 0 && call_count - reports >= o_.max_per_bigchunk()) return Extraction::done();
   Rng rng = random_stream(call_count);
   const Annotation* cls = nullptr;

@@ -117,14 +117,24 @@ RunLock lock_state(const std::string& state_path) {
 }  // namespace
 
 ResumableRun::ResumableRun(std::string state_path, nlohmann::json run, double every)
-    : ResumableRun(state_path, lock_state(state_path), std::move(run), every) {}
-
-ResumableRun::ResumableRun(std::string state_path, RunLock held, nlohmann::json run, double every)
     : state_path_(std::move(state_path)),
       run_(std::move(run)),
       every_(every),
-      lock_(std::move(held)),
+      lock_(lock_state(state_path_)),
       saved_(state_path_.empty() ? nlohmann::json() : RunStateFile::load(state_path_, run_)) {
+  begin();
+}
+
+ResumableRun::ResumableRun(std::string state_path, const RunLock& held, nlohmann::json run, double every)
+    : state_path_(std::move(state_path)),
+      run_(std::move(run)),
+      every_(every),
+      saved_(state_path_.empty() ? nlohmann::json() : RunStateFile::load(state_path_, run_)) {
+  if (resumable() && !held.held()) throw Error(state_path_ + ": the run's state is not locked");
+  begin();
+}
+
+void ResumableRun::begin() {
   if (resumed()) {
     progress_ = saved_.value("progress", nlohmann::json());
     if (!progress_.is_object()) progress_ = nlohmann::json::object();
@@ -180,8 +190,12 @@ void ResumableRun::remove_output(const std::string& name) {
 
 void ResumableRun::attach(LightDLCore& loader, Delivery delivery) {
   loader_ = &loader;
-  if (delivery == Delivery::Windows) windows_ = saved_loader_ ? WindowProgress(*saved_loader_) : WindowProgress();
+  if (delivery == Delivery::Windows) track_windows();
   if (saved_loader_) loader.restore(*saved_loader_);
+}
+
+void ResumableRun::track_windows() {
+  if (!windows_) windows_ = saved_loader_ ? WindowProgress(*saved_loader_) : WindowProgress();
 }
 
 void ResumableRun::delivered(const ChunkRecord& record) {
@@ -204,7 +218,7 @@ void ResumableRun::commit(const nlohmann::json& progress) {
     f->sync();  // first the outputs, then the state that claims them
     outputs[name] = f->size();
   }
-  nlohmann::json loader;
+  nlohmann::json loader = saved_loader_ ? saved_loader_->to_json() : nlohmann::json();  // before attach()
   if (loader_) {
     LoaderState s = windows_ ? windows_->resume(*loader_) : loader_->loader_state();
     for (std::int64_t id : finished_) s.mark_finished(id);

@@ -25,13 +25,20 @@ void WindowProgress::delivered(std::int64_t patient, const WindowPosition& w) {
   position_[patient] = {w.bigchunk, w.window + 1};
 }
 
-void WindowProgress::delivered(const ChunkRecord& r) {
-  const auto w = WindowInfo::parse(r.info_json);
-  if (!w) throw Error("WindowProgress: patient " + std::to_string(r.patient) + "'s SmallChunk is not a sliding window's");
-  delivered(r.patient, w->position);
+std::optional<WindowPosition> WindowPosition::of_info(const std::string& info_json) {
+  const auto j = nlohmann::json::parse(info_json, nullptr, false);
+  if (!j.is_object() || !j.contains("bigchunk") || !j.contains("window")) return std::nullopt;
+  if (!j["bigchunk"].is_number_integer() || !j["window"].is_number_integer()) return std::nullopt;
+  return WindowPosition{j["bigchunk"].get<std::int64_t>(), j["window"].get<std::int64_t>()};
 }
 
-bool WindowProgress::is_window(const ChunkRecord& r) { return WindowInfo::parse(r.info_json).has_value(); }
+void WindowProgress::delivered(const ChunkRecord& r) {
+  const auto w = WindowPosition::of_info(r.info_json);
+  if (!w) throw Error("WindowProgress: patient " + std::to_string(r.patient) + "'s SmallChunk is not a sliding window's");
+  delivered(r.patient, *w);
+}
+
+bool WindowProgress::is_window(const ChunkRecord& r) { return WindowPosition::of_info(r.info_json).has_value(); }
 
 LoaderState WindowProgress::resume(const LightDLCore& dl) const {
   LoaderState s = dl.loader_state();

@@ -83,12 +83,15 @@ std::vector<SlideBackendEntry> entries_now() {  // copied out: readers run witho
 std::size_t estimate_resident_bytes(const std::string& path) {
   silence_libtiff();
   for (const auto& e : entries_now()) {
-    if (!e.probe(path)) continue;
-    if (e.resident_bytes) {
-      if (const auto bytes = e.resident_bytes(path)) return *bytes;
-      continue;
+    try {  // a reader that throws here is asked again, and says why, when the slide is opened
+      if (!e.probe(path)) continue;
+      if (e.resident_bytes) {
+        if (const auto bytes = e.resident_bytes(path)) return *bytes;
+        continue;
+      }
+      if (OpenResult r = e.open(path); r.backend) return r.backend->resident_bytes();
+    } catch (const std::exception&) {
     }
-    if (OpenResult r = e.open(path); r.backend) return r.backend->resident_bytes();
   }
   return kOpenSlideCacheBytes;  // a file no reader takes fails to open, holding nothing more
 }

@@ -113,7 +113,7 @@ FeatureFile EmbedRun::read_spool(const std::string& path, std::int64_t dim) {
 }
 
 EmbedRun::EmbedRun(const Dataset& dataset, const FeatureExtractor::Model& model, const FeatureExtractorOptions& o,
-                   const std::vector<std::string>& files, RunLock state_lock, std::int64_t dim)
+                   const std::vector<std::string>& files, const RunLock& state_lock, std::int64_t dim)
     : dataset_(dataset),
       model_(model),
       o_(o),
@@ -121,7 +121,7 @@ EmbedRun::EmbedRun(const Dataset& dataset, const FeatureExtractor::Model& model,
       dim_(dim),
       row_bytes_(kCoordBytes + std::size_t(dim) * sizeof(float)),
       attributes_(file_attributes(o)),
-      run_(o.state_file(), std::move(state_lock), arguments(dataset, o, attributes_, dim), o.state_every()),
+      run_(o.state_file(), state_lock, arguments(dataset, o, attributes_, dim), o.state_every()),
       slides_(slides_from_state()),
       dl_(make_loader(dataset, o)),
       mean_(channel(o.mean(), o.device())),
@@ -142,6 +142,9 @@ std::map<std::int64_t, SlideSpool> EmbedRun::slides_from_state() {
     SlideSpool& s = slides[id];
     s.index = i;
     s.name = std::to_string(id);
+    // A spool an earlier run began goes on after what it committed (a missing or shorter one: an
+    // error now, not when its slide comes round).
+    if (run_.committed(s.name) > 0) run_.output(s.name, files_[i] + ".rows", {}, /*text=*/false);
     const nlohmann::json mine = saved.value(s.name, nlohmann::json());
     if (!mine.is_object()) continue;
     s.level = mine.value("level", -1);

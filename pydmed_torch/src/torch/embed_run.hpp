@@ -38,9 +38,9 @@ struct SlideSpool {
 
 class EmbedRun {
  public:
-  // `files`: each patient's DIR/<name>.h5; `state_lock`: the state's, taken by the extractor.
+  // `files`: each patient's DIR/<name>.h5; `state_lock`: the state's, held by the extractor.
   EmbedRun(const Dataset& dataset, const FeatureExtractor::Model& model, const FeatureExtractorOptions& options,
-           const std::vector<std::string>& files, RunLock state_lock, std::int64_t dim);
+           const std::vector<std::string>& files, const RunLock& state_lock, std::int64_t dim);
 
   LightDL& loader() { return dl_; }
   // Every slide not done: windows in, files out. Returns the slides whose files are complete.

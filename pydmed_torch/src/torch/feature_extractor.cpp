@@ -77,10 +77,7 @@ std::vector<EmbeddedSlide> FeatureExtractor::run() {
   // The model first: a wrong model is one line before any slide is read.
   const std::int64_t dim =
       detail::probe_model(d.model, d.o.windows().kernel(), d.o.device(), d.o.model_name(), d.o.max_dim());
-  // The state's lock goes to the run (a second run() takes it again).
-  RunLock state_lock = d.state_lock.held() || d.o.state_file().empty() ? std::move(d.state_lock)
-                                                                        : RunStateFile::lock(d.o.state_file());
-  detail::EmbedRun run(d.dataset, d.model, d.o, d.files, std::move(state_lock), dim);
+  detail::EmbedRun run(d.dataset, d.model, d.o, d.files, d.state_lock, dim);
   // stop() reaches this run's loader while it lives, however run() leaves.
   struct StopHook {
     Impl& d;

@@ -47,13 +47,13 @@ StreamCollector::StreamCollector(LightDL dl, ProcessFn process, StreamCollectorO
                                                                {"slide_files", dl_.core().dataset().slide_stamps()}},
                                                 options_.state_every());
     csv_ = &resumable_->output("out", options_.csv_file());
-    if (resumable_->resumed()) {  // else attached at the first batch, which says whether these are windows
+    if (resumable_->resumed()) {
       const nlohmann::json& saved = resumable_->progress();
       rows_ = saved.value("rows", std::uint64_t(0));
       if (rows_ > 0) headed_.insert(-1);
       windows_ = saved.value("windows", false);
-      resumable_->attach(dl_.core(), windows_ ? ResumableRun::Delivery::Windows : ResumableRun::Delivery::Visits);
     }
+    resumable_->attach(dl_.core(), windows_ ? ResumableRun::Delivery::Windows : ResumableRun::Delivery::Visits);
   }
 }
 
@@ -62,7 +62,14 @@ void StreamCollector::write_line(std::int64_t key, const std::string& line) {
   files_.at(key)->write(line);
 }
 
-nlohmann::json StreamCollector::progress() const { return {{"windows", windows_}, {"rows", rows_}}; }
+nlohmann::json StreamCollector::saved_progress() const { return {{"windows", windows_}, {"rows", rows_}}; }
+
+RunProgress StreamCollector::progress() const {
+  RunProgress p = dl_.progress();
+  p.items_done = std::int64_t(processed_);
+  p.rate_per_s = p.elapsed_s > 0 ? double(processed_) / p.elapsed_s : 0;
+  return p;
+}
 
 std::int64_t StreamCollector::csv_for(std::int64_t patient, std::int64_t columns) {
   const std::int64_t key = options_.csv_folder().empty() ? -1 : patient;
@@ -105,9 +112,9 @@ std::uint64_t StreamCollector::run() {
     if (b.empty()) break;  // the loader has ended
     // Over sliding windows (their records say where they lie in the plan), positions are
     // tracked so that a resume serves each window once.
-    if (resumable_ && !resumable_->resumed() && processed_ == 0) {
-      windows_ = std::all_of(b.records.begin(), b.records.end(), WindowProgress::is_window);
-      resumable_->attach(dl_.core(), windows_ ? ResumableRun::Delivery::Windows : ResumableRun::Delivery::Visits);
+    if (resumable_ && rows_ == 0 && !windows_ && std::all_of(b.records.begin(), b.records.end(), WindowProgress::is_window)) {
+      windows_ = true;
+      resumable_->track_windows();
     }
     const torch::Tensor out = process_(b);
     if (out.size(0) != std::int64_t(b.size()))
@@ -137,7 +144,7 @@ std::uint64_t StreamCollector::run() {
       }
     }
     processed_ += b.size();
-    if (resumable_ && resumable_->due()) resumable_->commit(progress());
+    if (resumable_ && resumable_->due()) resumable_->commit(saved_progress());
   }
   for (auto& [p, v] : pieces_) {  // collate per patient
     torch::Tensor& o = collected_[p].outputs;
@@ -147,7 +154,7 @@ std::uint64_t StreamCollector::run() {
   // The run is over (the loader ended or finish_ said so): close, so that a write error
   // (a full disk, NFS at close) throws here, naming the file.
   for (auto& [k, f] : files_) f->close();
-  if (resumable_) resumable_->close(progress());
+  if (resumable_) resumable_->close(saved_progress());
   return processed_;
 }
 

@@ -14,6 +14,7 @@
 #include "pydmed/engine/random_chunks.hpp"
 #include "pydmed/engine/scheduler.hpp"
 #include "pydmed/engine/user_code.hpp"
+#include "pydmed/progress_meter.hpp"
 
 namespace pydmed {
 
@@ -75,6 +76,11 @@ class LightDLCore {
 
   const MemoryPlan& memory_plan() const;
   LoaderStats stats() const;
+  // Where the run is, to draw a progress display: slides finished (every SmallChunk they made
+  // delivered) of the dataset, SmallChunks delivered, their rate, the time since start, the time
+  // left where patients finish (sliding windows) and the slide of the last SmallChunk. Polled,
+  // from any thread.
+  RunProgress progress() const;
   // Process ids of the running collectors and loaders (for supervision tests and tools).
   std::vector<int> collector_pids() const;
   std::vector<int> loader_pids() const;

@@ -117,7 +117,7 @@ class RandomSmallChunkCollector : public SmallChunkCollector {
                                 const nlohmann::json& last_message) override;
 
  private:
-  void begin(const BigChunk& bc);  // a new BigChunk: what its loader says, read once
+  void begin(const BigChunk& bc);  // a BigChunk's first patch: its size checked, annotations and tissue ready
   bool served(const BigChunk& bc, int px, int py, const Annotation** cls) const;
   std::pair<int, int> draw(const BigChunk& bc, Rng& rng) const;
   SmallChunk cut(const BigChunk& bc, int px, int py, const Annotation* cls) const;

@@ -53,9 +53,9 @@ class ResumableRun {
   // Locks `state_path` and reads it (Error in one line: see RunStateFile); `run` must equal the
   // saved run's. "" : not resumable. `every`: seconds between commits that due() asks for.
   ResumableRun(std::string state_path, nlohmann::json run, double every = 1.0);
-  // The same, with the state's lock taken earlier (RunStateFile::lock: a run that checks its
-  // state before it knows its arguments).
-  ResumableRun(std::string state_path, RunLock held, nlohmann::json run, double every = 1.0);
+  // The same, with the state's lock taken earlier and held by the caller for the run's life
+  // (RunStateFile::lock: a run that checks its state before it knows its arguments).
+  ResumableRun(std::string state_path, const RunLock& held, nlohmann::json run, double every = 1.0);
   ~ResumableRun();
   ResumableRun(const ResumableRun&) = delete;
   ResumableRun& operator=(const ResumableRun&) = delete;
@@ -82,7 +82,11 @@ class ResumableRun {
   void remove_output(const std::string& name);
 
   // The loader whose state is committed: restored from the saved state now (before it starts).
+  // Until it is attached, commits keep the saved loader state.
   void attach(LightDLCore& loader, Delivery delivery);
+  // Delivery::Windows from now on (a consumer that learns from its first batch that these are
+  // sliding windows, before it has delivered any).
+  void track_windows();
   // Each delivered record, in order (Windows: its position; Visits: nothing to track).
   void delivered(const ChunkRecord& record);
   void delivered(std::int64_t patient, const WindowPosition& window);
@@ -97,6 +101,8 @@ class ResumableRun {
   void close(const nlohmann::json& progress);
 
  private:
+  void begin();  // the saved progress and loader state
+
   std::string state_path_;
   nlohmann::json run_;
   double every_;

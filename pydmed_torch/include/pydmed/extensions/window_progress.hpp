@@ -7,6 +7,8 @@
 // which depends on the reader's tile size: resume with the same reader.)
 #include <cstdint>
 #include <map>
+#include <optional>
+#include <string>
 
 #include <nlohmann/json.hpp>
 
@@ -22,6 +24,8 @@ struct WindowPosition {
   nlohmann::json to_json() const { return {{"bigchunk", bigchunk}, {"window", window}}; }
   // The start of the slide where the checkpoint is none (null, or not a position).
   static WindowPosition of_checkpoint(const nlohmann::json& checkpoint);
+  // A SmallChunk's position from its info ({"bigchunk", "window", ...}); none: not a window's.
+  static std::optional<WindowPosition> of_info(const std::string& info_json);
 };
 
 class WindowProgress {

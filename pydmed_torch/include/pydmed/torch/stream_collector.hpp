@@ -63,6 +63,8 @@ class StreamCollector {
   const std::map<std::int64_t, torch::Tensor>& statistics() const { return stats_; }  // Accumulate
   const std::map<std::int64_t, Collected>& collected() const { return collected_; }   // SaveAll
   std::uint64_t processed() const { return processed_; }
+  // The loader's progress (LightDLCore::progress) with the items this collector processed.
+  RunProgress progress() const;
   LightDL& loader() { return dl_; }
 
  private:
@@ -81,7 +83,7 @@ class StreamCollector {
   std::set<std::int64_t> headed_;  // files whose header line is written
   // With state_file: the CSV and where the loader stands, committed together.
   void write_line(std::int64_t key, const std::string& line);
-  nlohmann::json progress() const;
+  nlohmann::json saved_progress() const;  // what the state keeps besides the loader
   std::unique_ptr<ResumableRun> resumable_;
   OutputFile* csv_ = nullptr;  // resumable_'s output
   bool windows_ = false;       // over sliding windows: delivered positions are committed
