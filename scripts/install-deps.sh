@@ -17,6 +17,9 @@ PKGS=(
   libhdf5-dev hdf5-tools             # feature files for MIL tools (pydmed embed); h5dump in the tests
   libgloo-dev                        # c10d's ProcessGroupGloo headers include Gloo's (examples/ddp_train)
   procps                             # ps/pgrep, used by process-tree tests
+  python3-dev pybind11-dev           # the Python face (pydmed_torch), built against Debian's python3
+  python3-numpy python3-pytest       # its arrays and its tests
+  python3-openslide                  # the Python tests compare Slide with openslide-python
 )
 export DEBIAN_FRONTEND=noninteractive
 missing=()

@@ -16,6 +16,7 @@
 #include "pydmed/data/record_slide.hpp"
 #include "pydmed/error.hpp"
 #include "pydmed/extensions/heatmap.hpp"
+#include "pydmed/extensions/run_settings.hpp"
 #include "pydmed/extensions/sliding_window.hpp"
 #include "pydmed/output_file.hpp"
 #include "roi_flags.hpp"
@@ -59,26 +60,12 @@ Command add_sliding_window(CLI::App& app) {
                                  {{"--out", a->out}, {"--state", a->state.path}}, &skipped);
     const double mpp = a->physical.target();
     if (!a->heatmap.empty()) make_output_folder(a->heatmap);  // checked before the run, not after
-    const auto sw = SlidingWindowOptions()
-                        .level(a->level)
-                        .kernel(a->kernel)
-                        .stride(a->stride)
-                        .mpp(mpp)
-                        .upsample(a->physical.upsample)
-                        .roi(a->roi.roi_mode())
-                        .min_roi_fraction(a->roi.min_fraction);
-    const std::size_t band =
-        std::max<std::size_t>(std::size_t(64) << 20, std::size_t(a->kernel) * std::size_t(a->kernel) * 3);
-    auto dl = admit(
-        [&] {
-          return make_sliding_window(ds, sw,
-                                     Options()
-                                         .num_bigchunkloaders(a->collectors)
-                                         .batch_size(32)
-                                         .maxlength_queue_smallchunk(64)
-                                         .max_bigchunk_bytes(band));
-        },
-        "--collectors " + std::to_string(a->collectors) + " with --kernel " + std::to_string(a->kernel));
+    WindowSettings settings;
+    settings.level = a->level, settings.kernel = a->kernel, settings.stride = a->stride, settings.mpp = mpp;
+    settings.upsample = a->physical.upsample, settings.roi = a->roi.roi_mode();
+    settings.min_roi_fraction = a->roi.min_fraction, settings.collectors = a->collectors;
+    auto dl = admit([&] { return settings.make(ds); },
+                    "--collectors " + std::to_string(a->collectors) + " with --kernel " + std::to_string(a->kernel));
     const std::string header =
         "patient\tx\ty\tlevel\twidth\theight\tlast_row\tlast_col\toverlap_y\toverlap_x\tmpp\tcrc32\troi\n";
     // Resumable: OUT and the loader's position per patient committed together (a resumed run

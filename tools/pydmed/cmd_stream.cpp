@@ -14,6 +14,7 @@
 #include "preflight.hpp"
 #include "progress.hpp"
 #include "pydmed/engine/light_dl_core.hpp"
+#include "pydmed/extensions/run_settings.hpp"
 #include "pydmed/error.hpp"
 #include "roi_flags.hpp"
 #include "tsv.hpp"
@@ -79,35 +80,17 @@ Command add_stream(CLI::App& app) {
     Dataset ds = command_dataset(a->source, a->physical, a->roi.roi_mode(),
                                  {{"--out", a->out}, {"--state", a->state.path}}, &skipped);
     const double mpp = a->physical.target();
-    const int batch = int(std::min<std::uint64_t>(64, a->count > 0 ? a->count : 64));
-    const auto bigchunks = RandomBigChunkOptions()
-                               .level(a->level)
-                               .width(a->bigchunk)
-                               .height(a->bigchunk)
-                               .min_tissue(a->min_tissue)
-                               .mpp(mpp)
-                               .resample(parse_resample_mode(a->resample))
-                               .upsample(a->physical.upsample)
-                               .roi(a->roi.roi_mode())
-                               .min_roi_fraction(a->roi.min_fraction);
-    Options o = Options()
-                    .num_bigchunkloaders(a->collectors)
-                    .interval_resched(a->interval)
-                    .seed(a->seed)
-                    .batch_size(batch)
-                    .maxlength_queue_smallchunk(std::max(64, batch))
-                    .patch_shape({a->patch, a->patch, 3})
-                    .max_bigchunk_bytes(bigchunks.bigchunk_bytes())
-                    .loader_scratch_bytes(bigchunks.scratch_bytes());
-    const auto loader = admit(
-        [&] {
-          return std::make_unique<LightDLCore>(
-              ds, random_bigchunk_loader(bigchunks),
-              random_smallchunk_collector(
-                  RandomSmallChunkOptions().max_per_bigchunk(a->max_per_bigchunk).min_tissue(a->min_tissue)),
-              o);
-        },
-        "--collectors " + std::to_string(a->collectors) + " with --bigchunk " + std::to_string(a->bigchunk));
+    StreamSettings settings;
+    settings.patch = a->patch, settings.bigchunk = a->bigchunk, settings.level = a->level;
+    settings.collectors = a->collectors, settings.mpp = mpp, settings.resample = a->resample;
+    settings.upsample = a->physical.upsample, settings.roi = a->roi.roi_mode();
+    settings.min_roi_fraction = a->roi.min_fraction, settings.min_tissue = a->min_tissue;
+    settings.interval_resched = a->interval, settings.max_per_bigchunk = a->max_per_bigchunk, settings.seed = a->seed;
+    settings.batch = int(std::min<std::uint64_t>(64, a->count > 0 ? a->count : 64));
+    const int batch = settings.batch;
+    const auto loader = admit([&] { return settings.make(ds); },
+                              "--collectors " + std::to_string(a->collectors) + " with --bigchunk " +
+                                  std::to_string(a->bigchunk));
     LightDLCore& dl = *loader;
     const std::string header =
         "patient\tvisit\tbigchunk_x\tbigchunk_y\tx\ty\tlevel\twidth\theight\tmpp\tcrc32\troi\tresample\tbigchunk_"
@@ -141,7 +124,7 @@ Command add_stream(CLI::App& app) {
     }
     auto state = [&]() -> nlohmann::json { return {{"rows", written}}; };
     const OnInterrupt stop_on_signal([&dl] { dl.stop(); });  // then what is left is written
-    const std::size_t bytes = o.patch_shape().bytes();
+    const std::size_t bytes = dl.options().patch_shape().bytes();
     std::vector<std::uint8_t> buf(std::size_t(batch) * bytes);
     std::vector<ChunkRecord> rec;
     const auto t0 = std::chrono::steady_clock::now();
