@@ -80,31 +80,56 @@ using InfoFn = std::function<py::dict(const ChunkRecord&)>;
 
 class ChunkIterator {
  public:
-  ChunkIterator(std::unique_ptr<LightDLCore> dl, Limits limits, bool crc, InfoFn info)
-      : dl_(std::move(dl)), limits_(limits), crc_(crc), info_(std::move(info)),
+  ChunkIterator(std::unique_ptr<LightDLCore> dl, Limits limits, bool crc, std::string label, InfoFn info)
+      : dl_(std::move(dl)), limits_(limits), crc_(crc), label_(std::move(label)), info_(std::move(info)),
         bytes_(dl_->options().patch_shape().bytes()),
         batch_(std::size_t(dl_->options().batch_size())),
         buf_(batch_ * bytes_),
         t0_(std::chrono::steady_clock::now()) {}
 
   py::tuple next() {
-    if (i_ == n_) refill();
+    if (i_ == n_) {
+      i_ = 0;
+      n_ = fetch(buf_.data(), batch_, &rec_);
+    }
     if (i_ == n_) {
       close();
       throw py::stop_iteration();
     }
-    const ChunkRecord& r = rec_[i_];
     const PatchShape& shape = dl_->options().patch_shape();
     py::array_t<std::uint8_t> image({shape.height, shape.width, shape.channels});
     std::memcpy(image.mutable_data(), buf_.data() + i_ * bytes_, bytes_);
-    py::dict info = info_(r);
-    info["path"] = dl_->dataset().patient(r.patient).dict_records.begin()->second.path();
-    if (auto wsi = dl_->dataset().patient(r.patient).dict_records.find("wsi");
-        wsi != dl_->dataset().patient(r.patient).dict_records.end())
-      info["path"] = wsi->second.path();
-    if (crc_) info["crc32"] = crc32(crc32(0L, Z_NULL, 0), buf_.data() + i_ * bytes_, uInt(bytes_));
-    ++i_, ++taken_;
+    py::dict info = describe(rec_[i_], buf_.data() + i_ * bytes_);
+    ++i_;
     return py::make_tuple(image, info);
+  }
+
+  // Up to `n` SmallChunks at once: (uint8 [k, H, W, 3], [info, ...]) with k >= 1, or None at the
+  // end. The array is new each time (a tensor made from it keeps it; nothing is overwritten).
+  py::object next_batch(std::size_t n) {
+    if (n == 0) throw OptionsError("batch_size", "must be positive");
+    const PatchShape& shape = dl_ ? dl_->options().patch_shape() : PatchShape{};
+    py::array_t<std::uint8_t> images({py::ssize_t(n), py::ssize_t(shape.height), py::ssize_t(shape.width),
+                                      py::ssize_t(shape.channels)});
+    std::uint8_t* out = images.mutable_data();
+    py::list infos;
+    std::size_t k = 0;
+    for (; k < n && i_ < n_; ++k, ++i_) {  // what next() left of its batch first
+      std::memcpy(out + k * bytes_, buf_.data() + i_ * bytes_, bytes_);
+      infos.append(describe(rec_[i_], out + k * bytes_));
+    }
+    if (k < n) {  // then what the loader has, as soon as it has some
+      std::vector<ChunkRecord> rec;
+      const std::size_t got = fetch(out + k * bytes_, n - k, &rec);
+      for (std::size_t j = 0; j < got; ++j) infos.append(describe(rec[j], out + (k + j) * bytes_));
+      k += got;
+    }
+    if (k == 0) {
+      close();
+      return py::none();
+    }
+    if (k < n) images = py::array_t<std::uint8_t>(images[py::slice(0, py::ssize_t(k), 1)]);
+    return py::make_tuple(images, infos);
   }
 
   void close() {
@@ -118,24 +143,39 @@ class ChunkIterator {
   }
 
  private:
-  void refill() {
-    i_ = n_ = 0;
-    if (!dl_ || (limits_.count > 0 && taken_ >= limits_.count)) return;
-    std::size_t want = batch_;
+  py::dict describe(const ChunkRecord& r, const std::uint8_t* pixels) {
+    py::dict info = info_(r);
+    const Patient& p = dl_->dataset().patient(r.patient);
+    const auto wsi = p.dict_records.find("wsi");  // the ready-made loaders' record
+    info["path"] = (wsi != p.dict_records.end() ? wsi : p.dict_records.begin())->second.path();
+    if (!label_.empty()) {
+      if (!p.labels.contains(label_)) throw DatasetError("patient " + std::to_string(r.patient) + " has no label '" + label_ + "'");
+      info["label"] = py::module_::import("json").attr("loads")(p.labels[label_].dump());
+    }
+    if (crc_) info["crc32"] = crc32(crc32(0L, Z_NULL, 0), pixels, uInt(bytes_));
+    ++taken_;
+    return info;
+  }
+
+  // Up to `want` SmallChunks into `out`, within the limits; 0: the end. Waits with the GIL
+  // released, checking signals every 0.2 s.
+  std::size_t fetch(std::uint8_t* out, std::size_t want, std::vector<ChunkRecord>* rec) {
+    if (!dl_ || (limits_.count > 0 && taken_ >= limits_.count)) return 0;
     if (limits_.count > 0) want = std::min<std::uint64_t>(want, limits_.count - taken_);
     for (;;) {
-      double wait = 0.2;  // then signals are checked
+      double wait = 0.2;
       if (limits_.seconds > 0) {
         const double left =
             limits_.seconds - std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
-        if (left <= 0) return;
+        if (left <= 0) return 0;
         wait = std::min(wait, left);
       }
+      std::size_t n = 0;
       {
         py::gil_scoped_release nogil;
-        n_ = dl_->next_batch_for(buf_.data(), want, &rec_, wait);
+        n = dl_->next_batch_for(out, want, rec, wait);
       }
-      if (n_ > 0 || dl_->finished()) return;
+      if (n > 0 || dl_->finished()) return n;
       check_signals();
     }
   }
@@ -143,6 +183,7 @@ class ChunkIterator {
   std::unique_ptr<LightDLCore> dl_;
   Limits limits_;
   bool crc_;
+  std::string label_;  // a patient label put in each info ("" : none)
   InfoFn info_;
   std::size_t bytes_, batch_;
   std::vector<std::uint8_t> buf_;
@@ -200,6 +241,8 @@ std::unique_ptr<ChunkIterator> stream(const std::string& source, py::kwargs kw) 
   k.take("min_tissue", &s.min_tissue), k.take("interval_resched", &s.interval_resched);
   k.take("max_per_bigchunk", &s.max_per_bigchunk), k.take("seed", &s.seed), k.take("batch", &s.batch);
   k.take("count", &limits.count), k.take("seconds", &limits.seconds), k.take("crc32", &crc);
+  std::string label;
+  k.take("label", &label), k.take("rank", &s.rank), k.take("world_size", &s.world_size);
   k.done();
   if (limits.seconds < 0) throw OptionsError("seconds", "must not be negative");
   s.check();
@@ -208,7 +251,7 @@ std::unique_ptr<ChunkIterator> stream(const std::string& source, py::kwargs kw) 
     py::gil_scoped_release nogil;  // reading the source opens every slide's header
     dl = s.make(dataset_from_source(source));
   }
-  return std::make_unique<ChunkIterator>(std::move(dl), limits, crc, stream_info);
+  return std::make_unique<ChunkIterator>(std::move(dl), limits, crc, label, stream_info);
 }
 
 std::unique_ptr<ChunkIterator> sliding_window(const std::string& source, py::kwargs kw) {
@@ -219,6 +262,8 @@ std::unique_ptr<ChunkIterator> sliding_window(const std::string& source, py::kwa
   k.take("collectors", &s.collectors), k.take("mpp", &s.mpp), k.take("upsample", &s.upsample);
   k.roi(&s.roi), k.take("min_roi_fraction", &s.min_roi_fraction), k.take("min_tissue", &s.min_tissue);
   k.take("batch", &s.batch), k.take("crc32", &crc);
+  std::string label;
+  k.take("label", &label), k.take("rank", &s.rank), k.take("world_size", &s.world_size);
   k.done();
   s.check();
   std::unique_ptr<LightDLCore> dl;
@@ -226,7 +271,7 @@ std::unique_ptr<ChunkIterator> sliding_window(const std::string& source, py::kwa
     py::gil_scoped_release nogil;
     dl = s.make(dataset_from_source(source));
   }
-  return std::make_unique<ChunkIterator>(std::move(dl), Limits{}, crc, window_info);
+  return std::make_unique<ChunkIterator>(std::move(dl), Limits{}, crc, label, window_info);
 }
 
 }  // namespace
@@ -235,6 +280,8 @@ void add_streams(py::module_& m) {
   py::class_<ChunkIterator>(m, "ChunkIterator", "(image, info) pairs from the loader's process tree")
       .def("__iter__", [](ChunkIterator& it) -> ChunkIterator& { return it; }, py::return_value_policy::reference)
       .def("__next__", &ChunkIterator::next)
+      .def("next_batch", &ChunkIterator::next_batch, py::arg("batch_size"),
+           "(uint8 [k, H, W, 3], [info, ...]) of up to batch_size, or None at the end")
       .def("close", &ChunkIterator::close, "stops the process tree (also at the end, and when collected)")
       .def("__enter__", [](ChunkIterator& it) -> ChunkIterator& { return it; }, py::return_value_policy::reference)
       .def("__exit__", [](ChunkIterator& it, py::args) { it.close(); })

@@ -57,6 +57,8 @@ Options StreamSettings::options() const {
       .num_bigchunkloaders(collectors)
       .interval_resched(interval_resched)
       .seed(seed)
+      .rank(rank)
+      .world_size(world_size)
       .batch_size(batch)
       .maxlength_queue_smallchunk(std::max(64, batch))
       .patch_shape({patch, patch, 3})
@@ -100,6 +102,8 @@ Options WindowSettings::options() const {
   const std::size_t band = std::max<std::size_t>(std::size_t(64) << 20, std::size_t(kernel) * std::size_t(kernel) * 3);
   return Options()
       .num_bigchunkloaders(collectors)
+      .rank(rank)
+      .world_size(world_size)
       .batch_size(batch)
       .maxlength_queue_smallchunk(std::max(64, batch))
       .max_bigchunk_bytes(band);

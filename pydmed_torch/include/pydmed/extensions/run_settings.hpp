@@ -24,6 +24,7 @@ struct StreamSettings {
   double interval_resched = 10;
   std::uint64_t max_per_bigchunk = 0, seed = 0;
   int batch = 64;  // SmallChunks a call to next_batch takes
+  int rank = 0, world_size = 1;  // this process's share of the dataset (Options::rank)
 
   // OptionsError naming the setting as the Python face spells it (patch, bigchunk, ...).
   void check() const;
@@ -40,6 +41,7 @@ struct WindowSettings {
   RoiMode roi = RoiMode::Include;
   double min_roi_fraction = 0, min_tissue = 0;
   int batch = 32;
+  int rank = 0, world_size = 1;
 
   void check() const;
   SlidingWindowOptions windows() const;
