@@ -27,13 +27,16 @@ py::array_t<std::uint8_t> to_numpy(const cv::Mat& rgb) {
 }
 
 // A Slide that can be closed (as a context manager ends it), after which it refuses reads.
+// Reads hold their own reference (taken with the GIL), so a close() from another thread during
+// a read frees the slide only after it.
 class PySlide {
  public:
-  explicit PySlide(const std::string& path) : slide_(std::make_unique<Slide>(path)) {}
-  const Slide& s() const {
+  explicit PySlide(const std::string& path) : slide_(std::make_shared<const Slide>(path)) {}
+  std::shared_ptr<const Slide> held() const {
     if (!slide_) throw Error("the slide is closed");
-    return *slide_;
+    return slide_;
   }
+  const Slide& s() const { return *held(); }
   void close() { slide_.reset(); }
 
   py::tuple dimensions() const { return py::make_tuple(s().levels()[0].width, s().levels()[0].height); }
@@ -59,26 +62,29 @@ class PySlide {
   py::array_t<std::uint8_t> read_region(std::pair<std::int64_t, std::int64_t> location, int level,
                                         std::pair<std::int64_t, std::int64_t> size) const {
     cv::Mat m;
+    const auto slide = held();
     {
       py::gil_scoped_release nogil;  // decoding: other Python threads go on
-      m = s().read_region(location.first, location.second, level, size.first, size.second);
+      m = slide->read_region(location.first, location.second, level, size.first, size.second);
     }
     return to_numpy(m);
   }
   py::array_t<std::uint8_t> read_region_at_mpp(std::pair<std::int64_t, std::int64_t> location, double mpp,
                                                std::pair<int, int> size, bool upsample) const {
     cv::Mat m;
+    const auto slide = held();
     {
       py::gil_scoped_release nogil;
-      m = s().read_region_at_mpp(location.first, location.second, mpp, size.first, size.second, upsample);
+      m = slide->read_region_at_mpp(location.first, location.second, mpp, size.first, size.second, upsample);
     }
     return to_numpy(m);
   }
   py::array_t<std::uint8_t> get_thumbnail(std::pair<int, int> size) const {
     cv::Mat m;
+    const auto slide = held();
     {
       py::gil_scoped_release nogil;
-      m = s().thumbnail(std::max(size.first, size.second));
+      m = slide->thumbnail(std::max(size.first, size.second));
     }
     // openslide-python fits the thumbnail in `size`; thumbnail() fits a square of its larger side.
     const double k = std::min(double(size.first) / m.cols, double(size.second) / m.rows);
@@ -87,7 +93,7 @@ class PySlide {
   }
 
  private:
-  std::unique_ptr<Slide> slide_;
+  std::shared_ptr<const Slide> slide_;
 };
 
 }  // namespace

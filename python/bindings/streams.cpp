@@ -93,7 +93,7 @@ class ChunkIterator {
       n_ = fetch(buf_.data(), batch_, &rec_);
     }
     if (i_ == n_) {
-      close();
+      end();
       throw py::stop_iteration();
     }
     const PatchShape& shape = dl_->options().patch_shape();
@@ -118,14 +118,15 @@ class ChunkIterator {
       std::memcpy(out + k * bytes_, buf_.data() + i_ * bytes_, bytes_);
       infos.append(describe(rec_[i_], out + k * bytes_));
     }
-    if (k < n) {  // then what the loader has, as soon as it has some
+    while (k < n) {  // then from the loader: whole batches, a short one only at the end
       std::vector<ChunkRecord> rec;
       const std::size_t got = fetch(out + k * bytes_, n - k, &rec);
+      if (got == 0) break;
       for (std::size_t j = 0; j < got; ++j) infos.append(describe(rec[j], out + (k + j) * bytes_));
       k += got;
     }
     if (k == 0) {
-      close();
+      end();
       return py::none();
     }
     if (k < n) images = py::array_t<std::uint8_t>(images[py::slice(0, py::ssize_t(k), 1)]);
@@ -133,14 +134,13 @@ class ChunkIterator {
   }
 
   void close() {
+    closed_ = true;
+    i_ = n_ = 0;
     if (!dl_) return;
     py::gil_scoped_release nogil;  // the tree is reaped within a second
     dl_->stop();
   }
-  LightDLCore& loader() {
-    if (!dl_) throw Error("the iterator is closed");
-    return *dl_;
-  }
+  LightDLCore& loader() { return *dl_; }
 
  private:
   py::dict describe(const ChunkRecord& r, const std::uint8_t* pixels) {
@@ -157,10 +157,29 @@ class ChunkIterator {
     return info;
   }
 
+  // The run is over: the tree stopped. A run that delivered nothing because every slide failed
+  // says why (the command line exits 1 then), rather than ending as if the source were empty.
+  void end() {
+    const bool nothing = taken_ == 0 && !closed_;
+    close();
+    if (!nothing) return;
+    const std::vector<PatientError> errors = dl_->errors();
+    if (!errors.empty())
+      throw DatasetError("nothing delivered: patient " + std::to_string(errors[0].patient) + ": " + errors[0].message +
+                         (errors.size() > 1 ? " (and " + std::to_string(errors.size() - 1) + " more errors)" : ""));
+  }
+
   // Up to `want` SmallChunks into `out`, within the limits; 0: the end. Waits with the GIL
-  // released, checking signals every 0.2 s.
+  // released, checking signals every 0.2 s (a KeyboardInterrupt closes the iterator first).
+  // One caller at a time: another thread's call while one waits is refused, as a generator's.
   std::size_t fetch(std::uint8_t* out, std::size_t want, std::vector<ChunkRecord>* rec) {
-    if (!dl_ || (limits_.count > 0 && taken_ >= limits_.count)) return 0;
+    if (busy_) throw py::value_error("ChunkIterator already executing (in another thread)");
+    if (closed_ || !dl_ || (limits_.count > 0 && taken_ >= limits_.count)) return 0;
+    busy_ = true;
+    struct Idle {
+      bool& busy;
+      ~Idle() { busy = false; }
+    } idle{busy_};
     if (limits_.count > 0) want = std::min<std::uint64_t>(want, limits_.count - taken_);
     for (;;) {
       double wait = 0.2;
@@ -176,7 +195,13 @@ class ChunkIterator {
         n = dl_->next_batch_for(out, want, rec, wait);
       }
       if (n > 0 || dl_->finished()) return n;
-      check_signals();
+      try {
+        check_signals();
+      } catch (...) {
+        busy_ = false;
+        close();
+        throw;
+      }
     }
   }
 
@@ -190,6 +215,7 @@ class ChunkIterator {
   std::vector<ChunkRecord> rec_;
   std::size_t i_ = 0, n_ = 0;
   std::uint64_t taken_ = 0;
+  bool closed_ = false, busy_ = false;  // the GIL guards both
   std::chrono::steady_clock::time_point t0_;
 };
 
@@ -222,7 +248,7 @@ py::dict window_info(const ChunkRecord& r) {
   py::dict d;
   d["patient"] = r.patient, d["x"] = r.x, d["y"] = r.y, d["level"] = r.level;
   d["width"] = r.width, d["height"] = r.height;
-  d["last_row"] = w.last_row, d["last_col"] = w.last_col;
+  d["last_row"] = int(w.last_row), d["last_col"] = int(w.last_col);  // 0 or 1, as in the TSV
   d["overlap_y"] = w.overlap_y, d["overlap_x"] = w.overlap_x;
   d["mpp"] = mpp_or_none(r.mpp);
   d["roi"] = roi_of(r.info_json);

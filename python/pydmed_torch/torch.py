@@ -26,7 +26,7 @@ class StreamDataset(IterableDataset):
             raise _pydmed.OptionsError(f"option batch_size: must be a positive integer, not {batch_size!r}")
         self.source, self.batch_size, self.label = str(source), batch_size, label
         self.pin_memory, self.sliding_window, self.options = pin_memory, sliding_window, options
-        self._open()._close()  # the options and the source checked now, in one line, not at the first batch
+        self._open().close()  # the options and the source checked now, in one line, not at the first batch
 
     def _open(self):
         opts = dict(self.options)
@@ -35,21 +35,16 @@ class StreamDataset(IterableDataset):
         if "RANK" in os.environ and "WORLD_SIZE" in os.environ and "rank" not in opts:
             opts["rank"], opts["world_size"] = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
         make = _pydmed.sliding_window if self.sliding_window else _pydmed.stream
-        self._it = make(self.source, **opts)
-        return self
-
-    def _close(self):
-        self._it.close()
-        return self
+        return make(self.source, **opts)
 
     def __iter__(self):
         if get_worker_info() is not None:
             raise RuntimeError("pydmed_torch.torch.StreamDataset: DataLoader workers are refused (num_workers must be 0): "
                                "the loader is its own pool of collector processes")
-        self._open()
+        it = self._open()  # each iteration its own run: two at once do not share a tree
         try:
             while True:
-                batch = self._it.next_batch(self.batch_size)
+                batch = it.next_batch(self.batch_size)
                 if batch is None:
                     return
                 images, infos = batch
@@ -60,4 +55,4 @@ class StreamDataset(IterableDataset):
                                       dtype=torch.int64)
                 yield x, labels, infos
         finally:
-            self._close()
+            it.close()

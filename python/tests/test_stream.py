@@ -21,10 +21,11 @@ def tsv(path):
 
 
 def test_stream_is_the_command_lines_stream(sample_slides, tmp_path):
-    opts = dict(patch=64, bigchunk=512, collectors=1, seed=5, max_per_bigchunk=40)
+    # No timed swap in either run (the order of patches would then depend on the clock).
+    opts = dict(patch=64, bigchunk=512, collectors=1, seed=5, max_per_bigchunk=40, interval_resched=1e5)
     out = tmp_path / "s.tsv"
     subprocess.run([CLI, "stream", str(sample_slides), "--patch", "64", "--bigchunk", "512", "--collectors", "1",
-                    "--seed", "5", "--max-per-bigchunk", "40", "--count", "200", "--out", str(out), "--quiet"],
+                    "--seed", "5", "--max-per-bigchunk", "40", "--interval-resched", "100000", "--count", "200", "--out", str(out), "--quiet"],
                    check=True, capture_output=True)
     want = tsv(out)
     got = list(pt.stream(str(sample_slides), count=200, crc32=True, **opts))
@@ -65,8 +66,20 @@ def test_bad_options_are_one_line_options_errors(sample_slides, kwargs, message)
 
 
 def test_a_missing_source_is_one_line(tmp_path):
-    with pytest.raises((pt.DatasetError, pt.SlideError), match="nothing_here"):
+    with pytest.raises(pt.Error, match="nothing_here"):
         pt.stream(str(tmp_path / "nothing_here"), count=1)
+
+
+def test_a_source_whose_slides_all_fail_says_why(tmp_path):
+    (tmp_path / "bad.svs").write_bytes(b"II*\0" + b"\0" * 400)  # a TIFF header and nothing else
+    (tmp_path / "m.csv").write_text(f"patient_id,record:wsi\n0,{tmp_path}/bad.svs\n")
+    with pytest.raises(pt.Error, match="bad.svs"):
+        list(pt.stream(str(tmp_path / "m.csv"), count=5, patch=64, bigchunk=512))
+
+
+def test_errors_are_also_pydmed_errors():
+    assert issubclass(pt.SlideError, OSError) and issubclass(pt.SlideError, pt.Error)
+    assert issubclass(pt.OptionsError, ValueError) and issubclass(pt.DatasetError, pt.Error)
 
 
 def test_ctrl_c_raises_keyboardinterrupt_and_ends_the_tree(sample_slides, tmp_path):
@@ -87,7 +100,10 @@ def test_ctrl_c_raises_keyboardinterrupt_and_ends_the_tree(sample_slides, tmp_pa
     """))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     p = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, env=env)
+    watchdog = __import__("threading").Timer(60, p.kill)  # a hung consumer fails the test, not CI
+    watchdog.start()
     assert p.stdout.readline().strip() == "streaming"
+    watchdog.cancel()
     p.send_signal(signal.SIGINT)
     out, _ = p.communicate(timeout=30)
     assert p.returncode == 3 and "interrupted True" in out

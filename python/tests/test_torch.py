@@ -8,7 +8,7 @@ torch = pytest.importorskip("torch")
 import pydmed_torch as pt  # noqa: E402
 from pydmed_torch.torch import StreamDataset  # noqa: E402
 
-OPTS = dict(patch=64, bigchunk=512, collectors=1, seed=9)
+OPTS = dict(patch=64, bigchunk=512, collectors=1, seed=9, interval_resched=1e5)  # no timed swap: a fixed order
 
 
 def labelled(sample_slides, tmp_path):

@@ -73,7 +73,7 @@ bool PatientRegistry::loadable(std::int64_t patient) const {
 std::uint32_t PatientRegistry::schedcount(std::int64_t patient) const {
   std::lock_guard<std::mutex> g(mu_);
   auto it = patients_.find(patient);
-  return it == patients_.end() ? 0 : it->second.schedcount;
+  return it == patients_.end() ? 0 : it->second.kept.visits;
 }
 
 std::uint64_t PatientRegistry::swaps() const {
@@ -96,11 +96,11 @@ VisitSpec PatientRegistry::begin_visit(std::int64_t patient) {
   PatientState& ps = at(patient, "begin_visit");
   VisitSpec spec;
   spec.patient = *ps.patient;
-  spec.visit = ps.schedcount++;
-  spec.checkpoint = ps.checkpoint;
+  spec.visit = ps.kept.visits++;
+  spec.checkpoint = ps.kept.checkpoint;
   spec.message = ps.message;
-  spec.reads_before = ps.bigchunks;
-  spec.failed_before = ps.bigchunks_failed;
+  spec.reads_before = ps.kept.bigchunks;
+  spec.failed_before = ps.kept.bigchunks_failed;
   return spec;
 }
 
@@ -120,15 +120,15 @@ void PatientRegistry::end_visit(std::int64_t patient, const VisitEnd& end) {
   const std::uint32_t sv = cs.status.read(&status);
   ps.produced += v.produced(cs);
   const CounterSnapshot visit = v.counted(cs);
-  ps.bigchunks += visit.bigchunks;
-  ps.bigchunks_failed += visit.failed;
+  ps.kept.bigchunks += visit.bigchunks;
+  ps.kept.bigchunks_failed += visit.failed;
   ps.read_ns += visit.read_ns;
-  if (cv != v.checkpoint) ps.checkpoint = parse_or_null(checkpoint);
-  if (sv != v.status) ps.status = parse_or_null(status);
+  if (cv != v.checkpoint) ps.kept.checkpoint = parse_or_null(checkpoint);
+  if (sv != v.status) ps.kept.status = parse_or_null(status);
   ps.running.reset();
   ended_cpu_s_ += end.cpu_s;
   if (end.finished) {
-    ps.finished = true;
+    ps.kept.finished = true;
     log_("patient " + std::to_string(patient) + " finished (no more BigChunks)");
   }
   if (!end.failure.empty()) fail(ps, v.visit, end.failure);
@@ -143,15 +143,15 @@ void PatientRegistry::record_error(std::int64_t patient, std::uint32_t visit, co
 void PatientRegistry::fail(PatientState& ps, std::uint32_t visit, const std::string& message) {
   const std::int64_t id = ps.patient->int_uniqueid;
   if (!message.empty() && message[0] == CollectorSlot::kRetryCannotFix) {  // one line, no retries
-    ++ps.failures;
-    if (!ps.set_aside) record_error(id, visit, message.substr(1) + " (set aside: retrying cannot fix it)");
-    ps.set_aside = true;
+    ++ps.kept.failures;
+    if (!ps.kept.set_aside) record_error(id, visit, message.substr(1) + " (set aside: retrying cannot fix it)");
+    ps.kept.set_aside = true;
     return;
   }
   record_error(id, visit, message);
-  if (++ps.failures >= std::uint32_t(options_.max_failures()) && !ps.set_aside) {
-    ps.set_aside = true;
-    record_error(id, visit, "set aside after " + std::to_string(ps.failures) + " failures");
+  if (++ps.kept.failures >= std::uint32_t(options_.max_failures()) && !ps.kept.set_aside) {
+    ps.kept.set_aside = true;
+    record_error(id, visit, "set aside after " + std::to_string(ps.kept.failures) + " failures");
   }
 }
 
@@ -187,7 +187,7 @@ nlohmann::json PatientRegistry::live_or_kept(const PatientState& ps, bool checkp
     const std::uint32_t v = checkpoint ? cs.checkpoint.read(&s) : cs.status.read(&s);
     if (v != (checkpoint ? ps.running->checkpoint : ps.running->status)) return parse_or_null(s);
   }
-  return checkpoint ? ps.checkpoint : ps.status;
+  return checkpoint ? ps.kept.checkpoint : ps.kept.status;
 }
 
 nlohmann::json PatientRegistry::checkpoint(std::int64_t patient) const { return live_or_kept(patient, true); }
@@ -199,14 +199,8 @@ void PatientRegistry::save(LoaderState* s) const {
   s->decisions = decisions_;
   s->patients.clear();
   for (auto& [id, ps] : patients_) {
-    PatientProgress& p = s->patients[id];
-    p.visits = ps.schedcount;
-    p.failures = ps.failures;
-    p.finished = ps.finished;
-    p.set_aside = ps.set_aside;
-    p.bigchunks = ps.bigchunks;
-    p.bigchunks_failed = ps.bigchunks_failed;
-    p.checkpoint = live_or_kept(ps, true);
+    PatientProgress& p = s->patients[id] = ps.kept;
+    p.checkpoint = live_or_kept(ps, true);  // a running visit's own
     p.status = live_or_kept(ps, false);
   }
 }
@@ -218,15 +212,7 @@ void PatientRegistry::restore(const LoaderState& s) {
   for (const auto& [id, p] : s.patients) {
     auto it = patients_.find(id);
     if (it == patients_.end()) continue;  // another rank's, or a patient no longer in the dataset
-    PatientState& ps = it->second;
-    ps.schedcount = p.visits;
-    ps.failures = p.failures;
-    ps.finished = p.finished;
-    ps.set_aside = p.set_aside;
-    ps.bigchunks = p.bigchunks;
-    ps.bigchunks_failed = p.bigchunks_failed;
-    ps.checkpoint = p.checkpoint;
-    ps.status = p.status;
+    it->second.kept = p;
   }
 }
 
@@ -246,11 +232,11 @@ std::vector<pid_t> PatientRegistry::collector_pids() const {
 PatientStats PatientRegistry::stats_of(const PatientState& ps) const {
   PatientStats p;
   p.patient = ps.patient->int_uniqueid;
-  p.visits = ps.schedcount;
+  p.visits = ps.kept.visits;
   p.produced = ps.produced;
   p.delivered = ps.delivered;
   p.skipped = ps.skipped;
-  p.bigchunks = ps.bigchunks;
+  p.bigchunks = ps.kept.bigchunks;
   p.bigchunk_read_s = double(ps.read_ns) * 1e-9;
   if (ps.running) {  // the running visit so far
     const CollectorSlot& cs = *slots_[ps.running->slot];
@@ -259,10 +245,10 @@ PatientStats PatientRegistry::stats_of(const PatientState& ps) const {
     p.bigchunks += visit.bigchunks;
     p.bigchunk_read_s += double(visit.read_ns) * 1e-9;
   }
-  p.failures = ps.failures;
+  p.failures = ps.kept.failures;
   p.loaded = bool(ps.running);
-  p.finished = ps.finished;
-  p.set_aside = ps.set_aside;
+  p.finished = ps.kept.finished;
+  p.set_aside = ps.kept.set_aside;
   return p;
 }
 

@@ -102,14 +102,13 @@ class PatientRegistry : public SchedulerView {
  private:
   struct PatientState {
     const Patient* patient = nullptr;
-    std::uint32_t schedcount = 0, failures = 0;
-    bool finished = false, set_aside = false;
+    PatientProgress kept;  // what a saved state carries (the checkpoint and status of ended visits)
     std::optional<VisitStart> running;
-    nlohmann::json checkpoint, message, status;
-    std::uint64_t produced = 0, delivered = 0, skipped = 0, bigchunks = 0, bigchunks_failed = 0, read_ns = 0;
+    nlohmann::json message;
+    std::uint64_t produced = 0, delivered = 0, skipped = 0, read_ns = 0;
   };
   // The one rule for who may be loaded.
-  static bool is_loadable(const PatientState& ps) { return !ps.running && !ps.finished && !ps.set_aside; }
+  static bool is_loadable(const PatientState& ps) { return !ps.running && !ps.kept.finished && !ps.kept.set_aside; }
   PatientState& at(std::int64_t patient, const char* who);  // mu_ held
   const PatientState& at(std::int64_t patient, const char* who) const;
   void record_error(std::int64_t patient, std::uint32_t visit, const std::string& message);  // mu_ held
