@@ -33,6 +33,12 @@ LightDLCore::Impl::Impl(Dataset ds, LoaderFactory loader, CollectorFactory colle
 void LightDLCore::Impl::start() {
   std::lock_guard<std::mutex> g(start_mu);
   if (started || stopping) return;
+  // What a restored state had finished already: progress() paces only this run's slides. Written
+  // before `started` is set (its store releases them to progress()'s load of it).
+  std::int64_t done = 0;
+  for (const PatientStats& p : registry.patient_stats()) done += p.finished || p.set_aside;
+  done_before_start = done;
+  started_s = now_s();
   started = true;
   thread = std::thread([this] { scheduler_main(); });
 }
@@ -145,14 +151,21 @@ RunProgress LightDLCore::progress() const {
   const LoaderStats s = stats();
   RunProgress p;
   p.slides_total = std::int64_t(d.dataset.size());
+  std::int64_t ended = 0;  // finished or set aside: nothing more will come of them
   for (const PatientStats& ps : s.patients) {
-    p.slides_done += ps.finished && ps.delivered + ps.skipped >= ps.produced;
+    const bool done = ps.finished && ps.delivered + ps.skipped >= ps.produced;
+    p.slides_done += done;
+    ended += done || ps.set_aside;
     p.items_done += std::int64_t(ps.delivered);
   }
-  p.elapsed_s = s.uptime_s;
+  const bool started = d.started;  // then started_s and done_before_start are set (see start())
+  p.elapsed_s = started ? s.uptime_s - d.started_s : 0;  // since start(): the run, not its set-up
   p.rate_per_s = p.elapsed_s > 0 ? double(p.items_done) / p.elapsed_s : 0;
-  // Where every patient ends (sliding windows), the slides left at the slides' pace so far.
-  if (p.slides_done > 0) p.eta_s = p.elapsed_s * double(p.slides_total - p.slides_done) / double(p.slides_done);
+  // Where every patient ends (sliding windows): the slides left at this run's pace of slides.
+  if (const std::int64_t now = ended - (started ? d.done_before_start : ended); now > 0)
+    p.eta_s = p.elapsed_s * double(p.slides_total - ended) / double(now);
+  else if (ended == p.slides_total)
+    p.eta_s = 0.0;
   if (const std::int64_t id = d.last_patient; id >= 0) {
     const Patient& patient = d.dataset.patient(id);
     const auto wsi = patient.dict_records.find("wsi");  // the ready-made loaders' default record

@@ -84,6 +84,9 @@ struct LightDLCore::Impl {
   std::atomic<bool> swap_pending{false};  // a due swap waits for the consumer: take() wakes us
   std::atomic<std::uint64_t> delivered_total{0};
   std::atomic<std::int64_t> last_patient{-1};  // of the last SmallChunk delivered (progress' current)
+  // Set by start() before the scheduler thread exists (progress() reads them once started is set).
+  std::int64_t done_before_start = 0;
+  double started_s = 0;
   std::atomic<double> last_request_s{0};   // when next_batch was last called
   std::atomic<double> scheduler_cpu_s{0};  // the scheduler thread's CPU, as of its last wake
   // Scheduler thread only: when schedule() is next asked (none: never), what was delivered then.
