@@ -108,7 +108,7 @@ class ChunkIterator {
   // end. The array is new each time (a tensor made from it keeps it; nothing is overwritten).
   py::object next_batch(std::size_t n) {
     if (n == 0) throw OptionsError("batch_size", "must be positive");
-    const PatchShape& shape = dl_ ? dl_->options().patch_shape() : PatchShape{};
+    const PatchShape& shape = dl_->options().patch_shape();
     py::array_t<std::uint8_t> images({py::ssize_t(n), py::ssize_t(shape.height), py::ssize_t(shape.width),
                                       py::ssize_t(shape.channels)});
     std::uint8_t* out = images.mutable_data();
@@ -136,7 +136,6 @@ class ChunkIterator {
   void close() {
     closed_ = true;
     i_ = n_ = 0;
-    if (!dl_) return;
     py::gil_scoped_release nogil;  // the tree is reaped within a second
     dl_->stop();
   }
@@ -146,15 +145,21 @@ class ChunkIterator {
   py::dict describe(const ChunkRecord& r, const std::uint8_t* pixels) {
     py::dict info = info_(r);
     const Patient& p = dl_->dataset().patient(r.patient);
-    const auto wsi = p.dict_records.find("wsi");  // the ready-made loaders' record
-    info["path"] = (wsi != p.dict_records.end() ? wsi : p.dict_records.begin())->second.path();
-    if (!label_.empty()) {
-      if (!p.labels.contains(label_)) throw DatasetError("patient " + std::to_string(r.patient) + " has no label '" + label_ + "'");
-      info["label"] = py::module_::import("json").attr("loads")(p.labels[label_].dump());
-    }
+    info["path"] = p.slide_path();
+    if (!label_.empty()) info["label"] = label_of(p);
     if (crc_) info["crc32"] = crc32(crc32(0L, Z_NULL, 0), pixels, uInt(bytes_));
     ++taken_;
     return info;
+  }
+
+  // The patient's label as a Python value, converted once a patient.
+  py::object label_of(const Patient& p) {
+    auto it = labels_.find(p.int_uniqueid);
+    if (it != labels_.end()) return it->second;
+    if (!p.labels.contains(label_))
+      throw DatasetError("patient " + std::to_string(p.int_uniqueid) + " has no label '" + label_ + "'");
+    py::object v = py::module_::import("json").attr("loads")(p.labels[label_].dump());
+    return labels_.emplace(p.int_uniqueid, v).first->second;
   }
 
   // The run is over: the tree stopped. A run that delivered nothing because every slide failed
@@ -174,7 +179,7 @@ class ChunkIterator {
   // One caller at a time: another thread's call while one waits is refused, as a generator's.
   std::size_t fetch(std::uint8_t* out, std::size_t want, std::vector<ChunkRecord>* rec) {
     if (busy_) throw py::value_error("ChunkIterator already executing (in another thread)");
-    if (closed_ || !dl_ || (limits_.count > 0 && taken_ >= limits_.count)) return 0;
+    if (closed_ || (limits_.count > 0 && taken_ >= limits_.count)) return 0;
     busy_ = true;
     struct Idle {
       bool& busy;
@@ -209,6 +214,7 @@ class ChunkIterator {
   Limits limits_;
   bool crc_;
   std::string label_;  // a patient label put in each info ("" : none)
+  std::map<std::int64_t, py::object> labels_;  // label_of's, per patient
   InfoFn info_;
   std::size_t bytes_, batch_;
   std::vector<std::uint8_t> buf_;
@@ -221,12 +227,6 @@ class ChunkIterator {
 
 py::object mpp_or_none(double mpp) { return mpp > 0 ? py::object(py::float_(mpp)) : py::none(); }
 
-std::string roi_of(const std::string& info_json) {
-  if (info_json.empty()) return "";
-  const auto j = nlohmann::json::parse(info_json, nullptr, false);
-  return j.is_object() && j.contains("roi") && j["roi"].is_string() ? j["roi"].get<std::string>() : "";
-}
-
 // pydmed stream's TSV columns.
 py::dict stream_info(const ChunkRecord& r) {
   py::dict d;
@@ -234,7 +234,7 @@ py::dict stream_info(const ChunkRecord& r) {
   d["bigchunk_x"] = r.bigchunk.x, d["bigchunk_y"] = r.bigchunk.y;
   d["x"] = r.x, d["y"] = r.y, d["level"] = r.level, d["width"] = r.width, d["height"] = r.height;
   d["mpp"] = mpp_or_none(r.mpp);
-  d["roi"] = roi_of(r.info_json);
+  d["roi"] = r.roi();
   d["resample"] = r.cut.resample == PatchCut::Resample::kPatch ? "patch" : "bigchunk";
   d["bigchunk_width"] = r.cut.read_width, d["bigchunk_height"] = r.cut.read_height;
   d["bigchunk_target_width"] = r.bigchunk.width, d["bigchunk_target_height"] = r.bigchunk.height;
@@ -251,9 +251,17 @@ py::dict window_info(const ChunkRecord& r) {
   d["last_row"] = int(w.last_row), d["last_col"] = int(w.last_col);  // 0 or 1, as in the TSV
   d["overlap_y"] = w.overlap_y, d["overlap_x"] = w.overlap_x;
   d["mpp"] = mpp_or_none(r.mpp);
-  d["roi"] = roi_of(r.info_json);
+  d["roi"] = r.roi();
   d["row"] = w.row, d["col"] = w.col;
   return d;
+}
+
+// What both runs take (RunSettings), and the patient label asked for in the infos.
+void take_common(Kwargs& k, RunSettings* s, std::string* label) {
+  k.take("level", &s->level), k.take("collectors", &s->collectors), k.take("mpp", &s->mpp);
+  k.take("upsample", &s->upsample), k.roi(&s->roi), k.take("min_roi_fraction", &s->min_roi_fraction);
+  k.take("min_tissue", &s->min_tissue), k.take("batch", &s->batch);
+  k.take("label", label), k.take("rank", &s->rank), k.take("world_size", &s->world_size);
 }
 
 std::unique_ptr<ChunkIterator> stream(const std::string& source, py::kwargs kw) {
@@ -261,14 +269,12 @@ std::unique_ptr<ChunkIterator> stream(const std::string& source, py::kwargs kw) 
   Limits limits;
   bool crc = false;
   Kwargs k("stream", std::move(kw));
-  k.take("patch", &s.patch), k.take("bigchunk", &s.bigchunk), k.take("level", &s.level);
-  k.take("collectors", &s.collectors), k.take("mpp", &s.mpp), k.take("resample", &s.resample);
-  k.take("upsample", &s.upsample), k.roi(&s.roi), k.take("min_roi_fraction", &s.min_roi_fraction);
-  k.take("min_tissue", &s.min_tissue), k.take("interval_resched", &s.interval_resched);
-  k.take("max_per_bigchunk", &s.max_per_bigchunk), k.take("seed", &s.seed), k.take("batch", &s.batch);
-  k.take("count", &limits.count), k.take("seconds", &limits.seconds), k.take("crc32", &crc);
   std::string label;
-  k.take("label", &label), k.take("rank", &s.rank), k.take("world_size", &s.world_size);
+  take_common(k, &s, &label);
+  k.take("patch", &s.patch), k.take("bigchunk", &s.bigchunk), k.take("resample", &s.resample);
+  k.take("interval_resched", &s.interval_resched), k.take("max_per_bigchunk", &s.max_per_bigchunk);
+  k.take("seed", &s.seed);
+  k.take("count", &limits.count), k.take("seconds", &limits.seconds), k.take("crc32", &crc);
   k.done();
   if (limits.seconds < 0) throw OptionsError("seconds", "must not be negative");
   s.check();
@@ -284,12 +290,9 @@ std::unique_ptr<ChunkIterator> sliding_window(const std::string& source, py::kwa
   WindowSettings s;
   bool crc = false;
   Kwargs k("sliding_window", std::move(kw));
-  k.take("kernel", &s.kernel), k.take("stride", &s.stride), k.take("level", &s.level);
-  k.take("collectors", &s.collectors), k.take("mpp", &s.mpp), k.take("upsample", &s.upsample);
-  k.roi(&s.roi), k.take("min_roi_fraction", &s.min_roi_fraction), k.take("min_tissue", &s.min_tissue);
-  k.take("batch", &s.batch), k.take("crc32", &crc);
   std::string label;
-  k.take("label", &label), k.take("rank", &s.rank), k.take("world_size", &s.world_size);
+  take_common(k, &s, &label);
+  k.take("kernel", &s.kernel), k.take("stride", &s.stride), k.take("crc32", &crc);
   k.done();
   s.check();
   std::unique_ptr<LightDLCore> dl;

@@ -122,7 +122,7 @@ Command add_sliding_window(CLI::App& app) {
         out.run().delivered(r.patient, w.position);
         out.write(tsv_line(r.patient, r.x, r.y, r.level, r.width, r.height, int(w.last_row), int(w.last_col),
                            w.overlap_y, w.overlap_x, mpp_text(r.mpp), crc32(crc32(0L, Z_NULL, 0), px, uInt(bytes)),
-                           roi_text(r.info_json)));
+                           roi_text(r)));
         if (!a->heatmap.empty()) {
           double sum = 0;
           for (std::size_t k = 0; k < bytes; ++k) sum += px[k];

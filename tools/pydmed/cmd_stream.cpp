@@ -142,7 +142,7 @@ Command add_stream(CLI::App& app) {
         const ChunkRecord& r = rec[i];
         const uLong crc = crc32(crc32(0L, Z_NULL, 0), buf.data() + i * bytes, uInt(bytes));
         out.write(tsv_line(r.patient, r.visit, r.bigchunk.x, r.bigchunk.y, r.x, r.y, r.level, r.width, r.height,
-                           mpp_text(r.mpp), crc, roi_text(r.info_json),
+                           mpp_text(r.mpp), crc, roi_text(r),
                            r.cut.resample == PatchCut::Resample::kPatch ? "patch" : "bigchunk", r.cut.read_width,
                            r.cut.read_height, r.bigchunk.width, r.bigchunk.height, r.cut.x, r.cut.y));
       }

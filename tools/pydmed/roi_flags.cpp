@@ -1,7 +1,5 @@
 #include "roi_flags.hpp"
 
-#include <nlohmann/json.hpp>
-
 #include "flags.hpp"
 
 namespace pydmed::cli {
@@ -18,11 +16,8 @@ void RoiFlags::add_to(CLI::App* sub) {
       ->check(fraction());
 }
 
-std::string roi_text(const std::string& info_json) {
-  if (info_json.empty()) return "";
-  const auto j = nlohmann::json::parse(info_json, nullptr, false);
-  if (!j.is_object() || !j.contains("roi") || !j["roi"].is_string()) return "";
-  std::string s = j["roi"].get<std::string>();
+std::string roi_text(const ChunkRecord& record) {
+  std::string s = record.roi();
   for (char& c : s)
     if (c == '\t' || c == '\n' || c == '\r') c = ' ';  // one cell, one line
   return s;

@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
+#include "pydmed/engine/records.hpp"
 #include "pydmed/slide/annotations.hpp"
 
 namespace pydmed::cli {
@@ -16,7 +17,7 @@ struct RoiFlags {
   RoiMode roi_mode() const { return parse_roi_mode(mode); }
 };
 
-// A TSV cell: the annotation class of a SmallChunk's info ("roi"), or empty.
-std::string roi_text(const std::string& info_json);
+// A TSV cell: the annotation class of a SmallChunk (ChunkRecord::roi) on one line, or empty.
+std::string roi_text(const ChunkRecord& record);
 
 }  // namespace pydmed::cli

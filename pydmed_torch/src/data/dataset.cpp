@@ -16,6 +16,12 @@ std::string Record::path() const {
   return (fs::path(rootdir) / relativedir).string();
 }
 
+std::string Patient::slide_path() const {
+  const auto wsi = dict_records.find("wsi");
+  if (wsi != dict_records.end()) return wsi->second.path();
+  return dict_records.empty() ? "" : dict_records.begin()->second.path();
+}
+
 const Record& Patient::record(const std::string& name) const {
   auto it = dict_records.find(name);
   if (it == dict_records.end()) {

@@ -166,12 +166,7 @@ RunProgress LightDLCore::progress() const {
     p.eta_s = p.elapsed_s * double(p.slides_total - ended) / double(now);
   else if (ended == p.slides_total)
     p.eta_s = 0.0;
-  if (const std::int64_t id = d.last_patient; id >= 0) {
-    const Patient& patient = d.dataset.patient(id);
-    const auto wsi = patient.dict_records.find("wsi");  // the ready-made loaders' default record
-    const auto record = wsi != patient.dict_records.end() ? wsi : patient.dict_records.begin();
-    p.current = record == patient.dict_records.end() ? std::to_string(id) : record->second.path();
-  }
+  if (const std::int64_t id = d.last_patient; id >= 0) p.current = d.dataset.patient(id).slide_path();
   return p;
 }
 

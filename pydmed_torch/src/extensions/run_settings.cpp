@@ -19,16 +19,29 @@ void check_mpp(double mpp) {
 }
 }  // namespace
 
-void StreamSettings::check() const {
-  check_range("patch", patch, 1, 65536);
-  check_range("bigchunk", bigchunk, 1, 65536);
+void RunSettings::check_common() const {
   check_range("level", level, 0, 1000);
   check_range("collectors", collectors, 1, 1024);
   check_range("batch", batch, 1, 1 << 16);
   check_mpp(mpp);
-  parse_resample_mode(resample);
   check_fraction("min_tissue", min_tissue);
   check_fraction("min_roi_fraction", min_roi_fraction);
+}
+
+Options RunSettings::common_options() const {
+  return Options()
+      .num_bigchunkloaders(collectors)
+      .rank(rank)
+      .world_size(world_size)
+      .batch_size(batch)
+      .maxlength_queue_smallchunk(std::max(64, batch));
+}
+
+void StreamSettings::check() const {
+  check_range("patch", patch, 1, 65536);
+  check_range("bigchunk", bigchunk, 1, 65536);
+  check_common();
+  parse_resample_mode(resample);
   if (!(interval_resched > 0) || !std::isfinite(interval_resched))
     throw OptionsError("interval_resched", "must be a positive number of seconds");
   // At an mpp the BigChunk (level pixels) and the patch (target pixels) compare per slide.
@@ -53,14 +66,9 @@ RandomBigChunkOptions StreamSettings::bigchunks() const {
 
 Options StreamSettings::options() const {
   const RandomBigChunkOptions b = bigchunks();
-  return Options()
-      .num_bigchunkloaders(collectors)
+  return common_options()
       .interval_resched(interval_resched)
       .seed(seed)
-      .rank(rank)
-      .world_size(world_size)
-      .batch_size(batch)
-      .maxlength_queue_smallchunk(std::max(64, batch))
       .patch_shape({patch, patch, 3})
       .max_bigchunk_bytes(b.bigchunk_bytes())
       .loader_scratch_bytes(b.scratch_bytes());
@@ -77,12 +85,7 @@ std::unique_ptr<LightDLCore> StreamSettings::make(Dataset dataset) const {
 void WindowSettings::check() const {
   check_range("kernel", kernel, 1, 65536);
   check_range("stride", stride, 1, 65536);
-  check_range("level", level, 0, 1000);
-  check_range("collectors", collectors, 1, 1024);
-  check_range("batch", batch, 1, 1 << 16);
-  check_mpp(mpp);
-  check_fraction("min_tissue", min_tissue);
-  check_fraction("min_roi_fraction", min_roi_fraction);
+  check_common();
 }
 
 SlidingWindowOptions WindowSettings::windows() const {
@@ -100,13 +103,7 @@ SlidingWindowOptions WindowSettings::windows() const {
 Options WindowSettings::options() const {
   // BigChunks are bands of whole window rows: 64 MiB, or one window where that is larger.
   const std::size_t band = std::max<std::size_t>(std::size_t(64) << 20, std::size_t(kernel) * std::size_t(kernel) * 3);
-  return Options()
-      .num_bigchunkloaders(collectors)
-      .rank(rank)
-      .world_size(world_size)
-      .batch_size(batch)
-      .maxlength_queue_smallchunk(std::max(64, batch))
-      .max_bigchunk_bytes(band);
+  return common_options().max_bigchunk_bytes(band);
 }
 
 std::unique_ptr<LightDLCore> WindowSettings::make(Dataset dataset) const {

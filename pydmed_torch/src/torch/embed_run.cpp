@@ -144,7 +144,7 @@ std::map<std::int64_t, SlideSpool> EmbedRun::slides_from_state() {
     s.name = std::to_string(id);
     // A spool an earlier run began goes on after what it committed (a missing or shorter one: an
     // error now, not when its slide comes round).
-    if (run_.committed(s.name) > 0) run_.output(s.name, files_[i] + ".rows", {}, /*text=*/false);
+    if (run_.committed(s.name) > 0) run_.output(s.name, spool_path(i), {}, /*text=*/false);
     const nlohmann::json mine = saved.value(s.name, nlohmann::json());
     if (!mine.is_object()) continue;
     s.level = mine.value("level", -1);
@@ -162,20 +162,21 @@ std::string EmbedRun::path_of(const SlideSpool& s) const {
   return dataset_.list_patients[s.index].record(o_.windows().record()).path();
 }
 
+std::string EmbedRun::spool_path(std::size_t index) const { return files_[index] + ".rows"; }
+
+// Open already when an earlier run began it (slides_from_state); else made now.
 OutputFile& EmbedRun::spool(std::int64_t id) {
   SlideSpool& s = slides_.at(id);
-  const std::string path = files_[s.index] + ".rows";
+  const std::string path = spool_path(s.index);
   if (run_.has_output(s.name)) return run_.output(s.name, path);
-  if (run_.committed(s.name) == 0) {
-    // A slide whose rows cannot fit is refused before its spool fills the disk.
-    const std::uint64_t need = window_bound(dataset_.list_patients[s.index].record(o_.windows().record()), o_.windows()) *
-                               row_bytes_,
-                        free = free_bytes(o_.out_dir());
-    if (need > free) {
-      throw Error(path_of(s) + ": its features may need " + std::to_string(need >> 20) + " MiB (" +
-                  std::to_string(dim_) + " floats a window), more than the " + std::to_string(free >> 20) +
-                  " MiB free in " + o_.out_dir());
-    }
+  // A slide whose rows cannot fit is refused before its spool fills the disk.
+  const std::uint64_t need =
+      window_bound(dataset_.list_patients[s.index].record(o_.windows().record()), o_.windows()) * row_bytes_;
+  const std::uint64_t free = free_bytes(o_.out_dir());
+  if (need > free) {
+    throw Error(path_of(s) + ": its features may need " + std::to_string(need >> 20) + " MiB (" +
+                std::to_string(dim_) + " floats a window), more than the " + std::to_string(free >> 20) +
+                " MiB free in " + o_.out_dir());
   }
   return run_.output(s.name, path, {}, /*text=*/false);
 }

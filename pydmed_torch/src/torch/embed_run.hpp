@@ -56,6 +56,7 @@ class EmbedRun {
 
  private:
   std::map<std::int64_t, SlideSpool> slides_from_state();  // what an earlier run finished or began
+  std::string spool_path(std::size_t index) const;  // DIR/<name>.h5.rows
   OutputFile& spool(std::int64_t id);  // opened when first needed, refused when it cannot fit
   void take(const Batch& batch);       // windows to their slides' batches, full ones embedded
   void embed_waiting(std::int64_t id);

@@ -25,6 +25,9 @@ struct Patient {
   nlohmann::json infos = nlohmann::json::object();   // anything else (e.g. original id of a copy)
 
   const Record& record(const std::string& name) const;  // throws DatasetError when absent
+  // The slide a display names it by: its "wsi" record's path (the ready-made loaders' record),
+  // else its first record's, "" when it has none.
+  std::string slide_path() const;
   bool operator==(const Patient& o) const { return int_uniqueid == o.int_uniqueid; }
   bool operator<(const Patient& o) const { return int_uniqueid < o.int_uniqueid; }
 };

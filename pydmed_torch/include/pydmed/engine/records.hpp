@@ -27,6 +27,9 @@ struct ChunkRecord {
   RegionInfo bigchunk;    // the BigChunk it was cut from, its size as held (downsample not carried: 0)
   PatchCut cut;           // how the patch was cut from it (SmallChunk::cut)
   std::string info_json;  // the SmallChunk's info, "" when none
+
+  // The annotation class it lies in (its info's "roi", set inside annotations), "" when none.
+  std::string roi() const;
 };
 
 struct PatientError {

@@ -13,18 +13,28 @@
 
 namespace pydmed {
 
-// Random patches: the random BigChunk loader and SmallChunk collector.
-struct StreamSettings {
-  int patch = 224, bigchunk = 2048, level = 0, collectors = 2;
-  double mpp = 0;                    // > 0: patches at this many microns per pixel
-  std::string resample = "bigchunk"; // with mpp: each BigChunk resampled once, or each patch ("patch")
+// What both runs take: the level or physical resolution read, the annotations and tissue
+// served, the collector processes, the batches and this process's share.
+struct RunSettings {
+  int level = 0, collectors = 2;
+  double mpp = 0;  // > 0: at this many microns per pixel
   bool upsample = false;
   RoiMode roi = RoiMode::Include;
   double min_roi_fraction = 0, min_tissue = 0;
+  int batch = 64;                // SmallChunks a call to next_batch takes
+  int rank = 0, world_size = 1;  // this process's share of the dataset (Options::rank)
+
+ protected:
+  void check_common() const;          // OptionsError naming the setting
+  Options common_options() const;     // collectors, share, batch and queue
+};
+
+// Random patches: the random BigChunk loader and SmallChunk collector.
+struct StreamSettings : RunSettings {
+  int patch = 224, bigchunk = 2048;
+  std::string resample = "bigchunk";  // with mpp: each BigChunk resampled once, or each patch ("patch")
   double interval_resched = 10;
   std::uint64_t max_per_bigchunk = 0, seed = 0;
-  int batch = 64;  // SmallChunks a call to next_batch takes
-  int rank = 0, world_size = 1;  // this process's share of the dataset (Options::rank)
 
   // OptionsError naming the setting as the Python face spells it (patch, bigchunk, ...).
   void check() const;
@@ -34,14 +44,9 @@ struct StreamSettings {
 };
 
 // Every window of every slide once: SlidingWindowDL.
-struct WindowSettings {
-  int kernel = 224, stride = 224, level = 0, collectors = 2;
-  double mpp = 0;
-  bool upsample = false;
-  RoiMode roi = RoiMode::Include;
-  double min_roi_fraction = 0, min_tissue = 0;
-  int batch = 32;
-  int rank = 0, world_size = 1;
+struct WindowSettings : RunSettings {
+  WindowSettings() { batch = 32; }
+  int kernel = 224, stride = 224;
 
   void check() const;
   SlidingWindowOptions windows() const;
