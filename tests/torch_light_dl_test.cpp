@@ -155,7 +155,7 @@ TEST(TorchLightDL, LabelsFromAnnotationClasses) {
       unknown.get_batch(32);
     } catch (const Error& e) {
       threw = true;
-      EXPECT_NE(std::string(e.what()).find("annotation class 'Stroma' is not in TorchOptions::roi_classes"),
+      EXPECT_NE(std::string(e.what()).find("annotation class 'Stroma' is not in the label classes (roi_classes)"),
                 std::string::npos)
           << e.what();
     }

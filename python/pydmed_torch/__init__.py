@@ -6,6 +6,7 @@ NumPy arrays, which torch.from_numpy shares without a copy, whatever torch is in
 """
 from ._pydmed import (  # noqa: F401
     ChunkIterator,
+    Infos,
     DatasetError,
     Error,
     OptionsError,
@@ -15,4 +16,4 @@ from ._pydmed import (  # noqa: F401
     stream,
 )
 
-__all__ = ["Slide", "stream", "sliding_window", "ChunkIterator", "Error", "SlideError", "DatasetError", "OptionsError"]
+__all__ = ["Slide", "stream", "sliding_window", "ChunkIterator", "Infos", "Error", "SlideError", "DatasetError", "OptionsError"]

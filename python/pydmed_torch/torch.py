@@ -4,14 +4,18 @@
     for images, labels, infos in torch.utils.data.DataLoader(ds, batch_size=None):
         ...
 
-Each item is a whole batch: `images` uint8 [B, H, W, 3] sharing memory with the batch the C++
-loader gathered (no copy; pinned on request, for non_blocking copies to a GPU), `labels` int64
-[B] (the patient label named by `label`, else -1), `infos` the records (dicts with the command
-line's columns and "path"). The loader is its own pool of processes: DataLoader workers are
-refused (num_workers=0). Under torchrun (RANK, WORLD_SIZE set) each rank streams its share of the
+Each item is a whole batch: `images` uint8 [B, H, W, 3], the very memory the C++ loader
+gathered the batch into (no copy; a new buffer each batch, from torch's allocator, so a buffer
+is reused only once no tensor holds it; pinned with pin_memory=True, for non_blocking copies to
+a GPU), `labels` int64 [B] (the patient label `label`, else the dataset's only label, or with
+roi_classes each patch's annotation class, numbered as `label_names` says; -1: none), `infos`
+an `Infos` view of the records (infos[i] a dict with the command line's columns and "path",
+infos["x"] a column). The loader is its own pool of processes: DataLoader workers are refused
+(num_workers=0). Under torchrun (RANK, WORLD_SIZE set) each rank streams its share of the
 patients, as the C++ loader does.
 """
 import os
+import warnings
 
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
@@ -20,19 +24,24 @@ from . import _pydmed
 
 
 class StreamDataset(IterableDataset):
-    def __init__(self, source, batch_size, label=None, pin_memory=False, sliding_window=False, **options):
+    def __init__(self, source, batch_size, label=None, roi_classes=None, pin_memory=False, sliding_window=False,
+                 **options):
         super().__init__()
-        if not isinstance(batch_size, int) or batch_size < 1:
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
             raise _pydmed.OptionsError(f"option batch_size: must be a positive integer, not {batch_size!r}")
-        self.source, self.batch_size, self.label = str(source), batch_size, label
-        self.pin_memory, self.sliding_window, self.options = pin_memory, sliding_window, options
-        self._open().close()  # the options and the source checked now, in one line, not at the first batch
+        self.source, self.batch_size, self.sliding_window = str(source), batch_size, sliding_window
+        self.options = dict(options, label=label, roi_classes=roi_classes)
+        self.options.setdefault("batch", batch_size)  # the tree gathers batches of the size asked for
+        self.pin_memory = bool(pin_memory)
+        if self.pin_memory and not torch.cuda.is_available():
+            warnings.warn("pydmed_torch.torch.StreamDataset: pin_memory=True but CUDA is not available: not pinned")
+            self.pin_memory = False
+        with self._open() as it:  # the options and the source checked now, in one line, not at the first batch
+            self.label_names, self.patch_shape = list(it.label_names), tuple(it.patch_shape)
 
     def _open(self):
         opts = dict(self.options)
-        if self.label is not None:
-            opts["label"] = self.label
-        if "RANK" in os.environ and "WORLD_SIZE" in os.environ and "rank" not in opts:
+        if "RANK" in os.environ and "WORLD_SIZE" in os.environ and opts.get("rank") is None:
             opts["rank"], opts["world_size"] = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
         make = _pydmed.sliding_window if self.sliding_window else _pydmed.stream
         return make(self.source, **opts)
@@ -44,15 +53,16 @@ class StreamDataset(IterableDataset):
         it = self._open()  # each iteration its own run: two at once do not share a tree
         try:
             while True:
-                batch = it.next_batch(self.batch_size)
+                # The loader writes straight into the tensor's memory (numpy() shares it).
+                images = torch.empty((self.batch_size,) + self.patch_shape, dtype=torch.uint8,
+                                     pin_memory=self.pin_memory)
+                batch = it.next_batch(self.batch_size, out=images.numpy())
                 if batch is None:
                     return
-                images, infos = batch
-                x = torch.from_numpy(images)
-                if self.pin_memory:
-                    x = x.pin_memory()
-                labels = torch.tensor([info.get("label", -1) if self.label is not None else -1 for info in infos],
-                                      dtype=torch.int64)
-                yield x, labels, infos
+                infos = batch[1]
+                labels = torch.from_numpy(infos.labels)
+                if len(infos) < self.batch_size:
+                    images = images[:len(infos)]
+                yield images, (labels.pin_memory() if self.pin_memory else labels), infos
         finally:
             it.close()

@@ -62,3 +62,81 @@ def test_a_model_learns_from_the_batches(sample_slides):
         losses.append(loss.item())
     assert len(losses) == 40 and all(np.isfinite(losses))
     assert np.mean(losses[-10:]) < np.mean(losses[:10])  # it fits the labels of what it is fed
+
+
+def halves(tmp_path):
+    """Annotations splitting a 2048-pixel sample slide into a Stroma half and a Tumor half."""
+    def square(x0, cls):
+        ring = [[x0, 0], [x0 + 1024, 0], [x0 + 1024, 2048], [x0, 2048], [x0, 0]]
+        return {"type": "Feature", "properties": {"classification": {"name": cls}},
+                "geometry": {"type": "Polygon", "coordinates": [ring]}}
+    import json
+    (tmp_path / "roi.geojson").write_text(json.dumps({"type": "FeatureCollection",
+                                                      "features": [square(0, "Stroma"), square(1024, "Tumor")]}))
+    return tmp_path / "roi.geojson"
+
+
+def test_labels_from_annotation_classes(sample_slides, tmp_path):
+    roi = halves(tmp_path)
+    m = tmp_path / "m.csv"
+    m.write_text(f"patient_id,record:wsi,roi:wsi,label:class\n0,{sample_slides}/slide_000.tiff,{roi},3\n")
+    ds = StreamDataset(m, batch_size=32, roi_classes=["Tumor", "Stroma"], count=256, max_per_bigchunk=16, **OPTS)
+    assert ds.label_names == ["Tumor", "Stroma"]
+    seen = set()
+    for images, labels, infos in torch.utils.data.DataLoader(ds, batch_size=None):
+        want = [0 if x + 32 >= 1024 else 1 for x in infos["x"]]  # a patch lies wholly in one half
+        assert labels.tolist() == want
+        assert infos["roi"] == [ds.label_names[k] for k in want]
+        seen.update(want)
+    assert seen == {0, 1}
+    with pytest.raises(pt.Error, match="annotation class 'Stroma' is not in the label classes"):
+        list(StreamDataset(m, batch_size=32, roi_classes=["Tumor"], count=256, max_per_bigchunk=16, **OPTS))
+
+
+def test_string_labels_are_numbered_in_sorted_order(sample_slides, tmp_path):
+    m = tmp_path / "m.csv"
+    m.write_text(f"patient_id,record:wsi,label:kind\n0,{sample_slides}/slide_000.tiff,normal\n"
+                 f"1,{sample_slides}/slide_001.tiff,lesion\n")
+    ds = StreamDataset(m, batch_size=16, count=64, **OPTS)  # the dataset's only label, unnamed
+    assert ds.label_names == ["lesion", "normal"]
+    for _, labels, infos in torch.utils.data.DataLoader(ds, batch_size=None):
+        assert [ds.label_names[k] for k in labels.tolist()] == infos["label"]
+        assert infos["label"] == [{0: "normal", 1: "lesion"}[p] for p in infos["patient"]]
+
+
+def test_infos_pass_through_the_dataloader_as_a_lazy_view(sample_slides):
+    ds = StreamDataset(sample_slides, batch_size=8, count=8, crc32=True, **OPTS)
+    (images, labels, infos), = list(torch.utils.data.DataLoader(ds, batch_size=None))
+    assert isinstance(infos, pt.Infos) and len(infos) == 8
+    rows = infos.to_list()
+    assert [dict(i) for i in infos] == rows and infos[-1] == rows[7]
+    assert infos["x"] == [r["x"] for r in rows] and set(infos.keys()) == set(rows[0])
+    assert labels.tolist() == [-1] * 8  # the sample slides have no label
+    import zlib
+    assert [zlib.crc32(images[k].numpy().tobytes()) for k in range(8)] == infos["crc32"]
+    with pytest.raises(KeyError):
+        infos["nope"]
+    with pytest.raises(IndexError):
+        infos[8]
+
+
+def test_batches_are_gathered_into_the_buffer_given(sample_slides):
+    with pt.stream(str(sample_slides), count=20, **OPTS) as it:
+        assert it.patch_shape == (64, 64, 3)
+        out = np.zeros((16, 64, 64, 3), np.uint8)
+        images, infos = it.next_batch(16, out=out)
+        assert np.shares_memory(images, out) and len(infos) == 16 and out.any()
+        images, infos = it.next_batch(16, out=out)
+        assert images.shape[0] == len(infos) == 4 and np.shares_memory(images, out)
+        for bad in (np.zeros((16, 64, 64, 3), np.float32), np.zeros((8, 64, 64, 3), np.uint8),
+                    np.zeros((16, 64, 64, 3), np.uint8)[:, ::-1], [0] * 16):
+            with pytest.raises(pt.OptionsError, match="option out: must be a writable C-contiguous uint8 array"):
+                it.next_batch(16, out=bad)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the fallback without CUDA")
+def test_pin_memory_without_cuda_warns_and_does_not_pin(sample_slides):
+    with pytest.warns(UserWarning, match="CUDA is not available"):
+        ds = StreamDataset(sample_slides, batch_size=8, count=8, pin_memory=True, **OPTS)
+    (images, _, _), = list(torch.utils.data.DataLoader(ds, batch_size=None))
+    assert not images.is_pinned()

@@ -4,11 +4,10 @@
 
 #include <future>
 #include <mutex>
-#include <set>
-#include <unordered_map>
 
 #include "batch_buffers.hpp"
 #include "device_feed.hpp"
+#include "pydmed/engine/label_coder.hpp"
 #include "pydmed/error.hpp"
 
 namespace pydmed {
@@ -36,8 +35,7 @@ struct LightDL::Shared {
   TorchOptions options;
   DeviceFeed feed;
   mutable BatchBuffers buffers;                             // thread-safe itself
-  std::unordered_map<std::int64_t, std::int64_t> label_of;  // patient id -> label value
-  std::vector<std::string> label_names;
+  LabelCoder labels;
   std::mutex prefetch_mu;       // guards next and carry
   std::future<Assembled> next;  // the batch on its way to the device
   Batch carry;                  // SmallChunks prefetched beyond what the last call asked for
@@ -88,43 +86,13 @@ torch::optional<torch::data::samplers::BatchSize> FinishSampler::next(std::size_
 LightDL::LightDL(Dataset dataset, LoaderFactory make_loader, CollectorFactory make_collector, Options options,
                  TorchOptions torch_options, std::shared_ptr<Scheduler> scheduler)
     : shared_(std::make_shared<Shared>(torch_options, options.patch_shape())) {
-  if (!shared_->options.roi_classes().empty())
-    shared_->label_names = shared_->options.roi_classes();
-  else if (shared_->options.label().empty() && !dataset.list_patients.empty()) {
-    // The dataset's one label, if it has one.
-    const auto& first = dataset.list_patients.front().labels;
-    bool one = first.size() == 1;
-    for (const Patient& p : dataset.list_patients)
-      one &= p.labels.size() == 1 && p.labels.begin().key() == first.begin().key();
-    if (one) shared_->options.label(first.begin().key());
-  }
-  const std::string& key = shared_->options.label();
-  if (!key.empty() && shared_->options.roi_classes().empty()) {
-    // Integer labels stay as they are; anything else is numbered in sorted order.
-    std::set<std::string> names;
-    bool all_int = true;
-    for (const Patient& p : dataset.list_patients) {
-      if (!p.labels.contains(key))
-        throw DatasetError("patient " + std::to_string(p.int_uniqueid) + " has no label '" + key + "'");
-      const auto& v = p.labels[key];
-      all_int &= v.is_number_integer();
-      names.insert(v.is_string() ? v.get<std::string>() : v.dump());
-    }
-    shared_->label_names.assign(names.begin(), names.end());
-    for (const Patient& p : dataset.list_patients) {
-      const auto& v = p.labels[key];
-      const std::string name = v.is_string() ? v.get<std::string>() : v.dump();
-      shared_->label_of[p.int_uniqueid] =
-          all_int ? v.get<std::int64_t>()
-                  : std::int64_t(std::find(shared_->label_names.begin(), shared_->label_names.end(), name) -
-                                 shared_->label_names.begin());
-    }
-  }
+  shared_->labels = LabelCoder(dataset, shared_->options.label(), shared_->options.roi_classes());
+  shared_->options.label(shared_->labels.key());
   shared_->core = std::make_shared<LightDLCore>(std::move(dataset), std::move(make_loader), std::move(make_collector),
                                                 std::move(options), std::move(scheduler));
 }
 
-const std::vector<std::string>& LightDL::label_names() const { return shared_->label_names; }
+const std::vector<std::string>& LightDL::label_names() const { return shared_->labels.names(); }
 LightDLCore& LightDL::core() const { return *shared_->core; }
 const torch::Device& LightDL::device() const { return shared_->feed.device(); }
 FinishSampler LightDL::sampler(std::size_t max_examples) const { return FinishSampler(shared_->core, max_examples); }
@@ -150,24 +118,10 @@ LightDL::Assembled LightDL::assemble(const Shared& s, std::size_t n) {
     c[std::int64_t(i)][0] = r.x, c[std::int64_t(i)][1] = r.y, c[std::int64_t(i)][2] = r.level;
   }
   // Labels: each patch's annotation class (TorchOptions::roi_classes), or its patient's label.
-  std::function<std::int64_t(const ChunkRecord&)> label_of;
-  if (const auto& classes = s.options.roi_classes(); !classes.empty()) {
-    label_of = [&classes](const ChunkRecord& r) {
-      const auto info = nlohmann::json::parse(r.info_json.empty() ? "{}" : r.info_json, nullptr, false);
-      const std::string cls = info.is_object() ? info.value("roi", std::string()) : "";  // "": no annotation class
-      const auto it = std::find(classes.begin(), classes.end(), cls);
-      if (it == classes.end())
-        throw Error("patient " + std::to_string(r.patient) + ": annotation class '" + cls +
-                    "' is not in TorchOptions::roi_classes");
-      return std::int64_t(it - classes.begin());
-    };
-  } else if (!s.options.label().empty()) {
-    label_of = [&s](const ChunkRecord& r) { return s.label_of.at(r.patient); };
-  }
-  if (label_of) {
+  if (s.labels.active()) {
     b.labels = torch::empty({std::int64_t(got)}, ids);
     auto l = b.labels.accessor<std::int64_t, 1>();
-    for (std::size_t i = 0; i < got; ++i) l[std::int64_t(i)] = label_of(b.records[i]);
+    for (std::size_t i = 0; i < got; ++i) l[std::int64_t(i)] = s.labels.code(b.records[i]);
   }
   const Collate& collate = s.options.collate();
   if (collate.host) collate.host(b);
