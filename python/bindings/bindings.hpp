@@ -5,6 +5,7 @@
 namespace pydmed::python {
 
 void add_slide(pybind11::module_& m);    // Slide: openslide-python's shape, over every reader
+void add_dataset(pybind11::module_& m);  // Record, Patient, Dataset, manifests and splits
 void add_streams(pybind11::module_& m);  // stream() and sliding_window(): iterators of (image, info)
 
 // Raises KeyboardInterrupt (or what a signal handler raised) in the caller; takes the GIL.

@@ -51,5 +51,6 @@ PYBIND11_MODULE(_pydmed, m) {
     }
   });
   pydmed::python::add_slide(m);
+  pydmed::python::add_dataset(m);
   pydmed::python::add_streams(m);
 }

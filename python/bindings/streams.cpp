@@ -3,13 +3,11 @@
 // WindowSettings: the same one-line messages).
 #include <pybind11/stl.h>
 
-#include <functional>
-
 #include "bindings.hpp"
 #include "chunk_iterator.hpp"
 #include "pydmed/data/source.hpp"
 #include "pydmed/error.hpp"
-#include "pydmed/extensions/run_settings.hpp"
+#include "settings.hpp"
 
 namespace py = pybind11;
 
@@ -17,119 +15,72 @@ namespace pydmed::python {
 
 namespace {
 
-// Keyword arguments into settings, each by its name; an unknown name or a wrong type is an
-// OptionsError naming it.
-class Kwargs {
- public:
-  Kwargs(const char* what, py::kwargs kw) : what_(what), kw_(std::move(kw)) {}
-  template <class T>
-  void take(const char* name, T* field) {
-    if (!kw_.contains(name)) return;
-    const py::object v = kw_[name];
-    kw_.attr("pop")(name);
-    if (v.is_none()) return;  // the default
-    try {
-      if constexpr (std::is_same_v<T, std::vector<std::string>>) {
-        if (py::isinstance<py::str>(v)) throw py::cast_error();  // a string is no list of classes
-      } else if constexpr (std::is_same_v<T, bool>) {
-        if (!py::isinstance<py::bool_>(v)) throw py::cast_error();
-      } else if constexpr (std::is_integral_v<T>) {
-        if (!py::isinstance<py::int_>(v) || py::isinstance<py::bool_>(v)) throw py::cast_error();
-        if constexpr (std::is_unsigned_v<T>)
-          if (v.cast<long long>() < 0) throw OptionsError(name, "must not be negative");
-      }
-      *field = v.cast<T>();
-    } catch (const py::cast_error&) {
-      throw OptionsError(name, std::string("must be ") + type_name<T>() + ", not " +
-                                   std::string(py::str(v.get_type().attr("__name__"))));
-    }
-  }
-  void roi(RoiMode* mode) {
-    std::string s;
-    take("roi", &s);
-    if (!s.empty()) *mode = parse_roi_mode(s);
-  }
-  void done() const {  // anything left is not an option
-    for (const auto& [k, v] : kw_)
-      throw OptionsError(std::string(py::str(k)), std::string("is not an option of ") + what_);
-  }
-
- private:
-  template <class T>
-  static const char* type_name() {
-    if constexpr (std::is_same_v<T, std::vector<std::string>>) return "a list of strings";
-    else if constexpr (std::is_same_v<T, bool>) return "True or False";
-    else if constexpr (std::is_integral_v<T>) return "an integer";
-    else if constexpr (std::is_floating_point_v<T>) return "a number";
-    else return "a string";
-  }
-  const char* what_;
-  py::kwargs kw_;
-};
-
 // The labels asked for: a patient label's name, or annotation classes (LabelCoder).
 struct LabelSettings {
   std::string label;
   std::vector<std::string> roi_classes;
-  LabelCoder coder(const Dataset& d) const { return LabelCoder(d, label, roi_classes); }
+  void take(Kwargs& k) { k.take("label", &label), k.take("roi_classes", &roi_classes); }
 };
 
-// What both runs take (RunSettings), and the labels.
-void take_common(Kwargs& k, RunSettings* s, LabelSettings* labels) {
-  k.take("level", &s->level), k.take("collectors", &s->collectors), k.take("mpp", &s->mpp);
-  k.take("upsample", &s->upsample), k.roi(&s->roi), k.take("min_roi_fraction", &s->min_roi_fraction);
-  k.take("min_tissue", &s->min_tissue), k.take("batch", &s->batch);
-  k.take("label", &labels->label), k.take("roi_classes", &labels->roi_classes);
-  k.take("rank", &s->rank), k.take("world_size", &s->world_size);
+// The settings a call starts from: its `settings=` object's, else the defaults.
+template <class S>
+S base_settings(Kwargs& k, const char* name) {
+  S s;
+  if (const py::object o = k.pop("settings"); !o.is_none()) {
+    if (!py::isinstance<S>(o)) throw OptionsError("settings", std::string("must be a ") + name);
+    s = o.cast<S>();
+  }
+  return s;
 }
 
 // The run's tree over `source`, its labels numbered over this rank's share.
-std::unique_ptr<ChunkIterator> start(const std::string& source, const std::function<std::unique_ptr<LightDLCore>(Dataset)>& make,
-                                     Limits limits, bool crc, const LabelSettings& labels, InfoContext::Columns columns) {
+template <class S>
+std::unique_ptr<ChunkIterator> start(const py::object& source, const S& settings, Limits limits, bool crc,
+                                     const LabelSettings& labels, InfoContext::Columns columns) {
+  settings.check();  // before the source is read (make() checks again)
+  const bool given = py::isinstance<Dataset>(source);
+  Dataset dataset = given ? source.cast<Dataset>() : Dataset();
+  const std::string path = given ? "" : std::string(py::str(py::module_::import("os").attr("fspath")(source)));
   std::unique_ptr<LightDLCore> dl;
   {
     py::gil_scoped_release nogil;  // reading the source opens every slide's header
-    dl = make(dataset_from_source(source));
+    dl = settings.make(given ? std::move(dataset) : dataset_from_source(path));
   }
-  LabelCoder coder = labels.coder(dl->dataset());
+  LabelCoder coder(dl->dataset(), labels.label, labels.roi_classes);
   return std::make_unique<ChunkIterator>(std::move(dl), limits, crc, std::move(coder), columns);
 }
 
-std::unique_ptr<ChunkIterator> stream(const std::string& source, py::kwargs kw) {
-  StreamSettings s;
+std::unique_ptr<ChunkIterator> stream(const py::object& source, py::kwargs kw) {
+  Kwargs k("stream", std::move(kw));
+  StreamSettings s = base_settings<StreamSettings>(k, "StreamSettings");
+  take_stream(k, &s);
+  LabelSettings labels;
+  labels.take(k);
   Limits limits;
   bool crc = false;
-  Kwargs k("stream", std::move(kw));
-  LabelSettings labels;
-  take_common(k, &s, &labels);
-  k.take("patch", &s.patch), k.take("bigchunk", &s.bigchunk), k.take("resample", &s.resample);
-  k.take("interval_resched", &s.interval_resched), k.take("max_per_bigchunk", &s.max_per_bigchunk);
-  k.take("seed", &s.seed);
   k.take("count", &limits.count), k.take("seconds", &limits.seconds), k.take("crc32", &crc);
   k.done();
   if (limits.seconds < 0) throw OptionsError("seconds", "must not be negative");
-  s.check();
-  return start(source, [&s](Dataset d) { return s.make(std::move(d)); }, limits, crc, labels,
-               InfoContext::Columns::kStream);
+  return start(source, s, limits, crc, labels, InfoContext::Columns::kStream);
 }
 
-std::unique_ptr<ChunkIterator> sliding_window(const std::string& source, py::kwargs kw) {
-  WindowSettings s;
-  bool crc = false;
+std::unique_ptr<ChunkIterator> sliding_window(const py::object& source, py::kwargs kw) {
   Kwargs k("sliding_window", std::move(kw));
+  WindowSettings s = base_settings<WindowSettings>(k, "WindowSettings");
+  take_window(k, &s);
   LabelSettings labels;
-  take_common(k, &s, &labels);
-  k.take("kernel", &s.kernel), k.take("stride", &s.stride), k.take("crc32", &crc);
+  labels.take(k);
+  bool crc = false;
+  k.take("crc32", &crc);
   k.done();
-  s.check();
-  return start(source, [&s](Dataset d) { return s.make(std::move(d)); }, Limits{}, crc, labels,
-               InfoContext::Columns::kWindow);
+  return start(source, s, Limits{}, crc, labels, InfoContext::Columns::kWindow);
 }
 
 }  // namespace
 
 void add_streams(py::module_& m) {
   add_infos(m);
+  add_settings(m);
   py::class_<ChunkIterator>(m, "ChunkIterator", "(image, info) pairs from the loader's process tree")
       .def("__iter__", [](ChunkIterator& it) -> ChunkIterator& { return it; }, py::return_value_policy::reference)
       .def("__next__", &ChunkIterator::next)
@@ -153,9 +104,10 @@ void add_streams(py::module_& m) {
            },
            "(patient, message) of each failure so far");
   m.def("stream", &stream, py::arg("source"),
-        "Random patches from a manifest, a folder of slides or one slide: (uint8 [H, W, 3], info) pairs");
+        "Random patches from a Dataset, a manifest, a folder of slides or one slide: (uint8 [H, W, 3], info) pairs; "
+        "options as keyword arguments, over a StreamSettings given as settings=");
   m.def("sliding_window", &sliding_window, py::arg("source"),
-        "Every window of every slide once: (uint8 [K, K, 3], info) pairs");
+        "Every window of every slide once: (uint8 [K, K, 3], info) pairs; over a WindowSettings given as settings=");
 }
 
 }  // namespace pydmed::python

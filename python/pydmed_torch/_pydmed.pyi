@@ -1,5 +1,6 @@
 """Type stubs of pydmed_torch's C++ module (pybind11), for editors."""
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+import os
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -29,21 +30,99 @@ class Slide:
     def __enter__(self) -> "Slide": ...
     def __exit__(self, *args: Any) -> None: ...
 
+class Record:
+    def __init__(self, relativedir: str, rootdir: str = ..., infos: Optional[Dict[str, Any]] = ...) -> None: ...
+    rootdir: str
+    relativedir: str
+    infos: Dict[str, Any]
+    path: str
+
+class Patient:
+    def __init__(self, id: int, records: Dict[str, Record], labels: Optional[Dict[str, Any]] = ...,
+                 infos: Optional[Dict[str, Any]] = ...) -> None: ...
+    id: int
+    records: Dict[str, Record]
+    labels: Dict[str, Any]
+    infos: Dict[str, Any]
+    slide_path: str
+
+Label = Union[str, Callable[[Patient], Any]]
+
+class Dataset:
+    def __init__(self, name: str, patients: Sequence[Patient]) -> None: ...
+    name: str
+    patients: List[Patient]
+    def __len__(self) -> int: ...
+    def patient(self, id: int) -> Patient: ...
+    def splits_from(self, percentages: Sequence[float], seed: int = ...) -> List["Dataset"]: ...
+    def labelbalanced_splits_from(self, percentages: Sequence[float], label: Label, seed: int = ...) -> List["Dataset"]: ...
+    def balance_by_repeat(self, label: Label, newlen_each_class: int = ...) -> "Dataset": ...
+    def shard(self, rank: int, world_size: int, label: Optional[Label] = ...) -> "Dataset": ...
+
+def read_manifest(path: Union[str, os.PathLike]) -> Dataset: ...
+def write_manifest(dataset: Dataset, path: Union[str, os.PathLike]) -> None: ...
+def dataset_from_source(source: Union[str, os.PathLike]) -> Dataset: ...
+
+class _RunSettings:
+    level: int
+    collectors: int
+    mpp: float
+    upsample: bool
+    roi: str
+    min_roi_fraction: float
+    min_tissue: float
+    batch: int
+    rank: int
+    world_size: int
+    def check(self) -> None: ...
+
+class StreamSettings(_RunSettings):
+    def __init__(self, *, patch: int = ..., bigchunk: int = ..., level: int = ..., collectors: int = ..., mpp: float = ...,
+                 resample: str = ..., upsample: bool = ..., roi: str = ..., min_roi_fraction: float = ...,
+                 min_tissue: float = ..., interval_resched: float = ..., max_per_bigchunk: int = ..., seed: int = ...,
+                 batch: int = ..., rank: int = ..., world_size: int = ...) -> None: ...
+    patch: int
+    bigchunk: int
+    resample: str
+    interval_resched: float
+    max_per_bigchunk: int
+    seed: int
+
+class WindowSettings(_RunSettings):
+    def __init__(self, *, kernel: int = ..., stride: int = ..., level: int = ..., collectors: int = ..., mpp: float = ...,
+                 upsample: bool = ..., roi: str = ..., min_roi_fraction: float = ..., min_tissue: float = ...,
+                 batch: int = ..., rank: int = ..., world_size: int = ...) -> None: ...
+    kernel: int
+    stride: int
+
+class Infos:
+    """A batch's records, built when asked: infos[i] a dict, infos["x"] a column."""
+    labels: np.ndarray  # int64 [k]: label codes, -1 none
+    def __len__(self) -> int: ...
+    def __getitem__(self, key: Union[int, str]) -> Any: ...
+    def __iter__(self) -> Iterator[Dict[str, Any]]: ...
+    def keys(self) -> List[str]: ...
+    def to_list(self) -> List[Dict[str, Any]]: ...
+
+Source = Union[str, os.PathLike, Dataset]
+
 class ChunkIterator(Iterator[Tuple[np.ndarray, Dict[str, Any]]]):
     def __iter__(self) -> "ChunkIterator": ...
     def __next__(self) -> Tuple[np.ndarray, Dict[str, Any]]: ...
-    def next_batch(self, batch_size: int) -> Optional[Tuple[np.ndarray, List[Dict[str, Any]]]]: ...
+    def next_batch(self, batch_size: int, out: Optional[np.ndarray] = ...) -> Optional[Tuple[np.ndarray, Infos]]: ...
+    patch_shape: Tuple[int, int, int]
+    label_names: List[str]
     def close(self) -> None: ...
     def errors(self) -> List[Tuple[int, str]]: ...
     def __enter__(self) -> "ChunkIterator": ...
     def __exit__(self, *args: Any) -> None: ...
 
-def stream(source: str, *, patch: int = ..., bigchunk: int = ..., level: int = ..., collectors: int = ...,
+def stream(source: Source, *, settings: Optional[StreamSettings] = ..., patch: int = ..., bigchunk: int = ..., level: int = ..., collectors: int = ...,
            mpp: float = ..., resample: str = ..., upsample: bool = ..., roi: str = ..., min_roi_fraction: float = ...,
            min_tissue: float = ..., interval_resched: float = ..., max_per_bigchunk: int = ..., seed: int = ...,
-           batch: int = ..., count: int = ..., seconds: float = ..., crc32: bool = ..., label: str = ...,
+           batch: int = ..., count: int = ..., seconds: float = ..., crc32: bool = ..., label: str = ..., roi_classes: Sequence[str] = ...,
            rank: int = ..., world_size: int = ...) -> ChunkIterator: ...
-def sliding_window(source: str, *, kernel: int = ..., stride: int = ..., level: int = ..., collectors: int = ...,
+def sliding_window(source: Source, *, settings: Optional[WindowSettings] = ..., kernel: int = ..., stride: int = ..., level: int = ..., collectors: int = ...,
                    mpp: float = ..., upsample: bool = ..., roi: str = ..., min_roi_fraction: float = ...,
-                   min_tissue: float = ..., batch: int = ..., crc32: bool = ..., label: str = ...,
+                   min_tissue: float = ..., batch: int = ..., crc32: bool = ..., label: str = ..., roi_classes: Sequence[str] = ...,
                    rank: int = ..., world_size: int = ...) -> ChunkIterator: ...
