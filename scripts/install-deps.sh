@@ -19,6 +19,7 @@ PKGS=(
   procps                             # ps/pgrep, used by process-tree tests
   python3-dev pybind11-dev           # the Python face (pydmed_torch), built against Debian's python3
   python3-numpy python3-pytest       # its arrays and its tests
+  python3-ipykernel python3-jupyter-client  # its test in a Jupyter kernel
   python3-openslide                  # the Python tests compare Slide with openslide-python
   python3-torch                      # and feed Debian's torch (1.13) through StreamDataset
 )

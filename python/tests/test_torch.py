@@ -19,7 +19,7 @@ def labelled(sample_slides, tmp_path):
 
 def test_batches_are_the_stream_with_labels(sample_slides, tmp_path):
     m = labelled(sample_slides, tmp_path)
-    ds = StreamDataset(m, batch_size=16, label="class", count=100, **OPTS)
+    ds = StreamDataset(pt.read_manifest(m), batch_size=16, label="class", count=100, **OPTS)
     batches = list(torch.utils.data.DataLoader(ds, batch_size=None))
     assert [len(b[2]) for b in batches] == [16] * 6 + [4]
     images = torch.cat([b[0] for b in batches])
