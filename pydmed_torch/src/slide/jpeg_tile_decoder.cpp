@@ -37,7 +37,7 @@ void emit_message(j_common_ptr cinfo, int level) {
 // quantisation and Huffman tables for the life of a decompressor, so a reused one would lend a
 // tile that lacks a table the previous tile's (where OpenSlide fails, or uses the defaults).
 bool run(JpegTileDecoder::State* s, const std::uint8_t* tables, std::size_t tables_bytes, const std::uint8_t* data,
-         std::size_t bytes, bool ycbcr, int width, int height, std::uint8_t* const* rows) {
+         std::size_t bytes, JpegColour colour, int width, int height, std::uint8_t* const* rows) {
   j_decompress_ptr cinfo = &s->cinfo;
   cinfo->err = jpeg_std_error(&s->err);
   s->err.error_exit = error_exit;
@@ -64,7 +64,8 @@ bool run(JpegTileDecoder::State* s, const std::uint8_t* tables, std::size_t tabl
     }
   }
   if (ok) {
-    cinfo->jpeg_color_space = ycbcr ? JCS_YCbCr : JCS_RGB;  // from the TIFF, as OpenSlide does
+    if (colour != JpegColour::kAsMarked)  // from the TIFF, as OpenSlide does
+      cinfo->jpeg_color_space = colour == JpegColour::kYCbCr ? JCS_YCbCr : JCS_RGB;
     cinfo->out_color_space = JCS_RGB;
     jpeg_start_decompress(cinfo);
     if (int(cinfo->output_width) != width || int(cinfo->output_height) != height) {
@@ -89,9 +90,9 @@ JpegTileDecoder::JpegTileDecoder() : s_(std::make_unique<State>()) {}
 JpegTileDecoder::~JpegTileDecoder() = default;
 
 std::string JpegTileDecoder::decode(const std::uint8_t* tables, std::size_t tables_bytes, const std::uint8_t* data,
-                                    std::size_t bytes, bool ycbcr, int width, int height, std::uint8_t* const* rows) {
+                                    std::size_t bytes, JpegColour colour, int width, int height, std::uint8_t* const* rows) {
   s_->message[0] = '\0';
-  if (run(s_.get(), tables, tables_bytes, data, bytes, ycbcr, width, height, rows)) return "";
+  if (run(s_.get(), tables, tables_bytes, data, bytes, colour, width, height, rows)) return "";
   return s_->message[0] ? s_->message : "libjpeg failed";
 }
 

@@ -10,6 +10,11 @@
 
 namespace pydmed {
 
+// The colour space the tile's components are in: forced from the container (TIFF photometric,
+// as OpenSlide does), or as libjpeg guesses it from the stream's markers (JFIF, Adobe APP14,
+// component ids: what DICOM converters and viewers assume).
+enum class JpegColour { kYCbCr, kRgb, kAsMarked };
+
 class JpegTileDecoder {
  public:
   JpegTileDecoder();
@@ -20,7 +25,7 @@ class JpegTileDecoder {
   // Decodes a width x height tile as RGB, output row i to rows[i] (width * 3 bytes each; rows
   // may repeat where they are thrown away). `tables` may be null. Returns "" or libjpeg's reason.
   std::string decode(const std::uint8_t* tables, std::size_t tables_bytes, const std::uint8_t* data, std::size_t bytes,
-                     bool ycbcr, int width, int height, std::uint8_t* const* rows);
+                     JpegColour colour, int width, int height, std::uint8_t* const* rows);
 
   struct State;  // libjpeg's structs, defined in the .cpp only
 

@@ -96,7 +96,7 @@ std::string aperio_associated_name(TIFF* t, tdir_t dir) {
 // level, then of nine string tags of directory 0, each name and value with its NUL. Empty when
 // the tiles exceed 5 MiB, where OpenSlide sets no hash; nullopt when they cannot be read (and
 // OpenSlide fails the open).
-std::optional<std::string> quickhash(const std::string& path, const TiffLevel& smallest,
+std::optional<std::string> quickhash(const std::string& path, const TileLevel& smallest,
                                      const std::vector<std::optional<std::string>>& strings, const char* const* names) {
   std::uint64_t total = 0;
   for (auto n : smallest.byte_counts) total += n;
@@ -130,7 +130,7 @@ std::optional<std::string> quickhash(const std::string& path, const TiffLevel& s
 
 // Whether OpenSlide decodes this directory's tiles straight with libjpeg (its read_direct
 // path: JPEG, contiguous 8-bit RGB or YCbCr), and where they are. "" or why not.
-std::string read_level(TIFF* t, tdir_t dir, std::uint64_t file_size, TiffLevel& L) {
+std::string read_level(TIFF* t, tdir_t dir, std::uint64_t file_size, TileLevel& L) {
   std::uint16_t compression = 0, planar = 0, photometric = 0, bits = 0, spp = 0;
   std::uint32_t w = 0, h = 0, tw = 0, th = 0;
   if (!TIFFGetField(t, TIFFTAG_IMAGEWIDTH, &w) || !TIFFGetField(t, TIFFTAG_IMAGELENGTH, &h) ||
@@ -149,7 +149,7 @@ std::string read_level(TIFF* t, tdir_t dir, std::uint64_t file_size, TiffLevel& 
   if (tw > 65535 || th > 65535) return "directory " + std::to_string(dir) + " has tiles larger than a JPEG can be";
   L.width = w, L.height = h, L.tile_width = tw, L.tile_height = th;
   L.tiles_across = (L.width + tw - 1) / tw;
-  L.ycbcr = photometric == PHOTOMETRIC_YCBCR;
+  L.colour = photometric == PHOTOMETRIC_YCBCR ? JpegColour::kYCbCr : JpegColour::kRgb;
   const std::uint32_t n = TIFFNumberOfTiles(t);
   if (std::int64_t(n) != L.tiles_across * ((L.height + th - 1) / th))
     return "directory " + std::to_string(dir) + " has the wrong tile count";
@@ -214,7 +214,7 @@ std::string read_tiff_pyramid(const std::string& path, const std::string& vendor
       std::uint32_t subfile = 0;
       if (!TIFFGetField(t, TIFFTAG_SUBFILETYPE, &subfile) || !(subfile & FILETYPE_REDUCEDIMAGE)) continue;
     }
-    TiffLevel L;
+    TileLevel L;
     if (std::string why = read_level(t, dir, std::uint64_t(st.st_size), L); !why.empty()) return why;
     // Aperio marks tiles next to a zero-length one missing and paints them from the level above:
     // only OpenSlide reproduces that.
@@ -226,14 +226,14 @@ std::string read_tiff_pyramid(const std::string& path, const std::string& vendor
   if (out.tiff_levels.empty()) return "no tiled level";
   if (!aperio) {
     std::stable_sort(out.tiff_levels.begin(), out.tiff_levels.end(),
-                     [](const TiffLevel& a, const TiffLevel& b) { return a.width > b.width; });
+                     [](const TileLevel& a, const TileLevel& b) { return a.width > b.width; });
   }
 
   // openslide.c: downsamples from the dimensions, and levels must not grow.
   const double w0 = double(out.tiff_levels[0].width), h0 = double(out.tiff_levels[0].height);
   auto& props = out.properties;
   for (std::size_t i = 0; i < out.tiff_levels.size(); ++i) {
-    const TiffLevel& L = out.tiff_levels[i];
+    const TileLevel& L = out.tiff_levels[i];
     const double ds = i == 0 ? 1.0 : (h0 / double(L.height) + w0 / double(L.width)) / 2.0;
     if (i > 0 && ds < out.levels.back().downsample) return "levels out of order";
     out.levels.push_back({L.width, L.height, ds});

@@ -10,23 +10,13 @@
 #include <vector>
 
 #include "pydmed/slide/slide.hpp"
+#include "slide/tile_grid.hpp"
 
 namespace pydmed {
 
-// One level's JPEG tiles: where each lies in the file, and the tables they share.
-struct TiffLevel {
-  std::int64_t width = 0, height = 0;
-  std::int64_t tile_width = 0, tile_height = 0;
-  std::int64_t tiles_across = 0;
-  bool ycbcr = false;  // photometric YCbCr (else RGB): the JPEG colour space, as OpenSlide sets it
-  std::vector<std::uint64_t> offsets, byte_counts;  // per tile, row by row; a count of 0: never written
-  std::vector<std::uint8_t> jpeg_tables;            // JPEGTables: an abbreviated stream, or empty
-  std::uint64_t largest_tile_bytes = 0;             // compressed
-};
-
 struct TiffPyramid {
   std::string vendor;  // "aperio" or "generic-tiff"
-  std::vector<TiffLevel> tiff_levels;
+  std::vector<TileLevel> tiff_levels;  // JPEG tiles of file 0
   std::vector<LevelInfo> levels;
   std::map<std::string, std::string> properties;
   std::vector<std::string> associated;  // names, in OpenSlide's order
