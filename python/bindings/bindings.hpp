@@ -8,6 +8,9 @@ void add_slide(pybind11::module_& m);    // Slide: openslide-python's shape, ove
 void add_dataset(pybind11::module_& m);  // Record, Patient, Dataset, manifests and splits
 void add_streams(pybind11::module_& m);  // stream() and sliding_window(): iterators of (image, info)
 
+// A path argument (str, bytes or os.PathLike) as the file system's string (os.fsdecode).
+std::string path_arg(const pybind11::object& path);
+
 // Raises KeyboardInterrupt (or what a signal handler raised) in the caller; takes the GIL.
 void check_signals();
 

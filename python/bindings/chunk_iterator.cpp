@@ -28,9 +28,14 @@ ChunkIterator::ChunkIterator(std::unique_ptr<LightDLCore> dl, Limits limits, boo
       buf_(std::size_t(dl_->options().batch_size()) * bytes_),
       t0_(std::chrono::steady_clock::now()) {}
 
+void ChunkIterator::check_idle() const {
+  if (busy_) throw py::value_error("ChunkIterator already executing (in another thread)");
+}
+
 py::tuple ChunkIterator::next() {
+  check_idle();
   if (i_ == n_) {
-    i_ = 0;
+    i_ = n_ = 0;  // nothing left of the last batch, whatever fetch does
     n_ = fetch(buf_.data(), buf_.size() / bytes_, &rec_);
   }
   if (i_ == n_) {
@@ -64,6 +69,7 @@ py::array_t<std::uint8_t> ChunkIterator::batch_array(std::size_t n, const py::ob
 }
 
 py::object ChunkIterator::next_batch(std::size_t n, py::object out) {
+  check_idle();
   if (n == 0) throw OptionsError("batch_size", "must be positive");
   py::array_t<std::uint8_t> images = batch_array(n, out);
   std::uint8_t* pixels = images.mutable_data();
@@ -117,7 +123,7 @@ void ChunkIterator::end() {
 // released, checking signals every 0.2 s (a KeyboardInterrupt closes the iterator first).
 // One caller at a time: another thread's call while one waits is refused, as a generator's.
 std::size_t ChunkIterator::fetch(std::uint8_t* out, std::size_t want, std::vector<ChunkRecord>* rec) {
-  if (busy_) throw py::value_error("ChunkIterator already executing (in another thread)");
+  check_idle();
   if (closed_ || (limits_.count > 0 && taken_ >= limits_.count)) return 0;
   busy_ = true;
   struct Idle {

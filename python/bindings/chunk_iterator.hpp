@@ -36,6 +36,7 @@ class ChunkIterator {
   const LabelCoder& labels() const { return labels_; }
 
  private:
+  void check_idle() const;  // one caller at a time, as a generator: another thread's call is refused
   pybind11::array_t<std::uint8_t> batch_array(std::size_t n, const pybind11::object& out) const;
   std::size_t fetch(std::uint8_t* out, std::size_t want, std::vector<ChunkRecord>* rec);
   void end();

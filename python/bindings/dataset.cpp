@@ -18,6 +18,12 @@ nlohmann::json to_json(const py::object& o) {
   const std::string text = py::str(py::module_::import("json").attr("dumps")(o));
   return nlohmann::json::parse(text);
 }
+// A dict's JSON: labels and infos are name -> value.
+nlohmann::json dict_json(const py::object& o, const char* what) {
+  if (!py::isinstance<py::dict>(o)) throw OptionsError(what, "must be a dict");
+  return to_json(o);
+}
+
 py::object from_json(const nlohmann::json& j) { return py::module_::import("json").attr("loads")(j.dump()); }
 
 // A split's or a balancing's label: a label's name, or a function of the Patient.
@@ -40,7 +46,7 @@ void add_dataset(py::module_& m) {
   py::class_<Record>(m, "Record", "A patient's file (a slide, say): rootdir joined with relativedir")
       .def(py::init([](std::string relativedir, std::string rootdir, const py::object& infos) {
              Record r{std::move(rootdir), std::move(relativedir)};
-             if (!infos.is_none()) r.dict_infos = to_json(infos);
+             if (!infos.is_none()) r.dict_infos = dict_json(infos, "infos");
              return r;
            }),
            py::arg("relativedir"), py::arg("rootdir") = "", py::arg("infos") = py::none())
@@ -48,7 +54,7 @@ void add_dataset(py::module_& m) {
       .def_readwrite("relativedir", &Record::relativedir)
       .def_property(
           "infos", [](const Record& r) { return from_json(r.dict_infos); },
-          [](Record& r, const py::object& v) { r.dict_infos = to_json(v); })
+          [](Record& r, const py::object& v) { r.dict_infos = dict_json(v, "infos"); })
       .def_property_readonly("path", &Record::path)
       .def("__repr__", [](const Record& r) { return "Record(" + std::string(py::repr(py::str(r.path()))) + ")"; });
 
@@ -57,8 +63,8 @@ void add_dataset(py::module_& m) {
                        const py::object& infos) {
              Patient p;
              p.int_uniqueid = id, p.dict_records = std::move(records);
-             if (!labels.is_none()) p.labels = to_json(labels);
-             if (!infos.is_none()) p.infos = to_json(infos);
+             if (!labels.is_none()) p.labels = dict_json(labels, "labels");
+             if (!infos.is_none()) p.infos = dict_json(infos, "infos");
              return p;
            }),
            py::arg("id"), py::arg("records"), py::arg("labels") = py::none(), py::arg("infos") = py::none())
@@ -66,10 +72,10 @@ void add_dataset(py::module_& m) {
       .def_readwrite("records", &Patient::dict_records)
       .def_property(
           "labels", [](const Patient& p) { return from_json(p.labels); },
-          [](Patient& p, const py::object& v) { p.labels = to_json(v); })
+          [](Patient& p, const py::object& v) { p.labels = dict_json(v, "labels"); })
       .def_property(
           "infos", [](const Patient& p) { return from_json(p.infos); },
-          [](Patient& p, const py::object& v) { p.infos = to_json(v); })
+          [](Patient& p, const py::object& v) { p.infos = dict_json(v, "infos"); })
       .def_property_readonly("slide_path", &Patient::slide_path)
       .def("__repr__", [](const Patient& p) { return "Patient(" + std::to_string(p.int_uniqueid) + ")"; });
 
@@ -103,16 +109,13 @@ void add_dataset(py::module_& m) {
                " patients)";
       });
 
-  const auto fspath = [](const py::object& path) {
-    return std::string(py::str(py::module_::import("os").attr("fspath")(path)));
-  };
-  m.def("read_manifest", [fspath](const py::object& path) { return read_manifest(fspath(path)); }, py::arg("path"));
-  m.def("write_manifest", [fspath](const Dataset& d, const py::object& path) { write_manifest(d, fspath(path)); },
+  m.def("read_manifest", [](const py::object& path) { return read_manifest(path_arg(path)); }, py::arg("path"));
+  m.def("write_manifest", [](const Dataset& d, const py::object& path) { write_manifest(d, path_arg(path)); },
         py::arg("dataset"), py::arg("path"));
   m.def(
       "dataset_from_source",
-      [fspath](const py::object& source) {
-        const std::string path = fspath(source);
+      [](const py::object& source) {
+        const std::string path = path_arg(source);
         py::gil_scoped_release nogil;
         return dataset_from_source(path);
       },

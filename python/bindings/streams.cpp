@@ -38,15 +38,21 @@ template <class S>
 std::unique_ptr<ChunkIterator> start(const py::object& source, const S& settings, Limits limits, bool crc,
                                      const LabelSettings& labels, InfoContext::Columns columns) {
   settings.check();  // before the source is read (make() checks again)
-  const bool given = py::isinstance<Dataset>(source);
-  Dataset dataset = given ? source.cast<Dataset>() : Dataset();
-  const std::string path = given ? "" : std::string(py::str(py::module_::import("os").attr("fspath")(source)));
+  Dataset dataset;
+  if (py::isinstance<Dataset>(source)) {
+    dataset = source.cast<Dataset>();
+  } else {
+    const std::string path = path_arg(source);
+    py::gil_scoped_release nogil;  // reading the source opens every slide's header
+    dataset = dataset_from_source(path);
+  }
+  // Numbered over the whole dataset, as LightDL does: every rank's codes and names agree.
+  LabelCoder coder(dataset, labels.label, labels.roi_classes);
   std::unique_ptr<LightDLCore> dl;
   {
-    py::gil_scoped_release nogil;  // reading the source opens every slide's header
-    dl = settings.make(given ? std::move(dataset) : dataset_from_source(path));
+    py::gil_scoped_release nogil;
+    dl = settings.make(std::move(dataset));
   }
-  LabelCoder coder(dl->dataset(), labels.label, labels.roi_classes);
   return std::make_unique<ChunkIterator>(std::move(dl), limits, crc, std::move(coder), columns);
 }
 

@@ -35,16 +35,18 @@ class Record:
     rootdir: str
     relativedir: str
     infos: Dict[str, Any]
-    path: str
+    @property
+    def path(self) -> str: ...
 
 class Patient:
     def __init__(self, id: int, records: Dict[str, Record], labels: Optional[Dict[str, Any]] = ...,
                  infos: Optional[Dict[str, Any]] = ...) -> None: ...
     id: int
-    records: Dict[str, Record]
+    records: Dict[str, Record]  # a copy: assign a dict to change it
     labels: Dict[str, Any]
     infos: Dict[str, Any]
-    slide_path: str
+    @property
+    def slide_path(self) -> str: ...
 
 Label = Union[str, Callable[[Patient], Any]]
 
@@ -63,7 +65,11 @@ def read_manifest(path: Union[str, os.PathLike]) -> Dataset: ...
 def write_manifest(dataset: Dataset, path: Union[str, os.PathLike]) -> None: ...
 def dataset_from_source(source: Union[str, os.PathLike]) -> Dataset: ...
 
-class _RunSettings:
+class StreamSettings:
+    def __init__(self, *, patch: int = ..., bigchunk: int = ..., level: int = ..., collectors: int = ..., mpp: float = ...,
+                 resample: str = ..., upsample: bool = ..., roi: str = ..., min_roi_fraction: float = ...,
+                 min_tissue: float = ..., interval_resched: float = ..., max_per_bigchunk: int = ..., seed: int = ...,
+                 batch: int = ..., rank: int = ..., world_size: int = ...) -> None: ...
     level: int
     collectors: int
     mpp: float
@@ -75,12 +81,6 @@ class _RunSettings:
     rank: int
     world_size: int
     def check(self) -> None: ...
-
-class StreamSettings(_RunSettings):
-    def __init__(self, *, patch: int = ..., bigchunk: int = ..., level: int = ..., collectors: int = ..., mpp: float = ...,
-                 resample: str = ..., upsample: bool = ..., roi: str = ..., min_roi_fraction: float = ...,
-                 min_tissue: float = ..., interval_resched: float = ..., max_per_bigchunk: int = ..., seed: int = ...,
-                 batch: int = ..., rank: int = ..., world_size: int = ...) -> None: ...
     patch: int
     bigchunk: int
     resample: str
@@ -88,30 +88,44 @@ class StreamSettings(_RunSettings):
     max_per_bigchunk: int
     seed: int
 
-class WindowSettings(_RunSettings):
+class WindowSettings:
     def __init__(self, *, kernel: int = ..., stride: int = ..., level: int = ..., collectors: int = ..., mpp: float = ...,
                  upsample: bool = ..., roi: str = ..., min_roi_fraction: float = ..., min_tissue: float = ...,
                  batch: int = ..., rank: int = ..., world_size: int = ...) -> None: ...
+    level: int
+    collectors: int
+    mpp: float
+    upsample: bool
+    roi: str
+    min_roi_fraction: float
+    min_tissue: float
+    batch: int
+    rank: int
+    world_size: int
+    def check(self) -> None: ...
     kernel: int
     stride: int
 
 class Infos:
     """A batch's records, built when asked: infos[i] a dict, infos["x"] a column."""
-    labels: np.ndarray  # int64 [k]: label codes, -1 none
+    @property
+    def labels(self) -> np.ndarray: ...  # int64 [k]: label codes, -1 none
     def __len__(self) -> int: ...
     def __getitem__(self, key: Union[int, str]) -> Any: ...
     def __iter__(self) -> Iterator[Dict[str, Any]]: ...
     def keys(self) -> List[str]: ...
     def to_list(self) -> List[Dict[str, Any]]: ...
 
-Source = Union[str, os.PathLike, Dataset]
+Source = Union[str, bytes, os.PathLike, Dataset]
 
 class ChunkIterator(Iterator[Tuple[np.ndarray, Dict[str, Any]]]):
     def __iter__(self) -> "ChunkIterator": ...
     def __next__(self) -> Tuple[np.ndarray, Dict[str, Any]]: ...
     def next_batch(self, batch_size: int, out: Optional[np.ndarray] = ...) -> Optional[Tuple[np.ndarray, Infos]]: ...
-    patch_shape: Tuple[int, int, int]
-    label_names: List[str]
+    @property
+    def patch_shape(self) -> Tuple[int, int, int]: ...
+    @property
+    def label_names(self) -> List[str]: ...
     def close(self) -> None: ...
     def errors(self) -> List[Tuple[int, str]]: ...
     def __enter__(self) -> "ChunkIterator": ...

@@ -29,7 +29,7 @@ class StreamDataset(IterableDataset):
         super().__init__()
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
             raise _pydmed.OptionsError(f"option batch_size: must be a positive integer, not {batch_size!r}")
-        self.source = source if isinstance(source, _pydmed.Dataset) else os.fspath(source)
+        self.source = source if isinstance(source, _pydmed.Dataset) else os.fsdecode(source)
         self.batch_size, self.sliding_window = batch_size, sliding_window
         self.options = dict(options, label=label, roi_classes=roi_classes)
         self.options.setdefault("batch", batch_size)  # the tree gathers batches of the size asked for

@@ -46,6 +46,8 @@ def test_a_dataset_built_by_hand_feeds_stream(sample_slides):
     assert len(got) == 5 and {i["patient"] for _, i in got} == {7} and {i["label"] for _, i in got} == {1}
     with pytest.raises(pt.DatasetError, match="7"):
         pt.Dataset("twice", patients * 2)
+    with pytest.raises(pt.OptionsError, match="option labels: must be a dict"):
+        pt.Patient(1, {}, labels=5)
 
 
 def test_settings_objects_are_the_keyword_arguments(sample_slides):

@@ -1,6 +1,8 @@
 """pydmed_torch.torch.StreamDataset through torch's DataLoader (Debian's torch 1.13 here; any
 torch works: the module links none): the same patches as stream(), labels from the manifest,
 workers refused, and a model that learns from the batches."""
+import os
+
 import numpy as np
 import pytest
 
@@ -120,6 +122,18 @@ def test_infos_pass_through_the_dataloader_as_a_lazy_view(sample_slides):
         infos[8]
 
 
+def test_single_patches_and_batches_mix_without_loss(sample_slides):
+    want = [(i["patient"], i["x"], i["y"]) for _, i in pt.stream(str(sample_slides), count=40, batch=16, **OPTS)]
+    got = []
+    with pt.stream(os.fsencode(str(sample_slides)), count=40, batch=16, **OPTS) as it:  # a bytes path too
+        for k in range(3):  # three single ones take from the loader's first batch of 16
+            got.append(next(it)[1])
+        images, infos = it.next_batch(20)  # its 13 left, then 7 of the next
+        got += list(infos)
+        got += [info for _, info in it]
+    assert [(i["patient"], i["x"], i["y"]) for i in got] == want
+
+
 def test_batches_are_gathered_into_the_buffer_given(sample_slides):
     with pt.stream(str(sample_slides), count=20, **OPTS) as it:
         assert it.patch_shape == (64, 64, 3)
@@ -128,8 +142,10 @@ def test_batches_are_gathered_into_the_buffer_given(sample_slides):
         assert np.shares_memory(images, out) and len(infos) == 16 and out.any()
         images, infos = it.next_batch(16, out=out)
         assert images.shape[0] == len(infos) == 4 and np.shares_memory(images, out)
+        frozen = np.zeros((16, 64, 64, 3), np.uint8)
+        frozen.flags.writeable = False
         for bad in (np.zeros((16, 64, 64, 3), np.float32), np.zeros((8, 64, 64, 3), np.uint8),
-                    np.zeros((16, 64, 64, 3), np.uint8)[:, ::-1], [0] * 16):
+                    np.zeros((16, 64, 64, 3), np.uint8)[:, ::-1], np.zeros((16, 32, 64, 3), np.uint8), frozen, [0] * 16):
             with pytest.raises(pt.OptionsError, match="option out: must be a writable C-contiguous uint8 array"):
                 it.next_batch(16, out=bad)
 
@@ -140,3 +156,25 @@ def test_pin_memory_without_cuda_warns_and_does_not_pin(sample_slides):
         ds = StreamDataset(sample_slides, batch_size=8, count=8, pin_memory=True, **OPTS)
     (images, _, _), = list(torch.utils.data.DataLoader(ds, batch_size=None))
     assert not images.is_pinned()
+
+
+def test_labels_are_numbered_over_the_whole_dataset_on_every_rank(sample_slides, tmp_path):
+    m = tmp_path / "m.csv"
+    rows = [(0, "normal"), (1, "lesion"), (2, "normal"), (3, "normal")]  # rank 1 of 2 holds no lesion
+    m.write_text("patient_id,record:wsi,label:kind\n" +
+                 "".join(f"{i},{sample_slides}/slide_00{i % 2}.tiff,{k}\n" for i, k in rows))
+    for rank in (0, 1):
+        ds = StreamDataset(m, batch_size=8, count=16, rank=rank, world_size=2, **OPTS)
+        assert ds.label_names == ["lesion", "normal"]
+        for _, labels, infos in torch.utils.data.DataLoader(ds, batch_size=None):
+            assert [ds.label_names[k] for k in labels.tolist()] == infos["label"]
+
+
+def test_integer_labels_are_their_own_codes(sample_slides, tmp_path):
+    m = tmp_path / "m.csv"
+    m.write_text(f"patient_id,record:wsi,label:grade\n0,{sample_slides}/slide_000.tiff,10\n"
+                 f"1,{sample_slides}/slide_001.tiff,2\n")
+    ds = StreamDataset(m, batch_size=8, count=32, **OPTS)
+    assert ds.label_names == []
+    for _, labels, infos in torch.utils.data.DataLoader(ds, batch_size=None):
+        assert labels.tolist() == infos["label"] == [{0: 10, 1: 2}[p] for p in infos["patient"]]

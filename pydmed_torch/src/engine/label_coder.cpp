@@ -13,9 +13,9 @@ namespace {
 std::string the_only_label(const Dataset& dataset) {
   if (dataset.list_patients.empty()) return "";
   const auto& first = dataset.list_patients.front().labels;
-  if (first.size() != 1) return "";
+  if (!first.is_object() || first.size() != 1) return "";
   for (const Patient& p : dataset.list_patients)
-    if (p.labels.size() != 1 || p.labels.begin().key() != first.begin().key()) return "";
+    if (!p.labels.is_object() || p.labels.size() != 1 || p.labels.begin().key() != first.begin().key()) return "";
   return first.begin().key();
 }
 
@@ -40,7 +40,7 @@ LabelCoder::LabelCoder(const Dataset& dataset, std::string key, std::vector<std:
     all_int &= v.is_number_integer();
     names.insert(value_name(v));
   }
-  names_.assign(names.begin(), names.end());
+  if (!all_int) names_.assign(names.begin(), names.end());  // integers are their own codes
   for (const Patient& p : dataset.list_patients) {
     const auto& v = p.labels[key_];
     by_patient_[p.int_uniqueid] =

@@ -87,7 +87,6 @@ LightDL::LightDL(Dataset dataset, LoaderFactory make_loader, CollectorFactory ma
                  TorchOptions torch_options, std::shared_ptr<Scheduler> scheduler)
     : shared_(std::make_shared<Shared>(torch_options, options.patch_shape())) {
   shared_->labels = LabelCoder(dataset, shared_->options.label(), shared_->options.roi_classes());
-  shared_->options.label(shared_->labels.key());
   shared_->core = std::make_shared<LightDLCore>(std::move(dataset), std::move(make_loader), std::move(make_collector),
                                                 std::move(options), std::move(scheduler));
 }

@@ -23,7 +23,8 @@ class LabelCoder {
 
   bool active() const { return by_roi_ || !key_.empty(); }
   const std::string& key() const { return key_; }  // the patient label used ("": none, or by class)
-  // The classes, or the label's values sorted (a non-integer label's code is its index here).
+  // What each code stands for (names()[code]): the classes, or a text label's values sorted;
+  // empty for integer labels, whose codes are their values.
   const std::vector<std::string>& names() const { return names_; }
   std::int64_t code(const ChunkRecord& r) const;  // active() only
 

@@ -77,6 +77,7 @@ class LightDL : public torch::data::datasets::StreamDataset<LightDL, Batch> {
   LightDLCore& core() const;  // stats, messages, statuses, errors, checkpoints
   LoaderStats stats() const { return core().stats(); }
   RunProgress progress() const { return core().progress(); }  // LightDLCore::progress
+  // What each label code stands for (see LabelCoder::names): empty for integer labels.
   const std::vector<std::string>& label_names() const;
   const torch::Device& device() const;  // where batches go, resolved
   void stop() { core().stop(); }
