@@ -38,6 +38,7 @@ Command add_make_sample_slides(CLI::App& app);
 Command add_stream(CLI::App& app);
 Command add_sliding_window(CLI::App& app);
 Command add_tissue(CLI::App& app);
+Command add_dicomize(CLI::App& app);
 // Adds its flags to `app` itself (pydmed-embed's only command).
 Runner add_embed(CLI::App* app);
 

@@ -38,7 +38,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   const pydmed::cli::Command commands[] = {
       pydmed::cli::add_info(app),   pydmed::cli::add_read(app),           pydmed::cli::add_make_sample_slides(app),
-      pydmed::cli::add_stream(app), pydmed::cli::add_sliding_window(app), pydmed::cli::add_tissue(app)};
+      pydmed::cli::add_stream(app), pydmed::cli::add_sliding_window(app), pydmed::cli::add_tissue(app),
+      pydmed::cli::add_dicomize(app)};
   // Listed for --help; run by exec_embed above.
   app.add_subcommand("embed", "Embed every tissue window with a TorchScript model into one HDF5 file per slide");
   return pydmed::cli::run_cli(app, argc, argv, [&]() -> pydmed::cli::Runner {

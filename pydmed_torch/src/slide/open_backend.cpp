@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <mutex>
 #include <utility>
 
@@ -17,15 +18,20 @@ namespace pydmed {
 namespace {
 
 // Reject what cannot be a slide before a decoder sees it, with the reason a user can act on.
-void check_file(const std::string& path) {
+// Returns whether it is a folder (which only readers of folders are asked about).
+bool check_file(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     throw SlideError(path, errno == ENOENT ? "no such file" : std::strerror(errno));
   }
-  if (S_ISDIR(st.st_mode)) throw SlideError(path, "is a directory, not a slide");
+  if (S_ISDIR(st.st_mode)) {
+    if (::access(path.c_str(), R_OK | X_OK) != 0) throw SlideError(path, std::strerror(errno));
+    return true;
+  }
   if (!S_ISREG(st.st_mode)) throw SlideError(path, "not a regular file");
   if (st.st_size == 0) throw SlideError(path, "empty file (0 bytes)");
   if (::access(path.c_str(), R_OK) != 0) throw SlideError(path, std::strerror(errno));
+  return false;
 }
 
 bool any_file(const std::string&) { return true; }
@@ -34,6 +40,7 @@ bool is_tiff(const std::string& path) { return sniff_image_kind(path) == ImageKi
 struct Registry {
   std::mutex mu;  // guards entries; open_backend copies them out and opens without it
   std::vector<SlideBackendEntry> entries{
+      {"dicom", is_dicom, open_with_dicom, nullptr, true},
       {"tiff", is_tiff, [](const std::string& path) { return open_with_tiff_tiles(path); },
        tiff_tiles_resident_bytes},
       {"openslide", any_file, open_with_openslide, openslide_resident_bytes},
@@ -51,6 +58,7 @@ Registry& registry() {
 std::string display_name(const std::string& name) {
   if (name == "openslide") return "OpenSlide";
   if (name == "opencv") return "OpenCV";
+  if (name == "dicom") return "DICOM";
   return name;
 }
 
@@ -82,7 +90,10 @@ std::vector<SlideBackendEntry> entries_now() {  // copied out: readers run witho
 
 std::size_t estimate_resident_bytes(const std::string& path) {
   silence_libtiff();
+  std::error_code ec;
+  const bool folder = std::filesystem::is_directory(path, ec);
   for (const auto& e : entries_now()) {
+    if (folder && !e.folders) continue;
     try {  // a reader that throws here is asked again, and says why, when the slide is opened
       if (!e.probe(path)) continue;
       if (e.resident_bytes) {
@@ -97,9 +108,13 @@ std::size_t estimate_resident_bytes(const std::string& path) {
 }
 
 std::unique_ptr<SlideBackend> open_backend(const std::string& path, const std::string& only) {
-  check_file(path);
+  const bool folder = check_file(path);
   silence_libtiff();  // OpenSlide reads TIFFs through libtiff too
   std::vector<SlideBackendEntry> entries = entries_now();
+  if (folder) {
+    entries.erase(std::remove_if(entries.begin(), entries.end(), [](const auto& e) { return !e.folders; }),
+                  entries.end());
+  }
   if (!only.empty()) {
     entries.erase(std::remove_if(entries.begin(), entries.end(), [&](const auto& e) { return e.name != only; }),
                   entries.end());
@@ -120,6 +135,7 @@ std::unique_ptr<SlideBackend> open_backend(const std::string& path, const std::s
     if (r.final) break;
   }
   if (!only.empty() && reasons.empty()) reasons = display_name(only) + ": not a file it reads";
+  if (folder && reasons.empty()) throw SlideError(path, "is a directory, not a slide");
   throw SlideError(path, (recognised ? "cannot open: " : "unsupported format: ") + reasons);
 }
 

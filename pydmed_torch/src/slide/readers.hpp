@@ -19,6 +19,10 @@ constexpr std::size_t kOpenSlideCacheBytes = std::size_t{32} << 20;
 // `quickhash` false: without openslide.quickhash-1, which reads the smallest level's tiles (for
 // memory estimates, which need only the header).
 OpenResult open_with_tiff_tiles(const std::string& path, bool quickhash = true);
+// DICOM whole-slide image series (Supplement 145): an instance file (DICM signature) or the
+// folder of one series. Final for every DICOM file: it says why it cannot read one.
+bool is_dicom(const std::string& path);
+OpenResult open_with_dicom(const std::string& path);
 // A vendor OpenSlide detects but cannot open is final, except generic-tiff (libtiff may
 // still read a tiled TIFF OpenSlide refuses).
 OpenResult open_with_openslide(const std::string& path);

@@ -22,13 +22,6 @@ namespace {
 
 constexpr std::uint64_t kQuickhashMaxBytes = 5 << 20;  // OpenSlide omits the hash above this
 
-// _openslide_format_double: g_ascii_dtostr, a locale-free "%.17g".
-std::string format_double(double v) {
-  char s[40];
-  const auto r = std::to_chars(s, s + sizeof s, v, std::chars_format::general, 17);
-  return std::string(s, r.ptr);
-}
-
 // g_strstrip: ASCII whitespace off both ends.
 std::string strip(const std::string& s) {
   const char* ws = " \t\n\v\f\r";
@@ -229,22 +222,9 @@ std::string read_tiff_pyramid(const std::string& path, const std::string& vendor
                      [](const TileLevel& a, const TileLevel& b) { return a.width > b.width; });
   }
 
-  // openslide.c: downsamples from the dimensions, and levels must not grow.
-  const double w0 = double(out.tiff_levels[0].width), h0 = double(out.tiff_levels[0].height);
   auto& props = out.properties;
-  for (std::size_t i = 0; i < out.tiff_levels.size(); ++i) {
-    const TileLevel& L = out.tiff_levels[i];
-    const double ds = i == 0 ? 1.0 : (h0 / double(L.height) + w0 / double(L.width)) / 2.0;
-    if (i > 0 && ds < out.levels.back().downsample) return "levels out of order";
-    out.levels.push_back({L.width, L.height, ds});
-    const std::string p = "openslide.level[" + std::to_string(i) + "].";
-    props[p + "width"] = std::to_string(L.width);
-    props[p + "height"] = std::to_string(L.height);
-    props[p + "downsample"] = format_double(ds);
-    props[p + "tile-width"] = std::to_string(L.tile_width);
-    props[p + "tile-height"] = std::to_string(L.tile_height);
-  }
-  props["openslide.level-count"] = std::to_string(out.levels.size());
+  if (std::string why = pyramid_levels(out.tiff_levels, out.tiff_levels.size(), &out.levels, &props); !why.empty())
+    return why;
   props["openslide.vendor"] = vendor;
   for (std::size_t i = 0; i < strings.size(); ++i)
     if (strings[i]) props[kStringNames[i]] = *strings[i];

@@ -9,9 +9,7 @@
 // transparent (Aperio files with any are left to it, as it also repaints their neighbours from
 // the level above), but fails the read on a generic TIFF; this reader serves the background
 // there, as OpenSlide 4 does.
-#include <fcntl.h>
 #include <openslide/openslide.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <cstring>
@@ -29,8 +27,8 @@ namespace {
 
 class TiffTileBackend : public TileGridBackend {
  public:
-  TiffTileBackend(std::string path, TiffPyramid p, std::vector<GridFile> files)
-      : TileGridBackend(std::move(p.tiff_levels), std::move(files)), path_(std::move(path)) {
+  TiffTileBackend(std::string path, TiffPyramid p, std::shared_ptr<const ByteSource> file)
+      : TileGridBackend(std::move(p.tiff_levels), {std::move(file)}), path_(std::move(path)) {
     vendor = p.vendor;
     levels = std::move(p.levels);
     properties = std::move(p.properties);
@@ -99,14 +97,16 @@ OpenResult open_with_tiff_tiles(const std::string& path, bool quickhash) {
   // Philips, Ventana, Leica, Trestle) stays OpenSlide's.
   const char* vendor = openslide_detect_vendor(path.c_str());
   if (!vendor || (std::strcmp(vendor, "aperio") != 0 && std::strcmp(vendor, "generic-tiff") != 0)) return r;
-  detail::FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  std::shared_ptr<const ByteSource> file;
   TiffPyramid p;
-  if (fd.get() < 0 || !read_tiff_pyramid(path, vendor, quickhash, p).empty())
-    return r;  // not exact here: OpenSlide's, quietly
+  try {
+    file = open_file_source(path);
+  } catch (const SlideError&) {
+    return r;  // OpenSlide says why
+  }
+  if (!read_tiff_pyramid(path, vendor, quickhash, p).empty()) return r;  // not exact here: OpenSlide's, quietly
   r.recognised = true;
-  std::vector<GridFile> files;
-  files.push_back({path, std::move(fd)});
-  r.backend = std::make_unique<TiffTileBackend>(path, std::move(p), std::move(files));
+  r.backend = std::make_unique<TiffTileBackend>(path, std::move(p), std::move(file));
   return r;
 }
 

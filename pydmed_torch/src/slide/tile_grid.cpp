@@ -1,9 +1,7 @@
 #include "slide/tile_grid.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <exception>
 #include <system_error>
@@ -35,7 +33,32 @@ struct TileGridBackend::Target {
   Rgb bg;
 };
 
-TileGridBackend::TileGridBackend(std::vector<TileLevel> grid, std::vector<GridFile> files)
+std::string format_double(double v) {
+  char s[40];
+  const auto r = std::to_chars(s, s + sizeof s, v, std::chars_format::general, 17);
+  return std::string(s, r.ptr);
+}
+
+std::string pyramid_levels(const std::vector<TileLevel>& grid, std::size_t n, std::vector<LevelInfo>* levels,
+                           std::map<std::string, std::string>* props) {
+  const double w0 = double(grid[0].width), h0 = double(grid[0].height);
+  for (std::size_t i = 0; i < n; ++i) {
+    const TileLevel& L = grid[i];
+    const double ds = i == 0 ? 1.0 : (h0 / double(L.height) + w0 / double(L.width)) / 2.0;
+    if (i > 0 && ds < levels->back().downsample) return "levels out of order";
+    levels->push_back({L.width, L.height, ds});
+    const std::string p = "openslide.level[" + std::to_string(i) + "].";
+    (*props)[p + "width"] = std::to_string(L.width);
+    (*props)[p + "height"] = std::to_string(L.height);
+    (*props)[p + "downsample"] = format_double(ds);
+    (*props)[p + "tile-width"] = std::to_string(L.tile_width);
+    (*props)[p + "tile-height"] = std::to_string(L.tile_height);
+  }
+  (*props)["openslide.level-count"] = std::to_string(levels->size());
+  return "";
+}
+
+TileGridBackend::TileGridBackend(std::vector<TileLevel> grid, std::vector<std::shared_ptr<const ByteSource>> files)
     : grid_(std::move(grid)), files_(std::move(files)) {}
 TileGridBackend::~TileGridBackend() = default;
 
@@ -146,28 +169,25 @@ void TileGridBackend::decode(int level, const std::vector<Job>& jobs, std::size_
 void TileGridBackend::decode_tile(Decoder& d, int level, std::int64_t tx, std::int64_t ty, std::size_t index,
                                   std::uint8_t* const* rows) const {
   const TileLevel& L = grid_[std::size_t(level)];
-  const GridFile& f = files_[L.file];
+  const ByteSource& f = *files_[L.file];
   const auto where = [&] {
     return "the tile at level " + std::to_string(level) + " pixel (" + std::to_string(tx) + ", " + std::to_string(ty) + ")";
   };
   const std::uint64_t bytes = L.byte_counts[index];
   d.raw.resize(bytes);
-  const ssize_t got = ::pread(f.fd.get(), d.raw.data(), bytes, off_t(L.offsets[index]));
-  if (got != ssize_t(bytes)) {
-    throw SlideError(f.path, "cannot read " + where() + ": " +
-                                 (got < 0 ? std::strerror(errno) : "the file ends before it (truncated?)"));
-  }
+  if (f.read_at(d.raw.data(), bytes, L.offsets[index]) != bytes)
+    throw SlideError(f.name(), "cannot read " + where() + ": the file ends before it (truncated?)");
   if (L.codec == TileLevel::Codec::kRgb8) {
     const std::size_t row = std::size_t(L.tile_width) * 3;
     if (bytes < row * std::size_t(L.tile_height))
-      throw SlideError(f.path, "cannot decode " + where() + ": " + std::to_string(bytes) + " bytes, not " +
+      throw SlideError(f.name(), "cannot decode " + where() + ": " + std::to_string(bytes) + " bytes, not " +
                                    std::to_string(row * std::size_t(L.tile_height)));
     for (std::int64_t i = 0; i < L.tile_height; ++i) std::memcpy(rows[i], d.raw.data() + std::size_t(i) * row, row);
     return;
   }
   const std::string err = d.jpeg.decode(L.jpeg_tables.empty() ? nullptr : L.jpeg_tables.data(), L.jpeg_tables.size(),
                                         d.raw.data(), bytes, L.colour, int(L.tile_width), int(L.tile_height), rows);
-  if (!err.empty()) throw SlideError(f.path, "cannot decode " + where() + ": " + err);
+  if (!err.empty()) throw SlideError(f.name(), "cannot decode " + where() + ": " + err);
 }
 
 std::unique_ptr<TileGridBackend::Decoder> TileGridBackend::acquire() const {

@@ -4,13 +4,14 @@
 // the DICOM reader are its two faces: each works out where the tiles lie, this reads them.
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
-#include "file_descriptor.hpp"
 #include "pydmed/slide/backend.hpp"
+#include "slide/byte_source.hpp"
 #include "slide/jpeg_tile_decoder.hpp"
 
 namespace pydmed {
@@ -22,16 +23,19 @@ struct TileLevel {
   std::int64_t tiles_across = 0;
   enum class Codec { kJpeg, kRgb8 } codec = Codec::kJpeg;  // kRgb8: uncompressed, interleaved RGB
   JpegColour colour = JpegColour::kYCbCr;
-  std::size_t file = 0;                             // index into the grid's files
+  std::size_t file = 0;                             // which of the grid's sources holds them
   std::vector<std::uint64_t> offsets, byte_counts;  // per tile, row by row; a count of 0: missing
   std::vector<std::uint8_t> jpeg_tables;            // an abbreviated stream the tiles share, or empty
   std::uint64_t largest_tile_bytes = 0;             // compressed
 };
 
-struct GridFile {
-  std::string path;  // for messages
-  detail::FileDescriptor fd;
-};
+// _openslide_format_double: g_ascii_dtostr, a locale-free "%.17g".
+std::string format_double(double v);
+// The first `n` grid levels as a pyramid, as openslide.c makes one: downsamples from the
+// dimensions (levels must not grow), and openslide.level[i].* and level-count in `props`.
+// Returns "" or why not.
+std::string pyramid_levels(const std::vector<TileLevel>& grid, std::size_t n, std::vector<LevelInfo>* levels,
+                           std::map<std::string, std::string>* props);
 
 class TileGridBackend : public SlideBackend {
  public:
@@ -39,7 +43,7 @@ class TileGridBackend : public SlideBackend {
   void set_decode_threads(int threads) override;
 
  protected:
-  TileGridBackend(std::vector<TileLevel> grid, std::vector<GridFile> files);
+  TileGridBackend(std::vector<TileLevel> grid, std::vector<std::shared_ptr<const ByteSource>> files);
   ~TileGridBackend() override;
   // Level pixels [X, X + w) x [Y, Y + h) of `level` into w * h * 3 bytes; outside the level, and
   // where a tile is missing, the background.
@@ -62,7 +66,7 @@ class TileGridBackend : public SlideBackend {
   void release(std::unique_ptr<Decoder> d) const;
 
   std::vector<TileLevel> grid_;
-  std::vector<GridFile> files_;  // pread only: safe from any thread, and across fork
+  std::vector<std::shared_ptr<const ByteSource>> files_;
   std::atomic<int> decode_threads_{1};
   mutable std::mutex pool_mu_;                          // guards pool_ and decoders_made_
   mutable std::vector<std::unique_ptr<Decoder>> pool_;  // idle decoders

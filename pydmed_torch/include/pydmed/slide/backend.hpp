@@ -1,6 +1,7 @@
 #pragma once
 // The slide readers and their registry. A reader is {probe, open}: Slide asks each in turn and
 // keeps the first that opens the file. The built-in order is
+//   "dicom"     DICOM whole-slide image series (an instance file, or the folder of one series),
 //   "tiff"      the project's exact TIFF-JPEG tile reader (Aperio and generic-tiff pyramids whose
 //               levels are JPEG tiles; byte-identical to OpenSlide, faster),
 //   "openslide" every vendor format OpenSlide knows,
@@ -64,6 +65,8 @@ struct SlideBackendEntry {
   // what a slide this reader opens holds for reads (SlideBackend::resident_bytes); nullopt: not
   // a file it opens. Without it, the reader is opened and asked.
   std::function<std::optional<std::size_t>(const std::string& path)> resident_bytes = nullptr;
+  // It opens folders (a DICOM series' folder); readers without it are never asked about one.
+  bool folders = false;
 };
 
 // Adds a reader at `position` in the order (0: asked first; past the end: asked last).
