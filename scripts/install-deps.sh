@@ -11,6 +11,7 @@ PKGS=(
   libopencv-dev                      # images, transforms, tissue masks
   libtiff-dev zlib1g-dev             # sample pyramid writer, CRC-32
   libjpeg62-turbo-dev                # the exact tile reader's JPEG decoder
+  libdcmtk-dev                       # DICOM slides: metadata parsed, series written (dicomize)
   nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libssl-dev                         # SHA-256: quickhash-1, the exact-region tests
@@ -21,6 +22,7 @@ PKGS=(
   python3-numpy python3-pytest       # its arrays and its tests
   python3-ipykernel python3-jupyter-client  # its test in a Jupyter kernel
   python3-openslide                  # the Python tests compare Slide with openslide-python
+  python3-pydicom python3-pil        # and DICOM frames decoded by pydicom and Pillow
   python3-torch                      # and feed Debian's torch (1.13) through StreamDataset
 )
 export DEBIAN_FRONTEND=noninteractive

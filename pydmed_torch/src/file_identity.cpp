@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstring>
+#include <fstream>
 #include <cstdio>
 #include <filesystem>
 
@@ -39,6 +41,13 @@ std::string input_named_by(const std::string& output, const std::vector<std::str
 }
 
 namespace {
+// A DICOM instance (DICM after the 128-byte preamble) is read with the rest of its series.
+bool dicom_signature(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  char b[132];
+  return f.read(b, sizeof b) && std::memcmp(b + 128, "DICM", 4) == 0;
+}
+
 struct Stamp {
   unsigned long long bytes = 0;
   long long sec = 0, nsec = 0;
@@ -61,10 +70,14 @@ std::string content_stamp(const std::string& path) {
   std::string ext = p.extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
   std::error_code ec;
-  const fs::path folder = p.parent_path() / p.stem();
-  if (ext == ".mrxs" && fs::is_directory(folder, ec)) {
+  // Formats of several files count them all: MIRAX's data folder, a DICOM series' folder.
+  fs::path folder;
+  if (ext == ".mrxs") folder = p.parent_path() / p.stem();
+  else if (S_ISDIR(st.st_mode)) folder = p;
+  else if (dicom_signature(path)) folder = p.parent_path();
+  if (!folder.empty() && fs::is_directory(folder, ec)) {
     for (const auto& e : fs::directory_iterator(folder, ec))
-      if (::stat(e.path().c_str(), &st) == 0 && S_ISREG(st.st_mode)) s.add(st);
+      if (e.path() != p && ::stat(e.path().c_str(), &st) == 0 && S_ISREG(st.st_mode)) s.add(st);
   }
   char buf[96];
   std::snprintf(buf, sizeof buf, "%llu bytes, modified %lld.%09lld", s.bytes, s.sec, s.nsec);

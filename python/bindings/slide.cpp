@@ -100,7 +100,7 @@ class PySlide {
 
 void add_slide(py::module_& m) {
   py::class_<PySlide>(m, "Slide", "A whole-slide image (or a plain picture), as openslide.OpenSlide reads one")
-      .def(py::init<const std::string&>(), py::arg("path"))
+      .def(py::init([](const py::object& path) { return std::make_unique<PySlide>(path_arg(path)); }), py::arg("path"))
       .def_property_readonly("path", [](const PySlide& p) { return p.s().path(); })
       .def_property_readonly("vendor", [](const PySlide& p) { return p.s().vendor(); })
       .def_property_readonly("reader", [](const PySlide& p) { return p.s().reader(); })

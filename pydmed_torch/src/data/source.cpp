@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 
 #include "pydmed/data/manifest.hpp"
 #include "pydmed/error.hpp"
 #include "slide/image_header.hpp"
+#include "slide/readers.hpp"
 
 namespace fs = std::filesystem;
 
@@ -13,7 +15,7 @@ namespace pydmed {
 
 const std::vector<std::string>& slide_suffixes() {
   static const std::vector<std::string> s = {".svs",  ".tif",     ".tiff", ".ndpi", ".vms", ".vmu", ".scn",
-                                             ".mrxs", ".svslide", ".bif",  ".png",  ".jpg", ".jpeg"};
+                                             ".mrxs", ".svslide", ".bif",  ".png",  ".jpg", ".jpeg", ".dcm"};
   return s;
 }
 
@@ -23,6 +25,42 @@ bool has_slide_suffix(const std::string& filename) {
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
   const auto& sx = slide_suffixes();
   return std::find(sx.begin(), sx.end(), ext) != sx.end();
+}
+// What a folder scan looks at: a slide suffix, or no suffix at all (a DICOM instance, sniffed).
+bool may_be_slide(const std::string& filename) {
+  return has_slide_suffix(filename) || fs::path(filename).extension().empty();
+}
+
+// A DICOM series is one patient: its folder, where the folder holds that series and no other
+// slide; else its first instance file (which opens the whole series too). Instances of another
+// kind, or unreadable ones, stay patients of their own: opening them says what they are.
+void group_dicom_series(Dataset& ds) {
+  std::vector<Patient> kept;
+  std::map<std::pair<std::string, std::string>, std::size_t> series_at;  // (folder, series) -> kept index
+  std::map<std::pair<std::string, std::string>, std::size_t> instances;  // (folder, series) -> files
+  std::map<std::string, std::size_t> slides_in, series_in;                 // per folder
+  for (Patient& p : ds.list_patients) {
+    const fs::path path = p.record("wsi").path();
+    const std::string folder = path.parent_path().string();
+    ++slides_in[folder];
+    const std::string uid = sniff_image_kind(path.string()) == ImageKind::kDicom ? dicom_series_uid(path.string()) : "";
+    if (!uid.empty()) {
+      if (instances[{folder, uid}]++ > 0) continue;  // an instance of a series already listed
+      series_at[{folder, uid}] = kept.size();
+      ++series_in[folder];
+    }
+    kept.push_back(std::move(p));
+  }
+  for (const auto& [key, index] : series_at) {
+    const std::string& folder = key.first;
+    // The folder alone names the series when nothing else lies in it.
+    if (series_in[folder] != 1 || slides_in[folder] != instances[key]) continue;
+    Record& r = kept[index].dict_records["wsi"];
+    const fs::path dir(folder);
+    r.rootdir = dir.parent_path().string(), r.relativedir = dir.filename().string();
+  }
+  for (std::size_t i = 0; i < kept.size(); ++i) kept[i].int_uniqueid = std::int64_t(i);
+  ds.list_patients = std::move(kept);
 }
 // <slide name without extension>.geojson beside a slide: its annotations (record info "roi").
 void attach_sibling_annotations(Dataset& ds) {
@@ -61,7 +99,15 @@ Dataset dataset_from_source(const std::string& source, std::vector<std::string>*
     return ds;
   }
   Dataset ds = Dataset::create_onetoone(fs::path(source).filename().string(), fs::absolute(source).string(),
-                                        has_slide_suffix, nullptr, nullptr, skipped);
+                                        may_be_slide, nullptr, nullptr, skipped);
+  // Files without a suffix are slides only when they are DICOM instances.
+  ds.list_patients.erase(std::remove_if(ds.list_patients.begin(), ds.list_patients.end(),
+                                        [](const Patient& p) {
+                                          const std::string path = p.record("wsi").path();
+                                          return !has_slide_suffix(path) &&
+                                                 sniff_image_kind(path) != ImageKind::kDicom;
+                                        }),
+                         ds.list_patients.end());
   if (ds.size() == 0 && skipped && !skipped->empty()) {  // say why, not only that
     std::string why = skipped->front();
     if (skipped->size() > 1) why += " (and " + std::to_string(skipped->size() - 1) + " more)";
@@ -76,6 +122,7 @@ Dataset dataset_from_source(const std::string& source, std::vector<std::string>*
     slides.push_back(std::move(p));
   }
   ds.list_patients = std::move(slides);
+  group_dicom_series(ds);
   if (ds.size() == 0) throw DatasetError(source, 0, "no slides in the folder");
   attach_sibling_annotations(ds);
   return ds;

@@ -189,10 +189,22 @@ bool is_dicom(const std::string& path) {
   }
 }
 
+std::string dicom_series_uid(const std::string& path) {
+  DicomInstance in;
+  try {
+    read_dicom_instance(open_file_source(path), &in);
+  } catch (const SlideError&) {
+    return "";
+  }
+  return is_wsi_sop_class(in.sop_class) ? in.series_uid : "";
+}
+
 OpenResult open_with_dicom(const std::string& path) {
   std::error_code ec;
+  const bool folder = fs::is_directory(path, ec);
+  if (folder && dicom_files_in(path).empty()) return {};  // a folder, not a series: the registry says so
   try {
-    return open_series(path, fs::is_directory(path, ec));
+    return open_series(path, folder);
   } catch (const SlideError& e) {  // a file of the series vanished or cannot be read
     OpenResult r;
     r.recognised = true, r.final = true, r.reason = e.what();

@@ -7,6 +7,7 @@
 #include <openslide/openslide.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <random>
@@ -47,6 +48,16 @@ struct SeriesIds {
 std::string new_uid(const char* root) {
   char uid[100];
   return dcmGenerateUniqueIdentifier(uid, root);
+}
+
+// A DS value: the most significant digits that fit its 16 characters.
+std::string decimal(double v) {
+  for (int digits = 15; digits > 1; --digits) {
+    char s[40];
+    std::snprintf(s, sizeof s, "%.*g", digits, v);
+    if (std::strlen(s) <= 16) return s;
+  }
+  return "0";
 }
 
 void check(const OFCondition& c, const std::string& file) {
@@ -103,10 +114,10 @@ void put_common(DcmDataset& ds, const Instance& in, const SeriesIds& ids) {
     DcmItem *shared = nullptr, *measures = nullptr;
     ds.findOrCreateSequenceItem(DCM_SharedFunctionalGroupsSequence, shared, 0);
     shared->findOrCreateSequenceItem(DCM_PixelMeasuresSequence, measures, 0);
-    const std::string spacing = std::to_string(in.mpp_y / 1000.0) + "\\" + std::to_string(in.mpp_x / 1000.0);  // mm: rows, columns
+    const std::string spacing = decimal(in.mpp_y / 1000.0) + "\\" + decimal(in.mpp_x / 1000.0);  // mm: rows, columns
     measures->putAndInsertString(DCM_PixelSpacing, spacing.c_str());
-    ds.putAndInsertString(DCM_ImagedVolumeWidth, std::to_string(double(in.width) * in.mpp_x / 1000.0).c_str());
-    ds.putAndInsertString(DCM_ImagedVolumeHeight, std::to_string(double(in.height) * in.mpp_y / 1000.0).c_str());
+    ds.putAndInsertString(DCM_ImagedVolumeWidth, decimal(double(in.width) * in.mpp_x / 1000.0).c_str());
+    ds.putAndInsertString(DCM_ImagedVolumeHeight, decimal(double(in.height) * in.mpp_y / 1000.0).c_str());
   }
   if (in.sparse) {
     for (const Frame& f : in.frames) {

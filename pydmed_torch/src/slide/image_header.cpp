@@ -27,6 +27,8 @@ ImageKind sniff_image_kind(const std::string& path) {
   static const unsigned char kPng[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
   if (n == 8 && std::memcmp(b, kPng, 8) == 0) return ImageKind::kPng;
   if (n >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF) return ImageKind::kJpeg;
+  char dicm[4] = {};
+  if (n == 8 && in.seekg(128) && in.read(dicm, 4) && std::memcmp(dicm, "DICM", 4) == 0) return ImageKind::kDicom;
   return ImageKind::kUnknown;
 }
 

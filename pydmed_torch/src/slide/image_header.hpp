@@ -8,9 +8,10 @@
 
 namespace pydmed {
 
-enum class ImageKind { kUnknown, kTiff, kPng, kJpeg };
+enum class ImageKind { kUnknown, kTiff, kPng, kJpeg, kDicom };
 
-// By signature: TIFF or BigTIFF (either byte order), PNG, JPEG (SOI then a marker).
+// By signature: TIFF or BigTIFF (either byte order), PNG, JPEG (SOI then a marker), DICOM (DICM
+// after the 128-byte preamble).
 ImageKind sniff_image_kind(const std::string& path);
 
 struct ImageSize {

@@ -23,6 +23,8 @@ OpenResult open_with_tiff_tiles(const std::string& path, bool quickhash = true);
 // folder of one series. Final for every DICOM file: it says why it cannot read one.
 bool is_dicom(const std::string& path);
 OpenResult open_with_dicom(const std::string& path);
+// The SeriesInstanceUID of a DICOM whole-slide instance file; "" for anything else.
+std::string dicom_series_uid(const std::string& path);
 // A vendor OpenSlide detects but cannot open is final, except generic-tiff (libtiff may
 // still read a tiled TIFF OpenSlide refuses).
 OpenResult open_with_openslide(const std::string& path);

@@ -15,8 +15,11 @@ const std::vector<std::string>& slide_suffixes();
 // PNG or JPEG signature in its first bytes.
 bool is_slide_file(const std::string& path);
 
-// A manifest (read_manifest); a folder (every file with a slide suffix, recursively, in sorted
-// order, ids 0, 1, ..., record "wsi"); or one slide file (patient 0, record "wsi"). Throws
+// A manifest (read_manifest); a folder (every file with a slide suffix, or without a suffix but
+// DICOM, recursively, in sorted order, ids 0, 1, ..., record "wsi"); or one slide file (patient
+// 0, record "wsi"). The instances of a DICOM series are one patient: its record is the series'
+// folder where that folder holds nothing else (outputs are named after the folder), else the
+// series' first instance file (named after it). Throws
 // DatasetError naming the path, also when the source holds no patient. Folder entries that
 // cannot be read are skipped and listed in `skipped` ("PATH: reason"); without `skipped`,
 // the first one throws. A slide's annotations, <slide name without extension>.geojson beside
