@@ -12,6 +12,7 @@ PKGS=(
   libtiff-dev zlib1g-dev             # sample pyramid writer, CRC-32
   libjpeg62-turbo-dev                # the exact tile reader's JPEG decoder
   libdcmtk-dev                       # DICOM slides: metadata parsed, series written (dicomize)
+  libopenjp2-7-dev                   # and their JPEG 2000 frames decoded
   nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libssl-dev                         # SHA-256: quickhash-1, the exact-region tests

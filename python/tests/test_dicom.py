@@ -163,3 +163,38 @@ def test_what_is_not_read_is_one_line_naming_the_file(sample_slides, wsi, tmp_pa
     assert "--native" in r.stderr
     r = subprocess.run([CLI, "dicomize", str(sample_slides / "slide_000.tiff"), str(out)], capture_output=True, text=True)
     assert r.returncode == 1 and "not an empty folder" in r.stderr  # nothing overwritten
+
+
+def to_jpeg2000(path, lossless):
+    """Re-encodes a level's uncompressed frames as JPEG 2000 codestreams (Pillow's OpenJPEG)."""
+    def edit(ds):
+        n, rows, cols = int(ds.NumberOfFrames), ds.Rows, ds.Columns
+        pixels = np.frombuffer(ds.PixelData, np.uint8)[: n * rows * cols * 3].reshape(n, rows, cols, 3)
+        frames = []
+        for f in pixels:
+            buf = io.BytesIO()
+            Image.fromarray(f).save(buf, "JPEG2000", no_jp2=True, mct=1, irreversible=not lossless,
+                                    **({} if lossless else {"quality_mode": "rates", "quality_layers": [20]}))
+            frames.append(buf.getvalue())
+        ds.PixelData = encapsulate(frames)
+        ds["PixelData"].VR = "OB"
+        ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.4.90" if lossless else "1.2.840.10008.1.2.4.91"
+        ds.PhotometricInterpretation = "YBR_RCT" if lossless else "YBR_ICT"
+        ds.LossyImageCompression = "00" if lossless else "01"
+        ds.is_implicit_VR = False
+    rewrite(path, edit)
+
+
+def test_jpeg2000_frames_lossless_and_lossy(sample_slides, tmp_path):
+    src = sample_slides / "slide_001.tiff"
+    out = dicomize(src, tmp_path / "j2k", "--native")
+    for level in range(len(pt.Slide(src).level_dimensions)):
+        to_jpeg2000(out / f"level-{level}.dcm", lossless=level != 1)
+    with pt.Slide(src) as a, pt.Slide(out) as b:
+        for level, (w, h) in enumerate(a.level_dimensions):
+            got = b.read_region((0, 0), level, (w, h))
+            if level != 1:  # reversible: the pixels themselves
+                np.testing.assert_array_equal(got, a.read_region((0, 0), level, (w, h)))
+            else:  # irreversible: as Pillow decodes the same frames
+                np.testing.assert_array_equal(got, frames_by_pillow(out / "level-1.dcm"))
+                assert np.abs(got.astype(int) - a.read_region((0, 0), 1, (w, h))).mean() < 8  # and close to the source

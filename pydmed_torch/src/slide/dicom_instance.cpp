@@ -62,13 +62,20 @@ std::string codec_of(const std::string& ts, DcmItem& ds, TileLevel* t) {
     t->colour = JpegColour::kAsMarked;  // as libjpeg decodes by default: what converters and viewers assume
     return "";
   }
+  if (ts == UID_JPEG2000LosslessOnlyTransferSyntax || ts == UID_JPEG2000TransferSyntax) {
+    // OpenJPEG undoes the codestream's own transform: RGB out for RGB, YBR_RCT and YBR_ICT.
+    if (photometric != "RGB" && photometric != "YBR_RCT" && photometric != "YBR_ICT")
+      return "JPEG 2000 frames are read as RGB, YBR_RCT or YBR_ICT, not " + photometric;
+    t->codec = TileLevel::Codec::kJpeg2000;
+    return "";
+  }
   if (ts == UID_LittleEndianExplicitTransferSyntax || ts == UID_LittleEndianImplicitTransferSyntax) {
     if (photometric != "RGB" || integer(ds, DCM_PlanarConfiguration, 0) != 0)
       return "uncompressed pixels are read as interleaved RGB only, not " + photometric;
     t->codec = TileLevel::Codec::kRgb8;
     return "";
   }
-  return "transfer syntax " + name_of_uid(ts) + " is not read (JPEG baseline and uncompressed RGB are)";
+  return "transfer syntax " + name_of_uid(ts) + " is not read (JPEG baseline, JPEG 2000 and uncompressed RGB are)";
 }
 
 // Each frame's tile in the grid: row-major in TILED_FULL (the first focal plane and optical path

@@ -9,6 +9,7 @@
 
 #include "pydmed/error.hpp"
 #include "slide/argb.hpp"
+#include "slide/j2k_tile_decoder.hpp"
 
 namespace pydmed {
 
@@ -183,6 +184,11 @@ void TileGridBackend::decode_tile(Decoder& d, int level, std::int64_t tx, std::i
       throw SlideError(f.name(), "cannot decode " + where() + ": " + std::to_string(bytes) + " bytes, not " +
                                    std::to_string(row * std::size_t(L.tile_height)));
     for (std::int64_t i = 0; i < L.tile_height; ++i) std::memcpy(rows[i], d.raw.data() + std::size_t(i) * row, row);
+    return;
+  }
+  if (L.codec == TileLevel::Codec::kJpeg2000) {
+    const std::string err = decode_j2k(d.raw.data(), bytes, int(L.tile_width), int(L.tile_height), rows);
+    if (!err.empty()) throw SlideError(f.name(), "cannot decode " + where() + ": " + err);
     return;
   }
   const std::string err = d.jpeg.decode(L.jpeg_tables.empty() ? nullptr : L.jpeg_tables.data(), L.jpeg_tables.size(),

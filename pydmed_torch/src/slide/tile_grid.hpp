@@ -21,7 +21,7 @@ struct TileLevel {
   std::int64_t width = 0, height = 0;
   std::int64_t tile_width = 0, tile_height = 0;
   std::int64_t tiles_across = 0;
-  enum class Codec { kJpeg, kRgb8 } codec = Codec::kJpeg;  // kRgb8: uncompressed, interleaved RGB
+  enum class Codec { kJpeg, kJpeg2000, kRgb8 } codec = Codec::kJpeg;  // kRgb8: uncompressed, interleaved RGB
   JpegColour colour = JpegColour::kYCbCr;
   std::size_t file = 0;                             // which of the grid's sources holds them
   std::vector<std::uint64_t> offsets, byte_counts;  // per tile, row by row; a count of 0: missing
