@@ -111,21 +111,6 @@ std::string trimmed(const std::uint8_t* p, std::size_t n) {
   return s;
 }
 
-// Encapsulated Pixel Data: the offset table's item, then one item per fragment.
-void read_fragments(Walker& w, std::uint64_t at, DicomLayout* out) {
-  const Element table = w.element(at, true);
-  if (table.tag != kItem || table.length == kUndefined) throw Layout("encapsulated Pixel Data without an offset table item");
-  for (std::uint32_t i = 0; i + 4 <= table.length; i += 4) out->offset_table.push_back(w.u32(table.value + i));
-  for (at = table.value + table.length;;) {
-    const Element item = w.element(at, true);
-    if (item.tag == kSeqEnd) return;
-    if (item.tag != kItem || item.length == kUndefined) throw Layout("Pixel Data holds something other than fragments");
-    if (item.value + item.length > w.size()) throw Layout("the file ends inside its pixel data (truncated?)");
-    out->fragments.push_back({item.value, item.length});
-    at = item.value + item.length;
-  }
-}
-
 }  // namespace
 
 bool has_dicom_signature(const ByteSource& src) {
@@ -155,7 +140,7 @@ std::string read_dicom_layout(const ByteSource& src, DicomLayout* out) {
         out->header_end = e.start;
         out->encapsulated = e.length == kUndefined;
         if (out->encapsulated) {
-          read_fragments(w, e.value, out);
+          out->items = e.value;
         } else {
           if (e.value + e.length > w.size()) return "the file ends inside its pixel data (truncated?)";
           out->native = {e.value, e.length};
@@ -166,6 +151,31 @@ std::string read_dicom_layout(const ByteSource& src, DicomLayout* out) {
       at = w.skip(e, explicit_vr, 0);
     }
     return "no Pixel Data";
+  } catch (const Layout& e) {
+    return e.what();
+  }
+}
+
+std::string read_fragments(const ByteSource& src, const DicomLayout& layout, std::vector<ByteRange>* out) {
+  // Item headers only, 8 bytes each: a window would read the frames between them too.
+  auto item = [&](std::uint64_t at, std::uint32_t* tag, std::uint32_t* length) {
+    std::uint8_t b[8];
+    if (src.read_at(b, 8, at) != 8) throw Layout("the file ends inside its pixel data (truncated?)");
+    *tag = std::uint32_t(b[0] | b[1] << 8) << 16 | std::uint32_t(b[2] | b[3] << 8);
+    *length = std::uint32_t(b[4]) | std::uint32_t(b[5]) << 8 | std::uint32_t(b[6]) << 16 | std::uint32_t(b[7]) << 24;
+  };
+  try {
+    std::uint32_t tag = 0, length = 0;
+    item(layout.items, &tag, &length);
+    if (tag != kItem || length == kUndefined) return "encapsulated Pixel Data without an offset table item";
+    for (std::uint64_t at = layout.items + 8 + length;;) {
+      item(at, &tag, &length);
+      if (tag == kSeqEnd) return "";
+      if (tag != kItem || length == kUndefined) return "Pixel Data holds something other than fragments";
+      if (at + 8 + length > src.size()) return "the file ends inside its pixel data (truncated?)";
+      out->push_back({at + 8, length});
+      at += 8 + std::uint64_t(length);
+    }
   } catch (const Layout& e) {
     return e.what();
   }

@@ -2,7 +2,8 @@
 // Private: where a DICOM instance's metadata ends and its frames lie, read from its bytes by
 // range without loading the pixel data: the Part 10 preamble and meta group, then the dataset's
 // elements walked by their lengths (sequences of undefined length by their delimiters) up to
-// Pixel Data, whose fragments (encapsulated) or whose value (native) it lists.
+// Pixel Data; then, where no Extended Offset Table says where the frames are, its fragments
+// walked item by item (8 bytes read each).
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -19,14 +20,15 @@ struct DicomLayout {
   std::string transfer_syntax;   // (0002,0010), trimmed
   std::uint64_t header_end = 0;  // where Pixel Data's element starts: the metadata is the bytes before
   bool encapsulated = false;
-  ByteRange native;                      // native: Pixel Data's value
-  std::vector<ByteRange> fragments;      // encapsulated: each fragment's value, the offset table left out
-  std::vector<std::uint32_t> offset_table;  // encapsulated: the Basic Offset Table, often empty
+  ByteRange native;                 // native: Pixel Data's value
+  std::uint64_t items = 0;          // encapsulated: where its first item (the Basic Offset Table) starts
 };
 
 // True when the file has the DICM signature after a 128-byte preamble (a cheap probe).
 bool has_dicom_signature(const ByteSource& src);
 // The layout of `src`; "" on success, else why not (one line, without the path).
 std::string read_dicom_layout(const ByteSource& src, DicomLayout* out);
+// Encapsulated Pixel Data's fragments (each item's value), the offset table left out; "" or why not.
+std::string read_fragments(const ByteSource& src, const DicomLayout& layout, std::vector<ByteRange>* out);
 
 }  // namespace pydmed

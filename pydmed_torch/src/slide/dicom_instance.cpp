@@ -117,18 +117,46 @@ std::string place_frames(DcmItem& ds, const std::vector<ByteRange>& frames, Tile
   return "";
 }
 
-// Frame i's bytes: a fragment each (what WSI writers do), or a native frame's share.
-std::string frame_ranges(const DicomLayout& layout, std::int64_t n, std::int64_t frame_bytes, std::vector<ByteRange>* out) {
+// Frame i's bytes: a native frame's share of Pixel Data; the Extended Offset Table's entry (from
+// the first item after the Basic Offset Table); or a fragment each (what WSI writers do).
+std::string frame_ranges(const ByteSource& src, const DicomLayout& layout, DcmItem& ds, std::int64_t n,
+                         std::int64_t frame_bytes, std::vector<ByteRange>* out) {
+  if (n <= 0) return "no frames (NumberOfFrames " + std::to_string(n) + ")";
   if (!layout.encapsulated) {
     if (std::int64_t(layout.native.bytes) < n * frame_bytes) return "its Pixel Data is shorter than its frames";
     for (std::int64_t i = 0; i < n; ++i)
       out->push_back({layout.native.offset + std::uint64_t(i * frame_bytes), std::uint64_t(frame_bytes)});
     return "";
   }
-  if (std::int64_t(layout.fragments.size()) != n)
-    return std::to_string(n) + " frames in " + std::to_string(layout.fragments.size()) +
+  const Uint64 *offsets = nullptr, *lengths = nullptr;
+  unsigned long n_offsets = 0, n_lengths = 0;
+  if (ds.findAndGetUint64Array(DCM_ExtendedOffsetTable, offsets, &n_offsets).good() &&
+      ds.findAndGetUint64Array(DCM_ExtendedOffsetTableLengths, lengths, &n_lengths).good() &&
+      std::int64_t(n_offsets) == n && n_lengths == n_offsets) {
+    std::uint8_t bot[8];  // the first fragment's item follows the Basic Offset Table's
+    if (src.read_at(bot, 8, layout.items) != 8) return "the file ends inside its pixel data (truncated?)";
+    const std::uint64_t first = layout.items + 8 + (std::uint32_t(bot[4]) | std::uint32_t(bot[5]) << 8 |
+                                                     std::uint32_t(bot[6]) << 16 | std::uint32_t(bot[7]) << 24);
+    for (std::int64_t i = 0; i < n; ++i) {
+      const ByteRange r{first + offsets[i] + 8, lengths[i]};
+      if (r.offset + r.bytes > src.size()) return "the file ends inside its pixel data (truncated?)";
+      out->push_back(r);
+    }
+    // A table left stale by an editor would point between items: its ends are checked.
+    for (const ByteRange* r : {&out->front(), &out->back()}) {
+      std::uint8_t h[8];
+      const bool item = src.read_at(h, 8, r->offset - 8) == 8 && h[0] == 0xFE && h[1] == 0xFF && h[2] == 0x00 &&
+                        h[3] == 0xE0;
+      if (!item || (std::uint64_t(h[4]) | std::uint64_t(h[5]) << 8 | std::uint64_t(h[6]) << 16 |
+                    std::uint64_t(h[7]) << 24) != r->bytes)
+        return "its Extended Offset Table does not match its fragments";
+    }
+    return "";
+  }
+  if (std::string why = read_fragments(src, layout, out); !why.empty()) return why;
+  if (std::int64_t(out->size()) != n)
+    return std::to_string(n) + " frames in " + std::to_string(out->size()) +
            " fragments: frames split across fragments are not read";
-  *out = layout.fragments;
   return "";
 }
 
@@ -174,7 +202,8 @@ std::string read_dicom_instance(std::shared_ptr<const ByteSource> source, DicomI
   t.tiles_across = (t.width + t.tile_width - 1) / t.tile_width;
   if (std::string why = codec_of(layout.transfer_syntax, ds, &t); !why.empty()) return why;
   std::vector<ByteRange> frames;
-  if (std::string why = frame_ranges(layout, integer(ds, DCM_NumberOfFrames, 1), t.tile_width * t.tile_height * 3, &frames);
+  if (std::string why = frame_ranges(*out->source, layout, ds, integer(ds, DCM_NumberOfFrames, 1),
+                                     t.tile_width * t.tile_height * 3, &frames);
       !why.empty())
     return why;
   if (std::string why = place_frames(ds, frames, &t); !why.empty()) return why;

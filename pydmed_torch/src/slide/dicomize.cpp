@@ -4,6 +4,7 @@
 #include <dcmtk/dcmdata/dcpixseq.h>
 #include <dcmtk/dcmdata/dcpxitem.h>
 #include <dcmtk/dcmdata/dctk.h>
+#include <dcmtk/dcmdata/dcvrov.h>
 #include <openslide/openslide.h>
 
 #include <algorithm>
@@ -139,11 +140,24 @@ void write_instance(const Instance& in, const SeriesIds& ids, const std::string&
     ts = EXS_JPEGProcess1;
     auto* seq = new DcmPixelSequence(DcmTag(DCM_PixelData, EVR_OB));
     seq->insert(new DcmPixelItem(DcmTag(DCM_Item, EVR_OB)));  // an empty Basic Offset Table
+    // An Extended Offset Table: readers find every frame without walking the fragments (nor
+    // the 4 GiB bound of the basic one). Offsets from the first fragment's item; even lengths.
+    std::vector<Uint64> offsets, lengths;
+    Uint64 at = 0;
     for (const Frame& f : in.frames) {
+      std::vector<std::uint8_t> even = f.bytes;
+      if (even.size() % 2) even.push_back(0);  // after the EOI marker: decoders stop before it
       auto* item = new DcmPixelItem(DcmTag(DCM_Item, EVR_OB));
-      item->putUint8Array(f.bytes.data(), Uint32(f.bytes.size()));
+      item->putUint8Array(even.data(), Uint32(even.size()));
       seq->insert(item);
+      offsets.push_back(at), lengths.push_back(even.size());
+      at += 8 + even.size();
     }
+    auto* table = new DcmOther64bitVeryLong(DcmTag(DCM_ExtendedOffsetTable, EVR_OV));
+    auto* sizes = new DcmOther64bitVeryLong(DcmTag(DCM_ExtendedOffsetTableLengths, EVR_OV));
+    table->putUint64Array(offsets.data(), offsets.size());
+    sizes->putUint64Array(lengths.data(), lengths.size());
+    ds.insert(table, true), ds.insert(sizes, true);
     auto* pixels = new DcmPixelData(DCM_PixelData);
     pixels->putOriginalRepresentation(ts, nullptr, seq);
     ds.insert(pixels, true);
