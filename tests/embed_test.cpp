@@ -185,6 +185,25 @@ TEST(Embed, KilledMidSlideAndResumedGivesTheUninterruptedFiles) {
       << "no partial files left";
 }
 
+// A DICOM series (the slide's JPEG tiles rewrapped by dicomize) embeds as its source does: the
+// same windows, tissue and features, in a file named after the series' folder.
+TEST(Embed, ADicomSeriesEmbedsAsItsSourceSlide) {
+  PYDMED_REQUIRE_WSI();
+  TempDir t;
+  write_model(t.file("m.pt"));
+  const std::string slide = wsi("CMU-1-Small-Region.svs");
+  std::string out, err;
+  ASSERT_EQ(run_command(kCli + " dicomize " + slide + " " + t.file("cases/case_7") + " --quiet", &out, &err), 0) << err;
+  const std::string flags = " --model " + t.file("m.pt") + " --mpp 0.5 --kernel 64 --min-tissue 0.2 --batch 32";
+  ASSERT_EQ(run_command(kCli + " embed " + slide + " --out " + t.file("svs") + flags, &out, &err), 0) << err;
+  ASSERT_EQ(run_command(kCli + " embed " + t.file("cases") + " --out " + t.file("dcm") + flags, &out, &err), 0) << err;
+  const FeatureFile a = FeatureFile::read(t.file("svs/CMU-1-Small-Region.h5"));
+  const FeatureFile b = FeatureFile::read(t.file("dcm/case_7.h5"));
+  ASSERT_GT(a.rows, 0);
+  EXPECT_EQ(a.coords, b.coords);
+  EXPECT_EQ(a.features, b.features);
+}
+
 TEST(Embed, BadModelsAndOutputsAreOneLine) {
   TempDir t;
   std::string out, err;
