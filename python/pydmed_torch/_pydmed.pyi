@@ -65,11 +65,7 @@ def read_manifest(path: Union[str, os.PathLike]) -> Dataset: ...
 def write_manifest(dataset: Dataset, path: Union[str, os.PathLike]) -> None: ...
 def dataset_from_source(source: Union[str, os.PathLike]) -> Dataset: ...
 
-class StreamSettings:
-    def __init__(self, *, patch: int = ..., bigchunk: int = ..., level: int = ..., collectors: int = ..., mpp: float = ...,
-                 resample: str = ..., upsample: bool = ..., roi: str = ..., min_roi_fraction: float = ...,
-                 min_tissue: float = ..., interval_resched: float = ..., max_per_bigchunk: int = ..., seed: int = ...,
-                 batch: int = ..., rank: int = ..., world_size: int = ...) -> None: ...
+class _RunSettings:  # in these stubs only: the fields both settings classes have (RunSettings in C++)
     level: int
     collectors: int
     mpp: float
@@ -81,6 +77,12 @@ class StreamSettings:
     rank: int
     world_size: int
     def check(self) -> None: ...
+
+class StreamSettings(_RunSettings):
+    def __init__(self, *, patch: int = ..., bigchunk: int = ..., level: int = ..., collectors: int = ..., mpp: float = ...,
+                 resample: str = ..., upsample: bool = ..., roi: str = ..., min_roi_fraction: float = ...,
+                 min_tissue: float = ..., interval_resched: float = ..., max_per_bigchunk: int = ..., seed: int = ...,
+                 batch: int = ..., rank: int = ..., world_size: int = ...) -> None: ...
     patch: int
     bigchunk: int
     resample: str
@@ -88,21 +90,10 @@ class StreamSettings:
     max_per_bigchunk: int
     seed: int
 
-class WindowSettings:
+class WindowSettings(_RunSettings):
     def __init__(self, *, kernel: int = ..., stride: int = ..., level: int = ..., collectors: int = ..., mpp: float = ...,
                  upsample: bool = ..., roi: str = ..., min_roi_fraction: float = ..., min_tissue: float = ...,
                  batch: int = ..., rank: int = ..., world_size: int = ...) -> None: ...
-    level: int
-    collectors: int
-    mpp: float
-    upsample: bool
-    roi: str
-    min_roi_fraction: float
-    min_tissue: float
-    batch: int
-    rank: int
-    world_size: int
-    def check(self) -> None: ...
     kernel: int
     stride: int
 
