@@ -76,8 +76,11 @@ std::string content_stamp(const std::string& path) {
   else if (S_ISDIR(st.st_mode)) folder = p;
   else if (dicom_signature(path)) folder = p.parent_path();
   if (!folder.empty() && fs::is_directory(folder, ec)) {
+    const bool dicom = ext != ".mrxs";  // a series: only the DICOM files beside it, not other slides or outputs
     for (const auto& e : fs::directory_iterator(folder, ec))
-      if (e.path() != p && ::stat(e.path().c_str(), &st) == 0 && S_ISREG(st.st_mode)) s.add(st);
+      if (e.path() != p && ::stat(e.path().c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+          (!dicom || dicom_signature(e.path().string())))
+        s.add(st);
   }
   char buf[96];
   std::snprintf(buf, sizeof buf, "%llu bytes, modified %lld.%09lld", s.bytes, s.sec, s.nsec);

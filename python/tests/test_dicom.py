@@ -198,3 +198,58 @@ def test_jpeg2000_frames_lossless_and_lossy(sample_slides, tmp_path):
             else:  # irreversible: as Pillow decodes the same frames
                 np.testing.assert_array_equal(got, frames_by_pillow(out / "level-1.dcm"))
                 assert np.abs(got.astype(int) - a.read_region((0, 0), 1, (w, h))).mean() < 8  # and close to the source
+
+
+def test_a_stale_offset_table_is_not_trusted(sample_slides, tmp_path):
+    src = sample_slides / "slide_000.tiff"
+    out = dicomize(src, tmp_path / "series")
+
+    def pad_one_frame(ds):  # two bytes after frame 3's EOI: the table's later offsets are now wrong
+        frames = list(generate_pixel_data_frame(ds.PixelData, int(ds.NumberOfFrames)))
+        frames[3] += b"\0\0"
+        ds.PixelData = encapsulate(frames)
+        assert "ExtendedOffsetTable" in ds  # left as it was, as a careless editor leaves it
+
+    rewrite(out / "level-0.dcm", pad_one_frame)
+    with pt.Slide(src) as a, pt.Slide(out) as b:
+        w, h = a.dimensions
+        np.testing.assert_array_equal(b.read_region((0, 0), 0, (w, h)), a.read_region((0, 0), 0, (w, h)))
+
+
+def test_hostile_sizes_and_neighbours(sample_slides, tmp_path, monkeypatch):
+    out = dicomize(sample_slides / "slide_000.tiff", tmp_path / "series")
+    last = sorted(out.glob("level-*.dcm"))[-1]
+    sr = out / "report.dcm"  # a DICOM without pixel data beside the series (a structured report)
+    shutil.copy(last, sr)
+
+    def no_pixels(ds):
+        ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = pydicom.uid.BasicTextSRStorage
+        del ds.PixelData
+
+    rewrite(sr, no_pixels)
+    monkeypatch.chdir(out)
+    assert pt.Slide("level-0.dcm").level_count == pt.Slide(sample_slides / "slide_000.tiff").level_count  # relative;
+    # the report is no instance of it
+    huge = tmp_path / "huge" / "x.dcm"  # a few kilobytes claiming 60000 x 60000 frames of one pixel
+    huge.parent.mkdir()
+    shutil.copy(last, huge)
+
+    def claim(ds):
+        ds.Rows = ds.Columns = 1
+        ds.TotalPixelMatrixColumns = ds.TotalPixelMatrixRows = 60000
+
+    rewrite(huge, claim)
+    with pytest.raises(pt.SlideError, match=r"x\.dcm.*too many tiles"):
+        pt.Slide(huge)
+
+
+def test_instances_named_by_uid_are_found_in_a_folder(sample_slides, tmp_path):
+    folder = tmp_path / "uids"
+    folder.mkdir()
+    for i, f in enumerate(sorted(dicomize(sample_slides / "slide_000.tiff", tmp_path / "series").iterdir())):
+        shutil.copy(f, folder / f"1.2.826.0.1.3680043.8.498.{i + 10}")
+    (folder / "notes.txt").write_text("not a slide")
+    d = pt.dataset_from_source(tmp_path)
+    paths = [p.slide_path for p in d.patients]
+    assert str(folder) in paths and str(tmp_path / "series") in paths  # each series once, by its folder
+    assert len(paths) == 2 + len(list(sample_slides.glob("*.tiff")))

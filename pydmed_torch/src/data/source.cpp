@@ -1,6 +1,7 @@
 #include "pydmed/data/source.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <map>
 
@@ -26,42 +27,63 @@ bool has_slide_suffix(const std::string& filename) {
   const auto& sx = slide_suffixes();
   return std::find(sx.begin(), sx.end(), ext) != sx.end();
 }
-// What a folder scan looks at: a slide suffix, or no suffix at all (a DICOM instance, sniffed).
+// What a folder scan looks at: a slide suffix, or none that says otherwise (a DICOM instance is
+// often named without one, or after its UID, whose last part reads as a numeric suffix).
 bool may_be_slide(const std::string& filename) {
-  return has_slide_suffix(filename) || fs::path(filename).extension().empty();
+  const std::string ext = fs::path(filename).extension().string();
+  return has_slide_suffix(filename) || ext.empty() ||
+         std::all_of(ext.begin() + 1, ext.end(), [](unsigned char c) { return std::isdigit(c); });
 }
 
 // A DICOM series is one patient: its folder, where the folder holds that series and no other
-// slide; else its first instance file (which opens the whole series too). Instances of another
-// kind, or unreadable ones, stay patients of their own: opening them says what they are.
+// slide; else its widest level's instance file (which opens the whole series too, and names its
+// outputs). Instances of another kind, or unreadable ones, stay patients of their own: opening
+// them says what they are.
 void group_dicom_series(Dataset& ds) {
+  using Key = std::pair<std::string, std::string>;  // (folder, series)
+  struct Series {
+    std::size_t patient = 0, instances = 0;
+    std::int64_t widest = -1;  // of its levels so far
+  };
   std::vector<Patient> kept;
-  std::map<std::pair<std::string, std::string>, std::size_t> series_at;  // (folder, series) -> kept index
-  std::map<std::pair<std::string, std::string>, std::size_t> instances;  // (folder, series) -> files
-  std::map<std::string, std::size_t> slides_in, series_in;                 // per folder
+  std::map<Key, Series> series;
+  std::map<std::string, std::size_t> slides_in, series_in;  // per folder
   for (Patient& p : ds.list_patients) {
     const fs::path path = p.record("wsi").path();
     const std::string folder = path.parent_path().string();
     ++slides_in[folder];
-    const std::string uid = sniff_image_kind(path.string()) == ImageKind::kDicom ? dicom_series_uid(path.string()) : "";
-    if (!uid.empty()) {
-      if (instances[{folder, uid}]++ > 0) continue;  // an instance of a series already listed
-      series_at[{folder, uid}] = kept.size();
-      ++series_in[folder];
+    const DicomSeriesMember m = sniff_image_kind(path.string()) == ImageKind::kDicom ? dicom_series_member(path.string())
+                                                                                       : DicomSeriesMember{};
+    if (m.series_uid.empty()) {
+      kept.push_back(std::move(p));
+      continue;
     }
-    kept.push_back(std::move(p));
+    auto [it, first] = series.try_emplace({folder, m.series_uid});
+    Series& s = it->second;
+    ++s.instances;
+    const Record record = p.record("wsi");
+    if (first) {
+      ++series_in[folder];
+      s.patient = kept.size();
+      kept.push_back(std::move(p));
+    }
+    if (m.volume && m.width > s.widest) {  // the series' record: its widest level
+      s.widest = m.width;
+      kept[s.patient].dict_records["wsi"] = record;
+    }
   }
-  for (const auto& [key, index] : series_at) {
+  for (const auto& [key, s] : series) {
     const std::string& folder = key.first;
     // The folder alone names the series when nothing else lies in it.
-    if (series_in[folder] != 1 || slides_in[folder] != instances[key]) continue;
-    Record& r = kept[index].dict_records["wsi"];
+    if (series_in[folder] != 1 || slides_in[folder] != s.instances) continue;
+    Record& r = kept[s.patient].dict_records["wsi"];
     const fs::path dir(folder);
     r.rootdir = dir.parent_path().string(), r.relativedir = dir.filename().string();
   }
   for (std::size_t i = 0; i < kept.size(); ++i) kept[i].int_uniqueid = std::int64_t(i);
   ds.list_patients = std::move(kept);
 }
+
 // <slide name without extension>.geojson beside a slide: its annotations (record info "roi").
 void attach_sibling_annotations(Dataset& ds) {
   for (Patient& p : ds.list_patients) {
@@ -100,7 +122,7 @@ Dataset dataset_from_source(const std::string& source, std::vector<std::string>*
   }
   Dataset ds = Dataset::create_onetoone(fs::path(source).filename().string(), fs::absolute(source).string(),
                                         may_be_slide, nullptr, nullptr, skipped);
-  // Files without a suffix are slides only when they are DICOM instances.
+  // Files without a slide suffix are slides only when they are DICOM instances.
   ds.list_patients.erase(std::remove_if(ds.list_patients.begin(), ds.list_patients.end(),
                                         [](const Patient& p) {
                                           const std::string path = p.record("wsi").path();

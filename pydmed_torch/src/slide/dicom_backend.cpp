@@ -80,7 +80,7 @@ struct Series {
 // The series `path` names (a file: its series; a folder: its only series) from the files beside it.
 Series gather(const std::string& path, bool folder) {
   Series s;
-  const std::vector<std::string> files = dicom_files_in(folder ? fs::path(path) : fs::path(path).parent_path());
+  const std::vector<std::string> files = dicom_files_in(folder ? fs::path(path) : fs::absolute(path).parent_path());
   std::string want;
   if (!folder) {
     DicomInstance first;
@@ -94,11 +94,11 @@ Series gather(const std::string& path, bool folder) {
   for (const std::string& f : files) {
     DicomInstance in;
     const std::string why = read_dicom_instance(open_file_source(f), &in);
-    if (!why.empty() && in.sop_class.empty()) {  // unparseable: cannot tell its series, so it may be ours
-      s.error = f + ": " + why;
+    if (!in.sop_class.empty() && !is_wsi_sop_class(in.sop_class)) continue;  // another kind of DICOM beside the slide
+    if (in.series_uid.empty()) {  // cannot tell its series: it may be ours
+      s.error = f + ": " + (why.empty() ? "no SeriesInstanceUID" : why);
       return s;
     }
-    if (!is_wsi_sop_class(in.sop_class)) continue;  // another kind of DICOM beside the slide
     if (folder && want.empty()) want = in.series_uid;
     if (std::find(series_seen.begin(), series_seen.end(), in.series_uid) == series_seen.end())
       series_seen.push_back(in.series_uid);
@@ -189,14 +189,15 @@ bool is_dicom(const std::string& path) {
   }
 }
 
-std::string dicom_series_uid(const std::string& path) {
+DicomSeriesMember dicom_series_member(const std::string& path) {
   DicomInstance in;
   try {
     read_dicom_instance(open_file_source(path), &in);
-  } catch (const SlideError&) {
-    return "";
+  } catch (const std::exception&) {  // unreadable: opening it will say why
+    return {};
   }
-  return is_wsi_sop_class(in.sop_class) ? in.series_uid : "";
+  if (!is_wsi_sop_class(in.sop_class)) return {};
+  return {in.series_uid, in.flavor == "VOLUME", in.width};
 }
 
 OpenResult open_with_dicom(const std::string& path) {
@@ -205,7 +206,7 @@ OpenResult open_with_dicom(const std::string& path) {
   if (folder && dicom_files_in(path).empty()) return {};  // a folder, not a series: the registry says so
   try {
     return open_series(path, folder);
-  } catch (const SlideError& e) {  // a file of the series vanished or cannot be read
+  } catch (const std::exception& e) {  // a file of the series vanished or cannot be read, or memory ran out
     OpenResult r;
     r.recognised = true, r.final = true, r.reason = e.what();
     return r;

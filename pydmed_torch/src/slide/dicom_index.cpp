@@ -12,6 +12,7 @@ constexpr std::uint32_t kUndefined = 0xFFFFFFFFu;
 constexpr std::uint32_t tag(std::uint16_t g, std::uint16_t e) { return std::uint32_t(g) << 16 | e; }
 constexpr std::uint32_t kItem = tag(0xFFFE, 0xE000), kItemEnd = tag(0xFFFE, 0xE00D), kSeqEnd = tag(0xFFFE, 0xE0DD);
 constexpr std::uint32_t kPixelData = tag(0x7FE0, 0x0010), kTransferSyntax = tag(0x0002, 0x0010);
+constexpr std::uint32_t kSopClass = tag(0x0002, 0x0002);
 
 struct Layout : std::runtime_error {
   using std::runtime_error::runtime_error;  // why the walk stopped
@@ -127,6 +128,7 @@ std::string read_dicom_layout(const ByteSource& src, DicomLayout* out) {
       const Element e = w.element(at, true);
       if ((e.tag >> 16) != 0x0002) break;
       if (e.tag == kTransferSyntax) out->transfer_syntax = trimmed(w.bytes(e.value, e.length), e.length);
+      if (e.tag == kSopClass) out->sop_class = trimmed(w.bytes(e.value, e.length), e.length);
       at = w.skip(e, true, 0);
     }
     const std::string& ts = out->transfer_syntax;

@@ -18,6 +18,7 @@ struct ByteRange {
 
 struct DicomLayout {
   std::string transfer_syntax;   // (0002,0010), trimmed
+  std::string sop_class;         // (0002,0002) MediaStorageSOPClassUID: known even where the rest fails
   std::uint64_t header_end = 0;  // where Pixel Data's element starts: the metadata is the bytes before
   bool encapsulated = false;
   ByteRange native;                 // native: Pixel Data's value

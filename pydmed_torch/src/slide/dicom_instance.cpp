@@ -12,6 +12,7 @@ namespace pydmed {
 namespace {
 
 constexpr const char* kJpegBaseline = "1.2.840.10008.1.2.4.50";
+constexpr std::int64_t kMaxTiles = std::int64_t{1} << 24;  // 16.7 million: a 1M x 1M-pixel level of 256-pixel tiles
 
 // DCMTK logs what it tolerates to stderr; this reader says in one line what it refuses.
 void quiet_dcmtk() {
@@ -117,42 +118,57 @@ std::string place_frames(DcmItem& ds, const std::vector<ByteRange>& frames, Tile
   return "";
 }
 
-// Frame i's bytes: a native frame's share of Pixel Data; the Extended Offset Table's entry (from
-// the first item after the Basic Offset Table); or a fragment each (what WSI writers do).
+// The frames from the Extended Offset Table, when it has one entry a frame and describes the
+// fragments exactly: one item a frame, back to back from the first after the offset table, the
+// last followed by the sequence's end (its two ends read to check; the rest follows from sizes).
+bool extended_offsets(const ByteSource& src, const DicomLayout& layout, DcmItem& ds, std::int64_t n,
+                      std::vector<ByteRange>* out) {
+  const Uint64 *offsets = nullptr, *lengths = nullptr;
+  unsigned long n_offsets = 0, n_lengths = 0;
+  if (ds.findAndGetUint64Array(DCM_ExtendedOffsetTable, offsets, &n_offsets).bad() ||
+      ds.findAndGetUint64Array(DCM_ExtendedOffsetTableLengths, lengths, &n_lengths).bad() ||
+      std::int64_t(n_offsets) != n || n_lengths != n_offsets)
+    return false;
+  auto header = [&](std::uint64_t at, std::uint32_t* tag, std::uint64_t* length) {
+    std::uint8_t h[8];
+    if (src.read_at(h, 8, at) != 8) return false;
+    *tag = std::uint32_t(h[0] | h[1] << 8) << 16 | std::uint32_t(h[2] | h[3] << 8);
+    *length = std::uint64_t(h[4]) | std::uint64_t(h[5]) << 8 | std::uint64_t(h[6]) << 16 | std::uint64_t(h[7]) << 24;
+    return true;
+  };
+  std::uint32_t tag = 0;
+  std::uint64_t length = 0;
+  if (!header(layout.items, &tag, &length) || tag != 0xFFFEE000u) return false;
+  std::uint64_t at = layout.items + 8 + length;  // the first fragment's item
+  const std::uint64_t size = src.size();
+  for (std::int64_t i = 0; i < n; ++i) {
+    if (offsets[i] != at - (layout.items + 8 + length) || lengths[i] > 0xFFFFFFFEu || at + 8 > size ||
+        lengths[i] > size - at - 8)
+      return false;
+    out->push_back({at + 8, lengths[i]});
+    at += 8 + lengths[i];
+  }
+  std::uint64_t first_length = 0, end_length = 0;
+  std::uint32_t first_tag = 0, end_tag = 0;
+  return header(out->front().offset - 8, &first_tag, &first_length) && first_tag == 0xFFFEE000u &&
+         first_length == out->front().bytes && header(at, &end_tag, &end_length) && end_tag == 0xFFFEE0DDu &&
+         header(out->back().offset - 8, &first_tag, &first_length) && first_tag == 0xFFFEE000u &&
+         first_length == out->back().bytes;
+}
+
+// Frame i's bytes: a native frame's share of Pixel Data; the Extended Offset Table's entry; or a
+// fragment each (what WSI writers do).
 std::string frame_ranges(const ByteSource& src, const DicomLayout& layout, DcmItem& ds, std::int64_t n,
                          std::int64_t frame_bytes, std::vector<ByteRange>* out) {
   if (n <= 0) return "no frames (NumberOfFrames " + std::to_string(n) + ")";
   if (!layout.encapsulated) {
-    if (std::int64_t(layout.native.bytes) < n * frame_bytes) return "its Pixel Data is shorter than its frames";
+    if (std::uint64_t(n) > layout.native.bytes / std::uint64_t(frame_bytes)) return "its Pixel Data is shorter than its frames";
     for (std::int64_t i = 0; i < n; ++i)
       out->push_back({layout.native.offset + std::uint64_t(i * frame_bytes), std::uint64_t(frame_bytes)});
     return "";
   }
-  const Uint64 *offsets = nullptr, *lengths = nullptr;
-  unsigned long n_offsets = 0, n_lengths = 0;
-  if (ds.findAndGetUint64Array(DCM_ExtendedOffsetTable, offsets, &n_offsets).good() &&
-      ds.findAndGetUint64Array(DCM_ExtendedOffsetTableLengths, lengths, &n_lengths).good() &&
-      std::int64_t(n_offsets) == n && n_lengths == n_offsets) {
-    std::uint8_t bot[8];  // the first fragment's item follows the Basic Offset Table's
-    if (src.read_at(bot, 8, layout.items) != 8) return "the file ends inside its pixel data (truncated?)";
-    const std::uint64_t first = layout.items + 8 + (std::uint32_t(bot[4]) | std::uint32_t(bot[5]) << 8 |
-                                                     std::uint32_t(bot[6]) << 16 | std::uint32_t(bot[7]) << 24);
-    for (std::int64_t i = 0; i < n; ++i) {
-      const ByteRange r{first + offsets[i] + 8, lengths[i]};
-      if (r.offset + r.bytes > src.size()) return "the file ends inside its pixel data (truncated?)";
-      out->push_back(r);
-    }
-    // A table left stale by an editor would point between items: its ends are checked.
-    for (const ByteRange* r : {&out->front(), &out->back()}) {
-      std::uint8_t h[8];
-      const bool item = src.read_at(h, 8, r->offset - 8) == 8 && h[0] == 0xFE && h[1] == 0xFF && h[2] == 0x00 &&
-                        h[3] == 0xE0;
-      if (!item || (std::uint64_t(h[4]) | std::uint64_t(h[5]) << 8 | std::uint64_t(h[6]) << 16 |
-                    std::uint64_t(h[7]) << 24) != r->bytes)
-        return "its Extended Offset Table does not match its fragments";
-    }
-    return "";
-  }
+  if (extended_offsets(src, layout, ds, n, out)) return "";
+  out->clear();  // no table, or one that does not match the fragments: walk them
   if (std::string why = read_fragments(src, layout, out); !why.empty()) return why;
   if (std::int64_t(out->size()) != n)
     return std::to_string(n) + " frames in " + std::to_string(out->size()) +
@@ -182,12 +198,14 @@ bool is_wsi_sop_class(const std::string& sop_class) { return sop_class == UID_VL
 std::string read_dicom_instance(std::shared_ptr<const ByteSource> source, DicomInstance* out) {
   quiet_dcmtk();
   DicomLayout layout;
-  if (std::string why = read_dicom_layout(*source, &layout); !why.empty()) return why;
+  const std::string why_not = read_dicom_layout(*source, &layout);
+  out->sop_class = layout.sop_class;  // known from the meta group even where the rest fails
+  if (!why_not.empty()) return why_not;
   DcmFileFormat ff;
   if (std::string why = parse_header(*source, layout.header_end, &ff); !why.empty()) return why;
   DcmDataset& ds = *ff.getDataset();
   out->source = std::move(source);
-  out->sop_class = text(ds, DCM_SOPClassUID);
+  if (std::string sop = text(ds, DCM_SOPClassUID); !sop.empty()) out->sop_class = sop;
   if (!is_wsi_sop_class(out->sop_class)) return "a DICOM " + name_of_uid(out->sop_class) + ", not a whole-slide image";
   out->series_uid = text(ds, DCM_SeriesInstanceUID);
   OFString flavor;
@@ -200,6 +218,12 @@ std::string read_dicom_instance(std::shared_ptr<const ByteSource> source, DicomI
   out->height = t.height = integer(ds, DCM_TotalPixelMatrixRows, t.tile_height);
   if (t.tile_width <= 0 || t.tile_height <= 0 || t.width <= 0 || t.height <= 0) return "no frame or matrix size";
   t.tiles_across = (t.width + t.tile_width - 1) / t.tile_width;
+  // The tile tables are 16 bytes a tile: a matrix of frames beyond any slide is refused, not allocated.
+  if (t.width > (std::int64_t{1} << 31) || t.height > (std::int64_t{1} << 31) ||
+      t.tiles_across * ((t.height + t.tile_height - 1) / t.tile_height) > kMaxTiles)
+    return "a matrix of " + std::to_string(t.width) + " x " + std::to_string(t.height) + " pixels in frames of " +
+           std::to_string(t.tile_width) + " x " + std::to_string(t.tile_height) + ": too many tiles";
+  if (!text(ds, DCM_ConcatenationUID).empty()) return "a level split into a concatenation is not read";
   if (std::string why = codec_of(layout.transfer_syntax, ds, &t); !why.empty()) return why;
   std::vector<ByteRange> frames;
   if (std::string why = frame_ranges(*out->source, layout, ds, integer(ds, DCM_NumberOfFrames, 1),

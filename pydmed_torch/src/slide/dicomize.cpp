@@ -73,6 +73,7 @@ constexpr std::uint8_t kAdobeRgb[] = {0xFF, 0xEE, 0x00, 0x0E, 'A', 'd', 'o', 'b'
 // (JPEGTables without its SOI and EOI), then the tile after its SOI.
 std::vector<std::uint8_t> whole_jpeg(const std::vector<std::uint8_t>& tables, const std::vector<std::uint8_t>& tile,
                                      bool rgb) {
+  if (tile.size() < 4 || tile[0] != 0xFF || tile[1] != 0xD8) return {};  // not a JPEG stream: the caller refuses
   std::vector<std::uint8_t> out = {0xFF, 0xD8};
   if (rgb) out.insert(out.end(), std::begin(kAdobeRgb), std::end(kAdobeRgb));
   if (tables.size() >= 4) out.insert(out.end(), tables.begin() + 2, tables.end() - 2);
@@ -162,7 +163,13 @@ void write_instance(const Instance& in, const SeriesIds& ids, const std::string&
     pixels->putOriginalRepresentation(ts, nullptr, seq);
     ds.insert(pixels, true);
   } else {
+    std::uint64_t bytes = 0;
+    for (const Frame& f : in.frames) bytes += f.bytes.size();
+    if (bytes > 0xFFFFFFFEu)  // one Pixel Data value: its length is 32 bits
+      throw Error(path + ": cannot write: " + std::to_string(bytes) +
+                  " bytes of uncompressed frames, more than one instance holds (4 GiB)");
     std::vector<std::uint8_t> all;
+    all.reserve(bytes);
     for (const Frame& f : in.frames) all.insert(all.end(), f.bytes.begin(), f.bytes.end());
     check(ds.putAndInsertUint8Array(DCM_PixelData, all.data(), Uint32(all.size())), path);
   }
@@ -213,6 +220,8 @@ Instance level_instance(const Slide& slide, const TiffPyramid* tiff, int level, 
         if (file->read_at(tile.data(), tile.size(), L->offsets[index]) != tile.size())
           throw SlideError(slide.path(), "the file ends inside a tile of level " + std::to_string(level));
         f.bytes = whole_jpeg(L->jpeg_tables, tile, L->colour == JpegColour::kRgb);
+        if (f.bytes.empty())
+          throw SlideError(slide.path(), "a tile of level " + std::to_string(level) + " is not a JPEG stream");
       }
       in.frames.push_back(std::move(f));
     }

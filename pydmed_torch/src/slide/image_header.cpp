@@ -20,6 +20,8 @@ ImageKind sniff_image_kind(const std::string& path) {
   unsigned char b[8] = {};
   in.read(reinterpret_cast<char*>(b), sizeof b);
   const auto n = in.gcount();
+  char dicm[4] = {};  // first: a DICOM-TIFF dual-personality file is a DICOM instance
+  if (n == 8 && in.seekg(128) && in.read(dicm, 4) && std::memcmp(dicm, "DICM", 4) == 0) return ImageKind::kDicom;
   if (n >= 4 && ((b[0] == 'I' && b[1] == 'I' && (b[2] == 42 || b[2] == 43) && b[3] == 0) ||
                  (b[0] == 'M' && b[1] == 'M' && b[2] == 0 && (b[3] == 42 || b[3] == 43)))) {
     return ImageKind::kTiff;
@@ -27,8 +29,6 @@ ImageKind sniff_image_kind(const std::string& path) {
   static const unsigned char kPng[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
   if (n == 8 && std::memcmp(b, kPng, 8) == 0) return ImageKind::kPng;
   if (n >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF) return ImageKind::kJpeg;
-  char dicm[4] = {};
-  if (n == 8 && in.seekg(128) && in.read(dicm, 4) && std::memcmp(dicm, "DICM", 4) == 0) return ImageKind::kDicom;
   return ImageKind::kUnknown;
 }
 

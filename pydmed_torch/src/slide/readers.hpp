@@ -2,6 +2,7 @@
 // Private: the built-in readers' openers and memory estimates, for the registry
 // (open_backend.cpp). (The public registry is pydmed/slide/backend.hpp.)
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -23,8 +24,14 @@ OpenResult open_with_tiff_tiles(const std::string& path, bool quickhash = true);
 // folder of one series. Final for every DICOM file: it says why it cannot read one.
 bool is_dicom(const std::string& path);
 OpenResult open_with_dicom(const std::string& path);
-// The SeriesInstanceUID of a DICOM whole-slide instance file; "" for anything else.
-std::string dicom_series_uid(const std::string& path);
+// What a folder scan needs of a DICOM whole-slide instance file: its series (uid "" for anything
+// else) and whether it is a level, how wide (the widest names the series).
+struct DicomSeriesMember {
+  std::string series_uid;
+  bool volume = false;
+  std::int64_t width = 0;
+};
+DicomSeriesMember dicom_series_member(const std::string& path);
 // A vendor OpenSlide detects but cannot open is final, except generic-tiff (libtiff may
 // still read a tiled TIFF OpenSlide refuses).
 OpenResult open_with_openslide(const std::string& path);

@@ -52,7 +52,10 @@ FeatureExtractor::FeatureExtractor(Dataset dataset, Model model, FeatureExtracto
   if (!d.o.state_file().empty()) d.state_lock = RunStateFile::lock(d.o.state_file());
   std::map<std::string, std::int64_t> names;
   for (const Patient& p : d.dataset.list_patients) {
-    const std::string stem = fs::path(p.record(d.o.windows().record()).path()).stem().string();
+    // A slide file's name without its suffix; a DICOM series' folder whole (UIDs hold dots).
+    const fs::path slide = p.record(d.o.windows().record()).path();
+    std::error_code ec;
+    const std::string stem = (fs::is_directory(slide, ec) ? slide.filename() : slide.stem()).string();
     if (auto [it, fresh] = names.emplace(stem, p.int_uniqueid); !fresh) {
       throw Error("patients " + std::to_string(it->second) + " and " + std::to_string(p.int_uniqueid) +
                   " both have a slide named " + stem + ": their feature files would be the same");
