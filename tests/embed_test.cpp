@@ -180,9 +180,9 @@ TEST(Embed, KilledMidSlideAndResumedGivesTheUninterruptedFiles) {
   ASSERT_EQ(run_command(base + t.file("resumed") + " --state " + state, &out, &err), 0) << err;
   EXPECT_EQ(FeatureFile::read(t.file("resumed/slide_001.h5")).coords,
             FeatureFile::read(t.file("whole/slide_001.h5")).coords);
-  EXPECT_TRUE(std::filesystem::is_empty(t.file("resumed")) ||
-              std::distance(std::filesystem::directory_iterator(t.file("resumed")), {}) == 3)
-      << "no partial files left";
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(t.file("resumed")), {}), 4)
+      << "three feature files and index.tsv: no partial files left";
+  EXPECT_TRUE(std::filesystem::exists(t.file("resumed/index.tsv")));
 }
 
 // A DICOM series (the slide's JPEG tiles rewrapped by dicomize) embeds as its source does: the
@@ -257,6 +257,40 @@ TEST(Embed, SaysEachFinishedSlide) {
   const auto j = nlohmann::json::parse(read_file(t.file("p.json")));
   EXPECT_EQ(j["slides_done"], 2);
   EXPECT_EQ(j["items_done"], all);
+}
+
+// The report: one JSON line on stdout (rank, world size, the slides written, their windows) and
+// index.tsv in the output folder, whose hashes are the features' float32 bytes.
+TEST(Embed, ReportsOnStdoutAndInIndexTsv) {
+  TempDir t;
+  write_model(t.file("m.pt"));
+  std::string out, err;
+  ASSERT_EQ(run_command(kCli + " make-sample-slides " + t.file("slides") + " --count 2 --size 1024", &out, &err), 0);
+  const std::string cmd = kCli + " embed " + t.file("slides") + " --model " + t.file("m.pt") +
+                          " --kernel 64 --min-tissue 0 --out " + t.file("f") + " --state " + t.file("s.json");
+  ASSERT_EQ(run_command(cmd, &out, &err), 0) << err;
+  const auto line = nlohmann::json::parse(out);
+  EXPECT_EQ(line["rank"], 0);
+  EXPECT_EQ(line["world_size"], 1);
+  EXPECT_EQ(line["slides"], nlohmann::json({"slide_000", "slide_001"}));
+  std::istringstream index(read_file(t.file("f/index.tsv")));
+  std::string row;
+  std::getline(index, row);
+  EXPECT_EQ(row, "slide\tfile\twindows\tdim\tfeatures_sha256");
+  std::int64_t windows = 0;
+  for (const std::string name : {"slide_000", "slide_001"}) {
+    ASSERT_TRUE(std::getline(index, row));
+    const FeatureFile f = FeatureFile::read(t.file("f/" + name + ".h5"));
+    windows += f.rows;
+    EXPECT_EQ(split(row, '\t'), (std::vector<std::string>{name, name + ".h5", std::to_string(f.rows),
+                                                           std::to_string(f.dim),
+                                                           pydmed::test::sha256_hex(f.features.data(),
+                                                                                    f.features.size() * 4)}));
+  }
+  EXPECT_EQ(line["windows"], windows);
+  ASSERT_EQ(run_command(cmd, &out, &err), 0) << err;  // resumed: nothing left to write
+  EXPECT_EQ(nlohmann::json::parse(out)["slides"], nlohmann::json::array());
+  EXPECT_NE(read_file(t.file("f/index.tsv")).find("slide_001.h5"), std::string::npos);
 }
 
 // Features no model trained on them could use: refused in one line, no file written.

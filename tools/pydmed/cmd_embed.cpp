@@ -5,6 +5,7 @@
 #include <torch/cuda.h>
 #include <torch/script.h>
 
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -16,6 +17,7 @@
 #include "preflight.hpp"
 #include "progress.hpp"
 #include "pydmed/error.hpp"
+#include "pydmed/extensions/feature_index.hpp"
 #include "pydmed/torch/feature_extractor.hpp"
 #include "roi_flags.hpp"
 #include "tsv_output.hpp"
@@ -39,6 +41,21 @@ std::string file_sha256(const std::string& path) {
   for (unsigned int i = 0; i < n; ++i) out += {hex[md[i] >> 4], hex[md[i] & 15]};
   return out;
 }
+// The job's report: one JSON line on stdout (this process's rank and world size, the slides it
+// wrote, their windows) and, once every slide is done, index.tsv in the output folder.
+void report(const std::vector<EmbeddedSlide>& done, bool complete, const std::string& out_dir) {
+  nlohmann::json slides = nlohmann::json::array();
+  std::int64_t windows = 0;
+  std::vector<FeatureIndexRow> rows;
+  for (const auto& s : done) {
+    if (!s.earlier) slides.push_back(std::filesystem::path(s.file).stem().string()), windows += s.windows;
+    if (complete) rows.push_back(feature_index_row(s.file));
+  }
+  if (complete) write_feature_index(out_dir, rows);
+  std::cout << nlohmann::json{{"rank", 0}, {"world_size", 1}, {"slides", slides}, {"windows", windows}}.dump()
+            << std::endl;
+}
+
 }  // namespace
 
 Runner add_embed(CLI::App* sub) {
@@ -150,7 +167,9 @@ Runner add_embed(CLI::App* sub) {
               << (Interrupt::received() ? " (interrupted)" : "") << '\n';
     for (const auto& e : fx.errors()) std::cerr << "error: patient " << e.patient << ": " << e.message << '\n';
     if (Interrupt::received()) return Interrupt::exit_status();
-    return fx.errors().empty() && skipped.empty() && done.size() == ds.size() ? 0 : 1;
+    const bool complete = fx.errors().empty() && skipped.empty() && done.size() == ds.size();
+    report(done, complete, a->out);
+    return complete ? 0 : 1;
   };
 }
 

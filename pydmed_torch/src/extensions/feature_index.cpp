@@ -1,0 +1,50 @@
+#include "pydmed/extensions/feature_index.hpp"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <memory>
+
+#include "pydmed/extensions/feature_file.hpp"
+#include "pydmed/output_file.hpp"
+
+namespace fs = std::filesystem;
+
+namespace pydmed {
+
+namespace {
+std::string sha256_hex(const void* data, std::size_t bytes) {
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
+  EVP_DigestUpdate(ctx.get(), data, bytes);
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_DigestFinal_ex(ctx.get(), md, &n);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < n; ++i) out += {hex[md[i] >> 4], hex[md[i] & 15]};
+  return out;
+}
+}  // namespace
+
+FeatureIndexRow feature_index_row(const std::string& path) {
+  const FeatureFile f = FeatureFile::read(path);
+  static_assert(sizeof(float) == 4, "float32");
+  // The features' bytes as they lie in memory: little-endian on every machine pydmed builds for.
+  return {fs::path(path).stem().string(), fs::path(path).filename().string(), f.rows, f.dim,
+          sha256_hex(f.features.data(), f.features.size() * sizeof(float))};
+}
+
+void write_feature_index(const std::string& out_dir, std::vector<FeatureIndexRow> rows) {
+  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.slide < b.slide; });
+  std::string text = "slide\tfile\twindows\tdim\tfeatures_sha256\n";
+  for (const auto& r : rows)
+    text += r.slide + '\t' + r.file + '\t' + std::to_string(r.windows) + '\t' + std::to_string(r.dim) + '\t' +
+            r.features_sha256 + '\n';
+  OutputFile f((fs::path(out_dir) / "index.tsv").string(), OutputFile::Mode::Atomic);
+  f.write(text.data(), text.size());
+  f.close();
+}
+
+}  // namespace pydmed
