@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -291,6 +292,58 @@ TEST(Embed, ReportsOnStdoutAndInIndexTsv) {
   ASSERT_EQ(run_command(cmd, &out, &err), 0) << err;  // resumed: nothing left to write
   EXPECT_EQ(nlohmann::json::parse(out)["slides"], nlohmann::json::array());
   EXPECT_NE(read_file(t.file("f/index.tsv")).find("slide_001.h5"), std::string::npos);
+}
+
+// Two ranks (RANK/WORLD_SIZE, as torchrun sets them) share the slides: each slide written once,
+// by one rank, the files those of one process (index.tsv's hashes the same).
+TEST(EmbedRanks, TwoRanksWriteEverySlideOnceAsOneProcessDoes) {
+  TempDir t;
+  write_model(t.file("m.pt"));
+  std::string out, err;
+  ASSERT_EQ(run_command(kCli + " make-sample-slides " + t.file("slides") + " --count 5 --size 1024", &out, &err), 0);
+  const std::string flags = " --model " + t.file("m.pt") + " --kernel 64 --min-tissue 0 --quiet --out ";
+  ASSERT_EQ(run_command(kCli + " embed " + t.file("slides") + flags + t.file("one"), &out, &err), 0) << err;
+  ASSERT_EQ(run_command(std::string("PYDMED_EMBED=") + PYDMED_EMBED + " EMBED_LOGS=" + t.file("logs") + " timeout 300 " +
+                            PYDMED_EMBED_RANKS + " 2 " + t.file("slides") + flags + t.file("two") + " --timeout 60",
+                        &out, &err),
+            0)
+      << err << read_file(t.file("logs/embed_rank0.log")) << read_file(t.file("logs/embed_rank1.log"));
+  EXPECT_EQ(read_file(t.file("two/index.tsv")), read_file(t.file("one/index.tsv")));
+  std::multiset<std::string> wrote;
+  std::istringstream lines(out);
+  for (std::string line; std::getline(lines, line);) {
+    const auto j = nlohmann::json::parse(line);
+    EXPECT_EQ(j["world_size"], 2);
+    for (const auto& s : j["slides"]) wrote.insert(s.get<std::string>());
+  }
+  EXPECT_EQ(wrote, (std::multiset<std::string>{"slide_000", "slide_001", "slide_002", "slide_003", "slide_004"}));
+  EXPECT_FALSE(std::filesystem::exists(t.file("two/.ranks"))) << "no claim folder left";
+}
+
+// A rank killed with SIGKILL while it works: the other redoes its slide after the lease and the
+// job's files are whole and the same as one process's.
+TEST(EmbedRanks, ARankKilledMidSlideLosesItToTheOther) {
+  TempDir t;
+  write_model(t.file("m.pt"));
+  std::string out, err;
+  ASSERT_EQ(run_command(kCli + " make-sample-slides " + t.file("slides") + " --count 4 --size 3072", &out, &err), 0);
+  const std::string flags = " --model " + t.file("m.pt") + " --kernel 32 --min-tissue 0 --quiet --collectors 1 --out ";
+  ASSERT_EQ(run_command(kCli + " embed " + t.file("slides") + flags + t.file("one"), &out, &err), 0) << err;
+  const std::string rank = std::string(" WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port ") + PYDMED_EMBED +
+                           " " + t.file("slides") + flags + t.file("two") + " --lease 1 --timeout 5";
+  // Rank 1 is killed once both ranks hold a slide (two claim folders); rank 0 finishes the job.
+  const std::string free_port =
+      "port=$(python3 -c \"import socket; s=socket.socket(); s.bind((\\\"127.0.0.1\\\", 0)); print(s.getsockname()[1])\"); ";
+  const std::string script = free_port + "RANK=0" + rank + " >" + t.file("r0.out") + " 2>" + t.file("r0.log") + " & r0=$!; " +
+                             "RANK=1" + rank + " >/dev/null 2>" + t.file("r1.log") + " & r1=$!; " +
+                             "for i in $(seq 600); do [ $(ls " + t.file("two/.ranks") +
+                             " 2>/dev/null | wc -l) -ge 2 ] && break; sleep 0.05; done; kill -9 $r1; wait $r0";
+  ASSERT_EQ(run_command("timeout 300 bash -c '" + script + "'", &out, &err), 0) << read_file(t.file("r0.log"));
+  EXPECT_EQ(read_file(t.file("two/index.tsv")), read_file(t.file("one/index.tsv")));
+  for (int p = 0; p < 4; ++p) {
+    const std::string name = "/slide_00" + std::to_string(p) + ".h5";
+    EXPECT_TRUE(read_file(t.file("one") + name) == read_file(t.file("two") + name)) << name;
+  }
 }
 
 // Features no model trained on them could use: refused in one line, no file written.

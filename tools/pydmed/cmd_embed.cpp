@@ -11,11 +11,13 @@
 #include <memory>
 
 #include "commands.hpp"
+#include "embed_ranks.hpp"
 #include "flags.hpp"
 #include "interrupt.hpp"
 #include "physical_flags.hpp"
 #include "preflight.hpp"
 #include "progress.hpp"
+#include "pydmed/engine/distributed.hpp"
 #include "pydmed/error.hpp"
 #include "pydmed/extensions/feature_index.hpp"
 #include "pydmed/torch/feature_extractor.hpp"
@@ -60,7 +62,8 @@ void report(const std::vector<EmbeddedSlide>& done, bool complete, const std::st
 
 Runner add_embed(CLI::App* sub) {
   struct Args {
-    std::string source, model, out, device = "cpu";
+    std::string source, model, out, device = "auto";
+    double lease = 60, timeout = 300;
     StateFlags state;
     ProgressFlags progress;
     int level = 0, kernel = 224, stride = 0, collectors = 2, batch = 64;
@@ -89,7 +92,14 @@ Runner add_embed(CLI::App* sub) {
       ->default_val(65536)
       ->check(integer(1));
   sub->add_option("--collectors", a->collectors, "slides read at once")->default_val(2)->check(integer(1, 1024));
-  sub->add_option("--device", a->device, "where the model runs: cpu or cuda[:N]")->default_val("cpu");
+  sub->add_option("--device", a->device, "where the model runs: auto (cuda:LOCAL_RANK where CUDA is, else cpu), cpu or cuda[:N]")
+      ->default_val("auto");
+  sub->add_option("--lease", a->lease, "under torchrun: seconds a silent rank keeps its slide before another redoes it")
+      ->default_val(60)
+      ->check(CLI::Range(0.1, 86400.0));
+  sub->add_option("--timeout", a->timeout, "under torchrun: seconds to wait for the job's ranks to join, and for any store call")
+      ->default_val(300)
+      ->check(CLI::Range(1.0, 86400.0));
   sub->add_option("--mean", a->mean, "per-channel mean after scaling to [0, 1] (3 values)")->expected(3);
   sub->add_option("--std", a->std, "per-channel standard deviation (3 values)")->expected(3);
   a->progress.add_to(sub);
@@ -98,11 +108,16 @@ Runner add_embed(CLI::App* sub) {
                   "others, every window once");
   return [a] {
     // The output folder and the model before any slide is read.
+    const DistributedEnv env = DistributedEnv::from_env();
+    if (env.world_size > 1 && !a->state.path.empty())
+      throw UsageError("--state: not across ranks (RANK/WORLD_SIZE set): finished files are the job's record");
     torch::Device device(torch::kCPU);
     try {
-      device = torch::Device(a->device);
+      device = a->device != "auto"             ? torch::Device(a->device)
+               : torch::cuda::is_available() ? torch::Device(torch::kCUDA, std::int8_t(env.local_rank))
+                                             : torch::Device(torch::kCPU);
     } catch (const std::exception&) {
-      throw UsageError("--device: cpu or cuda[:N], not '" + a->device + "'");
+      throw UsageError("--device: auto, cpu or cuda[:N], not '" + a->device + "'");
     }
     if (device.is_cuda() && !torch::cuda::is_available()) {
       throw UsageError("--device " + a->device + ": no CUDA device here (use --device cpu)");
@@ -126,6 +141,32 @@ Runner add_embed(CLI::App* sub) {
                         .roi(a->roi.roi_mode())
                         .min_roi_fraction(a->roi.min_fraction)
                         .min_tissue(a->min_tissue);
+    const std::string model_sha256 = file_sha256(a->model);
+    const auto options = [&] {
+      return FeatureExtractorOptions()
+          .windows(sw)
+          .batch_size(std::size_t(a->batch))
+          .max_dim(a->max_dim)
+          .collectors(a->collectors)
+          .device(device)
+          .mean(a->mean)
+          .std(a->std)
+          .model_name(a->model)
+          .attributes({{"model_sha256", model_sha256}});
+    };
+    const FeatureExtractor::Model model = [module](const torch::Tensor& x) { return module->forward({x}).toTensor(); };
+    if (env.world_size > 1) {
+      std::filesystem::create_directories(a->out);
+      RankJob job{env, a->out, a->lease, a->timeout, [&](Dataset one, const std::string& dir) {
+                    FeatureExtractor fx(std::move(one), model, options().out_dir(dir));
+                    const OnInterrupt stop_on_signal([&fx] { fx.stop(); });
+                    std::vector<EmbeddedSlide> done = fx.run();
+                    for (const auto& e : fx.errors()) std::cerr << "error: patient " << e.patient << ": " << e.message << '\n';
+                    if (Interrupt::received()) throw Error("interrupted");
+                    return done;
+                  }};
+      return run_embed_ranks(job, ds);
+    }
     Progress shown(a->progress, "windows", std::int64_t(ds.size()), -1);
     std::int64_t seen = -1;  // windows told so far; -1: not called yet
     auto on_progress = [&](const EmbedProgress& e) {
@@ -138,22 +179,9 @@ Runner add_embed(CLI::App* sub) {
       seen = e.windows_done;
       if (!e.finished.empty()) shown.slide_done(e.finished, e.finished_windows, e.finished_seconds);
     };
-    FeatureExtractor fx(
-        ds, [module](const torch::Tensor& x) { return module->forward({x}).toTensor(); },
-        FeatureExtractorOptions()
-            .windows(sw)
-            .out_dir(a->out)
-            .state_file(a->state.path)
-            .state_every(a->state.every)
-            .batch_size(std::size_t(a->batch))
-            .max_dim(a->max_dim)
-            .on_progress(on_progress)
-            .collectors(a->collectors)
-            .device(device)
-            .mean(a->mean)
-            .std(a->std)
-            .model_name(a->model)
-            .attributes({{"model_sha256", file_sha256(a->model)}}));
+    FeatureExtractor fx(ds, model,
+                        options().out_dir(a->out).state_file(a->state.path).state_every(a->state.every).on_progress(
+                            on_progress));
     const OnInterrupt stop_on_signal([&fx] { fx.stop(); });
     const std::vector<EmbeddedSlide> done = fx.run();
     shown.finish();

@@ -52,10 +52,7 @@ FeatureExtractor::FeatureExtractor(Dataset dataset, Model model, FeatureExtracto
   if (!d.o.state_file().empty()) d.state_lock = RunStateFile::lock(d.o.state_file());
   std::map<std::string, std::int64_t> names;
   for (const Patient& p : d.dataset.list_patients) {
-    // A slide file's name without its suffix; a DICOM series' folder whole (UIDs hold dots).
-    const fs::path slide = p.record(d.o.windows().record()).path();
-    std::error_code ec;
-    const std::string stem = (fs::is_directory(slide, ec) ? slide.filename() : slide.stem()).string();
+    const std::string stem = slide_name(p.record(d.o.windows().record()).path());
     if (auto [it, fresh] = names.emplace(stem, p.int_uniqueid); !fresh) {
       throw Error("patients " + std::to_string(it->second) + " and " + std::to_string(p.int_uniqueid) +
                   " both have a slide named " + stem + ": their feature files would be the same");
@@ -97,6 +94,12 @@ std::vector<EmbeddedSlide> FeatureExtractor::run() {
   std::vector<EmbeddedSlide> out = run.run();
   d.errors = run.loader().core().errors();
   return out;
+}
+
+std::string FeatureExtractor::slide_name(const std::string& slide_path) {
+  const fs::path slide(slide_path);
+  std::error_code ec;
+  return (fs::is_directory(slide, ec) ? slide.filename() : slide.stem()).string();
 }
 
 }  // namespace pydmed

@@ -1,5 +1,6 @@
 #include "pydmed/torch/slide_claims.hpp"
 
+#include <algorithm>
 #include <thread>
 
 namespace pydmed {
@@ -72,7 +73,8 @@ std::optional<Claim> SlideClaims::next() {
   for (;;) {
     if (auto c = try_next()) return c;
     if (finished()) return std::nullopt;
-    std::this_thread::sleep_for(std::chrono::duration<double>(o_.lease_s() / 8));
+    // Another rank's slide may end any moment: look again soon, a lease's eighth at most.
+    std::this_thread::sleep_for(std::chrono::duration<double>(std::min(o_.lease_s() / 8, 0.5)));
   }
 }
 

@@ -86,6 +86,9 @@ class FeatureExtractor {
   // From another thread (a signal's): the run ends soon, with its state saved.
   void stop();
   std::vector<PatientError> errors() const;
+  // The name a slide's feature file takes (NAME.h5): a slide file's name without its suffix, a
+  // DICOM series' folder's whole name (UIDs hold dots).
+  static std::string slide_name(const std::string& slide_path);
 
  private:
   struct Impl;  // the locks and the stop hook (threads), and the run's parts

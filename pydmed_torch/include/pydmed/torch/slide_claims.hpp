@@ -42,7 +42,8 @@ class SlideClaims {
   // A slide for this rank: one never claimed, else one whose holder's lease ran out (looked at
   // again each call). nullopt: none is free now; finished() says whether any is left at all.
   std::optional<Claim> try_next();
-  // try_next, waiting (a pause of lease/8 between looks) while every slide left is held.
+  // try_next, waiting (half a second between looks, less for short leases) while every slide left
+  // is held.
   // nullopt: every slide is done.
   std::optional<Claim> next();
   void beat(const Claim& c);  // call well within the lease while working on the slide
