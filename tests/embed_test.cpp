@@ -346,6 +346,36 @@ TEST(EmbedRanks, ARankKilledMidSlideLosesItToTheOther) {
   }
 }
 
+// Rank 0 (the job's store) killed: the other rank ends non-zero in one line; the same command
+// again finishes the job, the files those of one process.
+TEST(EmbedRanks, RankZeroKilledEndsTheJobAndTheSameCommandFinishesIt) {
+  TempDir t;
+  write_model(t.file("m.pt"));
+  std::string out, err;
+  ASSERT_EQ(run_command(kCli + " make-sample-slides " + t.file("slides") + " --count 4 --size 3072", &out, &err), 0);
+  const std::string flags = " --model " + t.file("m.pt") + " --kernel 32 --min-tissue 0 --quiet --collectors 1 --out ";
+  ASSERT_EQ(run_command(kCli + " embed " + t.file("slides") + flags + t.file("one"), &out, &err), 0) << err;
+  const std::string rank = std::string(" WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port ") + PYDMED_EMBED +
+                           " " + t.file("slides") + flags + t.file("two") + " --lease 1 --timeout 20";
+  const std::string free_port =
+      "port=$(python3 -c \"import socket; s=socket.socket(); s.bind((\\\"127.0.0.1\\\", 0)); print(s.getsockname()[1])\"); ";
+  // Both ranks at work, then rank 0 killed; rank 1's status is the script's.
+  const std::string script = free_port + "RANK=0" + rank + " >/dev/null 2>/dev/null & r0=$!; " + "RANK=1" + rank +
+                             " >/dev/null 2>" + t.file("r1.log") + " & r1=$!; " +
+                             "for i in $(seq 600); do [ $(ls " + t.file("two/.ranks") +
+                             " 2>/dev/null | wc -l) -ge 2 ] && break; sleep 0.05; done; kill -9 $r0; wait $r1";
+  EXPECT_EQ(run_command("timeout 120 bash -c '" + script + "'", &out, &err), 1);
+  const std::string said = read_file(t.file("r1.log"));
+  EXPECT_NE(said.find("the job's store (rank 0 at 127.0.0.1:"), std::string::npos) << said;
+  EXPECT_EQ(std::count(said.begin(), said.end(), '\n'), 1) << said;
+  ASSERT_EQ(run_command(std::string("PYDMED_EMBED=") + PYDMED_EMBED + " EMBED_LOGS=" + t.file("logs") + " timeout 300 " +
+                            PYDMED_EMBED_RANKS + " 2 " + t.file("slides") + flags + t.file("two") + " --timeout 60",
+                        &out, &err),
+            0)
+      << err;
+  EXPECT_EQ(read_file(t.file("two/index.tsv")), read_file(t.file("one/index.tsv")));
+}
+
 // Features no model trained on them could use: refused in one line, no file written.
 TEST(Embed, NonFiniteEmptyOrHugeFeaturesAreRefused) {
   TempDir t;
