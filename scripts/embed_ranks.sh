@@ -18,12 +18,12 @@ logs="${EMBED_LOGS:-$(mktemp -d)}"
 mkdir -p "$logs"
 port="${MASTER_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo $((20000 + RANDOM % 20000)))}"
 pids=()
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; exit 130' INT TERM  # before any rank starts
 for ((r = 0; r < n; r++)); do
   RANK=$r WORLD_SIZE=$n LOCAL_RANK=$r MASTER_ADDR=127.0.0.1 MASTER_PORT=$port \
     "$bin" "$@" >"$logs/embed_rank$r.out" 2>"$logs/embed_rank$r.log" &
   pids+=($!)
 done
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; exit 130' INT TERM
 status=0
 for ((r = 0; r < n; r++)); do
   wait "${pids[$r]}"

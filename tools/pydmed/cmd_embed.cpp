@@ -157,14 +157,18 @@ Runner add_embed(CLI::App* sub) {
     const FeatureExtractor::Model model = [module](const torch::Tensor& x) { return module->forward({x}).toTensor(); };
     if (env.world_size > 1) {
       std::filesystem::create_directories(a->out);
-      RankJob job{env, a->out, a->lease, a->timeout, [&](Dataset one, const std::string& dir) {
-                    FeatureExtractor fx(std::move(one), model, options().out_dir(dir));
-                    const OnInterrupt stop_on_signal([&fx] { fx.stop(); });
-                    std::vector<EmbeddedSlide> done = fx.run();
-                    for (const auto& e : fx.errors()) std::cerr << "error: patient " << e.patient << ": " << e.message << '\n';
-                    if (Interrupt::received()) throw Error("interrupted");
-                    return done;
-                  }};
+      RankJob job;
+      job.env = env, job.out = a->out, job.lease_s = a->lease, job.timeout_s = a->timeout;
+      job.skipped_any = !skipped.empty();
+      job.interrupted = [] { return Interrupt::received(); };
+      job.interrupt_status = [] { return Interrupt::exit_status(); };
+      job.embed = [&](Dataset one, const std::string& dir) {
+        FeatureExtractor fx(std::move(one), model, options().out_dir(dir));
+        const OnInterrupt stop_on_signal([&fx] { fx.stop(); });
+        std::vector<EmbeddedSlide> done = fx.run();
+        for (const auto& e : fx.errors()) std::cerr << "error: patient " << e.patient << ": " << e.message << '\n';
+        return done;
+      };
       return run_embed_ranks(job, ds);
     }
     Progress shown(a->progress, "windows", std::int64_t(ds.size()), -1);

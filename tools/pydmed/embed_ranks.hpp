@@ -21,6 +21,9 @@ struct RankJob {
   // Embeds a dataset of one patient into `dir`: what FeatureExtractor::run returns, and its errors
   // said on stderr.
   std::function<std::vector<EmbeddedSlide>(Dataset one, const std::string& dir)> embed;
+  bool skipped_any = false;                          // the source skipped entries: the job is not complete
+  std::function<bool()> interrupted = [] { return false; };  // Ctrl-C or SIGTERM: stop after this slide
+  std::function<int()> interrupt_status = [] { return 130; };
 };
 
 // This rank's part of the job; returns its exit status. Prints the rank's JSON line on stdout;

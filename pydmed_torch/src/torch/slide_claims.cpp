@@ -29,7 +29,11 @@ void SlideClaims::put(const std::string& k, const std::string& value) {
   store_->get(k);
 }
 
-bool SlideClaims::is_done(std::size_t slide) { return store_->check({key("done", slide)}); }
+bool SlideClaims::is_done(std::size_t slide) {
+  if (done_.empty()) done_.assign(slides_, false);
+  if (!done_[slide] && store_->check({key("done", slide)})) done_[slide] = true;  // done is for good
+  return done_[slide];
+}
 
 bool SlideClaims::finished() {
   for (std::size_t i = 0; i < slides_; ++i)
@@ -38,19 +42,26 @@ bool SlideClaims::finished() {
 }
 
 std::optional<Claim> SlideClaims::try_next() {
+  // Slides never claimed come from one counter, in order: one store call, however many slides.
+  while (!fresh_done_) {
+    const std::int64_t k = store_->add(o_.prefix() + "next", 1) - 1;
+    if (k >= std::int64_t(slides_)) {
+      fresh_done_ = true;
+      break;
+    }
+    const auto i = std::size_t(k);
+    if (store_->add(key("claims", i), 1) == 1) {  // the first to count 1 has it
+      put(key("holder", i), "1");
+      store_->add(key("beat", i), 1);
+      return Claim{i, 1};
+    }
+  }
+  // Then slides held by ranks that fell silent.
   const auto now = std::chrono::steady_clock::now();
   const auto lease = std::chrono::duration<double>(o_.lease_s());
   for (std::size_t i = 0; i < slides_; ++i) {
     if (is_done(i)) continue;
     const std::string claims = key("claims", i);
-    if (!store_->check({claims})) {  // never claimed: the first to count 1 has it
-      const std::int64_t n = store_->add(claims, 1);
-      if (n == 1) {
-        put(key("holder", i), "1");
-        store_->add(key("beat", i), 1);
-        return Claim{i, 1};
-      }
-    }
     // Held: a holder whose beat has not moved for a lease, by this rank's clock, is gone.
     const std::int64_t beat = number(key("beat", i));
     Seen& s = seen_[i];

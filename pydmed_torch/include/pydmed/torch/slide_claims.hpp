@@ -17,6 +17,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "pydmed/arg.hpp"
 
@@ -68,6 +69,8 @@ class SlideClaims {
     std::chrono::steady_clock::time_point since;
   };
   std::map<std::size_t, Seen> seen_;
+  std::vector<bool> done_;   // slides known done (for good: never asked again)
+  bool fresh_done_ = false;  // the counter of never-claimed slides has run past the end
 };
 
 }  // namespace pydmed
