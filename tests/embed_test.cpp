@@ -320,24 +320,38 @@ TEST(EmbedRanks, TwoRanksWriteEverySlideOnceAsOneProcessDoes) {
   EXPECT_FALSE(std::filesystem::exists(t.file("two/.ranks"))) << "no claim folder left";
 }
 
+// Jobs whose ranks are killed: 4 generated 3072-pixel slides, embedded by one process into
+// one/ first; returns the command line of a rank of two writing two/ (the script sets RANK and
+// MASTER_PORT=$port).
+const std::string kKillableFlags = " --kernel 32 --min-tissue 0 --quiet --collectors 1 --out ";
+std::string killable_job(TempDir& t, const std::string& rank_flags) {
+  write_model(t.file("m.pt"));
+  std::string out, err;
+  EXPECT_EQ(run_command(kCli + " make-sample-slides " + t.file("slides") + " --count 4 --size 3072", &out, &err), 0);
+  const std::string flags = " --model " + t.file("m.pt") + kKillableFlags;
+  EXPECT_EQ(run_command(kCli + " embed " + t.file("slides") + flags + t.file("one"), &out, &err), 0) << err;
+  return std::string(" WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port ") + PYDMED_EMBED + " " +
+         t.file("slides") + flags + t.file("two") + rank_flags;
+}
+// A free port from the kernel, for the script's ranks.
+const std::string kFreePort =
+    "port=$(python3 -c \"import socket; s=socket.socket(); s.bind((\\\"127.0.0.1\\\", 0)); print(s.getsockname()[1])\"); ";
+// Waits (up to 30 s) until both ranks hold a slide: two claim folders.
+std::string both_at_work(TempDir& t) {
+  return "for i in $(seq 600); do [ $(ls " + t.file("two/.ranks") +
+         " 2>/dev/null | wc -l) -ge 2 ] && break; sleep 0.05; done; ";
+}
+
 // A rank killed with SIGKILL while it works: the other redoes its slide after the lease and the
 // job's files are whole and the same as one process's.
 TEST(EmbedRanks, ARankKilledMidSlideLosesItToTheOther) {
   TempDir t;
-  write_model(t.file("m.pt"));
-  std::string out, err;
-  ASSERT_EQ(run_command(kCli + " make-sample-slides " + t.file("slides") + " --count 4 --size 3072", &out, &err), 0);
-  const std::string flags = " --model " + t.file("m.pt") + " --kernel 32 --min-tissue 0 --quiet --collectors 1 --out ";
-  ASSERT_EQ(run_command(kCli + " embed " + t.file("slides") + flags + t.file("one"), &out, &err), 0) << err;
-  const std::string rank = std::string(" WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port ") + PYDMED_EMBED +
-                           " " + t.file("slides") + flags + t.file("two") + " --lease 1 --timeout 5";
+  const std::string rank = killable_job(t, " --lease 1 --timeout 5");
   // Rank 1 is killed once both ranks hold a slide (two claim folders); rank 0 finishes the job.
-  const std::string free_port =
-      "port=$(python3 -c \"import socket; s=socket.socket(); s.bind((\\\"127.0.0.1\\\", 0)); print(s.getsockname()[1])\"); ";
-  const std::string script = free_port + "RANK=0" + rank + " >" + t.file("r0.out") + " 2>" + t.file("r0.log") + " & r0=$!; " +
-                             "RANK=1" + rank + " >/dev/null 2>" + t.file("r1.log") + " & r1=$!; " +
-                             "for i in $(seq 600); do [ $(ls " + t.file("two/.ranks") +
-                             " 2>/dev/null | wc -l) -ge 2 ] && break; sleep 0.05; done; kill -9 $r1; wait $r0";
+  const std::string script = kFreePort + "RANK=0" + rank + " >" + t.file("r0.out") + " 2>" + t.file("r0.log") +
+                             " & r0=$!; " + "RANK=1" + rank + " >/dev/null 2>" + t.file("r1.log") + " & r1=$!; " +
+                             both_at_work(t) + "kill -9 $r1; wait $r0";
+  std::string out, err;
   ASSERT_EQ(run_command("timeout 300 bash -c '" + script + "'", &out, &err), 0) << read_file(t.file("r0.log"));
   EXPECT_EQ(read_file(t.file("two/index.tsv")), read_file(t.file("one/index.tsv")));
   for (int p = 0; p < 4; ++p) {
@@ -350,26 +364,19 @@ TEST(EmbedRanks, ARankKilledMidSlideLosesItToTheOther) {
 // again finishes the job, the files those of one process.
 TEST(EmbedRanks, RankZeroKilledEndsTheJobAndTheSameCommandFinishesIt) {
   TempDir t;
-  write_model(t.file("m.pt"));
-  std::string out, err;
-  ASSERT_EQ(run_command(kCli + " make-sample-slides " + t.file("slides") + " --count 4 --size 3072", &out, &err), 0);
-  const std::string flags = " --model " + t.file("m.pt") + " --kernel 32 --min-tissue 0 --quiet --collectors 1 --out ";
-  ASSERT_EQ(run_command(kCli + " embed " + t.file("slides") + flags + t.file("one"), &out, &err), 0) << err;
-  const std::string rank = std::string(" WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port ") + PYDMED_EMBED +
-                           " " + t.file("slides") + flags + t.file("two") + " --lease 1 --timeout 20";
-  const std::string free_port =
-      "port=$(python3 -c \"import socket; s=socket.socket(); s.bind((\\\"127.0.0.1\\\", 0)); print(s.getsockname()[1])\"); ";
+  const std::string rank = killable_job(t, " --lease 1 --timeout 20");
   // Both ranks at work, then rank 0 killed; rank 1's status is the script's.
-  const std::string script = free_port + "RANK=0" + rank + " >/dev/null 2>/dev/null & r0=$!; " + "RANK=1" + rank +
-                             " >/dev/null 2>" + t.file("r1.log") + " & r1=$!; " +
-                             "for i in $(seq 600); do [ $(ls " + t.file("two/.ranks") +
-                             " 2>/dev/null | wc -l) -ge 2 ] && break; sleep 0.05; done; kill -9 $r0; wait $r1";
+  const std::string script = kFreePort + "RANK=0" + rank + " >/dev/null 2>/dev/null & r0=$!; " + "RANK=1" + rank +
+                             " >/dev/null 2>" + t.file("r1.log") + " & r1=$!; " + both_at_work(t) +
+                             "kill -9 $r0; wait $r1";
+  std::string out, err;
   EXPECT_EQ(run_command("timeout 120 bash -c '" + script + "'", &out, &err), 1);
   const std::string said = read_file(t.file("r1.log"));
   EXPECT_NE(said.find("the job's store (rank 0 at 127.0.0.1:"), std::string::npos) << said;
   EXPECT_EQ(std::count(said.begin(), said.end(), '\n'), 1) << said;
   ASSERT_EQ(run_command(std::string("PYDMED_EMBED=") + PYDMED_EMBED + " EMBED_LOGS=" + t.file("logs") + " timeout 300 " +
-                            PYDMED_EMBED_RANKS + " 2 " + t.file("slides") + flags + t.file("two") + " --timeout 60",
+                            PYDMED_EMBED_RANKS + " 2 " + t.file("slides") + " --model " + t.file("m.pt") + kKillableFlags + t.file("two") +
+                            " --timeout 60",
                         &out, &err),
             0)
       << err;

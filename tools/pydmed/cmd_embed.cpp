@@ -1,7 +1,6 @@
 // pydmed embed (the pydmed-embed executable, which `pydmed embed` runs): every tissue window of
 // every slide through a TorchScript model, one HDF5 feature file per slide, resumable. Its own
 // executable so that the other commands do not load LibTorch.
-#include <openssl/evp.h>
 #include <torch/cuda.h>
 #include <torch/script.h>
 
@@ -20,6 +19,7 @@
 #include "pydmed/engine/distributed.hpp"
 #include "pydmed/error.hpp"
 #include "pydmed/extensions/feature_index.hpp"
+#include "pydmed/sha256.hpp"
 #include "pydmed/torch/feature_extractor.hpp"
 #include "roi_flags.hpp"
 #include "tsv_output.hpp"
@@ -27,22 +27,6 @@
 namespace pydmed::cli {
 
 namespace {
-std::string file_sha256(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot read the model file");
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
-  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
-  std::vector<char> buf(std::size_t(1) << 20);
-  while (in.read(buf.data(), std::streamsize(buf.size())) || in.gcount() > 0)
-    EVP_DigestUpdate(ctx.get(), buf.data(), std::size_t(in.gcount()));
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  EVP_DigestFinal_ex(ctx.get(), md, &n);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < n; ++i) out += {hex[md[i] >> 4], hex[md[i] & 15]};
-  return out;
-}
 // The job's report: one JSON line on stdout (this process's rank and world size, the slides it
 // wrote, their windows) and, once every slide is done, index.tsv in the output folder.
 void report(const std::vector<EmbeddedSlide>& done, bool complete, const std::string& out_dir) {

@@ -1,32 +1,15 @@
 #include "pydmed/extensions/feature_index.hpp"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <filesystem>
-#include <memory>
 
 #include "pydmed/extensions/feature_file.hpp"
 #include "pydmed/output_file.hpp"
+#include "pydmed/sha256.hpp"
 
 namespace fs = std::filesystem;
 
 namespace pydmed {
-
-namespace {
-std::string sha256_hex(const void* data, std::size_t bytes) {
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
-  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
-  EVP_DigestUpdate(ctx.get(), data, bytes);
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  EVP_DigestFinal_ex(ctx.get(), md, &n);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < n; ++i) out += {hex[md[i] >> 4], hex[md[i] & 15]};
-  return out;
-}
-}  // namespace
 
 FeatureIndexRow feature_index_row(const std::string& path) {
   const FeatureFile f = FeatureFile::read(path);
