@@ -3,10 +3,10 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <cstring>
-#include <fstream>
 #include <cstdio>
 #include <filesystem>
+
+#include "slide/image_header.hpp"
 
 namespace fs = std::filesystem;
 
@@ -41,13 +41,6 @@ std::string input_named_by(const std::string& output, const std::vector<std::str
 }
 
 namespace {
-// A DICOM instance (DICM after the 128-byte preamble) is read with the rest of its series.
-bool dicom_signature(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  char b[132];
-  return f.read(b, sizeof b) && std::memcmp(b + 128, "DICM", 4) == 0;
-}
-
 struct Stamp {
   unsigned long long bytes = 0;
   long long sec = 0, nsec = 0;
@@ -74,12 +67,12 @@ std::string content_stamp(const std::string& path) {
   fs::path folder;
   if (ext == ".mrxs") folder = p.parent_path() / p.stem();
   else if (S_ISDIR(st.st_mode)) folder = p;
-  else if (dicom_signature(path)) folder = p.parent_path();
+  else if (sniff_image_kind(path) == ImageKind::kDicom) folder = p.parent_path();
   if (!folder.empty() && fs::is_directory(folder, ec)) {
     const bool dicom = ext != ".mrxs";  // a series: only the DICOM files beside it, not other slides or outputs
     for (const auto& e : fs::directory_iterator(folder, ec))
       if (e.path() != p && ::stat(e.path().c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
-          (!dicom || dicom_signature(e.path().string())))
+          (!dicom || sniff_image_kind(e.path().string()) == ImageKind::kDicom))
         s.add(st);
   }
   char buf[96];

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <optional>
 #include <system_error>
 
 #include "pydmed/error.hpp"
@@ -82,18 +83,22 @@ Series gather(const std::string& path, bool folder) {
   Series s;
   const std::vector<std::string> files = dicom_files_in(folder ? fs::path(path) : fs::absolute(path).parent_path());
   std::string want;
+  std::optional<DicomInstance> first;  // the file asked for, read once
   if (!folder) {
-    DicomInstance first;
-    if (std::string why = read_dicom_instance(open_file_source(path), &first); !why.empty()) {
+    first.emplace();
+    if (std::string why = read_dicom_instance(open_file_source(path), &*first); !why.empty()) {
       s.error = why;
       return s;
     }
-    want = first.series_uid;
+    want = first->series_uid;
   }
   std::vector<std::string> series_seen;
   for (const std::string& f : files) {
     DicomInstance in;
-    const std::string why = read_dicom_instance(open_file_source(f), &in);
+    std::error_code ec;
+    const bool asked = first && fs::equivalent(f, path, ec);
+    const std::string why = asked ? "" : read_dicom_instance(open_file_source(f), &in);
+    if (asked) in = std::move(*first), first.reset();
     if (!in.sop_class.empty() && !is_wsi_sop_class(in.sop_class)) continue;  // another kind of DICOM beside the slide
     if (in.series_uid.empty()) {  // cannot tell its series: it may be ours
       s.error = f + ": " + (why.empty() ? "no SeriesInstanceUID" : why);

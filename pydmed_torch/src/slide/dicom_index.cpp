@@ -10,7 +10,7 @@ namespace {
 
 constexpr std::uint32_t kUndefined = 0xFFFFFFFFu;
 constexpr std::uint32_t tag(std::uint16_t g, std::uint16_t e) { return std::uint32_t(g) << 16 | e; }
-constexpr std::uint32_t kItem = tag(0xFFFE, 0xE000), kItemEnd = tag(0xFFFE, 0xE00D), kSeqEnd = tag(0xFFFE, 0xE0DD);
+constexpr std::uint32_t kItem = kDicomItem, kItemEnd = tag(0xFFFE, 0xE00D), kSeqEnd = kDicomSequenceEnd;
 constexpr std::uint32_t kPixelData = tag(0x7FE0, 0x0010), kTransferSyntax = tag(0x0002, 0x0010);
 constexpr std::uint32_t kSopClass = tag(0x0002, 0x0002);
 
@@ -158,28 +158,27 @@ std::string read_dicom_layout(const ByteSource& src, DicomLayout* out) {
   }
 }
 
+std::optional<ItemHeader> read_item_header(const ByteSource& src, std::uint64_t at) {
+  std::uint8_t b[8];
+  if (src.read_at(b, 8, at) != 8) return std::nullopt;
+  return ItemHeader{std::uint32_t(b[0] | b[1] << 8) << 16 | std::uint32_t(b[2] | b[3] << 8),
+                    std::uint32_t(b[4]) | std::uint32_t(b[5]) << 8 | std::uint32_t(b[6]) << 16 |
+                        std::uint32_t(b[7]) << 24};
+}
+
 std::string read_fragments(const ByteSource& src, const DicomLayout& layout, std::vector<ByteRange>* out) {
   // Item headers only, 8 bytes each: a window would read the frames between them too.
-  auto item = [&](std::uint64_t at, std::uint32_t* tag, std::uint32_t* length) {
-    std::uint8_t b[8];
-    if (src.read_at(b, 8, at) != 8) throw Layout("the file ends inside its pixel data (truncated?)");
-    *tag = std::uint32_t(b[0] | b[1] << 8) << 16 | std::uint32_t(b[2] | b[3] << 8);
-    *length = std::uint32_t(b[4]) | std::uint32_t(b[5]) << 8 | std::uint32_t(b[6]) << 16 | std::uint32_t(b[7]) << 24;
-  };
-  try {
-    std::uint32_t tag = 0, length = 0;
-    item(layout.items, &tag, &length);
-    if (tag != kItem || length == kUndefined) return "encapsulated Pixel Data without an offset table item";
-    for (std::uint64_t at = layout.items + 8 + length;;) {
-      item(at, &tag, &length);
-      if (tag == kSeqEnd) return "";
-      if (tag != kItem || length == kUndefined) return "Pixel Data holds something other than fragments";
-      if (at + 8 + length > src.size()) return "the file ends inside its pixel data (truncated?)";
-      out->push_back({at + 8, length});
-      at += 8 + std::uint64_t(length);
-    }
-  } catch (const Layout& e) {
-    return e.what();
+  const char* truncated = "the file ends inside its pixel data (truncated?)";
+  std::optional<ItemHeader> h = read_item_header(src, layout.items);
+  if (!h) return truncated;
+  if (h->tag != kItem || h->length == kUndefined) return "encapsulated Pixel Data without an offset table item";
+  for (std::uint64_t at = layout.items + 8 + h->length;;) {
+    if (!(h = read_item_header(src, at))) return truncated;
+    if (h->tag == kSeqEnd) return "";
+    if (h->tag != kItem || h->length == kUndefined) return "Pixel Data holds something other than fragments";
+    if (at + 8 + h->length > src.size()) return truncated;
+    out->push_back({at + 8, h->length});
+    at += 8 + std::uint64_t(h->length);
   }
 }
 

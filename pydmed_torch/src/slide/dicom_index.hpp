@@ -5,6 +5,7 @@
 // Pixel Data; then, where no Extended Offset Table says where the frames are, its fragments
 // walked item by item (8 bytes read each).
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,13 @@ struct DicomLayout {
 bool has_dicom_signature(const ByteSource& src);
 // The layout of `src`; "" on success, else why not (one line, without the path).
 std::string read_dicom_layout(const ByteSource& src, DicomLayout* out);
+// An item's or a delimiter's header in encapsulated Pixel Data: 8 bytes at `at`, the tag as
+// group << 16 | element. nullopt where the source ends first.
+constexpr std::uint32_t kDicomItem = 0xFFFEE000u, kDicomSequenceEnd = 0xFFFEE0DDu;
+struct ItemHeader {
+  std::uint32_t tag = 0, length = 0;
+};
+std::optional<ItemHeader> read_item_header(const ByteSource& src, std::uint64_t at);
 // Encapsulated Pixel Data's fragments (each item's value), the offset table left out; "" or why not.
 std::string read_fragments(const ByteSource& src, const DicomLayout& layout, std::vector<ByteRange>* out);
 

@@ -129,31 +129,23 @@ bool extended_offsets(const ByteSource& src, const DicomLayout& layout, DcmItem&
       ds.findAndGetUint64Array(DCM_ExtendedOffsetTableLengths, lengths, &n_lengths).bad() ||
       std::int64_t(n_offsets) != n || n_lengths != n_offsets)
     return false;
-  auto header = [&](std::uint64_t at, std::uint32_t* tag, std::uint64_t* length) {
-    std::uint8_t h[8];
-    if (src.read_at(h, 8, at) != 8) return false;
-    *tag = std::uint32_t(h[0] | h[1] << 8) << 16 | std::uint32_t(h[2] | h[3] << 8);
-    *length = std::uint64_t(h[4]) | std::uint64_t(h[5]) << 8 | std::uint64_t(h[6]) << 16 | std::uint64_t(h[7]) << 24;
-    return true;
-  };
-  std::uint32_t tag = 0;
-  std::uint64_t length = 0;
-  if (!header(layout.items, &tag, &length) || tag != 0xFFFEE000u) return false;
-  std::uint64_t at = layout.items + 8 + length;  // the first fragment's item
+  const std::optional<ItemHeader> table = read_item_header(src, layout.items);
+  if (!table || table->tag != kDicomItem) return false;
+  const std::uint64_t first = layout.items + 8 + table->length;  // the first fragment's item
+  std::uint64_t at = first;
   const std::uint64_t size = src.size();
   for (std::int64_t i = 0; i < n; ++i) {
-    if (offsets[i] != at - (layout.items + 8 + length) || lengths[i] > 0xFFFFFFFEu || at + 8 > size ||
-        lengths[i] > size - at - 8)
+    if (offsets[i] != at - first || lengths[i] > 0xFFFFFFFEu || at + 8 > size || lengths[i] > size - at - 8)
       return false;
     out->push_back({at + 8, lengths[i]});
     at += 8 + lengths[i];
   }
-  std::uint64_t first_length = 0, end_length = 0;
-  std::uint32_t first_tag = 0, end_tag = 0;
-  return header(out->front().offset - 8, &first_tag, &first_length) && first_tag == 0xFFFEE000u &&
-         first_length == out->front().bytes && header(at, &end_tag, &end_length) && end_tag == 0xFFFEE0DDu &&
-         header(out->back().offset - 8, &first_tag, &first_length) && first_tag == 0xFFFEE000u &&
-         first_length == out->back().bytes;
+  const auto is_item = [&](const ByteRange& r) {
+    const std::optional<ItemHeader> h = read_item_header(src, r.offset - 8);
+    return h && h->tag == kDicomItem && h->length == r.bytes;
+  };
+  const std::optional<ItemHeader> end = read_item_header(src, at);
+  return is_item(out->front()) && is_item(out->back()) && end && end->tag == kDicomSequenceEnd;
 }
 
 // Frame i's bytes: a native frame's share of Pixel Data; the Extended Offset Table's entry; or a
