@@ -30,19 +30,26 @@ namespace pydmed::cli {
 
 namespace {
 
-std::string where(const DistributedEnv& env) {
-  return (env.master_addr.empty() ? "127.0.0.1" : env.master_addr) + ":" +
-         std::to_string(env.master_port ? env.master_port : 29500);
-}
+// The job's store: MASTER_ADDR and MASTER_PORT, torchrun's defaults where unset.
+std::string host(const DistributedEnv& env) { return env.master_addr.empty() ? "127.0.0.1" : env.master_addr; }
+std::uint16_t port(const DistributedEnv& env) { return std::uint16_t(env.master_port ? env.master_port : 29500); }
+std::string where(const DistributedEnv& env) { return host(env) + ":" + std::to_string(port(env)); }
 
 c10::intrusive_ptr<c10d::TCPStore> connect(const RankJob& job, bool serve) {
   c10d::TCPStoreOptions o;
-  o.port = std::uint16_t(job.env.master_port ? job.env.master_port : 29500);
+  o.port = port(job.env);
   o.isServer = serve;
   o.numWorkers = job.env.world_size;
   o.waitWorkers = true;  // every rank counts itself in (a client that does not, the server waits for)
   o.timeout = std::chrono::milliseconds(std::int64_t(job.timeout_s * 1000));
-  return c10::make_intrusive<c10d::TCPStore>(job.env.master_addr.empty() ? "127.0.0.1" : job.env.master_addr, o);
+  return c10::make_intrusive<c10d::TCPStore>(host(job.env), o);
+}
+
+// A store's or a model's message on one line (c10's carry a backtrace after it).
+std::string first_line(const std::exception& e) {
+  const auto* c = dynamic_cast<const c10::Error*>(&e);
+  const std::string what = c ? c->what_without_backtrace() : e.what();
+  return what.substr(0, what.find('\n'));
 }
 
 // Beats for the slide in hand on a connection of its own, every quarter lease, while the main
@@ -59,9 +66,7 @@ class Heartbeat {
         try {
           claims_.beat(claim_);
         } catch (const std::exception& e) {
-          const auto* c = dynamic_cast<const c10::Error*>(&e);
-          const std::string what = c ? c->what_without_backtrace() : e.what();
-          std::cerr << who << what.substr(0, what.find('\n')) << std::endl;
+          std::cerr << who << first_line(e) << std::endl;
           std::_Exit(1);  // the loader's processes die with this one (PR_SET_PDEATHSIG)
         }
       }
@@ -123,12 +128,6 @@ bool publish(const std::string& from, const std::string& to) {
   return true;
 }
 
-// A store's or a model's message on one line (c10's carry a backtrace after it).
-std::string first_line(const std::exception& e) {
-  const auto* c = dynamic_cast<const c10::Error*>(&e);
-  const std::string what = c ? c->what_without_backtrace() : e.what();
-  return what.substr(0, what.find('\n'));
-}
 
 }  // namespace
 

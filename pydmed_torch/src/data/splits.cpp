@@ -98,13 +98,18 @@ Dataset Dataset::shard(int rank, int world_size, const LabelFn& label) const {
   return Dataset(str_dsname, std::move(mine));
 }
 
-LabelFn Dataset::common_label() const {
+std::string Dataset::common_label_name() const {
   std::string key;
   for (const Patient& p : list_patients) {
-    if (!p.labels.is_object() || p.labels.size() != 1) return nullptr;
+    if (!p.labels.is_object() || p.labels.size() != 1) return "";
     if (key.empty()) key = p.labels.begin().key();
-    if (p.labels.begin().key() != key) return nullptr;
+    if (p.labels.begin().key() != key) return "";
   }
+  return key;
+}
+
+LabelFn Dataset::common_label() const {
+  const std::string key = common_label_name();
   if (key.empty()) return nullptr;
   return [key](const Patient& p) { return p.labels.at(key); };
 }

@@ -9,16 +9,6 @@ namespace pydmed {
 
 namespace {
 
-// The one label every patient has, under the same name; "" when there is none.
-std::string the_only_label(const Dataset& dataset) {
-  if (dataset.list_patients.empty()) return "";
-  const auto& first = dataset.list_patients.front().labels;
-  if (!first.is_object() || first.size() != 1) return "";
-  for (const Patient& p : dataset.list_patients)
-    if (!p.labels.is_object() || p.labels.size() != 1 || p.labels.begin().key() != first.begin().key()) return "";
-  return first.begin().key();
-}
-
 std::string value_name(const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
 
 }  // namespace
@@ -29,7 +19,7 @@ LabelCoder::LabelCoder(const Dataset& dataset, std::string key, std::vector<std:
     by_roi_ = true, key_.clear(), names_ = std::move(roi_classes);
     return;
   }
-  if (key_.empty()) key_ = the_only_label(dataset);
+  if (key_.empty()) key_ = dataset.common_label_name();
   if (key_.empty()) return;
   std::set<std::string> names;
   bool all_int = true;

@@ -71,6 +71,8 @@ class Dataset {
   // The label function a loader shards by: the one label every patient has, when they all
   // have exactly one and the same key (PyDmed's datasets mostly do); else none.
   LabelFn common_label() const;
+  // That label's name; "" when there is none.
+  std::string common_label_name() const;
   // Which slide each patient id names: {"<id>": {"<record>": path}}. A resumable run's state
   // keeps it, so that a resume over a changed source (a slide added, a folder re-sorted) is
   // refused instead of applying positions to the wrong slides.
