@@ -292,6 +292,14 @@ TEST(Embed, ReportsOnStdoutAndInIndexTsv) {
   ASSERT_EQ(run_command(cmd, &out, &err), 0) << err;  // resumed: nothing left to write
   EXPECT_EQ(nlohmann::json::parse(out)["slides"], nlohmann::json::array());
   EXPECT_NE(read_file(t.file("f/index.tsv")).find("slide_001.h5"), std::string::npos);
+  std::filesystem::create_directories(t.file("mine"));
+  write_file(t.file("mine/index.tsv"), "my own notes\n");  // a user's file of that name: never replaced
+  EXPECT_EQ(run_command(kCli + " embed " + t.file("slides") + " --model " + t.file("m.pt") +
+                            " --kernel 64 --min-tissue 0 --out " + t.file("mine"),
+                        &out, &err),
+            1);
+  EXPECT_NE(err.find("index.tsv: exists and is not an index this tool wrote"), std::string::npos) << err;
+  EXPECT_EQ(read_file(t.file("mine/index.tsv")), "my own notes\n");
 }
 
 // Two ranks (RANK/WORLD_SIZE, as torchrun sets them) share the slides: each slide written once,

@@ -18,7 +18,8 @@ struct FeatureIndexRow {
 // The row of a feature file (FeatureFile::read; Error naming it when it is not one).
 FeatureIndexRow feature_index_row(const std::string& path);
 // Writes OUT_DIR/index.tsv (columns slide, file, windows, dim, features_sha256), whole or not at
-// all, its rows sorted by slide. Throws Error naming the file.
+// all, its rows sorted by slide. Throws Error naming the file, also when an index.tsv there is
+// not one this tool wrote (it is left as it is).
 void write_feature_index(const std::string& out_dir, std::vector<FeatureIndexRow> rows);
 
 }  // namespace pydmed
