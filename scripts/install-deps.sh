@@ -15,7 +15,8 @@ PKGS=(
   libopenjp2-7-dev                   # and their JPEG 2000 frames decoded
   nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libssl-dev                         # SHA-256: quickhash-1, the exact-region tests
+  libssl-dev                         # SHA-256: quickhash-1, the exact-region tests; S3 signatures
+  libcurl4-openssl-dev               # slides by URL (http, https, s3): byte ranges
   libhdf5-dev hdf5-tools             # feature files for MIL tools (pydmed embed); h5dump in the tests
   libgloo-dev                        # c10d's ProcessGroupGloo headers include Gloo's (examples/ddp_train)
   procps                             # ps/pgrep, used by process-tree tests

@@ -1,9 +1,11 @@
 #include "pydmed/error.hpp"
+#include "pydmed/slide/remote.hpp"
 
 namespace pydmed {
 
+// A URL is named without its query (a presigned signature) or user:password.
 SlideError::SlideError(const std::string& path, const std::string& reason)
-    : Error(path + ": " + reason), path_(path), reason_(reason) {}
+    : Error(redact_url(path) + ": " + reason), path_(redact_url(path)), reason_(reason) {}
 
 namespace {
 std::string where(const std::string& file, int line) {

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "pydmed/slide/remote.hpp"
 #include "slide/image_header.hpp"
 
 namespace fs = std::filesystem;
@@ -55,6 +56,7 @@ struct Stamp {
 }  // namespace
 
 std::string content_stamp(const std::string& path) {
+  if (is_url(path)) return remote_stamp(path);
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return "missing";
   Stamp s;

@@ -11,6 +11,7 @@
 #include "pydmed/data/record_slide.hpp"
 #include "pydmed/data/source.hpp"
 #include "pydmed/error.hpp"
+#include "pydmed/slide/remote.hpp"
 
 namespace pydmed::cli {
 
@@ -19,9 +20,17 @@ namespace {
 std::string unusable(const Patient& p, RoiMode mode) {
   for (const auto& [name, record] : p.dict_records) {
     const std::string path = record.path();
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return path + ": " + std::strerror(errno);
-    ::close(fd);
+    if (is_url(path)) {
+      try {
+        if (path.back() != '/') check_remote(path);
+      } catch (const SlideError& e) {
+        return e.what();
+      }
+    } else {
+      const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) return path + ": " + std::strerror(errno);
+      ::close(fd);
+    }
     try {
       (void)record_roi(record, mode);
     } catch (const Error& e) {

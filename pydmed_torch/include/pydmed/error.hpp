@@ -22,6 +22,14 @@ class SlideError : public Error {
   std::string path_, reason_;
 };
 
+// A remote slide's bytes that could not be had (the server refused, vanished, answered short)
+// after the request's tries: not damage in the slide, so a salvaging read does not draw around
+// it; the loader's retries of the patient apply.
+class RemoteError : public SlideError {
+ public:
+  using SlideError::SlideError;
+};
+
 // Mixed into errors that retrying cannot fix (malformed or empty annotations, a slide without
 // the mpp a target needs, a target finer than the slide): a loader that meets one sets the
 // patient aside at once, in one line, instead of trying again max_failures times.

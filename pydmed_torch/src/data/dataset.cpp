@@ -5,6 +5,7 @@
 #include <set>
 
 #include "pydmed/error.hpp"
+#include "pydmed/slide/remote.hpp"
 #include "pydmed/file_identity.hpp"
 
 namespace fs = std::filesystem;
@@ -12,7 +13,8 @@ namespace fs = std::filesystem;
 namespace pydmed {
 
 std::string Record::path() const {
-  if (rootdir.empty() || fs::path(relativedir).is_absolute()) return relativedir;
+  if (rootdir.empty() || fs::path(relativedir).is_absolute() || is_url(relativedir)) return relativedir;
+  if (is_url(rootdir)) return rootdir + (rootdir.back() == '/' ? "" : "/") + relativedir;
   return (fs::path(rootdir) / relativedir).string();
 }
 
@@ -123,7 +125,7 @@ nlohmann::json Dataset::records_by_id() const {
   nlohmann::json out = nlohmann::json::object();
   for (const Patient& p : list_patients) {
     nlohmann::json records = nlohmann::json::object();
-    for (const auto& [name, record] : p.dict_records) records[name] = record.path();
+    for (const auto& [name, record] : p.dict_records) records[name] = redact_url(record.path());
     out[std::to_string(p.int_uniqueid)] = std::move(records);
   }
   return out;
@@ -132,7 +134,7 @@ nlohmann::json Dataset::records_by_id() const {
 nlohmann::json Dataset::slide_stamps() const {
   nlohmann::json out = nlohmann::json::object();
   for (const Patient& p : list_patients)
-    for (const auto& [name, record] : p.dict_records) out[record.path()] = content_stamp(record.path());
+    for (const auto& [name, record] : p.dict_records) out[redact_url(record.path())] = content_stamp(record.path());
   return out;
 }
 

@@ -12,6 +12,7 @@
 
 #include "data/csv.hpp"
 #include "pydmed/error.hpp"
+#include "pydmed/slide/remote.hpp"
 #include "pydmed/output_file.hpp"
 #include "pydmed/slide/physical.hpp"
 
@@ -254,7 +255,7 @@ void write_manifest(const Dataset& ds, const std::string& path) {
         std::error_code ec;
         const bool beside = !r.rootdir.empty() && !fs::path(r.relativedir).is_absolute() &&
                             fs::equivalent(fs::absolute(r.rootdir), dir, ec);
-        cell = beside ? r.relativedir : fs::absolute(r.path()).string();
+        cell = beside || is_url(r.relativedir) ? r.relativedir : fs::absolute(r.path()).string();
       }
       out += ',' + csv::quote(cell);
     }

@@ -7,6 +7,8 @@
 
 #include "pydmed/data/manifest.hpp"
 #include "pydmed/error.hpp"
+#include "pydmed/slide/remote.hpp"
+#include "remote/s3_list.hpp"
 #include "slide/image_header.hpp"
 #include "slide/readers.hpp"
 
@@ -78,7 +80,10 @@ void group_dicom_series(Dataset& ds) {
     if (series_in[folder] != 1 || slides_in[folder] != s.instances) continue;
     Record& r = kept[s.patient].dict_records["wsi"];
     const fs::path dir(folder);
-    r.rootdir = dir.parent_path().string(), r.relativedir = dir.filename().string();
+    if (is_url(folder))
+      r.rootdir = "", r.relativedir = folder + "/";  // an s3 prefix: a folder by its trailing '/'
+    else
+      r.rootdir = dir.parent_path().string(), r.relativedir = dir.filename().string();
   }
   for (std::size_t i = 0; i < kept.size(); ++i) kept[i].int_uniqueid = std::int64_t(i);
   ds.list_patients = std::move(kept);
@@ -103,7 +108,39 @@ bool is_slide_file(const std::string& path) {
   return has_slide_suffix(path) || sniff_image_kind(path) != ImageKind::kUnknown;
 }
 
+namespace {
+
+// A URL: one slide, or the slides under an s3:// prefix (every depth), as a folder is scanned.
+Dataset dataset_from_url(const std::string& source) {
+  std::string name = url_file_name(source);
+  if (source.back() != '/') {
+    Patient one;
+    one.dict_records["wsi"] = Record{"", source, nlohmann::json::object()};
+    return Dataset(fs::path(name).stem().string(), {one});
+  }
+  if (source.rfind("s3://", 0) != 0)
+    throw DatasetError(redact_url(source), 0, "a web server's folder cannot be listed: give a manifest of URLs or an s3:// prefix");
+  std::string trimmed = source;
+  while (!trimmed.empty() && trimmed.back() == '/') trimmed.pop_back();
+  Dataset ds(url_file_name(trimmed), {});
+  for (const auto& [url, size] : remote::list_objects(source)) {
+    const std::string file = url_file_name(url);
+    if (file.empty() || size == 0) continue;
+    if (!may_be_slide(file) || (!has_slide_suffix(file) && sniff_image_kind(url) != ImageKind::kDicom)) continue;
+    Patient p;
+    p.int_uniqueid = std::int64_t(ds.list_patients.size());
+    p.dict_records["wsi"] = Record{"", url, nlohmann::json::object()};
+    ds.list_patients.push_back(std::move(p));
+  }
+  if (ds.list_patients.empty()) throw DatasetError(redact_url(source), 0, "no slides under this prefix");
+  group_dicom_series(ds);
+  return ds;
+}
+
+}  // namespace
+
 Dataset dataset_from_source(const std::string& source, std::vector<std::string>* skipped) {
+  if (is_url(source)) return dataset_from_url(source);
   std::error_code ec;
   if (!fs::exists(source, ec)) throw DatasetError(source, 0, "no such file or folder");
   if (!fs::is_directory(source, ec)) {

@@ -163,6 +163,24 @@ std::pair<std::int64_t, std::int64_t> RandomBigChunkLoader::position(Rng& rng, i
   return {along(gx, mx), y};
 }
 
+std::pair<std::int64_t, std::int64_t> RandomBigChunkLoader::choose(Rng rng, int level, int w, int h, std::int64_t gx,
+                                                                   std::int64_t gy) {
+  auto [lx, ly] = position(rng, level, w, h, gx, gy);
+  if (o_.min_tissue() > 0) {  // the most tissue of 64 draws, or the first with enough
+    const LevelInfo& L = slide_->level(level);
+    if (!mask_) mask_ = std::make_unique<TissueMask>(*slide_, min_tissue_mask_options());
+    double best = -1;
+    for (int attempt = 0; attempt < 64; ++attempt) {
+      const auto [cx, cy] = attempt == 0 ? std::pair(lx, ly) : position(rng, level, w, h, gx, gy);
+      const double frac = mask_->fraction(std::llround(cx * L.downsample), std::llround(cy * L.downsample),
+                                          std::llround(w * L.downsample), std::llround(h * L.downsample));
+      if (frac > best) best = frac, lx = cx, ly = cy;
+      if (frac >= o_.min_tissue()) break;
+    }
+  }
+  return {lx, ly};
+}
+
 std::optional<BigChunk> RandomBigChunkLoader::extract_bigchunk(const nlohmann::json&) {
   if (!slide_) {  // once a visit
     const Record& record = patient().record(o_.record());
@@ -178,18 +196,10 @@ std::optional<BigChunk> RandomBigChunkLoader::extract_bigchunk(const nlohmann::j
   TileGrid grid = o_.align_to_tiles() && !(!roi_->empty() && o_.roi() == RoiMode::Include) ? TileGrid(slide, f)
                                                                                             : TileGrid();
   // Positions in pixels of the level, so level-0 positions are whole multiples of the downsample.
-  Rng rng = random_stream();
-  auto [lx, ly] = position(rng, f.level, f.w, f.h, grid.gx, grid.gy);
-  if (o_.min_tissue() > 0) {  // the most tissue of 64 draws, or the first with enough
-    if (!mask_) mask_ = std::make_unique<TissueMask>(slide, min_tissue_mask_options());
-    double best = -1;
-    for (int attempt = 0; attempt < 64; ++attempt) {
-      const auto [cx, cy] = attempt == 0 ? std::pair(lx, ly) : position(rng, f.level, f.w, f.h, grid.gx, grid.gy);
-      const double frac = mask_->fraction(std::llround(cx * L.downsample), std::llround(cy * L.downsample),
-                                          std::llround(f.w * L.downsample), std::llround(f.h * L.downsample));
-      if (frac > best) best = frac, lx = cx, ly = cy;
-      if (frac >= o_.min_tissue()) break;
-    }
+  const auto [lx, ly] = choose(random_stream(), f.level, f.w, f.h, grid.gx, grid.gy);
+  if (slide.is_remote()) {  // the next BigChunk's tiles come over the network while this one is read
+    const auto [nx, ny] = choose(random_stream_ahead(1), f.level, f.w, f.h, grid.gx, grid.gy);
+    slide.prefetch_region(std::llround(nx * L.downsample), std::llround(ny * L.downsample), f.level, f.w, f.h);
   }
   BigChunk bc;
   bc.region = {std::llround(lx * L.downsample), std::llround(ly * L.downsample), f.level, f.w, f.h, L.downsample};

@@ -31,9 +31,11 @@ void PatientTask::log(const std::string& line) const {
   detail::write_log_line(ctx_->log_fd, "patient " + std::to_string(ctx_->patient->int_uniqueid), line);
 }
 
-Rng PatientTask::random_stream(std::uint64_t call_count) const {
-  return Rng({ctx_->options->seed(), std::uint64_t(ctx_->patient->int_uniqueid), ctx_->visit, ctx_->bigchunk_number,
-              call_count, std::uint64_t(ctx_->role)});
+Rng PatientTask::random_stream(std::uint64_t call_count) const { return random_stream_ahead(0, call_count); }
+
+Rng PatientTask::random_stream_ahead(std::uint32_t ahead, std::uint64_t call_count) const {
+  return Rng({ctx_->options->seed(), std::uint64_t(ctx_->patient->int_uniqueid), ctx_->visit,
+              std::uint64_t(ctx_->bigchunk_number) + ahead, call_count, std::uint64_t(ctx_->role)});
 }
 
 cv::Mat BigChunkLoader::allocate(int height, int width, int channels) {

@@ -9,6 +9,8 @@
 
 #include "file_descriptor.hpp"
 #include "pydmed/error.hpp"
+#include "pydmed/slide/remote.hpp"
+#include "remote/block_cache.hpp"
 
 namespace pydmed {
 
@@ -36,7 +38,28 @@ class FileSource : public ByteSource {
   std::uint64_t size_;
 };
 
+class UrlSource : public ByteSource {
+ public:
+  explicit UrlSource(std::shared_ptr<const remote::RemoteObject> o) : ByteSource(o->target.name), o_(std::move(o)) {}
+  std::size_t read_at(void* dst, std::size_t n, std::uint64_t offset) const override {
+    return remote::BlockCache::here().read(o_, dst, n, offset);
+  }
+  std::uint64_t size() const override { return o_->size; }
+  void prefetch(const std::vector<std::pair<std::uint64_t, std::uint64_t>>& ranges) const override {
+    remote::BlockCache::here().prefetch(o_, ranges);
+  }
+  bool remote() const override { return true; }
+
+ private:
+  std::shared_ptr<const remote::RemoteObject> o_;
+};
+
 }  // namespace
+
+std::shared_ptr<const ByteSource> open_source(const std::string& path) {
+  if (is_url(path)) return std::make_shared<UrlSource>(remote::open_object(path));
+  return open_file_source(path);
+}
 
 std::shared_ptr<const ByteSource> open_file_source(const std::string& path) {
   detail::FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));

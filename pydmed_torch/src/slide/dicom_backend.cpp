@@ -9,6 +9,8 @@
 #include <system_error>
 
 #include "pydmed/error.hpp"
+#include "pydmed/slide/remote.hpp"
+#include "remote/s3_list.hpp"
 #include "slide/dicom_instance.hpp"
 #include "slide/readers.hpp"
 
@@ -56,21 +58,43 @@ class DicomBackend : public TileGridBackend {
   std::map<std::string, std::size_t> associated_;  // name -> its grid index (after the levels)
 };
 
-// The DICOM files of a folder, sorted (names with or without .dcm: the signature decides).
-std::vector<std::string> dicom_files_in(const fs::path& dir) {
-  std::vector<std::string> out;
+// A folder: a local one, or an s3:// prefix ending in '/'.
+bool is_folder(const std::string& path) {
   std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    std::error_code e2;
-    if (!entry.is_regular_file(e2)) continue;
+  return is_url(path) ? path.back() == '/' && path.rfind("s3://", 0) == 0 : fs::is_directory(path, ec);
+}
+
+// The DICOM files of a folder, sorted (names with or without .dcm: the signature decides).
+std::vector<std::string> dicom_files_in(const std::string& dir) {
+  std::vector<std::string> candidates;
+  if (is_url(dir)) {
+    for (const auto& [url, size] : remote::list_objects(dir))
+      if (size > 132 && url.find('/', dir.size()) == std::string::npos) candidates.push_back(url);  // not deeper
+  } else {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+      std::error_code e2;
+      if (entry.is_regular_file(e2)) candidates.push_back(entry.path().string());
+    }
+  }
+  std::vector<std::string> out;
+  for (const std::string& f : candidates) {
     try {
-      if (has_dicom_signature(*open_file_source(entry.path().string()))) out.push_back(entry.path().string());
+      if (has_dicom_signature(*open_source(f))) out.push_back(f);
     } catch (const SlideError&) {
       // unreadable: not ours to judge unless it is the file asked for
     }
   }
   std::sort(out.begin(), out.end());
   return out;
+}
+
+// The files beside an instance: its folder's, its s3 prefix's; an http(s) instance stands alone
+// (a web server cannot be listed).
+std::vector<std::string> siblings(const std::string& path) {
+  if (!is_url(path)) return dicom_files_in(fs::absolute(path).parent_path().string());
+  if (path.rfind("s3://", 0) == 0) return dicom_files_in(path.substr(0, path.rfind('/') + 1));
+  return {path};
 }
 
 struct Series {
@@ -81,12 +105,12 @@ struct Series {
 // The series `path` names (a file: its series; a folder: its only series) from the files beside it.
 Series gather(const std::string& path, bool folder) {
   Series s;
-  const std::vector<std::string> files = dicom_files_in(folder ? fs::path(path) : fs::absolute(path).parent_path());
+  const std::vector<std::string> files = folder ? dicom_files_in(path) : siblings(path);
   std::string want;
   std::optional<DicomInstance> first;  // the file asked for, read once
   if (!folder) {
     first.emplace();
-    if (std::string why = read_dicom_instance(open_file_source(path), &*first); !why.empty()) {
+    if (std::string why = read_dicom_instance(open_source(path), &*first); !why.empty()) {
       s.error = why;
       return s;
     }
@@ -96,8 +120,8 @@ Series gather(const std::string& path, bool folder) {
   for (const std::string& f : files) {
     DicomInstance in;
     std::error_code ec;
-    const bool asked = first && fs::equivalent(f, path, ec);
-    const std::string why = asked ? "" : read_dicom_instance(open_file_source(f), &in);
+    const bool asked = first && (is_url(path) ? f == path : fs::equivalent(f, path, ec));
+    const std::string why = asked ? "" : read_dicom_instance(open_source(f), &in);
     if (asked) in = std::move(*first), first.reset();
     if (!in.sop_class.empty() && !is_wsi_sop_class(in.sop_class)) continue;  // another kind of DICOM beside the slide
     if (in.series_uid.empty()) {  // cannot tell its series: it may be ours
@@ -185,10 +209,9 @@ OpenResult open_series(const std::string& path, bool folder) {
 }  // namespace
 
 bool is_dicom(const std::string& path) {
-  std::error_code ec;
-  if (fs::is_directory(path, ec)) return true;  // a series' folder: open_with_dicom looks inside
+  if (is_folder(path)) return true;  // a series' folder: open_with_dicom looks inside
   try {
-    return has_dicom_signature(*open_file_source(path));
+    return has_dicom_signature(*open_source(path));
   } catch (const SlideError&) {
     return false;
   }
@@ -197,7 +220,7 @@ bool is_dicom(const std::string& path) {
 DicomSeriesMember dicom_series_member(const std::string& path) {
   DicomInstance in;
   try {
-    read_dicom_instance(open_file_source(path), &in);
+    read_dicom_instance(open_source(path), &in);
   } catch (const std::exception&) {  // unreadable: opening it will say why
     return {};
   }
@@ -206,8 +229,7 @@ DicomSeriesMember dicom_series_member(const std::string& path) {
 }
 
 OpenResult open_with_dicom(const std::string& path) {
-  std::error_code ec;
-  const bool folder = fs::is_directory(path, ec);
+  const bool folder = is_folder(path);
   if (folder && dicom_files_in(path).empty()) return {};  // a folder, not a series: the registry says so
   try {
     return open_series(path, folder);

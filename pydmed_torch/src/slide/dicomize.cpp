@@ -198,7 +198,7 @@ Instance level_instance(const Slide& slide, const TiffPyramid* tiff, int level, 
   in.tile_height = L ? L->tile_height : (th > 0 ? th : 256);
   in.jpeg = !o.native();
   in.photometric = in.jpeg && L->colour == JpegColour::kYCbCr ? "YBR_FULL_422" : "RGB";
-  const std::shared_ptr<const ByteSource> file = in.jpeg ? open_file_source(slide.path()) : nullptr;
+  const std::shared_ptr<const ByteSource> file = in.jpeg ? open_source(slide.path()) : nullptr;
   const std::int64_t across = (in.width + in.tile_width - 1) / in.tile_width;
   const std::int64_t down = (in.height + in.tile_height - 1) / in.tile_height;
   for (std::int64_t r = 0; r < down; ++r) {
@@ -246,9 +246,8 @@ std::vector<std::string> dicomize(const std::string& path, const std::string& ou
   Slide slide(path);
   TiffPyramid tiff;
   if (!o.native()) {  // the JPEG tiles themselves: only what the exact tile reader reads
-    const char* vendor = openslide_detect_vendor(path.c_str());
-    const std::string why = slide.reader() != "tiff" || !vendor ? "its levels are not JPEG tiles the tile reader reads"
-                                                                : read_tiff_pyramid(path, vendor, false, tiff);
+    const std::string why = slide.reader() != "tiff" ? "its levels are not JPEG tiles the tile reader reads"
+                                                     : read_tiff_pyramid(open_source(path), slide.vendor(), false, tiff);
     if (!why.empty())
       throw SlideError(path, "cannot be rewrapped as DICOM without re-encoding (" + why +
                                  "; --native stores its decoded pixels)");

@@ -1,5 +1,7 @@
 #include "slide/image_header.hpp"
 
+#include "slide/byte_source.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cstring>
@@ -15,13 +17,11 @@ std::uint32_t be32(const unsigned char* p) { return be16(p) << 16 | be16(p + 2);
 
 }  // namespace
 
-ImageKind sniff_image_kind(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
+ImageKind sniff_image_kind(const ByteSource& src) {
   unsigned char b[8] = {};
-  in.read(reinterpret_cast<char*>(b), sizeof b);
-  const auto n = in.gcount();
+  const std::size_t n = src.read_at(b, sizeof b, 0);
   char dicm[4] = {};  // first: a DICOM-TIFF dual-personality file is a DICOM instance
-  if (n == 8 && in.seekg(128) && in.read(dicm, 4) && std::memcmp(dicm, "DICM", 4) == 0) return ImageKind::kDicom;
+  if (n == 8 && src.read_at(dicm, 4, 128) == 4 && std::memcmp(dicm, "DICM", 4) == 0) return ImageKind::kDicom;
   if (n >= 4 && ((b[0] == 'I' && b[1] == 'I' && (b[2] == 42 || b[2] == 43) && b[3] == 0) ||
                  (b[0] == 'M' && b[1] == 'M' && b[2] == 0 && (b[3] == 42 || b[3] == 43)))) {
     return ImageKind::kTiff;
@@ -32,10 +32,17 @@ ImageKind sniff_image_kind(const std::string& path) {
   return ImageKind::kUnknown;
 }
 
-std::optional<std::uint64_t> tiff_first_directory_offset(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
+ImageKind sniff_image_kind(const std::string& path) {
+  try {
+    return sniff_image_kind(*open_source(path));
+  } catch (const std::exception&) {
+    return ImageKind::kUnknown;  // unreadable: the reader that opens it says why
+  }
+}
+
+std::optional<std::uint64_t> tiff_first_directory_offset(const ByteSource& src) {
   unsigned char b[16] = {};
-  if (!in.read(reinterpret_cast<char*>(b), 8)) return std::nullopt;
+  if (src.read_at(b, 8, 0) != 8) return std::nullopt;
   const bool little = b[0] == 'I';
   auto get = [&](int at, int bytes) {
     std::uint64_t v = 0;
@@ -44,24 +51,21 @@ std::optional<std::uint64_t> tiff_first_directory_offset(const std::string& path
   };
   const auto version = get(2, 2);
   if (version == 42) return get(4, 4);
-  if (version != 43 || !in.read(reinterpret_cast<char*>(b + 8), 8)) return std::nullopt;
+  if (version != 43 || src.read_at(b + 8, 8, 8) != 8) return std::nullopt;
   return get(8, 8);  // BigTIFF: offset size (2), zero (2), then the 8-byte offset
 }
 
-std::optional<double> tiff_first_directory_real(const std::string& path, std::uint16_t tag) {
-  const auto first = tiff_first_directory_offset(path);
-  std::ifstream in(path, std::ios::binary);
+std::optional<double> tiff_first_directory_real(const ByteSource& src, std::uint16_t tag) {
+  const auto first = tiff_first_directory_offset(src);
   unsigned char head[4] = {};
-  if (!first || !in.read(reinterpret_cast<char*>(head), 4)) return std::nullopt;
+  if (!first || src.read_at(head, 4, 0) != 4) return std::nullopt;
   const bool little = head[0] == 'I', big = (little ? head[2] : head[3]) == 43;
   auto get = [&](const unsigned char* b, int bytes) {
     std::uint64_t v = 0;
     for (int k = 0; k < bytes; ++k) v |= std::uint64_t(b[little ? k : bytes - 1 - k]) << (8 * k);
     return v;
   };
-  auto read_at = [&](std::uint64_t at, unsigned char* b, int n) {
-    return bool(in.seekg(std::streamoff(at)) && in.read(reinterpret_cast<char*>(b), n));
-  };
+  auto read_at = [&](std::uint64_t at, unsigned char* b, int n) { return src.read_at(b, std::size_t(n), at) == std::size_t(n); };
   const int count_bytes = big ? 8 : 2, entry_bytes = big ? 20 : 12, field_bytes = big ? 8 : 4;
   unsigned char b[20];
   if (!read_at(*first, b, count_bytes)) return std::nullopt;

@@ -12,19 +12,22 @@ enum class ImageKind { kUnknown, kTiff, kPng, kJpeg, kDicom };
 
 // By signature: TIFF or BigTIFF (either byte order), PNG, JPEG (SOI then a marker), DICOM (DICM
 // after the 128-byte preamble).
+// A path may be a URL (its first bytes are cached from the opening request).
 ImageKind sniff_image_kind(const std::string& path);
+class ByteSource;
+ImageKind sniff_image_kind(const ByteSource& src);
 
 struct ImageSize {
   std::int64_t width = 0, height = 0;
 };
 
 // TIFF: where the first directory starts (classic or BigTIFF, either byte order).
-std::optional<std::uint64_t> tiff_first_directory_offset(const std::string& path);
+std::optional<std::uint64_t> tiff_first_directory_offset(const ByteSource& src);
 
 // TIFF: the value of a real-valued tag (RATIONAL, SRATIONAL, FLOAT or DOUBLE) of the first
 // directory, at full precision (libtiff hands some rationals out as float). nullopt when the tag
 // is absent, of another type or unreadable.
-std::optional<double> tiff_first_directory_real(const std::string& path, std::uint16_t tag);
+std::optional<double> tiff_first_directory_real(const ByteSource& src, std::uint16_t tag);
 
 // PNG: the IHDR chunk, which the format requires first. nullopt when it is not there.
 std::optional<ImageSize> png_size(const std::string& path);

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -10,6 +11,9 @@
 #include <utility>
 
 #include "pydmed/error.hpp"
+#include "pydmed/slide/remote.hpp"
+#include "remote/local_copy.hpp"
+#include "remote/object.hpp"
 #include "slide/readers.hpp"
 #include "slide/image_header.hpp"
 #include "slide/tiff_log.hpp"
@@ -20,6 +24,19 @@ namespace {
 // Reject what cannot be a slide before a decoder sees it, with the reason a user can act on.
 // Returns whether it is a folder (which only readers of folders are asked about).
 bool check_file(const std::string& path) {
+  if (is_url(path)) {
+    if (path.back() == '/') {
+      if (path.rfind("s3://", 0) != 0) throw SlideError(redact_url(path), "a web server's folder cannot be listed: name an object");
+      return true;
+    }
+    std::string ext = url_file_name(path);
+    ext = ext.substr(std::min(ext.size(), ext.rfind('.')));
+    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+    if (ext == ".mrxs" || ext == ".vms" || ext == ".vmu")
+      throw SlideError(redact_url(path), "a " + ext + " slide is several files, and a URL names one: copy its files to a local folder");
+    remote::open_object(path);  // missing, forbidden, unreachable: said here, naming the URL
+    return false;
+  }
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     throw SlideError(path, errno == ENOENT ? "no such file" : std::strerror(errno));
@@ -90,6 +107,13 @@ std::vector<SlideBackendEntry> entries_now() {  // copied out: readers run witho
 
 std::size_t estimate_resident_bytes(const std::string& path) {
   silence_libtiff();
+  if (is_url(path)) {  // the estimators read local files: open it (its first bytes are cached)
+    try {
+      return open_backend(path)->resident_bytes();
+    } catch (const std::exception&) {
+      return kOpenSlideCacheBytes;
+    }
+  }
   std::error_code ec;
   const bool folder = std::filesystem::is_directory(path, ec);
   for (const auto& e : entries_now()) {
@@ -118,13 +142,20 @@ std::unique_ptr<SlideBackend> open_backend(const std::string& path, const std::s
   if (!only.empty()) {
     entries.erase(std::remove_if(entries.begin(), entries.end(), [&](const auto& e) { return e.name != only; }),
                   entries.end());
-    if (entries.empty()) throw SlideError(path, "no reader named '" + only + "'");
+    if (entries.empty()) throw SlideError(redact_url(path), "no reader named '" + only + "'");
   }
   std::string reasons;
   bool recognised = false;
+  std::string local;  // a URL's whole copy, for the readers that read only local files
   for (const auto& e : entries) {
-    if (!e.probe(path)) continue;
-    OpenResult r = e.open(path);
+    const bool files_only = e.name == "openslide" || e.name == "libtiff" || e.name == "opencv";
+    if (is_url(path) && files_only && local.empty()) {
+      if (folder) continue;
+      local = remote::local_copy(path);
+    }
+    const std::string& where = is_url(path) && files_only ? local : path;
+    if (!e.probe(where)) continue;
+    OpenResult r = e.open(where);
     if (r.backend && !r.backend->levels.empty()) {
       r.backend->reader = e.name;
       return std::move(r.backend);
@@ -135,8 +166,8 @@ std::unique_ptr<SlideBackend> open_backend(const std::string& path, const std::s
     if (r.final) break;
   }
   if (!only.empty() && reasons.empty()) reasons = display_name(only) + ": not a file it reads";
-  if (folder && reasons.empty()) throw SlideError(path, "is a directory, not a slide");
-  throw SlideError(path, (recognised ? "cannot open: " : "unsupported format: ") + reasons);
+  if (folder && reasons.empty()) throw SlideError(redact_url(path), "is a directory, not a slide");
+  throw SlideError(redact_url(path), (recognised ? "cannot open: " : "unsupported format: ") + reasons);
 }
 
 }  // namespace pydmed

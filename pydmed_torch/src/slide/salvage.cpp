@@ -56,6 +56,8 @@ std::vector<DamagedPiece> Slide::read_region_salvage(std::uint8_t* rgb, std::int
   try {
     backend_->read_region(rgb, x, y, lvl, width, height, background_);
     return {};
+  } catch (const RemoteError&) {
+    throw;  // not damage: the bytes did not arrive
   } catch (const SlideError& e) {
     // A plain image is decoded whole, so it fails whole: one piece, not a decode per tile.
     if (vendor_ == "image") {
@@ -84,6 +86,8 @@ std::vector<DamagedPiece> Slide::read_region_salvage(std::uint8_t* rgb, std::int
         for (std::int64_t r = 0; r < ph; ++r) {
           std::memcpy(rgb + ((py + r) * width + px) * 3, piece.data() + r * pw * 3, std::size_t(pw * 3));
         }
+      } catch (const RemoteError&) {
+        throw;
       } catch (const SlideError& e) {
         fill_background(rgb, width, px, py, pw, ph, background_);
         damaged.push_back({int(px), int(py), int(pw), int(ph), e.what()});  // names the slide

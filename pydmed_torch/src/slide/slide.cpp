@@ -5,6 +5,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "pydmed/error.hpp"
+#include "pydmed/slide/remote.hpp"
 #include "pydmed/slide/physical.hpp"
 #include "slide/readers.hpp"
 
@@ -29,6 +30,13 @@ const std::string& Slide::vendor() const { return vendor_; }
 std::size_t Slide::resident_bytes_estimate(const std::string& path) { return estimate_resident_bytes(path); }
 
 std::size_t Slide::resident_bytes() const { return backend_->resident_bytes(); }
+void Slide::prefetch_region(std::int64_t x, std::int64_t y, int lvl, std::int64_t width, std::int64_t height) const {
+  check_region(x, y, lvl, width, height);
+  backend_->prefetch(x, y, lvl, width, height);
+}
+
+bool Slide::is_remote() const { return is_url(path_); }
+
 void Slide::set_decode_threads(int threads) {
   decode_threads_ = std::max(1, threads);
   backend_->set_decode_threads(decode_threads_);

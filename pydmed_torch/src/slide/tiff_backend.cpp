@@ -12,6 +12,7 @@
 #include "pydmed/error.hpp"
 #include "slide/argb.hpp"
 #include "slide/readers.hpp"
+#include "slide/byte_source.hpp"
 #include "slide/image_header.hpp"
 #include "slide/tiff_log.hpp"
 
@@ -218,12 +219,11 @@ OpenResult open_with_tiff(const std::string& path) {
     return r;
   }
   r.recognised = true;
-  struct stat st {};
-  ::stat(path.c_str(), &st);
-  const auto first = tiff_first_directory_offset(path);
-  if (first && *first >= std::uint64_t(st.st_size)) {  // writers put it last: the usual cut
+  const auto file = open_file_source(path);
+  const auto first = tiff_first_directory_offset(*file);
+  if (first && *first >= file->size()) {  // writers put it last: the usual cut
     r.reason = "the first directory is at byte " + std::to_string(*first) + ", past the end of the file (" +
-               std::to_string(st.st_size) + " bytes): the file is truncated";
+               std::to_string(file->size()) + " bytes): the file is truncated";
     return r;
   }
   auto errors = std::make_unique<TiffErrors>();
@@ -249,7 +249,7 @@ OpenResult open_with_tiff(const std::string& path) {
   }
   Grid grid;
   std::size_t scratch = 0;
-  if (std::string why = check_layout(t, w, h, st.st_size, grid, scratch); !why.empty()) {
+  if (std::string why = check_layout(t, w, h, file->size(), grid, scratch); !why.empty()) {
     r.reason = why;
     return r;
   }

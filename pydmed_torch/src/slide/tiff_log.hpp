@@ -7,6 +7,8 @@
 #include <memory>
 #include <string>
 
+#include "slide/byte_source.hpp"
+
 namespace pydmed {
 
 // A TIFF handle's last error, "module: text", one line. Guarded by whatever guards the handle.
@@ -26,5 +28,7 @@ void silence_libtiff();
 // TIFFOpen whose errors go to `errors` (which must outlive the handle) and whose warnings are
 // dropped, whatever the global handlers are.
 TiffPtr open_tiff(const std::string& path, const char* mode, TiffErrors* errors);
+// The same over a ByteSource (read-only; a remote object is read by range through its cache).
+TiffPtr open_tiff(std::shared_ptr<const ByteSource> source, TiffErrors* errors);
 
 }  // namespace pydmed

@@ -89,23 +89,24 @@ std::string aperio_associated_name(TIFF* t, tdir_t dir) {
 // level, then of nine string tags of directory 0, each name and value with its NUL. Empty when
 // the tiles exceed 5 MiB, where OpenSlide sets no hash; nullopt when they cannot be read (and
 // OpenSlide fails the open).
-std::optional<std::string> quickhash(const std::string& path, const TileLevel& smallest,
+std::optional<std::string> quickhash(const ByteSource& src, const TileLevel& smallest,
                                      const std::vector<std::optional<std::string>>& strings, const char* const* names) {
   std::uint64_t total = 0;
   for (auto n : smallest.byte_counts) total += n;
   if (total > kQuickhashMaxBytes) return "";
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
   EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
   std::vector<std::uint8_t> buf;
   bool ok = true;
   for (std::size_t i = 0; i < smallest.offsets.size() && ok; ++i) {
     buf.resize(smallest.byte_counts[i]);
-    ok = ::pread(fd, buf.data(), buf.size(), off_t(smallest.offsets[i])) == ssize_t(buf.size());
+    try {
+      ok = src.read_at(buf.data(), buf.size(), smallest.offsets[i]) == buf.size();
+    } catch (const std::exception&) {
+      ok = false;
+    }
     EVP_DigestUpdate(ctx.get(), buf.data(), buf.size());
   }
-  ::close(fd);
   if (!ok) return std::nullopt;
   for (std::size_t i = 0; i < strings.size(); ++i) {
     EVP_DigestUpdate(ctx.get(), names[i], std::strlen(names[i]) + 1);
@@ -166,12 +167,10 @@ std::string read_level(TIFF* t, tdir_t dir, std::uint64_t file_size, TileLevel& 
 
 }  // namespace
 
-std::string read_tiff_pyramid(const std::string& path, const std::string& vendor, bool with_quickhash,
+std::string read_tiff_pyramid(std::shared_ptr<const ByteSource> src, const std::string& vendor, bool with_quickhash,
                               TiffPyramid& out) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return "cannot stat it";
   TiffErrors errors;
-  TiffPtr tif = open_tiff(path, "rm", &errors);
+  TiffPtr tif = open_tiff(src, &errors);
   if (!tif) return "libtiff cannot open it: " + errors.last;
   TIFF* t = tif.get();
   const bool aperio = vendor == "aperio";
@@ -208,7 +207,7 @@ std::string read_tiff_pyramid(const std::string& path, const std::string& vendor
       if (!TIFFGetField(t, TIFFTAG_SUBFILETYPE, &subfile) || !(subfile & FILETYPE_REDUCEDIMAGE)) continue;
     }
     TileLevel L;
-    if (std::string why = read_level(t, dir, std::uint64_t(st.st_size), L); !why.empty()) return why;
+    if (std::string why = read_level(t, dir, src->size(), L); !why.empty()) return why;
     // Aperio marks tiles next to a zero-length one missing and paints them from the level above:
     // only OpenSlide reproduces that.
     if (aperio && std::count(L.byte_counts.begin(), L.byte_counts.end(), 0) > 0)
@@ -234,7 +233,7 @@ std::string read_tiff_pyramid(const std::string& path, const std::string& vendor
                                                                  {"tiff.XPosition", TIFFTAG_XPOSITION},
                                                                  {"tiff.YPosition", TIFFTAG_YPOSITION}};
   for (const auto& [name, tag] : kReals)
-    if (auto v = tiff_first_directory_real(path, tag)) props[name] = format_double(*v);
+    if (auto v = tiff_first_directory_real(*src, tag)) props[name] = format_double(*v);
   props["tiff.ResolutionUnit"] = !has_unit || unit == RESUNIT_INCH ? "inch"
                                  : unit == RESUNIT_NONE            ? "none"
                                  : unit == RESUNIT_CENTIMETER      ? "centimeter"
@@ -244,7 +243,7 @@ std::string read_tiff_pyramid(const std::string& path, const std::string& vendor
     add_aperio_properties(*strings[0], props);
   }
   if (with_quickhash) {
-    const auto hash = quickhash(path, out.tiff_levels.back(), strings, kStringNames);
+    const auto hash = quickhash(*src, out.tiff_levels.back(), strings, kStringNames);
     if (!hash) return "cannot read the smallest level's tiles for openslide.quickhash-1";
     if (!hash->empty()) props["openslide.quickhash-1"] = *hash;
   }
@@ -253,6 +252,29 @@ std::string read_tiff_pyramid(const std::string& path, const std::string& vendor
   std::sort(out.associated.begin(), out.associated.end());
   out.associated.erase(std::unique(out.associated.begin(), out.associated.end()), out.associated.end());
   return "";
+}
+
+std::string detect_tiff_vendor(std::shared_ptr<const ByteSource> src) {
+  TiffErrors errors;
+  TiffPtr tif = open_tiff(std::move(src), &errors);
+  if (!tif) return "";
+  TIFF* t = tif.get();
+  const std::string desc = ascii_tag(t, TIFFTAG_IMAGEDESCRIPTION).value_or("");
+  const std::string software = ascii_tag(t, TIFFTAG_SOFTWARE).value_or("");
+  std::uint32_t xmp_size = 0;
+  void* xmp = nullptr;
+  const std::string xmp_text = TIFFGetField(t, TIFFTAG_XMLPACKET, &xmp_size, &xmp) && xmp
+                                   ? std::string(static_cast<const char*>(xmp), xmp_size)
+                                   : "";
+  constexpr ttag_t kNdpiFormatFlag = 65420;
+  std::uint32_t ndpi_count = 0;
+  void* ndpi = nullptr;
+  const bool is_ndpi = TIFFFindField(t, kNdpiFormatFlag, TIFF_ANY) && TIFFGetField(t, kNdpiFormatFlag, &ndpi_count, &ndpi);
+  if (is_ndpi || software.rfind("MedScan", 0) == 0 || desc.find("DPUfsImport") != std::string::npos ||
+      desc.find("leica-microsystems.com/scn") != std::string::npos || xmp_text.find("iScan") != std::string::npos)
+    return "";
+  if (!TIFFIsTiled(t)) return "";
+  return desc.rfind("Aperio", 0) == 0 ? "aperio" : "generic-tiff";
 }
 
 }  // namespace pydmed

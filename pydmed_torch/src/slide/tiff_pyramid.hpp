@@ -6,6 +6,7 @@
 // straight with libjpeg (its read_direct path), so that this project can decode it the same way.
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -22,9 +23,16 @@ struct TiffPyramid {
   std::vector<std::string> associated;  // names, in OpenSlide's order
 };
 
-// The pyramid of `path`, whose vendor OpenSlide detected as `vendor`. Returns "" with `out`
+// The pyramid of `src`, whose vendor OpenSlide detected as `vendor`. Returns "" with `out`
 // filled when every level is JPEG that OpenSlide decodes straight with libjpeg and every tile
 // lies in the file, else why not. `quickhash` false leaves openslide.quickhash-1 out.
-std::string read_tiff_pyramid(const std::string& path, const std::string& vendor, bool quickhash, TiffPyramid& out);
+std::string read_tiff_pyramid(std::shared_ptr<const ByteSource> src, const std::string& vendor, bool quickhash,
+                              TiffPyramid& out);
+
+// OpenSlide 3.4.1's verdict on a TIFF it would open as "aperio" or "generic-tiff", from the
+// headers alone, for sources OpenSlide cannot open (URLs): "aperio" (ImageDescription starts
+// "Aperio"), "generic-tiff" (a tiled first directory and none of the markers of the TIFF vendors
+// OpenSlide tries first: Philips, Leica, Ventana, Trestle, NDPI), else "".
+std::string detect_tiff_vendor(std::shared_ptr<const ByteSource> src);
 
 }  // namespace pydmed

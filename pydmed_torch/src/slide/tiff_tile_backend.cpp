@@ -18,6 +18,8 @@
 #include <vector>
 
 #include "pydmed/error.hpp"
+#include "pydmed/slide/remote.hpp"
+#include "remote/local_copy.hpp"
 #include "slide/readers.hpp"
 #include "slide/tiff_pyramid.hpp"
 #include "slide/tile_grid.hpp"
@@ -76,7 +78,7 @@ class TiffTileBackend : public TileGridBackend {
   const SlideBackend& openslide() const {
     std::lock_guard<std::mutex> lock(openslide_mu_);
     if (!openslide_) {
-      OpenResult r = open_with_openslide(path_);
+      OpenResult r = open_with_openslide(is_url(path_) ? remote::local_copy(path_) : path_);
       if (!r.backend) throw SlideError(path_, "OpenSlide, needed for this read, cannot open it: " + r.reason);
       openslide_ = std::move(r.backend);
     }
@@ -94,17 +96,25 @@ class TiffTileBackend : public TileGridBackend {
 OpenResult open_with_tiff_tiles(const std::string& path, bool quickhash) {
   OpenResult r;
   // OpenSlide's own detection decides the vendor, so every other TIFF-based vendor (NDPI,
-  // Philips, Ventana, Leica, Trestle) stays OpenSlide's.
-  const char* vendor = openslide_detect_vendor(path.c_str());
-  if (!vendor || (std::strcmp(vendor, "aperio") != 0 && std::strcmp(vendor, "generic-tiff") != 0)) return r;
+  // Philips, Ventana, Leica, Trestle) stays OpenSlide's; a URL, which OpenSlide cannot open,
+  // is detected by OpenSlide's rules from its headers.
   std::shared_ptr<const ByteSource> file;
-  TiffPyramid p;
+  std::string vendor;
   try {
-    file = open_file_source(path);
+    if (is_url(path)) {
+      file = open_source(path);
+      vendor = detect_tiff_vendor(file);
+    } else {
+      const char* v = openslide_detect_vendor(path.c_str());
+      vendor = v ? v : "";
+      if (vendor == "aperio" || vendor == "generic-tiff") file = open_file_source(path);
+    }
   } catch (const SlideError&) {
-    return r;  // OpenSlide says why
+    return r;  // OpenSlide (on a local copy, for a URL) says why
   }
-  if (!read_tiff_pyramid(path, vendor, quickhash, p).empty()) return r;  // not exact here: OpenSlide's, quietly
+  if (vendor != "aperio" && vendor != "generic-tiff") return r;
+  TiffPyramid p;
+  if (!read_tiff_pyramid(file, vendor, quickhash, p).empty()) return r;  // not exact here: OpenSlide's, quietly
   r.recognised = true;
   r.backend = std::make_unique<TiffTileBackend>(path, std::move(p), std::move(file));
   return r;

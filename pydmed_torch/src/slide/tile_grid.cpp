@@ -1,6 +1,7 @@
 #include "slide/tile_grid.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <charconv>
 #include <cstring>
 #include <exception>
@@ -67,6 +68,36 @@ void TileGridBackend::set_decode_threads(int threads) {
   decode_threads_.store(std::max(1, threads), std::memory_order_relaxed);
 }
 
+std::vector<TileGridBackend::Job> TileGridBackend::tiles_of(int level, std::int64_t x0, std::int64_t y0,
+                                                             std::int64_t x1, std::int64_t y1) const {
+  const TileLevel& L = grid_[std::size_t(level)];
+  std::vector<Job> jobs;
+  for (std::int64_t r = y0 / L.tile_height; r <= (y1 - 1) / L.tile_height; ++r)
+    for (std::int64_t c = x0 / L.tile_width; c <= (x1 - 1) / L.tile_width; ++c) jobs.push_back({c, r});
+  return jobs;
+}
+
+void TileGridBackend::fetch_ahead(int level, const std::vector<Job>& jobs) const {
+  const TileLevel& L = grid_[std::size_t(level)];
+  const ByteSource& f = *files_[L.file];
+  if (!f.remote()) return;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges;
+  for (const Job& j : jobs) {
+    const auto index = std::size_t(j.row * L.tiles_across + j.col);
+    if (L.byte_counts[index] > 0) ranges.emplace_back(L.offsets[index], L.byte_counts[index]);
+  }
+  f.prefetch(ranges);
+}
+
+void TileGridBackend::prefetch(std::int64_t x, std::int64_t y, int level, std::int64_t w, std::int64_t h) const {
+  const TileLevel& L = grid_[std::size_t(level)];
+  const double ds = levels[std::size_t(level)].downsample;
+  const auto X = std::int64_t(std::floor(double(x) / ds)), Y = std::int64_t(std::floor(double(y) / ds));
+  const std::int64_t x0 = std::max<std::int64_t>(X, 0), y0 = std::max<std::int64_t>(Y, 0);
+  const std::int64_t x1 = std::min(X + w, L.width), y1 = std::min(Y + h, L.height);
+  if (x0 < x1 && y0 < y1) fetch_ahead(level, tiles_of(level, x0, y0, x1, y1));
+}
+
 void TileGridBackend::read_grid(std::uint8_t* rgb, std::int64_t X, std::int64_t Y, int level, std::int64_t w,
                                 std::int64_t h, Rgb bg) const {
   const TileLevel& L = grid_[std::size_t(level)];
@@ -74,9 +105,8 @@ void TileGridBackend::read_grid(std::uint8_t* rgb, std::int64_t X, std::int64_t 
   const std::int64_t x1 = std::min(X + w, L.width), y1 = std::min(Y + h, L.height);
   if (x0 > X || y0 > Y || x1 < X + w || y1 < Y + h) fill_background(rgb, w, 0, 0, w, h, bg);  // part lies outside
   if (x0 >= x1 || y0 >= y1) return;
-  std::vector<Job> jobs;
-  for (std::int64_t r = y0 / L.tile_height; r <= (y1 - 1) / L.tile_height; ++r)
-    for (std::int64_t c = x0 / L.tile_width; c <= (x1 - 1) / L.tile_width; ++c) jobs.push_back({c, r});
+  const std::vector<Job> jobs = tiles_of(level, x0, y0, x1, y1);
+  fetch_ahead(level, jobs);  // a remote file: every tile requested before the first is decoded
   const Target target{rgb, X, Y, w, h, x0, y0, x1, y1, bg};
   const std::size_t threads =
       std::min<std::size_t>(std::size_t(decode_threads_.load(std::memory_order_relaxed)), jobs.size());

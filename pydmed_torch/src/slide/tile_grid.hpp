@@ -41,6 +41,8 @@ class TileGridBackend : public SlideBackend {
  public:
   // Relaxed: a read started before the change may use either count.
   void set_decode_threads(int threads) override;
+  // The tiles of the region at level pixel (x / downsample, y / downsample), for remote files.
+  void prefetch(std::int64_t x, std::int64_t y, int level, std::int64_t w, std::int64_t h) const override;
 
  protected:
   TileGridBackend(std::vector<TileLevel> grid, std::vector<std::shared_ptr<const ByteSource>> files);
@@ -59,6 +61,10 @@ class TileGridBackend : public SlideBackend {
   struct Job {
     std::int64_t col, row;
   };
+  // The tiles a region of the level takes, row by row.
+  std::vector<Job> tiles_of(int level, std::int64_t x0, std::int64_t y0, std::int64_t x1, std::int64_t y1) const;
+  // Starts fetching those tiles when their file is remote (neighbours coalesced by the source).
+  void fetch_ahead(int level, const std::vector<Job>& jobs) const;
   void decode(int level, const std::vector<Job>& jobs, std::size_t begin, std::size_t end, const Target& t) const;
   void decode_tile(Decoder& d, int level, std::int64_t tx, std::int64_t ty, std::size_t index,
                    std::uint8_t* const* rows) const;

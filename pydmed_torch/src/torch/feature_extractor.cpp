@@ -8,6 +8,7 @@
 #include "pydmed/error.hpp"
 #include "pydmed/extensions/resumable_run.hpp"
 #include "pydmed/output_file.hpp"
+#include "pydmed/slide/remote.hpp"
 #include "torch/embed_run.hpp"
 #include "torch/model_call.hpp"
 
@@ -97,6 +98,13 @@ std::vector<EmbeddedSlide> FeatureExtractor::run() {
 }
 
 std::string FeatureExtractor::slide_name(const std::string& slide_path) {
+  if (is_url(slide_path)) {  // its file name; an s3 folder (a DICOM series): the folder's
+    std::string url = redact_url(slide_path);
+    const bool folder = !url.empty() && url.back() == '/';
+    while (!url.empty() && url.back() == '/') url.pop_back();
+    const std::string name = url_file_name(url);
+    return folder ? name : fs::path(name).stem().string();
+  }
   const fs::path slide(slide_path);
   std::error_code ec;
   return (fs::is_directory(slide, ec) ? slide.filename() : slide.stem()).string();

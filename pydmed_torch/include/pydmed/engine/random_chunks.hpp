@@ -87,6 +87,9 @@ class RandomBigChunkLoader : public BigChunkLoader {
   // annotations, or on the tile grid (gx, gy; 0: anywhere along that axis).
   std::pair<std::int64_t, std::int64_t> position(Rng& rng, int level, int w, int h, std::int64_t gx,
                                                  std::int64_t gy) const;
+  // Where the BigChunk drawn from `rng` lies: position(), then the most tissue of 64 draws when
+  // min_tissue asks. The same stream gives the same place.
+  std::pair<std::int64_t, std::int64_t> choose(Rng rng, int level, int w, int h, std::int64_t gx, std::int64_t gy);
 
   RandomBigChunkOptions o_;
   // Opened once a visit (a loader lives for one visit): the slide and, if asked, its tissue.

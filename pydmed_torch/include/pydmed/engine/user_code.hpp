@@ -39,6 +39,10 @@ class PatientTask {
   // A random stream keyed by (seed, patient, visit, BigChunk number, call_count): the same on
   // every run with the same seed, whatever the timing.
   Rng random_stream(std::uint64_t call_count = 0) const;
+  // The stream random_stream(call_count) will be for the BigChunk `ahead` after this one in
+  // this visit: a loader that draws where it reads can tell where it will read next (and have
+  // a remote slide's tiles fetched ahead).
+  Rng random_stream_ahead(std::uint32_t ahead, std::uint64_t call_count = 0) const;
 
  protected:
   detail::TaskContext& context() const { return *ctx_; }

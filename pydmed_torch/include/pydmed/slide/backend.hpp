@@ -44,6 +44,10 @@ class SlideBackend {
                            Rgb bg) const = 0;
   // Upper bound of the memory held for reads (see Slide::resident_bytes).
   virtual std::size_t resident_bytes() const = 0;
+  // The region read_region will be asked for soon (same arguments, already checked): readers of
+  // remote bytes start fetching it and return at once.
+  virtual void prefetch(std::int64_t /*x*/, std::int64_t /*y*/, int /*level*/, std::int64_t /*w*/,
+                        std::int64_t /*h*/) const {}
   // Threads one read_region may decode with; readers that cannot split a read ignore it.
   virtual void set_decode_threads(int /*threads*/) {}
 };

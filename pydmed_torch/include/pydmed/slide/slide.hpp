@@ -113,6 +113,12 @@ class Slide {
   std::vector<DamagedPiece> read_region_salvage(std::uint8_t* rgb, std::int64_t x, std::int64_t y, int level,
                                                 std::int64_t width, std::int64_t height);
 
+  // The region read_region_into will be asked for soon: a slide read by URL starts fetching its
+  // tiles (several requests in flight) and returns at once; elsewhere nothing happens.
+  void prefetch_region(std::int64_t x, std::int64_t y, int level, std::int64_t width, std::int64_t height) const;
+  // Read by URL (http, https, s3) rather than from a local file.
+  bool is_remote() const;
+
   // Threads one read may decode tiles with (default 1). Readers that cannot split a read (all
   // but the tile reader) ignore it. A BigChunk of 2048 x 2048 is 64 to 81 tiles: worth it where
   // the loader process has cores to spare.

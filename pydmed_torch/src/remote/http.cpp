@@ -1,0 +1,286 @@
+#include "remote/http.hpp"
+
+#include <curl/curl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "pydmed/error.hpp"
+#include "pydmed/slide/remote.hpp"
+#include "remote/sigv4.hpp"
+
+namespace pydmed::remote {
+namespace {
+
+std::atomic<std::uint64_t> g_received{0};
+std::atomic<pid_t> g_received_pid{0};
+
+void count_received(std::size_t n) {
+  if (g_received_pid.load(std::memory_order_relaxed) != ::getpid()) {  // a forked child counts its own
+    g_received.store(0, std::memory_order_relaxed);
+    g_received_pid.store(::getpid(), std::memory_order_relaxed);
+  }
+  g_received.fetch_add(n, std::memory_order_relaxed);
+}
+
+// This thread's handle. One made by the parent before fork is abandoned, not cleaned up, in the
+// child: its connection's socket is the parent's too, and a close or a TLS close_notify from the
+// child would break the parent's transfer.
+CURL* thread_handle() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  thread_local pid_t pid = 0;
+  thread_local CURL* curl = nullptr;
+  if (pid != ::getpid() || !curl) curl = curl_easy_init(), pid = ::getpid();
+  if (!curl) throw Error("libcurl cannot make a handle");
+  curl_easy_reset(curl);  // keeps the connection and its caches
+  return curl;
+}
+
+struct Exchange {
+  long status = 0;
+  std::string reason;  // the status line's phrase
+  std::string content_range, content_length, etag, last_modified;
+  std::string error_body;  // the start of a non-2xx body, for S3's <Code> and <Message>
+  const std::function<bool(const char*, std::size_t)>* sink = nullptr;
+  bool stopped = false;  // the sink had enough
+  std::uint64_t received = 0;
+};
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\r' || s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  std::size_t i = 0;
+  while (i < s.size() && s[i] == ' ') ++i;
+  return s.substr(i);
+}
+
+std::size_t on_header(char* p, std::size_t size, std::size_t n, void* user) {
+  auto* x = static_cast<Exchange*>(user);
+  const std::string line(p, size * n);
+  if (line.rfind("HTTP/", 0) == 0) {  // a new response (after a redirect or a 100): start over
+    const auto* sink = x->sink;
+    *x = Exchange{};
+    x->sink = sink;
+    const auto sp = line.find(' ');
+    if (sp != std::string::npos) {
+      x->status = std::strtol(line.c_str() + sp + 1, nullptr, 10);
+      const auto sp2 = line.find(' ', sp + 1);
+      if (sp2 != std::string::npos) x->reason = trim(line.substr(sp2 + 1));
+    }
+    return size * n;
+  }
+  const auto colon = line.find(':');
+  if (colon == std::string::npos) return size * n;
+  std::string name = line.substr(0, colon);
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  const std::string value = trim(line.substr(colon + 1));
+  if (name == "content-range") x->content_range = value;
+  if (name == "content-length") x->content_length = value;
+  if (name == "etag") x->etag = value;
+  if (name == "last-modified") x->last_modified = value;
+  return size * n;
+}
+
+std::size_t on_body(char* p, std::size_t size, std::size_t n, void* user) {
+  auto* x = static_cast<Exchange*>(user);
+  const std::size_t len = size * n;
+  if (x->status < 200 || x->status >= 300) {
+    if (x->error_body.size() < 4096) x->error_body.append(p, std::min<std::size_t>(len, 4096));
+    return len;
+  }
+  count_received(len);
+  x->received += len;
+  if (!(*x->sink)(p, len)) {
+    x->stopped = true;
+    return 0;  // CURLE_WRITE_ERROR: the transfer ends here
+  }
+  return len;
+}
+
+std::string xml_field(const std::string& body, const std::string& tag) {
+  const auto a = body.find("<" + tag + ">");
+  if (a == std::string::npos) return "";
+  const auto from = a + tag.size() + 2, b = body.find("</" + tag + ">", from);
+  return b == std::string::npos ? "" : body.substr(from, b - from);
+}
+
+// What the server said, one line: "HTTP 403 Forbidden (SignatureDoesNotMatch: The request ...)".
+std::string server_said(const Exchange& x) {
+  std::string s = "HTTP " + std::to_string(x.status) + (x.reason.empty() ? "" : " " + x.reason);
+  const std::string code = xml_field(x.error_body, "Code"), message = xml_field(x.error_body, "Message");
+  if (!code.empty()) s += " (" + code + (message.empty() ? "" : ": " + message) + ")";
+  for (char& c : s)
+    if (c == '\n' || c == '\r') c = ' ';
+  return s;
+}
+
+bool retryable(CURLcode rc) {
+  switch (rc) {
+    case CURLE_OPERATION_TIMEDOUT: case CURLE_PARTIAL_FILE: case CURLE_COULDNT_CONNECT: case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR: case CURLE_GOT_NOTHING: case CURLE_COULDNT_RESOLVE_HOST: case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_HTTP2: case CURLE_HTTP2_STREAM:
+      return true;
+    default:
+      return false;
+  }
+}
+
+struct Attempt {
+  bool ok = false, retry = false;
+  std::string why;
+};
+
+Attempt attempt(const Target& t, const std::string& range, Exchange& x) {
+  CURL* c = thread_handle();
+  const RemoteOptions o = remote_options();
+  curl_slist* headers = nullptr;
+  if (!range.empty()) headers = curl_slist_append(headers, ("Range: bytes=" + range).c_str());
+  if (t.s3) {
+    if (const auto cred = credentials_from_env()) {
+      headers = curl_slist_append(headers, ("Host: " + t.host).c_str());
+      for (const auto& h : sign(*cred, "GET", t, std::time(nullptr))) headers = curl_slist_append(headers, h.c_str());
+    }
+  }
+  char errbuf[CURL_ERROR_SIZE] = "";
+  const long stall = std::max<long>(1, long(o.stall_seconds()));
+  curl_easy_setopt(c, CURLOPT_URL, t.url.c_str());
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(c, CURLOPT_USERAGENT, "pydmed_torch");
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);  // threads: no SIGALRM for timeouts
+  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, stall);
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);  // nothing for `stall` seconds: timed out
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, stall);
+  curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &x);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
+  const CURLcode rc = curl_easy_perform(c);
+  curl_slist_free_all(headers);
+  Attempt a;
+  if (rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && x.stopped)) {
+    if (x.status >= 200 && x.status < 300) {
+      a.ok = true;
+    } else {
+      a.retry = x.status >= 500 || x.status == 429;
+      a.why = "the server said " + server_said(x);
+    }
+  } else {
+    a.retry = retryable(rc);
+    a.why = *errbuf ? errbuf : curl_easy_strerror(rc);
+  }
+  return a;
+}
+
+void backoff(int attempt_number) {
+  thread_local std::minstd_rand jitter(std::random_device{}());
+  const int ms = std::min(2000, 100 << std::min(attempt_number, 5));
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms / 2 + int(jitter() % unsigned(ms / 2 + 1))));
+}
+
+// Runs `setup`-reset exchanges until one succeeds, a failure is final, or the tries are spent.
+Reply run(const Target& t, const std::string& range, const std::function<bool(const char*, std::size_t)>& sink,
+          const std::function<void()>& restart, const std::function<std::string(const Exchange&)>& check) {
+  const int tries = std::max(1, remote_options().tries());
+  std::string why;
+  for (int k = 0; k < tries; ++k) {
+    if (k > 0) backoff(k - 1);
+    restart();
+    Exchange x;
+    x.sink = &sink;
+    Attempt a = attempt(t, range, x);
+    if (a.ok) {
+      a.why = check(x);
+      if (a.why.empty()) {
+        Reply r;
+        if (const auto slash = x.content_range.rfind('/'); slash != std::string::npos)
+          r.total = std::strtoull(x.content_range.c_str() + slash + 1, nullptr, 10);
+        else if (!x.content_length.empty())
+          r.total = std::strtoull(x.content_length.c_str(), nullptr, 10);
+        r.etag = !x.etag.empty() ? x.etag : x.last_modified;
+        r.bytes = std::size_t(x.received);
+        return r;
+      }
+      a.retry = a.why.rfind("cut short", 0) == 0;
+    }
+    why = a.why;
+    if (!a.retry) throw RemoteError(t.name, why);
+  }
+  throw RemoteError(t.name, why + (tries > 1 ? " (after " + std::to_string(tries) + " tries)" : ""));
+}
+
+}  // namespace
+
+Reply get_range(const Target& t, void* dst, std::size_t n, std::uint64_t offset) {
+  std::size_t filled = 0;
+  // Bytes past `n` (a server sending the whole object) stop the transfer; exactly `n` leaves the
+  // connection open for the next request.
+  auto sink = [&](const char* p, std::size_t len) {
+    const std::size_t take = std::min(len, n - filled);
+    std::memcpy(static_cast<char*>(dst) + filled, p, take);
+    filled += take;
+    return take == len;
+  };
+  const std::string range = std::to_string(offset) + "-" + std::to_string(offset + n - 1);
+  auto check = [&](const Exchange& x) -> std::string {
+    std::uint64_t total = 0;
+    if (x.status == 206) {
+      if (x.content_range.rfind("bytes " + std::to_string(offset) + "-", 0) != 0)
+        return "the server answered another range (" + x.content_range + ") than asked (" + range + ")";
+      total = std::strtoull(x.content_range.c_str() + x.content_range.rfind('/') + 1, nullptr, 10);
+    } else if (x.status == 200 && offset == 0 && !x.content_length.empty()) {  // the whole object
+      total = std::strtoull(x.content_length.c_str(), nullptr, 10);
+    } else {
+      return "the server ignores byte ranges (it answered " + std::to_string(x.status) + " to a Range request)";
+    }
+    const std::uint64_t expected = std::min<std::uint64_t>(n, total > offset ? total - offset : 0);
+    if (filled < expected)
+      return "cut short: " + std::to_string(filled) + " of " + std::to_string(expected) + " bytes arrived";
+    return "";
+  };
+  return run(t, range, sink, [&] { filled = 0; }, check);
+}
+
+Reply get_all(const Target& t, const std::function<bool(const char*, std::size_t)>& sink) {
+  bool started = false;
+  auto wrapped = [&](const char* p, std::size_t len) {
+    started = true;
+    return sink(p, len);
+  };
+  auto restart = [&] {
+    if (started) throw SlideError(t.name, "the transfer broke off and cannot resume");
+  };
+  auto check = [&](const Exchange& x) -> std::string {
+    if (!x.content_length.empty() && !x.stopped && x.received != std::strtoull(x.content_length.c_str(), nullptr, 10))
+      return "cut short: " + std::to_string(x.received) + " of " + x.content_length + " bytes arrived";
+    return "";
+  };
+  return run(t, "", wrapped, restart, check);
+}
+
+std::string get_text(const Target& t) {
+  std::string body;
+  auto sink = [&](const char* p, std::size_t len) {
+    body.append(p, len);
+    return body.size() < (std::size_t(64) << 20);
+  };
+  run(t, "", sink, [&] { body.clear(); }, [](const Exchange&) { return std::string(); });
+  return body;
+}
+
+std::uint64_t bytes_received() {
+  return g_received_pid.load(std::memory_order_relaxed) == ::getpid() ? g_received.load(std::memory_order_relaxed)
+                                                                       : 0;
+}
+
+}  // namespace pydmed::remote

@@ -1,0 +1,68 @@
+#include "remote/object.hpp"
+
+#include <unistd.h>
+
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include "pydmed/error.hpp"
+#include "pydmed/sha256.hpp"
+#include "pydmed/slide/remote.hpp"
+#include "remote/block_cache.hpp"
+#include "remote/http.hpp"
+#include "remote/per_process.hpp"
+#include "remote/s3_list.hpp"
+
+namespace pydmed {
+
+void check_remote(const std::string& url) { remote::open_object(url); }
+
+std::string remote_stamp(const std::string& url) {
+  try {
+    if (url.back() == '/') {
+      std::uint64_t bytes = 0;
+      const auto objects = remote::list_objects(url);
+      for (const auto& o : objects) bytes += o.second;
+      return std::to_string(objects.size()) + " objects, " + std::to_string(bytes) + " bytes";
+    }
+    const auto o = remote::open_object(url);
+    return std::to_string(o->size) + " bytes, ETag " + o->etag;
+  } catch (const SlideError&) {
+    return "missing";
+  }
+}
+
+}  // namespace pydmed
+
+namespace pydmed::remote {
+
+std::shared_ptr<const RemoteObject> open_object(const std::string& url) {
+  struct Opened {
+    pid_t pid = 0;
+    std::mutex mu;  // guards map
+    std::map<std::string, std::shared_ptr<const RemoteObject>> map;
+  };
+  Opened& opened = per_process<Opened>();
+  {
+    std::lock_guard<std::mutex> lock(opened.mu);
+    if (auto it = opened.map.find(url); it != opened.map.end()) return it->second;
+  }
+  auto o = std::make_shared<RemoteObject>();
+  o->target = resolve(url);
+  // The first 64 KiB: the TIFF header and usually its first directory, DICOM's preamble and
+  // meta group; the reply says the size and version too.
+  std::vector<std::uint8_t> head(64 << 10);
+  const Reply r = get_range(o->target, head.data(), head.size(), 0);
+  if (r.total == 0) throw SlideError(o->target.name, "empty object (0 bytes)");
+  o->size = r.total;
+  o->etag = r.etag;
+  const std::string identity = redact_url(o->target.url) + "\n" + o->etag + "\n" + std::to_string(o->size);
+  o->key = sha256_hex(identity.data(), identity.size());
+  o->id = std::stoull(o->key.substr(0, 16), nullptr, 16);
+  BlockCache::here().insert(*o, 0, head.data(), std::min<std::size_t>(r.bytes, head.size()));
+  std::lock_guard<std::mutex> lock(opened.mu);
+  return opened.map.emplace(url, std::move(o)).first->second;
+}
+
+}  // namespace pydmed::remote
