@@ -2,6 +2,7 @@
 
 #include "commands.hpp"
 #include "pydmed/output_file.hpp"
+#include "pydmed/slide/remote.hpp"
 #include "pydmed/slide/slide.hpp"
 
 namespace pydmed::cli {
@@ -15,7 +16,7 @@ Command add_info(CLI::App& app) {
   return Command{sub, [=] {
     const Slide slide(*path);
     nlohmann::json j;
-    j["path"] = slide.path();
+    j["path"] = redact_url(slide.path());
     j["vendor"] = slide.vendor();
     j["reader"] = slide.reader();
     j["level_count"] = slide.level_count();

@@ -8,6 +8,7 @@
 
 #include "commands.hpp"
 #include "interrupt.hpp"
+#include "remote_flags.hpp"
 #include "run_cli.hpp"
 
 namespace {
@@ -40,11 +41,14 @@ int main(int argc, char** argv) {
       pydmed::cli::add_info(app),   pydmed::cli::add_read(app),           pydmed::cli::add_make_sample_slides(app),
       pydmed::cli::add_stream(app), pydmed::cli::add_sliding_window(app), pydmed::cli::add_tissue(app),
       pydmed::cli::add_dicomize(app)};
+  pydmed::cli::RemoteFlags remote;
+  for (const auto& c : commands)
+    if (c.app->get_name() != "make-sample-slides") pydmed::cli::add_remote_flags(*c.app, remote);
   // Listed for --help; run by exec_embed above.
   app.add_subcommand("embed", "Embed every tissue window with a TorchScript model into one HDF5 file per slide");
   return pydmed::cli::run_cli(app, argc, argv, [&]() -> pydmed::cli::Runner {
     for (const auto& c : commands)
-      if (c.app->parsed()) return c.run;
+      if (c.app->parsed()) return pydmed::cli::with_remote_flags(remote, c.run);
     return nullptr;
   });
 }

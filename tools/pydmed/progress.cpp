@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pydmed/output_file.hpp"
+#include "pydmed/slide/remote.hpp"
 
 namespace pydmed::cli {
 
@@ -54,7 +55,7 @@ void Progress::resumed(std::int64_t slides_done, std::int64_t items_done) {
 }
 
 void Progress::add(std::int64_t n, const std::string& current) {
-  meter_.add(n, current);
+  meter_.add(n, redact_url(current));  // a URL without its query
   tick(false);
 }
 
@@ -64,7 +65,7 @@ void Progress::slide_done(const std::string& name, std::int64_t items, double s)
     const RunProgress p = meter_.now();
     char b[64];
     std::snprintf(b, sizeof b, "%.1f", s);
-    out_ << "finished " << name << ": " << items << " " << items_ << " in " << b << " s (" << p.slides_done << "/"
+    out_ << "finished " << redact_url(name) << ": " << items << " " << items_ << " in " << b << " s (" << p.slides_done << "/"
          << p.slides_total << " slides)\n";
     last_line_ = meter_.time();
   }

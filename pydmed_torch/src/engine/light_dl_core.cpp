@@ -1,6 +1,7 @@
 #include "pydmed/engine/light_dl_core.hpp"
 
 #include "engine/light_dl_core_impl.hpp"
+#include "pydmed/slide/remote.hpp"
 
 namespace pydmed {
 
@@ -166,7 +167,7 @@ RunProgress LightDLCore::progress() const {
     p.eta_s = p.elapsed_s * double(p.slides_total - ended) / double(now);
   else if (ended == p.slides_total)
     p.eta_s = 0.0;
-  if (const std::int64_t id = d.last_patient; id >= 0) p.current = d.dataset.patient(id).slide_path();
+  if (const std::int64_t id = d.last_patient; id >= 0) p.current = redact_url(d.dataset.patient(id).slide_path());
   return p;
 }
 
