@@ -197,8 +197,11 @@ std::optional<BigChunk> RandomBigChunkLoader::extract_bigchunk(const nlohmann::j
                                                                                             : TileGrid();
   // Positions in pixels of the level, so level-0 positions are whole multiples of the downsample.
   const auto [lx, ly] = choose(random_stream(), f.level, f.w, f.h, grid.gx, grid.gy);
-  if (slide.is_remote()) {  // the next BigChunk's tiles come over the network while this one is read
-    const auto [nx, ny] = choose(random_stream_ahead(1), f.level, f.w, f.h, grid.gx, grid.gy);
+  // A remote slide: the tiles of the next BigChunks come over the network while this one is
+  // read (the first of a visit pays one round trip; each later one was asked for two reads ago).
+  constexpr std::uint32_t kAhead = 2;
+  for (std::uint32_t k = bigchunk_number() == 0 ? 1 : kAhead; slide.is_remote() && k <= kAhead; ++k) {
+    const auto [nx, ny] = choose(random_stream_ahead(k), f.level, f.w, f.h, grid.gx, grid.gy);
     slide.prefetch_region(std::llround(nx * L.downsample), std::llround(ny * L.downsample), f.level, f.w, f.h);
   }
   BigChunk bc;

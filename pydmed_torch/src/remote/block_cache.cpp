@@ -18,7 +18,21 @@ constexpr std::uint64_t kMaxRunBlocks = 64;    // 2 MiB a request: large areas g
 constexpr std::uint64_t kReadAheadBlocks = 4;  // a miss fetches 128 KiB: headers are read in small steps
 }  // namespace
 
-BlockCache& BlockCache::here() { return per_process<BlockCache>(); }
+BlockCache& BlockCache::here() { return fork_aware<BlockCache>(); }
+
+void BlockCache::after_fork(bool child) {
+  if (child) {
+    // The parent's fetch threads are not here: their blocks would never arrive. The condition
+    // variables may count the parent's waiters: fresh ones (no thread of this process waits).
+    for (auto it = blocks_.begin(); it != blocks_.end();)
+      it = it->second.state == State::kReady ? std::next(it) : blocks_.erase(it);
+    jobs_.clear();
+    workers_ = 0;
+    new (&arrived_) std::condition_variable();
+    new (&queued_) std::condition_variable();
+  }
+  mu_.unlock();
+}
 
 std::vector<BlockCache::Job> BlockCache::claim(const std::shared_ptr<const RemoteObject>& o, std::uint64_t first,
                                                std::uint64_t end) {
@@ -120,7 +134,7 @@ void BlockCache::worker() {
 }
 
 void BlockCache::prefetch(const std::shared_ptr<const RemoteObject>& o,
-                          const std::vector<std::pair<std::uint64_t, std::uint64_t>>& ranges) {
+                          const std::vector<std::pair<std::uint64_t, std::uint64_t>>& ranges, bool now) {
   // Ranges as block intervals, sorted and merged where they touch.
   std::vector<std::pair<std::uint64_t, std::uint64_t>> spans;
   for (const auto& [off, n] : ranges) {
@@ -129,19 +143,39 @@ void BlockCache::prefetch(const std::shared_ptr<const RemoteObject>& o,
   }
   std::sort(spans.begin(), spans.end());
   std::lock_guard<std::mutex> lock(mu_);
+  std::deque<Job> fresh;
   std::uint64_t done = 0;  // blocks below are claimed already
   for (const auto& [first, end] : spans) {
     const std::uint64_t from = std::max(first, done);
     if (from >= end) continue;
     for (Job& j : claim(o, from, end)) {
       // Joined to the previous run where it ends where this begins (tiles in file order).
-      if (!jobs_.empty() && jobs_.back().object == o && jobs_.back().end == j.first &&
-          jobs_.back().end - jobs_.back().first < kMaxRunBlocks)
-        jobs_.back().end = j.end;
+      if (!fresh.empty() && fresh.back().end == j.first && fresh.back().end - fresh.back().first < kMaxRunBlocks)
+        fresh.back().end = j.end;
       else
-        jobs_.push_back(std::move(j));
+        fresh.push_back(std::move(j));
     }
     done = end;
+  }
+  if (now) {
+    // Needed now: ahead of the queue, with the queued jobs that hold any of these blocks (asked
+    // for by an earlier look-ahead, not yet started).
+    std::deque<Job> urgent;
+    for (auto it = jobs_.begin(); it != jobs_.end();) {
+      const bool wanted = it->object->id == o->id && std::any_of(spans.begin(), spans.end(), [&](const auto& sp) {
+                            return it->first < sp.second && sp.first < it->end;
+                          });
+      if (wanted) {
+        urgent.push_back(std::move(*it));
+        it = jobs_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    urgent.insert(urgent.end(), std::make_move_iterator(fresh.begin()), std::make_move_iterator(fresh.end()));
+    jobs_.insert(jobs_.begin(), std::make_move_iterator(urgent.begin()), std::make_move_iterator(urgent.end()));
+  } else {
+    jobs_.insert(jobs_.end(), std::make_move_iterator(fresh.begin()), std::make_move_iterator(fresh.end()));
   }
   const std::size_t want = std::min<std::size_t>(std::max(1, remote_options().connections()), jobs_.size());
   for (; workers_ < want; ++workers_) std::thread([this] { worker(); }).detach();
@@ -167,37 +201,49 @@ std::size_t BlockCache::read(const std::shared_ptr<const RemoteObject>& o, void*
   std::size_t copied = 0;
   for (std::uint64_t b = first; b < end; ++b) {
     for (;;) {
-      std::vector<Job> mine;
+      std::vector<Job> mine;  // fetched by this thread, outside the lock
       {
         std::unique_lock<std::mutex> lock(mu_);
         auto it = blocks_.find(Key{o->id, b});
         if (it != blocks_.end() && it->second.state == State::kPending) {
-          arrived_.wait(lock, [&] {
-            it = blocks_.find(Key{o->id, b});
-            return it == blocks_.end() || it->second.state != State::kPending;
+          // Still queued (no fetch thread has it yet): fetched here, now. Else wait for it.
+          const auto queued = std::find_if(jobs_.begin(), jobs_.end(), [&](const Job& j) {
+            return j.object->id == o->id && j.first <= b && b < j.end;
           });
+          if (queued != jobs_.end()) {
+            mine.push_back(std::move(*queued));
+            jobs_.erase(queued);
+          } else {
+            arrived_.wait(lock, [&] {
+              it = blocks_.find(Key{o->id, b});
+              return it == blocks_.end() || it->second.state != State::kPending;
+            });
+          }
         }
-        if (it != blocks_.end() && it->second.state == State::kReady) {
-          Block& blk = it->second;
-          const std::uint64_t at = b * kBlock, from = std::max(offset, at),
-                              to = std::min<std::uint64_t>(offset + n, at + blk.data.size());
-          std::memcpy(static_cast<char*>(dst) + (from - offset), blk.data.data() + (from - at), std::size_t(to - from));
-          copied += std::size_t(to - from);
-          lru_.splice(lru_.begin(), lru_, blk.lru);
-          break;
+        if (mine.empty()) {
+          if (it != blocks_.end() && it->second.state == State::kReady) {
+            Block& blk = it->second;
+            const std::uint64_t at = b * kBlock, from = std::max(offset, at),
+                                to = std::min<std::uint64_t>(offset + n, at + blk.data.size());
+            std::memcpy(static_cast<char*>(dst) + (from - offset), blk.data.data() + (from - at),
+                        std::size_t(to - from));
+            copied += std::size_t(to - from);
+            lru_.splice(lru_.begin(), lru_, blk.lru);
+            break;
+          }
+          if (it != blocks_.end() && it->second.state == State::kFailed) {
+            const std::string why = it->second.error;
+            blocks_.erase(it);  // the next reader tries again
+            throw RemoteError(o->target.name, why);
+          }
+          // Absent: fetched here with the absent blocks after it up to the read's end (at least
+          // a read-ahead's worth), in as few requests as they allow.
+          std::uint64_t stop = b + 1;
+          while (stop < std::max(end, std::min(last_block, b + kReadAheadBlocks)) &&
+                 blocks_.find(Key{o->id, stop}) == blocks_.end())
+            ++stop;
+          mine = claim(o, b, stop);
         }
-        if (it != blocks_.end() && it->second.state == State::kFailed) {
-          const std::string why = it->second.error;
-          blocks_.erase(it);  // the next reader tries again
-          throw RemoteError(o->target.name, why);
-        }
-        // Absent: fetch it here, with the absent blocks after it up to the read's end (at
-        // least a read-ahead's worth), in as few requests as they allow.
-        std::uint64_t stop = b + 1;
-        while (stop < std::max(end, std::min(last_block, b + kReadAheadBlocks)) &&
-               blocks_.find(Key{o->id, stop}) == blocks_.end())
-          ++stop;
-        mine = claim(o, b, stop);
       }
       for (const Job& j : mine) fetch(j);
     }

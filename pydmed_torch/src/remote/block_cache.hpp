@@ -6,8 +6,8 @@
 // request.
 //
 // Threads: any thread reads and prefetches; `mu_` guards the table, the LRU list and the job
-// queue; fetches run without it. Per process: a forked child never touches its parent's table,
-// threads or connections (here() makes the child its own).
+// queue; fetches run without it. A forked child inherits the fetched blocks (fork_aware), not
+// the fetches in flight, the threads or the connections.
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -29,15 +29,18 @@ class BlockCache {
  public:
   static constexpr std::uint64_t kBlock = 32 << 10;
   static BlockCache& here();
-  pid_t pid = 0;  // the process it belongs to (per_process)
+  // fork_aware's hooks: the lock held across fork; a child forgets fetches and threads it lacks.
+  void before_fork() { mu_.lock(); }
+  void after_fork(bool child);
 
   // Up to `n` bytes at `offset`; fewer only at the object's end. Throws SlideError naming the
   // object when its bytes cannot be had.
   std::size_t read(const std::shared_ptr<const RemoteObject>& o, void* dst, std::size_t n, std::uint64_t offset);
   // Starts fetching the blocks of these byte ranges that are neither here nor on their way.
-  // Returns at once; a failure is reported by the read that needs the bytes.
+  // Returns at once; a failure is reported by the read that needs the bytes. `now`: they are
+  // about to be read, so they go ahead of the look-ahead queued before them.
   void prefetch(const std::shared_ptr<const RemoteObject>& o,
-                const std::vector<std::pair<std::uint64_t, std::uint64_t>>& ranges);
+                const std::vector<std::pair<std::uint64_t, std::uint64_t>>& ranges, bool now);
   // Bytes already fetched (the opening request's), kept as whole blocks.
   void insert(const RemoteObject& o, std::uint64_t offset, const std::uint8_t* data, std::size_t n);
 

@@ -1,11 +1,13 @@
 #include "remote/http.hpp"
 
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <mutex>
@@ -14,6 +16,7 @@
 
 #include "pydmed/error.hpp"
 #include "pydmed/slide/remote.hpp"
+#include "remote/per_process.hpp"
 #include "remote/sigv4.hpp"
 
 namespace pydmed::remote {
@@ -276,6 +279,26 @@ std::string get_text(const Target& t) {
   };
   run(t, "", sink, [&] { body.clear(); }, [](const Exchange&) { return std::string(); });
   return body;
+}
+
+void note_tiles_read(std::uint64_t bytes) {
+  static const char* file = std::getenv("PYDMED_REMOTE_STATS");
+  if (!file) return;
+  struct Needed {
+    std::atomic<std::uint64_t> bytes{0};
+    void before_fork() {}
+    void after_fork(bool child) {
+      if (child) bytes = 0;
+    }
+  };
+  Needed& n = fork_aware<Needed>();
+  const std::uint64_t total = n.bytes.fetch_add(bytes, std::memory_order_relaxed) + bytes;
+  const std::string line =
+      std::to_string(::getpid()) + " " + std::to_string(total) + " " + std::to_string(bytes_received()) + "\n";
+  const int fd = ::open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return;
+  [[maybe_unused]] const auto w = ::write(fd, line.data(), line.size());  // one write: lines never interleave
+  ::close(fd);
 }
 
 std::uint64_t bytes_received() {

@@ -33,4 +33,9 @@ std::string get_text(const Target& t);
 // Bytes this process received in bodies, since it started (forked children start at 0).
 std::uint64_t bytes_received();
 
+// For benchmarks: with PYDMED_REMOTE_STATS=FILE, each read of remote tiles appends
+// "PID NEEDED RECEIVED" to FILE: the compressed bytes of the tiles this process has read so far
+// and the body bytes it has received. Nothing without the variable.
+void note_tiles_read(std::uint64_t bytes);
+
 }  // namespace pydmed::remote

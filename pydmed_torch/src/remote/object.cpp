@@ -39,11 +39,12 @@ namespace pydmed::remote {
 
 std::shared_ptr<const RemoteObject> open_object(const std::string& url) {
   struct Opened {
-    pid_t pid = 0;
     std::mutex mu;  // guards map
     std::map<std::string, std::shared_ptr<const RemoteObject>> map;
+    void before_fork() { mu.lock(); }
+    void after_fork(bool) { mu.unlock(); }
   };
-  Opened& opened = per_process<Opened>();
+  Opened& opened = fork_aware<Opened>();
   {
     std::lock_guard<std::mutex> lock(opened.mu);
     if (auto it = opened.map.find(url); it != opened.map.end()) return it->second;

@@ -19,8 +19,8 @@ struct RemoteObject {
 };
 
 // Opens `url`: one request for its first bytes, which also says its size and ETag (and which
-// the block cache keeps, as the readers start there). Once per URL per process. Throws
-// SlideError naming the URL.
+// the block cache keeps, as the readers start there). Once per URL per process tree (forked
+// children inherit what their parent opened). Throws SlideError naming the URL.
 std::shared_ptr<const RemoteObject> open_object(const std::string& url);
 
 }  // namespace pydmed::remote

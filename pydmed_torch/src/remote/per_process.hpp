@@ -1,24 +1,24 @@
 #pragma once
-// Private: state of which each process has its own. Collectors are forked while other threads
-// of the parent (fetch threads among them) may hold its locks, so a child never uses its parent's
-// T: the first use in the child makes a fresh one. Never destroyed (threads may use it at exit).
-#include <unistd.h>
-
-#include <atomic>
+// Private: a process's remote state, across fork. Collectors and loaders are forked while the
+// parent's threads (fetch threads among them) may be inside it: pthread_atfork has T lock itself
+// before fork (so the child's copy is consistent) and unlock after, and the child then drops
+// what lived in the parent's threads (T::after_fork(true): requests in flight, queued jobs).
+// What the parent had (opened objects, fetched blocks) the child inherits, copy-on-write: a
+// loader process forked per visit reopens its slide from memory, not over the network.
+// Never destroyed (threads may use it at exit).
+#include <pthread.h>
 
 namespace pydmed::remote {
 
 template <class T>
-T& per_process() {
-  static std::atomic<T*> current{nullptr};
-  T* c = current.load(std::memory_order_acquire);
-  while (!c || c->pid != ::getpid()) {
-    T* made = new T();
-    made->pid = ::getpid();
-    if (current.compare_exchange_strong(c, made, std::memory_order_acq_rel)) return *made;
-    delete made;  // another thread of this process made it first: c is now theirs
-  }
-  return *c;
+T& fork_aware() {
+  static T* const instance = [] {
+    T* t = new T();
+    pthread_atfork([] { fork_aware<T>().before_fork(); }, [] { fork_aware<T>().after_fork(false); },
+                   [] { fork_aware<T>().after_fork(true); });
+    return t;
+  }();
+  return *instance;
 }
 
 }  // namespace pydmed::remote

@@ -19,13 +19,15 @@ namespace {
 
 std::atomic<const RemoteOptions*> g_options{nullptr};
 
-// Defaults, then PYDMED_CACHE / PYDMED_CACHE_SIZE / PYDMED_REMOTE_TRIES / PYDMED_REMOTE_STALL_SECONDS.
+// Defaults, then PYDMED_CACHE, PYDMED_CACHE_SIZE, PYDMED_REMOTE_TRIES, PYDMED_REMOTE_STALL_SECONDS,
+// PYDMED_REMOTE_MEMORY.
 const RemoteOptions* from_env() {
   auto* o = new RemoteOptions();
   if (const char* v = std::getenv("PYDMED_CACHE")) o->cache_dir(v);
   if (const char* v = std::getenv("PYDMED_CACHE_SIZE")) o->cache_bytes(parse_byte_size("PYDMED_CACHE_SIZE", v));
   if (const char* v = std::getenv("PYDMED_REMOTE_TRIES")) o->tries(std::max(1, std::atoi(v)));
   if (const char* v = std::getenv("PYDMED_REMOTE_STALL_SECONDS")) o->stall_seconds(std::max(1.0, std::atof(v)));
+  if (const char* v = std::getenv("PYDMED_REMOTE_MEMORY")) o->memory_bytes(parse_byte_size("PYDMED_REMOTE_MEMORY", v));
   return o;
 }
 

@@ -45,8 +45,8 @@ class UrlSource : public ByteSource {
     return remote::BlockCache::here().read(o_, dst, n, offset);
   }
   std::uint64_t size() const override { return o_->size; }
-  void prefetch(const std::vector<std::pair<std::uint64_t, std::uint64_t>>& ranges) const override {
-    remote::BlockCache::here().prefetch(o_, ranges);
+  void prefetch(const std::vector<std::pair<std::uint64_t, std::uint64_t>>& ranges, bool now) const override {
+    remote::BlockCache::here().prefetch(o_, ranges, now);
   }
   bool remote() const override { return true; }
 

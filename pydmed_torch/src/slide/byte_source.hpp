@@ -20,9 +20,10 @@ class ByteSource {
   // naming the source on an I/O error. Safe from any thread, and across fork.
   virtual std::size_t read_at(void* dst, std::size_t n, std::uint64_t offset) const = 0;
   virtual std::uint64_t size() const = 0;
-  // Byte ranges (offset, length) about to be read: a remote source starts fetching them, several
-  // requests in flight, and returns at once. Local files need nothing.
-  virtual void prefetch(const std::vector<std::pair<std::uint64_t, std::uint64_t>>& /*ranges*/) const {}
+  // Byte ranges (offset, length) to be read soon (`now`: by the read that is starting, ahead of
+  // any look-ahead): a remote source starts fetching them, several requests in flight, and
+  // returns at once. Local files need nothing.
+  virtual void prefetch(const std::vector<std::pair<std::uint64_t, std::uint64_t>>& /*ranges*/, bool /*now*/) const {}
   virtual bool remote() const { return false; }
   const std::string& name() const { return name_; }  // the path, or the URL without query, for messages
 

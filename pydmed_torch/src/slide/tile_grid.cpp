@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "pydmed/error.hpp"
+#include "remote/http.hpp"
 #include "slide/argb.hpp"
 #include "slide/j2k_tile_decoder.hpp"
 
@@ -77,7 +78,7 @@ std::vector<TileGridBackend::Job> TileGridBackend::tiles_of(int level, std::int6
   return jobs;
 }
 
-void TileGridBackend::fetch_ahead(int level, const std::vector<Job>& jobs) const {
+void TileGridBackend::fetch_ahead(int level, const std::vector<Job>& jobs, bool now) const {
   const TileLevel& L = grid_[std::size_t(level)];
   const ByteSource& f = *files_[L.file];
   if (!f.remote()) return;
@@ -86,7 +87,7 @@ void TileGridBackend::fetch_ahead(int level, const std::vector<Job>& jobs) const
     const auto index = std::size_t(j.row * L.tiles_across + j.col);
     if (L.byte_counts[index] > 0) ranges.emplace_back(L.offsets[index], L.byte_counts[index]);
   }
-  f.prefetch(ranges);
+  f.prefetch(ranges, now);
 }
 
 void TileGridBackend::prefetch(std::int64_t x, std::int64_t y, int level, std::int64_t w, std::int64_t h) const {
@@ -95,7 +96,7 @@ void TileGridBackend::prefetch(std::int64_t x, std::int64_t y, int level, std::i
   const auto X = std::int64_t(std::floor(double(x) / ds)), Y = std::int64_t(std::floor(double(y) / ds));
   const std::int64_t x0 = std::max<std::int64_t>(X, 0), y0 = std::max<std::int64_t>(Y, 0);
   const std::int64_t x1 = std::min(X + w, L.width), y1 = std::min(Y + h, L.height);
-  if (x0 < x1 && y0 < y1) fetch_ahead(level, tiles_of(level, x0, y0, x1, y1));
+  if (x0 < x1 && y0 < y1) fetch_ahead(level, tiles_of(level, x0, y0, x1, y1), false);
 }
 
 void TileGridBackend::read_grid(std::uint8_t* rgb, std::int64_t X, std::int64_t Y, int level, std::int64_t w,
@@ -106,7 +107,12 @@ void TileGridBackend::read_grid(std::uint8_t* rgb, std::int64_t X, std::int64_t 
   if (x0 > X || y0 > Y || x1 < X + w || y1 < Y + h) fill_background(rgb, w, 0, 0, w, h, bg);  // part lies outside
   if (x0 >= x1 || y0 >= y1) return;
   const std::vector<Job> jobs = tiles_of(level, x0, y0, x1, y1);
-  fetch_ahead(level, jobs);  // a remote file: every tile requested before the first is decoded
+  fetch_ahead(level, jobs, true);  // a remote file: every tile requested before the first is decoded
+  if (files_[L.file]->remote()) {
+    std::uint64_t needed = 0;
+    for (const Job& j : jobs) needed += L.byte_counts[std::size_t(j.row * L.tiles_across + j.col)];
+    remote::note_tiles_read(needed);
+  }
   const Target target{rgb, X, Y, w, h, x0, y0, x1, y1, bg};
   const std::size_t threads =
       std::min<std::size_t>(std::size_t(decode_threads_.load(std::memory_order_relaxed)), jobs.size());

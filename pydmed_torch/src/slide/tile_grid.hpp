@@ -63,8 +63,9 @@ class TileGridBackend : public SlideBackend {
   };
   // The tiles a region of the level takes, row by row.
   std::vector<Job> tiles_of(int level, std::int64_t x0, std::int64_t y0, std::int64_t x1, std::int64_t y1) const;
-  // Starts fetching those tiles when their file is remote (neighbours coalesced by the source).
-  void fetch_ahead(int level, const std::vector<Job>& jobs) const;
+  // Starts fetching those tiles when their file is remote (neighbours coalesced by the source);
+  // `now`: for the read starting, ahead of look-ahead.
+  void fetch_ahead(int level, const std::vector<Job>& jobs, bool now) const;
   void decode(int level, const std::vector<Job>& jobs, std::size_t begin, std::size_t end, const Target& t) const;
   void decode_tile(Decoder& d, int level, std::int64_t tx, std::int64_t ty, std::size_t index,
                    std::uint8_t* const* rows) const;

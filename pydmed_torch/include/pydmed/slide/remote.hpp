@@ -45,7 +45,7 @@ struct RemoteOptions {
   // A request receiving nothing for this long has timed out.
   PYDMED_ARG(double, stall_seconds) = 20;
   // Requests in flight at once per process (prefetch).
-  PYDMED_ARG(int, connections) = 8;
+  PYDMED_ARG(int, connections) = 24;
 };
 
 // For the slides opened after the call, in this process and the collectors it starts.
