@@ -240,6 +240,7 @@ def main():
     ap.add_argument("--log", action="store_true", help="a line per object request on stderr")
     args = ap.parse_args()
     Handler.state = State(args)
+    ThreadingHTTPServer.request_queue_size = 1024  # socketserver's 5 drops the connections of a burst: 1 s SYN retries
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
     print("PORT %d" % server.server_address[1], flush=True)
