@@ -10,6 +10,7 @@
 
 #include "bindings.hpp"
 #include "pydmed/error.hpp"
+#include "pydmed/slide/remote.hpp"
 #include "pydmed/slide/slide.hpp"
 
 namespace py = pybind11;
@@ -122,7 +123,30 @@ void add_slide(py::module_& m) {
       .def("close", &PySlide::close)
       .def("__enter__", [](PySlide& p) -> PySlide& { return p; }, py::return_value_policy::reference)
       .def("__exit__", [](PySlide& p, py::args) { p.close(); })
-      .def("__repr__", [](const PySlide& p) { return "Slide('" + p.s().path() + "')"; });
+      .def("__repr__", [](const PySlide& p) { return "Slide('" + redact_url(p.s().path()) + "')"; });
+
+  // Slides by URL: the process's caches and retries (collectors started later inherit them).
+  m.def(
+      "set_remote_options",
+      [](const py::object& cache, const py::object& cache_size, const py::object& memory, int tries,
+         double stall_seconds, int connections) {
+        RemoteOptions o = remote_options();
+        if (!cache.is_none()) o.cache_dir(path_arg(cache));
+        auto bytes = [](const char* name, const py::object& v) {
+          return py::isinstance<py::int_>(v) ? v.cast<std::uint64_t>() : parse_byte_size(name, py::str(v));
+        };
+        if (!cache_size.is_none()) o.cache_bytes(bytes("cache_size", cache_size));
+        if (!memory.is_none()) o.memory_bytes(bytes("memory", memory));
+        if (tries > 0) o.tries(tries);
+        if (stall_seconds > 0) o.stall_seconds(stall_seconds);
+        if (connections > 0) o.connections(connections);
+        set_remote_options(o);
+      },
+      py::arg("cache") = py::none(), py::arg("cache_size") = py::none(), py::arg("memory") = py::none(),
+      py::arg("tries") = 0, py::arg("stall_seconds") = 0.0, py::arg("connections") = 0,
+      "Caches and retries of slides read by URL (http, https, s3): cache folder, its size and each process's "
+      "memory (bytes, or '20G'), tries of a failed request, seconds without data before a request times out, "
+      "requests in flight per process. Unset arguments keep their value.");
 }
 
 }  // namespace pydmed::python

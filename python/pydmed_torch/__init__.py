@@ -2,7 +2,8 @@
 
 Slides (openslide-python's API over every reader the project has), PyDmed's datasets
 (manifests, splits), and streams of patches or sliding windows cut by collector processes in
-C++. The module links no torch: batches are NumPy arrays, which torch.from_numpy shares without
+C++. A slide's path may be an http://, https:// or s3:// URL (set_remote_options for its caches).
+The module links no torch: batches are NumPy arrays, which torch.from_numpy shares without
 a copy, whatever torch is installed (pydmed_torch.torch has the IterableDataset).
 """
 from ._pydmed import (  # noqa: F401
@@ -20,6 +21,7 @@ from ._pydmed import (  # noqa: F401
     WindowSettings,
     dataset_from_source,
     read_manifest,
+    set_remote_options,
     sliding_window,
     stream,
     write_manifest,
@@ -27,4 +29,4 @@ from ._pydmed import (  # noqa: F401
 
 __all__ = ["Slide", "stream", "sliding_window", "StreamSettings", "WindowSettings", "ChunkIterator", "Infos",
            "Dataset", "Patient", "Record", "read_manifest", "write_manifest", "dataset_from_source",
-           "Error", "SlideError", "DatasetError", "OptionsError"]
+           "set_remote_options", "Error", "SlideError", "DatasetError", "OptionsError"]

@@ -153,6 +153,30 @@ def test_an_s3_prefix_is_a_folder_source(bucket, wsi, tmp_path):
         assert len(patients) == len(list((bucket / "bucket" / "wsi").iterdir()))
 
 
+def test_the_python_face_streams_the_local_patches_from_urls(bucket, sample_slides, tmp_path, monkeypatch):
+    """stream() over a manifest of URLs, its collectors forked after set_remote_options: the same
+    patches, in the same order, as over the files (one collector, no timed swap: a fixed order)."""
+    with store(bucket, "--access-key", KEY, "--secret-key", SECRET, "--delay-ms", "2") as s:
+        for k, v in s3_env(s).items():
+            monkeypatch.setenv(k, v)
+        pt.set_remote_options(cache=tmp_path / "cache", cache_size="1G")
+        try:
+            manifest = tmp_path / "urls.csv"
+            manifest.write_text("patient_id,record:wsi\n" + "".join(
+                f"{i},s3://bucket/gen/{f.name}\n" for i, f in enumerate(sorted(sample_slides.glob("*.tiff")))))
+            opts = dict(patch=64, bigchunk=512, collectors=1, seed=5, max_per_bigchunk=40, interval_resched=1e5,
+                        count=200, crc32=True)
+            key = lambda i: (i["patient"], i["x"], i["y"], i["crc32"])
+            remote = [key(info) for _, info in pt.stream(str(manifest), **opts)]
+            local = [key(info) for _, info in pt.stream(str(sample_slides / "manifest.csv"), **opts)]
+            assert remote == local and len(remote) == 200
+            assert any(f.name.endswith(".data") for f in (tmp_path / "cache").iterdir())  # the collectors wrote it
+            with pytest.raises(pt.OptionsError, match="cache_size"):
+                pt.set_remote_options(cache_size="lots")
+        finally:
+            pt.set_remote_options(cache="")
+
+
 def test_a_dicom_series_under_a_prefix(bucket, wsi, tmp_path, monkeypatch):
     series = bucket / "bucket" / "series" / "CMU-1"
     subprocess.run([CLI, "dicomize", str(wsi / "CMU-1-Small-Region.svs"), str(series)], check=True, capture_output=True)

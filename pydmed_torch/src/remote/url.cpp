@@ -81,7 +81,7 @@ Target split(const std::string& url, const std::string& name) {
   t.path = tail.substr(0, q);
   if (t.path.empty() || t.path[0] != '/') t.path = "/" + t.path;
   if (q != std::string::npos) t.query = tail.substr(q + 1);
-  t.url = url.substr(0, rest) + authority + t.path + (t.query.empty() ? "" : "?" + t.query);
+  t.url = url.substr(0, url.find('#'));  // as given (user:password@ too, for curl), without a fragment
   return t;
 }
 
