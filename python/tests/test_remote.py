@@ -220,6 +220,18 @@ def test_the_disk_cache_serves_later_runs(bucket, tmp_path):
         assert s.stats()["bytes"] > 64 * 1024
 
 
+def test_reads_larger_than_the_memory_cache(bucket, wsi, tmp_path):
+    """A region whose tiles (1.9 MB) exceed the process's block cache (512 KiB here) still reads whole."""
+    with store(bucket, "--access-key", KEY, "--secret-key", SECRET) as s:
+        env = dict(s3_env(s), PYDMED_REMOTE_MEMORY="512K")
+        args = ["--x", "0", "--y", "0", "--width", "2220", "--height", "2967"]
+        remote = run(env, "read", "s3://bucket/wsi/CMU-1-Small-Region.svs", *args, "--out", str(tmp_path / "r.rgb"))
+        assert remote.returncode == 0, remote.stderr
+        local = run(env, "read", str(wsi / "CMU-1-Small-Region.svs"), *args, "--out", str(tmp_path / "l.rgb"))
+        assert local.returncode == 0, local.stderr
+        assert (tmp_path / "r.rgb").read_bytes() == (tmp_path / "l.rgb").read_bytes()
+
+
 def test_failures_are_one_line_naming_the_url(bucket, tmp_path):
     with store(bucket, "--access-key", KEY, "--secret-key", SECRET) as s:
         url = "s3://bucket/wsi/CMU-1-Small-Region.svs"

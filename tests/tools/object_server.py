@@ -228,6 +228,15 @@ class Handler(BaseHTTPRequestHandler):
         self.send_body(200, body.encode())
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 1024  # socketserver's 5 drops the connections of a burst: 1 s SYN retries
+
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):  # clients leave as they like
+            super().handle_error(request, client_address)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--root", required=True)
@@ -240,9 +249,7 @@ def main():
     ap.add_argument("--log", action="store_true", help="a line per object request on stderr")
     args = ap.parse_args()
     Handler.state = State(args)
-    ThreadingHTTPServer.request_queue_size = 1024  # socketserver's 5 drops the connections of a burst: 1 s SYN retries
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    server.daemon_threads = True
+    server = Server(("127.0.0.1", args.port), Handler)
     print("PORT %d" % server.server_address[1], flush=True)
     try:
         server.serve_forever()

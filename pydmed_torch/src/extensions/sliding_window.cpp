@@ -180,16 +180,26 @@ class SlidingWindowLoader : public BigChunkLoader {
     const Plan plan(grid, options().max_bigchunk_bytes(), sw_.mpp() > 0, slide_->tile_size(level));
     const std::int64_t b = WindowPosition::of_checkpoint(get_checkpoint()).bigchunk + bigchunk_number();
     if (b >= plan.count()) return std::nullopt;  // every window served: the patient is finished
-    const std::int64_t rg = b / plan.col_groups, cg = b % plan.col_groups;
+    // BigChunk `n` of the plan: its windows' columns and rows, and the level pixels they cover.
+    auto block = [&](std::int64_t n, WindowBlock* into) {
+      const std::int64_t rg = n / plan.col_groups, cg = n % plan.col_groups;
+      into->c0 = cg * plan.cols_per, into->c1 = std::min<std::int64_t>(into->c0 + plan.cols_per, std::int64_t(grid.lx.size()));
+      into->r0 = rg * plan.rows_per, into->r1 = std::min<std::int64_t>(into->r0 + plan.rows_per, std::int64_t(grid.ly.size()));
+      const std::int64_t x0 = grid.lx[std::size_t(into->c0)], y0 = grid.ly[std::size_t(into->r0)];
+      return RegionInfo{std::llround(double(x0) * L.downsample), std::llround(double(y0) * L.downsample), level,
+                        int(grid.lx[std::size_t(into->c1 - 1)] + grid.kw - x0),
+                        int(grid.ly[std::size_t(into->r1 - 1)] + grid.kh - y0), L.downsample};
+    };
     info.index = b, info.of = plan.count();
-    info.c0 = cg * plan.cols_per, info.c1 = std::min<std::int64_t>(info.c0 + plan.cols_per, std::int64_t(grid.lx.size()));
-    info.r0 = rg * plan.rows_per, info.r1 = std::min<std::int64_t>(info.r0 + plan.rows_per, std::int64_t(grid.ly.size()));
-    const std::int64_t x0 = grid.lx[std::size_t(info.c0)], y0 = grid.ly[std::size_t(info.r0)];
-    const int w = int(grid.lx[std::size_t(info.c1 - 1)] + grid.kw - x0),
-              h = int(grid.ly[std::size_t(info.r1 - 1)] + grid.kh - y0);
     BigChunk bc;
-    bc.region = {
-        std::llround(double(x0) * L.downsample), std::llround(double(y0) * L.downsample), level, w, h, L.downsample};
+    bc.region = block(b, &info);
+    const int w = int(bc.region.width), h = int(bc.region.height);
+    // A remote slide: the next two BigChunks' tiles are fetched while this one is read.
+    for (std::int64_t n = b + (bigchunk_number() == 0 ? 1 : 2); slide_->is_remote() && n <= b + 2 && n < plan.count(); ++n) {
+      WindowBlock next;
+      const RegionInfo r = block(n, &next);
+      slide_->prefetch_region(r.x, r.y, level, r.width, r.height);
+    }
     bc.data = allocate(h, w, 3);
     // A damaged tile costs the windows over it (reported), not the band.
     bc.damaged = slide_->read_region_salvage(bc.data.data, bc.region.x, bc.region.y, level, w, h);

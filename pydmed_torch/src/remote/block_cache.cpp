@@ -57,7 +57,7 @@ void BlockCache::complete(const RemoteObject& o, std::uint64_t block, const std:
   lru_.push_front(Key{o.id, block});
   b.lru = lru_.begin();
   bytes_ += n;
-  const std::uint64_t cap = std::max<std::uint64_t>(remote_options().memory_bytes(), 64 * kBlock);
+  const std::uint64_t cap = std::max<std::uint64_t>(remote_options().memory_bytes(), 16 * kBlock);
   while (bytes_ > cap && lru_.size() > 1) {
     auto victim = blocks_.find(lru_.back());
     bytes_ -= victim->second.data.size();
@@ -75,7 +75,7 @@ void BlockCache::fail(const Job& j, const std::string& why) {
   arrived_.notify_all();
 }
 
-void BlockCache::fetch(const Job& j) {
+std::vector<std::uint8_t> BlockCache::fetch(const Job& j) {
   const RemoteObject& o = *j.object;
   const std::uint64_t begin = j.first * kBlock, end = std::min(o.size, j.end * kBlock);
   std::vector<std::uint8_t> buf(std::size_t(end - begin));
@@ -96,7 +96,7 @@ void BlockCache::fetch(const Job& j) {
       std::uint64_t e = b;
       while (e < j.end && !have[e - j.first]) ++e;
       const std::uint64_t at = b * kBlock, len = std::min(o.size, e * kBlock) - at;
-      get_range(o.target, buf.data() + (at - begin), std::size_t(len), at);
+      get_range(o.target, buf.data() + (at - begin), std::size_t(len), at, o.etag);
       if (disk) {
         for (std::uint64_t k = b; k < e; ++k) {
           const std::uint64_t kat = k * kBlock, klen = std::min(o.size, kat + kBlock) - kat;
@@ -107,10 +107,10 @@ void BlockCache::fetch(const Job& j) {
     }
   } catch (const SlideError& e) {
     fail(j, e.reason());
-    return;
+    return {};
   } catch (const std::exception& e) {
     fail(j, e.what());
-    return;
+    return {};
   }
   std::lock_guard<std::mutex> lock(mu_);
   for (std::uint64_t b = j.first; b < j.end; ++b) {
@@ -118,6 +118,7 @@ void BlockCache::fetch(const Job& j) {
     complete(o, b, buf.data() + (at - begin), std::size_t(len));
   }
   arrived_.notify_all();
+  return buf;
 }
 
 void BlockCache::worker() {
@@ -129,7 +130,7 @@ void BlockCache::worker() {
       j = std::move(jobs_.front());
       jobs_.pop_front();
     }
-    fetch(j);
+    (void)fetch(j);
   }
 }
 
@@ -150,7 +151,7 @@ void BlockCache::prefetch(const std::shared_ptr<const RemoteObject>& o,
     if (from >= end) continue;
     for (Job& j : claim(o, from, end)) {
       // Joined to the previous run where it ends where this begins (tiles in file order).
-      if (!fresh.empty() && fresh.back().end == j.first && fresh.back().end - fresh.back().first < kMaxRunBlocks)
+      if (!fresh.empty() && fresh.back().end == j.first && j.end - fresh.back().first <= kMaxRunBlocks)
         fresh.back().end = j.end;
       else
         fresh.push_back(std::move(j));
@@ -245,7 +246,19 @@ std::size_t BlockCache::read(const std::shared_ptr<const RemoteObject>& o, void*
           mine = claim(o, b, stop);
         }
       }
-      for (const Job& j : mine) fetch(j);
+      // Copied from what was fetched: under a small memory cap the table may already have
+      // dropped it, and looking again would fetch it again, for ever.
+      bool got = false;
+      for (const Job& j : mine) {
+        const std::vector<std::uint8_t> bytes = fetch(j);
+        if (got || bytes.empty() || b < j.first || b >= j.end) continue;
+        const std::uint64_t at = b * kBlock, base = j.first * kBlock, from = std::max(offset, at),
+                            to = std::min<std::uint64_t>({offset + n, at + kBlock, o->size});
+        std::memcpy(static_cast<char*>(dst) + (from - offset), bytes.data() + (from - base), std::size_t(to - from));
+        copied += std::size_t(to - from);
+        got = true;
+      }
+      if (got) break;  // a failed fetch is found failed in the table on the next turn
     }
   }
   return copied;

@@ -66,7 +66,9 @@ class BlockCache {
 
   // Marks the absent blocks of [first, end) pending and returns them as runs. Holds mu_.
   std::vector<Job> claim(const std::shared_ptr<const RemoteObject>& o, std::uint64_t first, std::uint64_t end);
-  void fetch(const Job& j);  // fills or fails the job's blocks
+  // Fills or fails the job's blocks; returns their bytes (empty when it failed), which the
+  // reader that fetched them copies from even if the table has already dropped them.
+  std::vector<std::uint8_t> fetch(const Job& j);
   void complete(const RemoteObject& o, std::uint64_t block, const std::uint8_t* data, std::size_t n);  // holds mu_
   void fail(const Job& j, const std::string& why);
   void worker();

@@ -56,6 +56,7 @@ void DiskCache::warn_once(const std::string& why) {
 }
 
 DiskCache::Files DiskCache::files(const RemoteObject& o) {
+  if (o.version.empty()) return Files{};  // nothing would tell a changed object from the one cached
   std::lock_guard<std::mutex> lock(mu_);
   auto it = open_.find(o.id);
   if (it != open_.end()) return it->second;

@@ -140,11 +140,12 @@ struct Attempt {
   std::string why;
 };
 
-Attempt attempt(const Target& t, const std::string& range, Exchange& x) {
+Attempt attempt(const Target& t, const std::string& range, const std::string& if_match, Exchange& x) {
   CURL* c = thread_handle();
   const RemoteOptions o = remote_options();
   curl_slist* headers = nullptr;
   if (!range.empty()) headers = curl_slist_append(headers, ("Range: bytes=" + range).c_str());
+  if (!if_match.empty()) headers = curl_slist_append(headers, ("If-Match: " + if_match).c_str());
   if (t.s3) {
     if (const auto cred = credentials_from_env()) {
       headers = curl_slist_append(headers, ("Host: " + t.host).c_str());
@@ -157,8 +158,16 @@ Attempt attempt(const Target& t, const std::string& range, Exchange& x) {
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(c, CURLOPT_USERAGENT, "pydmed_torch");
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);  // threads: no SIGALRM for timeouts
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);  // a key's "a/../b" is a key, signed as sent
+  // S3 is never followed (a signature, a session token, are for one host); https never to http.
+  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, t.s3 ? 0L : 1L);
   curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+  curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, t.url.rfind("https://", 0) == 0 ? "https" : "http,https");
+  if (!range.empty()) {  // a trickle cannot hold a read for ever: room for 64 KiB/s after a stall's wait
+    const auto dash = range.find('-');
+    const auto bytes = std::strtoull(range.c_str() + dash + 1, nullptr, 10) - std::strtoull(range.c_str(), nullptr, 10);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, long(3 * stall + 1 + bytes / (64 << 10)));
+  }
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, stall);
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);  // nothing for `stall` seconds: timed out
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, stall);
@@ -192,7 +201,8 @@ void backoff(int attempt_number) {
 }
 
 // Runs `setup`-reset exchanges until one succeeds, a failure is final, or the tries are spent.
-Reply run(const Target& t, const std::string& range, const std::function<bool(const char*, std::size_t)>& sink,
+Reply run(const Target& t, const std::string& range, const std::string& if_match,
+          const std::function<bool(const char*, std::size_t)>& sink,
           const std::function<void()>& restart, const std::function<std::string(const Exchange&)>& check) {
   const int tries = std::max(1, remote_options().tries());
   std::string why;
@@ -201,7 +211,7 @@ Reply run(const Target& t, const std::string& range, const std::function<bool(co
     restart();
     Exchange x;
     x.sink = &sink;
-    Attempt a = attempt(t, range, x);
+    Attempt a = attempt(t, range, if_match, x);
     if (a.ok) {
       a.why = check(x);
       if (a.why.empty()) {
@@ -210,7 +220,7 @@ Reply run(const Target& t, const std::string& range, const std::function<bool(co
           r.total = std::strtoull(x.content_range.c_str() + slash + 1, nullptr, 10);
         else if (!x.content_length.empty())
           r.total = std::strtoull(x.content_length.c_str(), nullptr, 10);
-        r.etag = !x.etag.empty() ? x.etag : x.last_modified;
+        r.etag = x.etag, r.last_modified = x.last_modified;
         r.bytes = std::size_t(x.received);
         return r;
       }
@@ -224,7 +234,7 @@ Reply run(const Target& t, const std::string& range, const std::function<bool(co
 
 }  // namespace
 
-Reply get_range(const Target& t, void* dst, std::size_t n, std::uint64_t offset) {
+Reply get_range(const Target& t, void* dst, std::size_t n, std::uint64_t offset, const std::string& if_match) {
   std::size_t filled = 0;
   // Bytes past `n` (a server sending the whole object) stop the transfer; exactly `n` leaves the
   // connection open for the next request.
@@ -251,7 +261,7 @@ Reply get_range(const Target& t, void* dst, std::size_t n, std::uint64_t offset)
       return "cut short: " + std::to_string(filled) + " of " + std::to_string(expected) + " bytes arrived";
     return "";
   };
-  return run(t, range, sink, [&] { filled = 0; }, check);
+  return run(t, range, if_match, sink, [&] { filled = 0; }, check);
 }
 
 Reply get_all(const Target& t, const std::function<bool(const char*, std::size_t)>& sink) {
@@ -268,7 +278,7 @@ Reply get_all(const Target& t, const std::function<bool(const char*, std::size_t
       return "cut short: " + std::to_string(x.received) + " of " + x.content_length + " bytes arrived";
     return "";
   };
-  return run(t, "", wrapped, restart, check);
+  return run(t, "", "", wrapped, restart, check);
 }
 
 std::string get_text(const Target& t) {
@@ -277,7 +287,7 @@ std::string get_text(const Target& t) {
     body.append(p, len);
     return body.size() < (std::size_t(64) << 20);
   };
-  run(t, "", sink, [&] { body.clear(); }, [](const Exchange&) { return std::string(); });
+  run(t, "", "", sink, [&] { body.clear(); }, [](const Exchange&) { return std::string(); });
   return body;
 }
 

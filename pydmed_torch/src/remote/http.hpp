@@ -13,7 +13,8 @@ namespace pydmed::remote {
 
 struct Reply {
   std::uint64_t total = 0;  // the object's size (from Content-Range, or Content-Length on a 200)
-  std::string etag;         // ETag, else Last-Modified, else ""
+  std::string etag;         // ETag, or ""
+  std::string last_modified;
   std::size_t bytes = 0;    // body bytes delivered
 };
 
@@ -21,7 +22,9 @@ struct Reply {
 // cut-short replies, 5xx and 429. Throws SlideError naming t.name with what the server said
 // (403/404 with S3's code and message) or what failed. A reply with fewer bytes than asked is
 // an error unless the object ends there.
-Reply get_range(const Target& t, void* dst, std::size_t n, std::uint64_t offset);
+// With `if_match` (the ETag the object was opened with), a changed object is a 412, not bytes of
+// another version.
+Reply get_range(const Target& t, void* dst, std::size_t n, std::uint64_t offset, const std::string& if_match = "");
 
 // The whole object, streamed to `sink` (which returns false to stop); retried only before the
 // first byte arrives.

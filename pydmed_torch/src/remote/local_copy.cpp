@@ -9,7 +9,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <mutex>
 
 #include "file_descriptor.hpp"
 #include "pydmed/error.hpp"
@@ -21,30 +20,36 @@
 namespace pydmed::remote {
 namespace {
 
-struct TempFolder {
-  std::string path;
-  pid_t owner = 0;
-};
-TempFolder g_temp;  // set once, by the first process that needs it; children inherit it
-std::once_flag g_temp_once;
+// The program's pid: static initialisation runs once, in the program, never in its forked
+// children. A child that needs the temporary folder first makes the same one.
+const pid_t g_root = ::getpid();
 
-void remove_temp() {
-  if (g_temp.owner == ::getpid()) {
-    std::error_code ec;
-    std::filesystem::remove_all(g_temp.path, ec);
-  }
+std::string temp_path() {
+  const char* tmp = std::getenv("TMPDIR");
+  return std::string(tmp && *tmp ? tmp : "/tmp") + "/pydmed-fetched-" + std::to_string(::getuid()) + "-" +
+         std::to_string(g_root);
 }
 
-const std::string& temp_folder(const std::string& name) {
-  std::call_once(g_temp_once, [&] {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/pydmed-fetched-XXXXXX";
-    if (!::mkdtemp(pattern.data()))  // 0700
-      throw SlideError(name, std::string("cannot make a temporary folder for its copy: ") + std::strerror(errno));
-    g_temp = TempFolder{pattern, ::getpid()};
-    std::atexit(remove_temp);
-  });
-  return g_temp.path;
+// Removes the folder when the program ends, whichever of its processes made it (children leave
+// by _exit, which runs no destructor).
+struct RemoveAtExit {
+  ~RemoveAtExit() {
+    std::error_code ec;
+    if (::getpid() == g_root) std::filesystem::remove_all(temp_path(), ec);
+  }
+} g_remove_at_exit;
+
+// $TMPDIR/pydmed-fetched-UID-ROOTPID (0700), removed by the program at exit (a program killed by a
+// signal leaves it: its patient data stays the user's alone).
+std::string temp_folder(const std::string& name) {
+  const std::string path = temp_path();
+  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
+    throw SlideError(name, "cannot make a temporary folder for its copy: " + path + ": " + std::strerror(errno));
+  }
+  struct stat st {};  // ours, a real folder, private: not one planted by another user
+  if (::lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::getuid() || (st.st_mode & 077) != 0)
+    throw SlideError(name, "the temporary folder " + path + " is not this user's private folder");
+  return path;
 }
 
 }  // namespace
@@ -61,12 +66,13 @@ std::string local_copy(const std::string& url) {
     DiskCache::touch(path);
     return path;
   }
-  // One fetch: the others wait here, then find the copy.
+  // One fetch: the others wait here, then find the copy. The lock file stays (removing it would let
+  // a newcomer lock a new file while others wait on the old one).
   detail::FileDescriptor lock(::open((path + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   if (lock.get() < 0 || ::flock(lock.get(), LOCK_EX) != 0)
     throw SlideError(o->target.name, "cannot lock its copy " + path + ": " + std::strerror(errno));
   if (::stat(path.c_str(), &st) == 0 && std::uint64_t(st.st_size) == o->size) return path;
-  const std::string part = path + ".part";
+  const std::string part = path + ".part" + std::to_string(::getpid());
   {
     detail::FileDescriptor out(::open(part.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
     if (out.get() < 0) throw SlideError(o->target.name, "cannot write its copy " + part + ": " + std::strerror(errno));
@@ -105,7 +111,6 @@ std::string local_copy(const std::string& url) {
     ::unlink(part.c_str());
     throw SlideError(o->target.name, "cannot keep its copy " + path + ": " + std::strerror(errno));
   }
-  ::unlink((path + ".lock").c_str());
   if (disk) disk->trim();
   return path;
 }

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <map>
 #include <mutex>
 #include <vector>
@@ -27,7 +29,7 @@ std::string remote_stamp(const std::string& url) {
       return std::to_string(objects.size()) + " objects, " + std::to_string(bytes) + " bytes";
     }
     const auto o = remote::open_object(url);
-    return std::to_string(o->size) + " bytes, ETag " + o->etag;
+    return std::to_string(o->size) + " bytes, version " + o->version;
   } catch (const SlideError&) {
     return "missing";
   }
@@ -36,6 +38,35 @@ std::string remote_stamp(const std::string& url) {
 }  // namespace pydmed
 
 namespace pydmed::remote {
+namespace {
+
+// The URL without the query parameters that sign it (AWS, Google, Azure, CloudFront presigning):
+// what names the object, where a new signature is the same object.
+std::string unsigned_url(const std::string& url) {
+  const auto q = url.find('?');
+  if (q == std::string::npos) return url;
+  static const char* const kSigning[] = {"x-amz-", "x-goog-", "signature", "expires", "awsaccesskeyid", "googleaccessid",
+                                         "key-pair-id", "policy", "sig", "se", "sp", "sv", "st", "sr", "skoid",
+                                         "sktid", "skt", "ske", "sks", "skv", "spr", "srt", "ss"};
+  std::string kept;
+  std::size_t at = q + 1;
+  while (at <= url.size()) {
+    const auto amp = url.find('&', at);
+    const std::string p = url.substr(at, amp == std::string::npos ? std::string::npos : amp - at);
+    std::string name = p.substr(0, p.find('='));
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+    const bool signing = std::any_of(std::begin(kSigning), std::end(kSigning), [&](const char* s) {
+      const std::string k = s;
+      return k.back() == '-' ? name.rfind(k, 0) == 0 : name == k;
+    });
+    if (!signing && !p.empty()) kept += (kept.empty() ? "?" : "&") + p;
+    if (amp == std::string::npos) break;
+    at = amp + 1;
+  }
+  return url.substr(0, q) + kept;
+}
+
+}  // namespace
 
 std::shared_ptr<const RemoteObject> open_object(const std::string& url) {
   struct Opened {
@@ -58,7 +89,8 @@ std::shared_ptr<const RemoteObject> open_object(const std::string& url) {
   if (r.total == 0) throw SlideError(o->target.name, "empty object (0 bytes)");
   o->size = r.total;
   o->etag = r.etag;
-  const std::string identity = redact_url(o->target.url) + "\n" + o->etag + "\n" + std::to_string(o->size);
+  o->version = !r.etag.empty() ? r.etag : r.last_modified;
+  const std::string identity = unsigned_url(o->target.url) + "\n" + o->version + "\n" + std::to_string(o->size);
   o->key = sha256_hex(identity.data(), identity.size());
   o->id = std::stoull(o->key.substr(0, 16), nullptr, 16);
   BlockCache::here().insert(*o, 0, head.data(), std::min<std::size_t>(r.bytes, head.size()));

@@ -1,7 +1,7 @@
 #pragma once
 // Private: a remote object as opened: where it is requested, its size and version. `key` names
-// its bytes in the caches: the URL without its query, the ETag and the size, hashed, so a
-// changed object is a new key and a presigned URL's changing signature is not.
+// its bytes in the caches: the URL without its signature's query parameters, the version and the
+// size, hashed, so a changed object is a new key and a presigned URL's new signature is not.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -13,7 +13,8 @@ namespace pydmed::remote {
 struct RemoteObject {
   Target target;
   std::uint64_t size = 0;
-  std::string etag;
+  std::string etag;     // the ETag, sent as If-Match with every range; "" when the store gave none
+  std::string version;  // the ETag, else Last-Modified, else "" (then no disk cache: nothing checks it)
   std::string key;      // 64 hex digits
   std::uint64_t id = 0; // the key's first 16
 };

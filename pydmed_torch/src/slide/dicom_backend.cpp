@@ -81,6 +81,8 @@ std::vector<std::string> dicom_files_in(const std::string& dir) {
   for (const std::string& f : candidates) {
     try {
       if (has_dicom_signature(*open_source(f))) out.push_back(f);
+    } catch (const RemoteError&) {
+      throw;  // a series missing an instance because the store did not answer would be wrong
     } catch (const SlideError&) {
       // unreadable: not ours to judge unless it is the file asked for
     }
@@ -212,6 +214,8 @@ bool is_dicom(const std::string& path) {
   if (is_folder(path)) return true;  // a series' folder: open_with_dicom looks inside
   try {
     return has_dicom_signature(*open_source(path));
+  } catch (const RemoteError&) {
+    throw;
   } catch (const SlideError&) {
     return false;
   }

@@ -1,5 +1,6 @@
 #include "slide/image_header.hpp"
 
+#include "pydmed/error.hpp"
 #include "slide/byte_source.hpp"
 
 #include <algorithm>
@@ -35,6 +36,8 @@ ImageKind sniff_image_kind(const ByteSource& src) {
 ImageKind sniff_image_kind(const std::string& path) {
   try {
     return sniff_image_kind(*open_source(path));
+  } catch (const RemoteError&) {
+    throw;  // the store did not answer: not a kind
   } catch (const std::exception&) {
     return ImageKind::kUnknown;  // unreadable: the reader that opens it says why
   }

@@ -107,12 +107,15 @@ std::vector<SlideBackendEntry> entries_now() {  // copied out: readers run witho
 
 std::size_t estimate_resident_bytes(const std::string& path) {
   silence_libtiff();
-  if (is_url(path)) {  // the estimators read local files: open it (its first bytes are cached)
+  if (is_url(path)) {  // the project's own readers, from the headers; never a whole copy here
     try {
-      return open_backend(path)->resident_bytes();
-    } catch (const std::exception&) {
-      return kOpenSlideCacheBytes;
+      if (is_dicom(path))
+        if (OpenResult r = open_with_dicom(path); r.backend) return r.backend->resident_bytes();
+      if (is_tiff(path))
+        if (OpenResult r = open_with_tiff_tiles(path, /*quickhash=*/false); r.backend) return r.backend->resident_bytes();
+    } catch (const std::exception&) {  // opening it will say why
     }
+    return kOpenSlideCacheBytes;  // OpenSlide's, on a copy made when a loader opens it
   }
   std::error_code ec;
   const bool folder = std::filesystem::is_directory(path, ec);

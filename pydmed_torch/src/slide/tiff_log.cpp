@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <mutex>
 
+#include "pydmed/error.hpp"
+
 namespace pydmed {
 namespace {
 
@@ -31,6 +33,7 @@ void drop_global(const char*, const char*, va_list) {}
 struct SourceCursor {
   std::shared_ptr<const ByteSource> source;
   std::uint64_t pos = 0;
+  TiffErrors* errors = nullptr;
 };
 tmsize_t source_read(thandle_t h, void* buf, tmsize_t n) {
   auto* c = static_cast<SourceCursor*>(h);
@@ -38,6 +41,9 @@ tmsize_t source_read(thandle_t h, void* buf, tmsize_t n) {
     const std::size_t got = c->source->read_at(buf, std::size_t(n), c->pos);
     c->pos += got;
     return tmsize_t(got);
+  } catch (const RemoteError& e) {
+    c->errors->remote = e.reason();  // not the file's fault: said by the caller as it is
+    return -1;
   } catch (const std::exception&) {
     return -1;
   }
@@ -86,11 +92,12 @@ TiffPtr open_tiff(const std::string& path, const char* mode, TiffErrors* errors)
 TiffPtr open_tiff(std::shared_ptr<const ByteSource> source, TiffErrors* errors) {
   silence_libtiff();
   TIFFOpenOptions* opts = handle_options(errors);
-  auto* cursor = new SourceCursor{source, 0};  // TIFFClose frees it (source_close); a failed open does not
+  auto* cursor = new SourceCursor{source, 0, errors};  // TIFFClose frees it (source_close); a failed open does not
   TiffPtr tif(TIFFClientOpenExt(source->name().c_str(), "rm", cursor, source_read, source_write, source_seek,
                                 source_close, source_size, no_map, no_unmap, opts));
   TIFFOpenOptionsFree(opts);
   if (!tif) delete cursor;
+  if (!tif && !errors->remote.empty()) throw RemoteError(source->name(), errors->remote);
   return tif;
 }
 

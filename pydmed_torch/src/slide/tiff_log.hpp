@@ -14,6 +14,7 @@ namespace pydmed {
 // A TIFF handle's last error, "module: text", one line. Guarded by whatever guards the handle.
 struct TiffErrors {
   std::string last;
+  std::string remote;  // a remote source's bytes that did not arrive (RemoteError's reason), to rethrow
 };
 
 struct TiffCloser {

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <memory>
 
+#include "pydmed/error.hpp"
 #include "slide/image_header.hpp"
 #include "slide/tiff_log.hpp"
 
@@ -102,6 +103,8 @@ std::optional<std::string> quickhash(const ByteSource& src, const TileLevel& sma
     buf.resize(smallest.byte_counts[i]);
     try {
       ok = src.read_at(buf.data(), buf.size(), smallest.offsets[i]) == buf.size();
+    } catch (const RemoteError&) {
+      throw;
     } catch (const std::exception&) {
       ok = false;
     }
@@ -214,6 +217,7 @@ std::string read_tiff_pyramid(std::shared_ptr<const ByteSource> src, const std::
       return "Aperio level with missing tiles";
     out.tiff_levels.push_back(std::move(L));
   } while (TIFFReadDirectory(t));
+  if (!errors.remote.empty()) throw RemoteError(src->name(), errors.remote);
   if (!errors.last.empty() && out.tiff_levels.empty()) return errors.last;
   if (out.tiff_levels.empty()) return "no tiled level";
   if (!aperio) {

@@ -109,6 +109,8 @@ OpenResult open_with_tiff_tiles(const std::string& path, bool quickhash) {
       vendor = v ? v : "";
       if (vendor == "aperio" || vendor == "generic-tiff") file = open_file_source(path);
     }
+  } catch (const RemoteError&) {
+    throw;  // the store's answer, not the file's
   } catch (const SlideError&) {
     return r;  // OpenSlide (on a local copy, for a URL) says why
   }
