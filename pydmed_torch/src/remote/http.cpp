@@ -178,6 +178,7 @@ Attempt attempt(const Target& t, const std::string& range, const std::string& if
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
   const CURLcode rc = curl_easy_perform(c);
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, nullptr);  // this frame's: the handle outlives it
   curl_slist_free_all(headers);
   Attempt a;
   if (rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && x.stopped)) {
@@ -200,7 +201,8 @@ void backoff(int attempt_number) {
   std::this_thread::sleep_for(std::chrono::milliseconds(ms / 2 + int(jitter() % unsigned(ms / 2 + 1))));
 }
 
-// Runs `setup`-reset exchanges until one succeeds, a failure is final, or the tries are spent.
+// Exchanges (restart() before each) until one succeeds and passes check(), a failure is final,
+// or the tries are spent.
 Reply run(const Target& t, const std::string& range, const std::string& if_match,
           const std::function<bool(const char*, std::size_t)>& sink,
           const std::function<void()>& restart, const std::function<std::string(const Exchange&)>& check) {

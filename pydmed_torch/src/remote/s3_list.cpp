@@ -1,7 +1,6 @@
 #include "remote/s3_list.hpp"
 
 #include "pydmed/error.hpp"
-#include "pydmed/slide/remote.hpp"
 #include "remote/http.hpp"
 #include "remote/url.hpp"
 
@@ -40,7 +39,7 @@ std::vector<std::pair<std::string, std::uint64_t>> list_objects(const std::strin
   for (int page = 0; page < 100000; ++page) {
     const std::string xml = get_text(list_target(prefix, token));
     if (xml.find("<ListBucketResult") == std::string::npos)
-      throw SlideError(redact_url(prefix), "the store's listing is not a ListObjectsV2 result");
+      throw SlideError(prefix, "the store's listing is not a ListObjectsV2 result");
     for (const std::string& c : fields(xml, "Contents")) {
       const auto key = fields(c, "Key"), size = fields(c, "Size");
       if (key.empty()) continue;

@@ -115,7 +115,7 @@ Target s3_target(const std::string& url, const std::string& query) {
 Target resolve(const std::string& url) {
   if (url.rfind("s3://", 0) == 0) {
     if (url.find_first_of("?#") != std::string::npos)
-      throw SlideError(redact_url(url), "an s3:// URL takes no query string");
+      throw SlideError(url, "an s3:// URL takes no query string");
     return s3_target(url, "");
   }
   return split(url, redact_url(url));

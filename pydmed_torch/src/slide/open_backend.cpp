@@ -26,14 +26,14 @@ namespace {
 bool check_file(const std::string& path) {
   if (is_url(path)) {
     if (path.back() == '/') {
-      if (path.rfind("s3://", 0) != 0) throw SlideError(redact_url(path), "a web server's folder cannot be listed: name an object");
+      if (path.rfind("s3://", 0) != 0) throw SlideError(path, "a web server's folder cannot be listed: name an object");
       return true;
     }
     std::string ext = url_file_name(path);
     ext = ext.substr(std::min(ext.size(), ext.rfind('.')));
     std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
     if (ext == ".mrxs" || ext == ".vms" || ext == ".vmu")
-      throw SlideError(redact_url(path), "a " + ext + " slide is several files, and a URL names one: copy its files to a local folder");
+      throw SlideError(path, "a " + ext + " slide is several files, and a URL names one: copy its files to a local folder");
     remote::open_object(path);  // missing, forbidden, unreachable: said here, naming the URL
     return false;
   }
@@ -145,7 +145,7 @@ std::unique_ptr<SlideBackend> open_backend(const std::string& path, const std::s
   if (!only.empty()) {
     entries.erase(std::remove_if(entries.begin(), entries.end(), [&](const auto& e) { return e.name != only; }),
                   entries.end());
-    if (entries.empty()) throw SlideError(redact_url(path), "no reader named '" + only + "'");
+    if (entries.empty()) throw SlideError(path, "no reader named '" + only + "'");
   }
   std::string reasons;
   bool recognised = false;
@@ -169,8 +169,8 @@ std::unique_ptr<SlideBackend> open_backend(const std::string& path, const std::s
     if (r.final) break;
   }
   if (!only.empty() && reasons.empty()) reasons = display_name(only) + ": not a file it reads";
-  if (folder && reasons.empty()) throw SlideError(redact_url(path), "is a directory, not a slide");
-  throw SlideError(redact_url(path), (recognised ? "cannot open: " : "unsupported format: ") + reasons);
+  if (folder && reasons.empty()) throw SlideError(path, "is a directory, not a slide");
+  throw SlideError(path, (recognised ? "cannot open: " : "unsupported format: ") + reasons);
 }
 
 }  // namespace pydmed

@@ -11,7 +11,9 @@
 // registered once, before slides are opened:
 //   pydmed::register_slide_backend({"myformat", [](auto& p) { return ends_with(p, ".my"); },
 //                                   [](auto& p) { OpenResult r; ...; return r; }});
-// Collector processes are forked from the program, so they inherit the registry.
+// Collector processes are forked from the program, so they inherit the registry. A slide given
+// as a URL (pydmed/slide/remote.hpp) reaches a reader of your own as the URL; OpenSlide, libtiff
+// and OpenCV get a local copy of the object.
 #include <cstddef>
 #include <cstdint>
 #include <functional>
