@@ -42,12 +42,15 @@ def main():
     p.add_argument("--delays", default="0,10,30,100")
     p.add_argument("--max-per-bigchunk", type=int, default=256)
     p.add_argument("--collectors", type=int, default=2)
+    p.add_argument("--slides", default="", help="a folder of slides with its manifest.csv (default: "
+                   "pydmed_bench's generated ones); pydmed make-sample-slides DIR --size 40000 makes slides "
+                   "larger than a process's block cache, as real ones are")
     p.add_argument("--memory", default="", help="each process's block cache (PYDMED_REMOTE_MEMORY), e.g. 16M: "
                    "smaller than the cohort, as real slides are, so bytes are fetched again rather than reused")
     args = p.parse_args()
     tmp = os.environ.get("TMPDIR", "/tmp")
-    slides = os.path.join(tmp, "pydmed_bench_slides")
-    if not os.path.exists(os.path.join(slides, "manifest.csv")):  # pydmed_bench makes its slides on first use
+    slides = os.path.abspath(args.slides) if args.slides else os.path.join(tmp, "pydmed_bench_slides")
+    if not args.slides and not os.path.exists(os.path.join(slides, "manifest.csv")):  # pydmed_bench makes its slides on first use
         subprocess.run([args.bench, "--systems", "decode_bound", "--seconds", "1"], check=True, capture_output=True)
     work = tempfile.mkdtemp(prefix="pydmed-remote-bench-")
     os.makedirs(os.path.join(work, "store", "bucket"))
@@ -56,7 +59,7 @@ def main():
     manifest = os.path.join(work, "urls.csv")
     with open(manifest, "w") as f:
         f.write("patient_id,record:wsi\n" + "".join(f"{i},s3://bucket/slides/{n}\n" for i, n in enumerate(names)))
-    result = {"workload": {"slides": len(names), "seconds": args.seconds, "rounds": args.rounds,
+    result = {"workload": {"slides": len(names), "folder": slides, "seconds": args.seconds, "rounds": args.rounds,
                            "max_per_bigchunk": args.max_per_bigchunk, "collectors": args.collectors,
                            "memory_cache": args.memory or "256M"},
               "delays": {}}
