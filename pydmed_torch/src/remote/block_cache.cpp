@@ -79,13 +79,18 @@ std::vector<std::uint8_t> BlockCache::fetch(const Job& j) {
   const RemoteObject& o = *j.object;
   const std::uint64_t begin = j.first * kBlock, end = std::min(o.size, j.end * kBlock);
   std::vector<std::uint8_t> buf(std::size_t(end - begin));
+  // Block k's bytes in `buf` and how many (the object's last block is short).
+  auto piece = [&](std::uint64_t k) {
+    const std::uint64_t at = k * kBlock;
+    return std::pair(buf.data() + (at - begin), std::size_t(std::min(o.size, at + kBlock) - at));
+  };
   try {
     DiskCache* disk = DiskCache::here();
     std::vector<bool> have(std::size_t(j.end - j.first), false);
     if (disk) {
       for (std::uint64_t b = j.first; b < j.end; ++b) {
-        const std::uint64_t at = b * kBlock, len = std::min(o.size, at + kBlock) - at;
-        have[b - j.first] = disk->get(o, b, buf.data() + (at - begin), std::size_t(len));
+        const auto [p, len] = piece(b);
+        have[b - j.first] = disk->get(o, b, p, len);
       }
     }
     for (std::uint64_t b = j.first; b < j.end;) {  // the missing blocks, a request per run of them
@@ -99,8 +104,8 @@ std::vector<std::uint8_t> BlockCache::fetch(const Job& j) {
       get_range(o.target, buf.data() + (at - begin), std::size_t(len), at, o.etag);
       if (disk) {
         for (std::uint64_t k = b; k < e; ++k) {
-          const std::uint64_t kat = k * kBlock, klen = std::min(o.size, kat + kBlock) - kat;
-          disk->put(o, k, buf.data() + (kat - begin), std::size_t(klen));
+          const auto [p, len] = piece(k);
+          disk->put(o, k, p, len);
         }
       }
       b = e;
@@ -114,8 +119,8 @@ std::vector<std::uint8_t> BlockCache::fetch(const Job& j) {
   }
   std::lock_guard<std::mutex> lock(mu_);
   for (std::uint64_t b = j.first; b < j.end; ++b) {
-    const std::uint64_t at = b * kBlock, len = std::min(o.size, at + kBlock) - at;
-    complete(o, b, buf.data() + (at - begin), std::size_t(len));
+    const auto [p, len] = piece(b);
+    complete(o, b, p, len);
   }
   arrived_.notify_all();
   return buf;

@@ -18,20 +18,20 @@
 #include "pydmed/slide/remote.hpp"
 #include "remote/per_process.hpp"
 #include "remote/sigv4.hpp"
+#include "remote/xml.hpp"
 
 namespace pydmed::remote {
 namespace {
 
-std::atomic<std::uint64_t> g_received{0};
-std::atomic<pid_t> g_received_pid{0};
-
-void count_received(std::size_t n) {
-  if (g_received_pid.load(std::memory_order_relaxed) != ::getpid()) {  // a forked child counts its own
-    g_received.store(0, std::memory_order_relaxed);
-    g_received_pid.store(::getpid(), std::memory_order_relaxed);
+// This process's byte counts (a forked child counts from 0).
+struct Counts {
+  std::atomic<std::uint64_t> received{0};  // body bytes
+  std::atomic<std::uint64_t> tiles{0};     // compressed tile bytes read (note_tiles_read)
+  void before_fork() {}
+  void after_fork(bool child) {
+    if (child) received = 0, tiles = 0;
   }
-  g_received.fetch_add(n, std::memory_order_relaxed);
-}
+};
 
 // This thread's handle. One made by the parent before fork is abandoned, not cleaned up, in the
 // child: its connection's socket is the parent's too, and a close or a TLS close_notify from the
@@ -98,7 +98,7 @@ std::size_t on_body(char* p, std::size_t size, std::size_t n, void* user) {
     if (x->error_body.size() < 4096) x->error_body.append(p, std::min<std::size_t>(len, 4096));
     return len;
   }
-  count_received(len);
+  fork_aware<Counts>().received.fetch_add(len, std::memory_order_relaxed);
   x->received += len;
   if (!(*x->sink)(p, len)) {
     x->stopped = true;
@@ -107,17 +107,10 @@ std::size_t on_body(char* p, std::size_t size, std::size_t n, void* user) {
   return len;
 }
 
-std::string xml_field(const std::string& body, const std::string& tag) {
-  const auto a = body.find("<" + tag + ">");
-  if (a == std::string::npos) return "";
-  const auto from = a + tag.size() + 2, b = body.find("</" + tag + ">", from);
-  return b == std::string::npos ? "" : body.substr(from, b - from);
-}
-
 // What the server said, one line: "HTTP 403 Forbidden (SignatureDoesNotMatch: The request ...)".
 std::string server_said(const Exchange& x) {
   std::string s = "HTTP " + std::to_string(x.status) + (x.reason.empty() ? "" : " " + x.reason);
-  const std::string code = xml_field(x.error_body, "Code"), message = xml_field(x.error_body, "Message");
+  const std::string code = xml_text(x.error_body, "Code"), message = xml_text(x.error_body, "Message");
   if (!code.empty()) s += " (" + code + (message.empty() ? "" : ": " + message) + ")";
   for (char& c : s)
     if (c == '\n' || c == '\r') c = ' ';
@@ -296,15 +289,7 @@ std::string get_text(const Target& t) {
 void note_tiles_read(std::uint64_t bytes) {
   static const char* file = std::getenv("PYDMED_REMOTE_STATS");
   if (!file) return;
-  struct Needed {
-    std::atomic<std::uint64_t> bytes{0};
-    void before_fork() {}
-    void after_fork(bool child) {
-      if (child) bytes = 0;
-    }
-  };
-  Needed& n = fork_aware<Needed>();
-  const std::uint64_t total = n.bytes.fetch_add(bytes, std::memory_order_relaxed) + bytes;
+  const std::uint64_t total = fork_aware<Counts>().tiles.fetch_add(bytes, std::memory_order_relaxed) + bytes;
   const std::string line =
       std::to_string(::getpid()) + " " + std::to_string(total) + " " + std::to_string(bytes_received()) + "\n";
   const int fd = ::open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
@@ -313,9 +298,6 @@ void note_tiles_read(std::uint64_t bytes) {
   ::close(fd);
 }
 
-std::uint64_t bytes_received() {
-  return g_received_pid.load(std::memory_order_relaxed) == ::getpid() ? g_received.load(std::memory_order_relaxed)
-                                                                       : 0;
-}
+std::uint64_t bytes_received() { return fork_aware<Counts>().received.load(std::memory_order_relaxed); }
 
 }  // namespace pydmed::remote

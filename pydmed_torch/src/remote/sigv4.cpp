@@ -4,17 +4,11 @@
 #include <openssl/hmac.h>
 
 #include <algorithm>
-#include <cstdlib>
 
 #include "pydmed/sha256.hpp"
 
 namespace pydmed::remote {
 namespace {
-
-std::string env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
-}
 
 std::string hmac(const std::string& key, const std::string& data) {
   unsigned char out[EVP_MAX_MD_SIZE];
@@ -51,9 +45,8 @@ std::string canonical_query(const std::string& query) {
 }  // namespace
 
 std::optional<Credentials> credentials_from_env() {
-  Credentials c{env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY"), env("AWS_SESSION_TOKEN"), env("AWS_REGION")};
-  if (c.region.empty()) c.region = env("AWS_DEFAULT_REGION");
-  if (c.region.empty()) c.region = "us-east-1";
+  Credentials c{env_text("AWS_ACCESS_KEY_ID"), env_text("AWS_SECRET_ACCESS_KEY"), env_text("AWS_SESSION_TOKEN"),
+                aws_region()};
   if (c.access_key.empty() || c.secret_key.empty()) return std::nullopt;
   return c;
 }

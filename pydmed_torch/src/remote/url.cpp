@@ -10,10 +10,6 @@ namespace pydmed {
 
 namespace {
 bool starts_with(const std::string& s, const char* p) { return s.rfind(p, 0) == 0; }
-std::string env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
-}
 }  // namespace
 
 bool is_url(const std::string& path) {
@@ -45,6 +41,17 @@ std::string url_file_name(const std::string& url) {
 }
 
 namespace remote {
+
+std::string env_text(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+std::string aws_region() {
+  for (const char* name : {"AWS_REGION", "AWS_DEFAULT_REGION"})
+    if (std::string r = env_text(name); !r.empty()) return r;
+  return "us-east-1";
+}
 
 std::string uri_encode(const std::string& s, bool keep_slash) {
   static const char* hex = "0123456789ABCDEF";
@@ -92,10 +99,8 @@ Target s3_target(const std::string& url, const std::string& query) {
   const auto slash = rest.find('/');
   const std::string bucket = rest.substr(0, slash), key = slash == std::string::npos ? "" : rest.substr(slash + 1);
   if (bucket.empty()) throw SlideError(name, "an s3:// URL names a bucket: s3://bucket/key");
-  std::string endpoint = env("AWS_ENDPOINT_URL");
-  std::string region = env("AWS_REGION");
-  if (region.empty()) region = env("AWS_DEFAULT_REGION");
-  if (region.empty()) region = "us-east-1";
+  std::string endpoint = env_text("AWS_ENDPOINT_URL");
+  const std::string region = aws_region();
   std::string base;
   if (!endpoint.empty()) {
     while (!endpoint.empty() && endpoint.back() == '/') endpoint.pop_back();

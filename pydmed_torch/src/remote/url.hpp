@@ -19,6 +19,10 @@ struct Target {
 Target resolve(const std::string& url);
 // The same bucket's ListObjectsV2 page for `prefix` after `token` ("" for the first).
 Target list_target(const std::string& s3_prefix_url, const std::string& token);
+// An environment variable's value, "" when unset.
+std::string env_text(const char* name);
+// AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1.
+std::string aws_region();
 // RFC 3986 unreserved characters kept, every other byte %XX (SigV4's UriEncode).
 std::string uri_encode(const std::string& s, bool keep_slash);
 

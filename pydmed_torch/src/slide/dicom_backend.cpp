@@ -104,10 +104,10 @@ struct Series {
   std::string error;  // the first instance of it that cannot be read, with the file and why
 };
 
-// The series `path` names (a file: its series; a folder: its only series) from the files beside it.
-Series gather(const std::string& path, bool folder) {
+// The series `path` names (a file: its series; a folder: its only series) among `files`, the
+// DICOM files of the folder or beside the file.
+Series gather(const std::string& path, const std::vector<std::string>& files, bool folder) {
   Series s;
-  const std::vector<std::string> files = folder ? dicom_files_in(path) : siblings(path);
   std::string want;
   std::optional<DicomInstance> first;  // the file asked for, read once
   if (!folder) {
@@ -147,10 +147,10 @@ Series gather(const std::string& path, bool folder) {
   return s;
 }
 
-OpenResult open_series(const std::string& path, bool folder) {
+OpenResult open_series(const std::string& path, const std::vector<std::string>& candidates, bool folder) {
   OpenResult r;
   r.recognised = true, r.final = true;  // a DICOM: no other reader may take it (OpenCV would open a frame)
-  Series s = gather(path, folder);
+  Series s = gather(path, candidates, folder);
   if (!s.error.empty()) {
     r.reason = s.error;
     return r;
@@ -234,9 +234,11 @@ DicomSeriesMember dicom_series_member(const std::string& path) {
 
 OpenResult open_with_dicom(const std::string& path) {
   const bool folder = is_folder(path);
-  if (folder && dicom_files_in(path).empty()) return {};  // a folder, not a series: the registry says so
+  // A folder's files, listed once (a listing of an s3 prefix is a request a page).
+  const std::vector<std::string> in_folder = folder ? dicom_files_in(path) : std::vector<std::string>();
+  if (folder && in_folder.empty()) return {};  // a folder, not a series: the registry says so
   try {
-    return open_series(path, folder);
+    return open_series(path, folder ? in_folder : siblings(path), folder);
   } catch (const std::exception& e) {  // a file of the series vanished or cannot be read, or memory ran out
     OpenResult r;
     r.recognised = true, r.final = true, r.reason = e.what();
